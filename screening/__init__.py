@@ -1,0 +1,23 @@
+"""心苗 screening engine: instrument definitions as data, exact scoring, explained warning levels.
+
+Pure Python (standard library + a YAML reader): no Flask, no SQLAlchemy, no database.
+
+    >>> from screening import score, suggest_level
+    >>> r = score("phq9", [1, 1, 1, 1, 1, 1, 1, 1, 0])
+    >>> r.total, r.band, r.positive
+    (8, 'mild', False)
+    >>> suggest_level([r], ["left_behind"])[0]
+    'care'
+"""
+from .definition import Band, Instrument, Item, load_definition
+from .errors import AnswerError, DefinitionError, UnknownInstrument
+from .registry import get_instrument, list_instruments, load_directory, reload_instruments
+from .scoring import Result, SubscaleResult, score
+from .warning import LEVELS, LevelInfo, Policy, default_policy, load_policy, policy_from_dict, suggest_level
+
+__all__ = [
+    "LEVELS", "AnswerError", "Band", "DefinitionError", "Instrument", "Item", "LevelInfo", "Policy", "Result",
+    "SubscaleResult", "UnknownInstrument", "default_policy", "get_instrument", "list_instruments",
+    "load_definition", "load_directory", "load_policy", "policy_from_dict", "reload_instruments", "score",
+    "suggest_level",
+]

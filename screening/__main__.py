@@ -1,0 +1,77 @@
+"""Command line for operators and checks.
+
+    python -m screening list
+    python -m screening score ID V1 V2 … [--groups left_behind,migrant] [--policy PATH]
+
+Answers are given in item order, ``-`` for an unanswered item, yes/no as 1/0 (``phqa``: items 1–9, then past-year
+low mood, difficulty, past-month serious thoughts, ever attempted). ``score`` prints one JSON object: the Result
+keys plus ``suggested_level`` and ``level_reasons``. Bad input exits with status 2 and a message naming the item.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from .errors import AnswerError, DefinitionError, UnknownInstrument
+from .registry import get_instrument, list_instruments
+from .scoring import score
+from .warning import load_policy, suggest_level
+
+
+def _parse_answer(token: str, item: int) -> int | None:
+    if token == "-":
+        return None
+    try:
+        return int(token)
+    except ValueError:
+        raise AnswerError(item, f"item {item}: {token!r} is not a number (use - for an unanswered item)") from None
+
+
+def result_json(instrument_id: str, answers: Sequence[int | None], groups: Sequence[str] = (),
+                policy_path: str | None = None) -> dict:
+    """What `score` prints, as a dict (the CLI and the tests share this)."""
+    result = score(instrument_id, answers)
+    level, reasons = suggest_level([result], groups, load_policy(policy_path))
+    out = result.to_dict()
+    out["suggested_level"] = level
+    out["level_reasons"] = reasons
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m screening", description="心苗 screening engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="each instrument id, name and item count")
+    p_score = sub.add_parser("score", help="score one form and suggest a warning level")
+    p_score.add_argument("instrument")
+    p_score.add_argument("answers", nargs="*", help="answers in item order; - for unanswered")
+    p_score.add_argument("--groups", default="", help="care groups, comma-separated (e.g. left_behind,migrant)")
+    p_score.add_argument("--policy", default=None, help="warning policy file (default config/warning_policy.yaml)")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            for inst in list_instruments():
+                extra = len(inst.items) - inst.scored_item_count
+                count = f"{len(inst.items)} items" + (f" ({inst.scored_item_count} scored + {extra} extra)" if extra else "")
+                print(f"{inst.id}\t{inst.name['en']} / {inst.name['zh']}\t{count}")
+            return 0
+        get_instrument(args.instrument)
+        answers = [_parse_answer(tok, i) for i, tok in enumerate(args.answers, start=1)]
+        groups = [g.strip() for g in args.groups.split(",") if g.strip()]
+        out = result_json(args.instrument, answers, groups, args.policy)
+    except AnswerError as exc:
+        print(f"error: {args.instrument}: {exc}", file=sys.stderr)
+        return 2
+    except (UnknownInstrument, DefinitionError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""Instrument definitions: data files read, checked against the schema and compiled into a scoring plan.
+
+A definition is a YAML (or JSON) mapping; ``screening/instruments/README.md`` documents every field. Loading
+checks the whole file and fails with a DefinitionError naming the file and the field, so a district that adds
+its own licensed instrument finds its mistake before any student answers it. Everything the scorer needs per
+call (value maps with reverse scoring folded in, index tuples, band lookup tables) is precomputed here once.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import AnswerError, DefinitionError
+
+OPS = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
+OP_SIGN = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
+MISSING_RULES = ("none", "zero", "prorate")
+STATS = ("score", "mean", "items_at_least", "subscales_positive")
+
+Text = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    number: int
+    text: Text
+    options: tuple[tuple[int, Text], ...]
+    answer_set: str
+    reverse: bool = False
+    scored: bool = True
+    key: str | None = None
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(v for v, _ in self.options)
+
+    def label_for(self, value: int) -> Text | None:
+        for v, label in self.options:
+            if v == value:
+                return label
+        return None
+
+    def validate(self, value: Any) -> int | None:
+        """Return the answer as an int (None stays None = missing) or raise AnswerError naming this item."""
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, int):
+            for v, _ in self.options:
+                if v == value:
+                    return v
+        allowed = ", ".join(f"{v} ({label['en']})" for v, label in self.options)
+        raise AnswerError(self.number, f"item {self.number}: {value!r} is not an allowed answer; allowed: {allowed}")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``<stat> <op> <threshold>``; the threshold is a literal ``value`` or a named ``setting``."""
+
+    op: str
+    value: float | None = None
+    setting: str | None = None
+    stat: str = "score"
+    item_value: int | None = None  # for stat == items_at_least: count items scoring >= item_value
+
+    def threshold(self, settings: Mapping[str, float]) -> float:
+        return settings[self.setting] if self.setting is not None else self.value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    name: str
+    min: int
+    max: int
+    label: Text
+    severe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: float
+    label: Text
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class Scale:
+    """A total, a subscale, a validity scale or a short form: a sum over items (or over subscales)."""
+
+    name: str
+    label: Text
+    items: tuple[int, ...]  # item numbers (empty when from_subscales)
+    idx: tuple[int, ...]  # 0-based positions in the answer list
+    missing_rule: str = "none"
+    max_missing: int | None = 0
+    bands: tuple[Band, ...] = ()
+    positive: tuple[Condition, ...] = ()  # any one of them makes the scale positive
+    from_subscales: tuple[str, ...] = ()
+    required: bool = True
+    lo: int = 0
+    hi: int = 0
+    band_by_score: dict[int, Band] = field(default_factory=dict)
+    short_name: str | None = None
+    covers_all: bool = False  # idx is every item in order: the scorer can use the answer list as it is
+
+    def band_for(self, score: int | None) -> Band | None:
+        return None if score is None else self.band_by_score.get(score)
+
+
+@dataclass(frozen=True, slots=True)
+class Critical:
+    item: int
+    condition: Condition
+    label: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Validity:
+    scale: Scale
+    void_if: Condition
+    label: Text
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomCount:
+    """DSM-style symptom count (PHQ): an item counts when it reaches its threshold."""
+
+    thresholds: tuple[tuple[int, int], ...]  # (item number, minimum value)
+    core: tuple[int, ...]
+    core_min: int
+    count_min: int
+    syndrome: str
+    label: Text
+
+
+@dataclass(slots=True)
+class Instrument:
+    id: str
+    version: str
+    name: Text
+    short_name: str
+    audience: str
+    age_min: int | None
+    age_max: int | None
+    source: str
+    licence: str
+    instructions: Text
+    items: tuple[Item, ...]
+    settings: dict[str, Setting]
+    total: Scale | None
+    subscales: tuple[Scale, ...]
+    critical: tuple[Critical, ...]
+    validity: tuple[Validity, ...]
+    short_forms: tuple[Scale, ...]
+    symptom_count: SymptomCount | None
+    notes: tuple[Text, ...] = ()
+    path: str | None = None
+    # compiled plan (filled by _compile)
+    value_maps: tuple[dict, ...] = ()
+    setting_defaults: dict[str, float] = field(default_factory=dict)
+    reverse_items: tuple[int, ...] = ()
+
+    @property
+    def age_range(self) -> tuple[int | None, int | None]:
+        return (self.age_min, self.age_max)
+
+    @property
+    def item_count(self) -> int:
+        return len(self.items)
+
+    @property
+    def scored_item_count(self) -> int:
+        return sum(1 for it in self.items if it.scored)
+
+    def item(self, number: int) -> Item:
+        return self.items[number - 1]
+
+    def validate_answer(self, item_number: int, value: Any) -> int | None:
+        """Check one answer (1-based item number); returns the int value or None, raises AnswerError."""
+        if not 1 <= item_number <= len(self.items):
+            raise AnswerError(item_number, f"{self.id} has items 1–{len(self.items)}, not item {item_number}")
+        return self.items[item_number - 1].validate(value)
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable description (for forms and for `python -m screening show`)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "name": dict(self.name),
+            "short_name": self.short_name,
+            "audience": self.audience,
+            "age_range": list(self.age_range),
+            "source": self.source,
+            "licence": self.licence,
+            "instructions": dict(self.instructions),
+            "items": [
+                {
+                    "number": it.number,
+                    "text": dict(it.text),
+                    "options": [[v, dict(lbl)] for v, lbl in it.options],
+                    "reverse": it.reverse,
+                    "scored": it.scored,
+                }
+                for it in self.items
+            ],
+            "settings": {s.name: s.default for s in self.settings.values()},
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reading and checking
+
+
+class _Checker:
+    """Small schema helper: every failure names the file and the dotted field path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> DefinitionError:
+        return DefinitionError(f"{self.source}: {where}: {problem}")
+
+    def get(self, d: Mapping, key: str, where: str, types: type | tuple, required: bool = True, default: Any = None):
+        path = f"{where}.{key}" if where else key
+        if not isinstance(d, Mapping):
+            raise self.fail(where or "(top)", "must be a mapping")
+        if key not in d or d[key] is None:
+            if required:
+                raise self.fail(path, "required")
+            return default
+        value = d[key]
+        if types is int and isinstance(value, bool):
+            raise self.fail(path, "must be an integer")
+        if not isinstance(value, types):
+            names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
+            raise self.fail(path, f"must be {names}, got {type(value).__name__}")
+        return value
+
+    def text(self, d: Mapping, where: str) -> dict[str, str]:
+        """A {zh, en} pair; both languages are required."""
+        out = {}
+        for lang in ("zh", "en"):
+            value = self.get(d, lang, where, str)
+            if not value.strip():
+                raise self.fail(f"{where}.{lang}" if where else lang, "must not be empty")
+            out[lang] = value
+        return out
+
+    def unknown_keys(self, d: Mapping, allowed: set[str], where: str) -> None:
+        extra = sorted(set(d) - allowed)
+        if extra:
+            raise self.fail(where or "(top)", f"unknown field(s): {', '.join(map(str, extra))}")
+
+
+_TOP_KEYS = {
+    "id", "version", "name", "short_name", "audience", "age", "source", "licence", "instructions", "answer_sets",
+    "default_answer_set", "items", "settings", "total", "subscales", "critical", "validity", "short_forms",
+    "symptom_count", "notes",
+}
+_SCALE_KEYS = {"name", "zh", "en", "short_name", "items", "subscales", "missing", "bands", "positive", "required"}
+
+
+def load_definition(source: str | Path | Mapping) -> Instrument:
+    """Read one definition (a path to .yaml/.yml/.json, or an already parsed mapping) and compile it."""
+    if isinstance(source, Mapping):
+        return _build(dict(source), "<definition>", None)
+    path = Path(source)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+        data = json.loads(raw_text) if path.suffix == ".json" else yaml.safe_load(raw_text)
+    except (OSError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise DefinitionError(f"{path.name}: cannot be read: {exc}") from exc
+    return _build(data, path.name, str(path))
+
+
+def _build(data: Any, name: str, path: str | None) -> Instrument:
+    c = _Checker(name)
+    if not isinstance(data, Mapping):
+        raise c.fail("(top)", "must be a mapping")
+    c.unknown_keys(data, _TOP_KEYS, "")
+    inst_id = c.get(data, "id", "", str)
+    if not inst_id.isidentifier() or inst_id != inst_id.lower():
+        raise c.fail("id", "must be a lower-case identifier such as phq9")
+    version = str(c.get(data, "version", "", (str, int, float)))
+    inst_name = c.text(c.get(data, "name", "", Mapping), "name")
+    c.unknown_keys(data["name"], {"zh", "en"}, "name")
+    short_name = c.get(data, "short_name", "", str)
+    audience = c.get(data, "audience", "", str)
+    if audience not in ("student", "parent", "teacher"):
+        raise c.fail("audience", "must be student, parent or teacher")
+    age = c.get(data, "age", "", Mapping)
+    age_min = c.get(age, "min", "age", int, required=False)
+    age_max = c.get(age, "max", "age", int, required=False)
+    source = c.get(data, "source", "", str)
+    licence = c.get(data, "licence", "", str)
+    instructions = c.text(c.get(data, "instructions", "", Mapping), "instructions")
+    notes = tuple(c.text(n, f"notes[{i}]") for i, n in enumerate(c.get(data, "notes", "", list, False, [])))
+
+    # answer sets
+    answer_sets: dict[str, tuple[tuple[int, Text], ...]] = {}
+    for set_name, options in c.get(data, "answer_sets", "", Mapping).items():
+        where = f"answer_sets.{set_name}"
+        if not isinstance(options, list) or not options:
+            raise c.fail(where, "must be a non-empty list of {value, zh, en}")
+        opts = []
+        for j, opt in enumerate(options):
+            c.unknown_keys(opt, {"value", "zh", "en"}, f"{where}[{j}]")
+            value = c.get(opt, "value", f"{where}[{j}]", int)
+            opts.append((value, c.text(opt, f"{where}[{j}]")))
+        if len({v for v, _ in opts}) != len(opts):
+            raise c.fail(where, "values must be distinct")
+        answer_sets[set_name] = tuple(opts)
+    default_set = c.get(data, "default_answer_set", "", str, required=False)
+    if default_set is not None and default_set not in answer_sets:
+        raise c.fail("default_answer_set", f"no answer set named {default_set!r}")
+
+    # items
+    items: list[Item] = []
+    raw_items = c.get(data, "items", "", list)
+    if not raw_items:
+        raise c.fail("items", "must not be empty")
+    for i, it in enumerate(raw_items):
+        where = f"items[{i}]"
+        c.unknown_keys(it, {"number", "zh", "en", "answers", "reverse", "scored", "key"}, where)
+        number = c.get(it, "number", where, int)
+        if number != i + 1:
+            raise c.fail(f"{where}.number", f"items must be numbered 1, 2, 3 … in order; expected {i + 1}")
+        set_name = c.get(it, "answers", where, str, required=False, default=default_set)
+        if set_name is None:
+            raise c.fail(f"{where}.answers", "required (no default_answer_set)")
+        if set_name not in answer_sets:
+            raise c.fail(f"{where}.answers", f"no answer set named {set_name!r}")
+        items.append(
+            Item(
+                number=number,
+                text=c.text(it, where),
+                options=answer_sets[set_name],
+                answer_set=set_name,
+                reverse=c.get(it, "reverse", where, bool, False, False),
+                scored=c.get(it, "scored", where, bool, False, True),
+                key=c.get(it, "key", where, str, False),
+            )
+        )
+    n_items = len(items)
+
+    # settings
+    settings: dict[str, Setting] = {}
+    for s_name, s in c.get(data, "settings", "", Mapping, False, {}).items():
+        where = f"settings.{s_name}"
+        c.unknown_keys(s, {"default", "zh", "en", "note"}, where)
+        settings[s_name] = Setting(
+            name=s_name,
+            default=c.get(s, "default", where, (int, float)),
+            label=c.text(s, where),
+            note=c.get(s, "note", where, str, False),
+        )
+
+    def item_numbers(values: Any, where: str, scored_only: bool = True) -> tuple[int, ...]:
+        if not isinstance(values, list) or not values:
+            raise c.fail(where, "must be a non-empty list of item numbers")
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= n_items:
+                raise c.fail(where, f"{v!r} is not an item number 1–{n_items}")
+            if scored_only and not items[v - 1].scored:
+                raise c.fail(where, f"item {v} is not scored (scored: false)")
+        if len(set(values)) != len(values):
+            raise c.fail(where, "item numbers must not repeat")
+        return tuple(values)
+
+    def condition(d: Any, where: str) -> Condition:
+        c.unknown_keys(d, {"op", "value", "setting", "stat", "item_value"}, where)
+        op = c.get(d, "op", where, str, required=False, default=">=")
+        if op not in OPS:
+            raise c.fail(f"{where}.op", f"must be one of {', '.join(OPS)}")
+        stat = c.get(d, "stat", where, str, False, "score")
+        if stat not in STATS:
+            raise c.fail(f"{where}.stat", f"must be one of {', '.join(STATS)}")
+        value = c.get(d, "value", where, (int, float), False)
+        setting = c.get(d, "setting", where, str, False)
+        if stat == "subscales_positive":
+            return Condition(op="==", value=1, stat=stat)
+        if (value is None) == (setting is None):
+            raise c.fail(where, "needs exactly one of value or setting")
+        if setting is not None and setting not in settings:
+            raise c.fail(f"{where}.setting", f"no setting named {setting!r}")
+        item_value = c.get(d, "item_value", where, int, stat == "items_at_least")
+        return Condition(op=op, value=value, setting=setting, stat=stat, item_value=item_value)
+
+    def conditions(d: Any, where: str) -> tuple[Condition, ...]:
+        if d is None:
+            return ()
+        if isinstance(d, Mapping) and "any" in d:
+            c.unknown_keys(d, {"any"}, where)
+            if not isinstance(d["any"], list) or not d["any"]:
+                raise c.fail(f"{where}.any", "must be a non-empty list of conditions")
+            return tuple(condition(x, f"{where}.any[{k}]") for k, x in enumerate(d["any"]))
+        return (condition(d, where),)
+
+    def missing(d: Any, where: str, default: tuple[str, int | None]) -> tuple[str, int | None]:
+        if d is None:
+            return default
+        c.unknown_keys(d, {"rule", "max_missing"}, where)
+        rule = c.get(d, "rule", where, str)
+        if rule not in MISSING_RULES:
+            raise c.fail(f"{where}.rule", f"must be one of {', '.join(MISSING_RULES)}")
+        max_missing = c.get(d, "max_missing", where, int, False)
+        if rule == "none":
+            max_missing = 0
+        return rule, max_missing
+
+    def scale(d: Any, where: str, default_missing: tuple[str, int | None], subs: Mapping[str, Scale] | None,
+              need_name: bool = True) -> Scale:
+        c.unknown_keys(d, _SCALE_KEYS, where)
+        s_name = c.get(d, "name", where, str, need_name, "total")
+        label = c.text(d, where) if ("zh" in d or need_name) else {"zh": "总分", "en": "total"}
+        from_subs: tuple[str, ...] = ()
+        idx: tuple[int, ...] = ()
+        numbers: tuple[int, ...] = ()
+        if d.get("subscales") is not None:
+            if subs is None:
+                raise c.fail(f"{where}.subscales", "only a total may be built from subscales")
+            from_subs = tuple(c.get(d, "subscales", where, list))
+            for sub in from_subs:
+                if sub not in subs:
+                    raise c.fail(f"{where}.subscales", f"no subscale named {sub!r}")
+            if d.get("items") is not None:
+                raise c.fail(where, "give items or subscales, not both")
+            rule, max_missing = missing(d.get("missing"), f"{where}.missing", ("none", 0))
+            if rule != "none":
+                raise c.fail(f"{where}.missing.rule", "a total over subscales is missing when any subscale is")
+            lo = sum(subs[s].lo for s in from_subs)
+            hi = sum(subs[s].hi for s in from_subs)
+        else:
+            if d.get("items") is None and subs is not None:  # a total defaults to every scored item
+                numbers = tuple(it.number for it in items if it.scored)
+            else:
+                numbers = item_numbers(d.get("items"), f"{where}.items")
+            idx = tuple(n - 1 for n in numbers)
+            rule, max_missing = missing(d.get("missing"), f"{where}.missing", default_missing)
+            lo = sum(min(_scored(items[i], v) for v, _ in items[i].options) for i in idx)
+            hi = sum(max(_scored(items[i], v) for v, _ in items[i].options) for i in idx)
+        result = Scale(
+            name=s_name, label=label, items=numbers, idx=idx, missing_rule=rule, max_missing=max_missing,
+            positive=conditions(d.get("positive"), f"{where}.positive"), from_subscales=from_subs,
+            required=c.get(d, "required", where, bool, False, True), lo=lo, hi=hi,
+            short_name=c.get(d, "short_name", where, str, False),
+        )
+        for cond in result.positive:
+            if cond.stat == "subscales_positive" and not from_subs and subs is None:
+                raise c.fail(f"{where}.positive", "subscales_positive only applies to a total")
+        _bands(c, result, d.get("bands"), f"{where}.bands")
+        return result
+
+    # subscales first (a total may be built from them)
+    form_missing = ("none", 0)
+    raw_total = c.get(data, "total", "", Mapping, required=False)
+    if raw_total is not None and raw_total.get("missing") is not None and raw_total.get("subscales") is None:
+        form_missing = missing(raw_total.get("missing"), "total.missing", form_missing)
+    subscales: dict[str, Scale] = {}
+    for k, sd in enumerate(c.get(data, "subscales", "", list, False, [])):
+        sub = scale(sd, f"subscales[{k}]", form_missing, None)
+        if sub.name in subscales:
+            raise c.fail(f"subscales[{k}].name", f"duplicate subscale {sub.name!r}")
+        subscales[sub.name] = sub
+    total = scale(raw_total, "total", form_missing, subscales, need_name=False) if raw_total is not None else None
+    if total is None and not subscales:
+        raise c.fail("total", "an instrument needs a total or at least one subscale")
+
+    critical = []
+    for k, cd in enumerate(c.get(data, "critical", "", list, False, [])):
+        where = f"critical[{k}]"
+        c.unknown_keys(cd, {"item", "op", "value", "zh", "en"}, where)
+        item_no = c.get(cd, "item", where, int)
+        if not 1 <= item_no <= n_items:
+            raise c.fail(f"{where}.item", f"{item_no} is not an item number 1–{n_items}")
+        cond = condition({"op": cd.get("op", ">="), "value": c.get(cd, "value", where, int)}, where)
+        critical.append(Critical(item=item_no, condition=cond, label=c.text(cd, where)))
+
+    validity = []
+    for k, vd in enumerate(c.get(data, "validity", "", list, False, [])):
+        where = f"validity[{k}]"
+        c.unknown_keys(vd, {"name", "zh", "en", "items", "void_if"}, where)
+        numbers = item_numbers(vd.get("items"), f"{where}.items", scored_only=False)
+        v_scale = Scale(name=c.get(vd, "name", where, str), label=c.text(vd, where), items=numbers,
+                        idx=tuple(n - 1 for n in numbers), missing_rule="zero", max_missing=None)
+        validity.append(Validity(scale=v_scale, void_if=condition(c.get(vd, "void_if", where, Mapping),
+                                                                  f"{where}.void_if"), label=v_scale.label))
+
+    short_forms = []
+    for k, sd in enumerate(c.get(data, "short_forms", "", list, False, [])):
+        sf = scale(sd, f"short_forms[{k}]", ("none", 0), None)
+        short_forms.append(sf)
+
+    symptom = None
+    sc = c.get(data, "symptom_count", "", Mapping, required=False)
+    if sc is not None:
+        where = "symptom_count"
+        c.unknown_keys(sc, {"thresholds", "core", "core_min", "count_min", "syndrome", "zh", "en"}, where)
+        th = c.get(sc, "thresholds", where, Mapping)
+        thresholds = []
+        for key, minimum in th.items():
+            number = int(key)
+            item_numbers([number], f"{where}.thresholds")
+            if isinstance(minimum, bool) or not isinstance(minimum, int):
+                raise c.fail(f"{where}.thresholds.{key}", "must be an integer")
+            thresholds.append((number, minimum))
+        symptom = SymptomCount(
+            thresholds=tuple(thresholds),
+            core=item_numbers(c.get(sc, "core", where, list), f"{where}.core"),
+            core_min=c.get(sc, "core_min", where, int),
+            count_min=c.get(sc, "count_min", where, int),
+            syndrome=c.get(sc, "syndrome", where, str),
+            label=c.text(sc, where),
+        )
+
+    inst = Instrument(
+        id=inst_id, version=version, name=inst_name, short_name=short_name, audience=audience, age_min=age_min,
+        age_max=age_max, source=source, licence=licence, instructions=instructions, items=tuple(items),
+        settings=settings, total=total, subscales=tuple(subscales.values()), critical=tuple(critical),
+        validity=tuple(validity), short_forms=tuple(short_forms), symptom_count=symptom, notes=notes, path=path,
+    )
+    _compile(inst)
+    return inst
+
+
+def _scored(item: Item, value: int) -> int:
+    """The value an answer adds to a sum: reverse items count max+min-value (3 - answer on a 0–3 set)."""
+    if not item.reverse:
+        return value
+    values = [v for v, _ in item.options]
+    return max(values) + min(values) - value
+
+
+def _bands(c: _Checker, s: Scale, raw: Any, where: str) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, list) or not raw:
+        raise c.fail(where, "must be a non-empty list of {name, min, max, zh, en}")
+    bands = []
+    for k, b in enumerate(raw):
+        w = f"{where}[{k}]"
+        c.unknown_keys(b, {"name", "min", "max", "zh", "en", "severe"}, w)
+        band = Band(name=c.get(b, "name", w, str), min=c.get(b, "min", w, int), max=c.get(b, "max", w, int),
+                    label=c.text(b, w), severe=c.get(b, "severe", w, bool, False, False))
+        if band.min > band.max:
+            raise c.fail(w, "min is above max")
+        bands.append(band)
+    lookup: dict[int, Band] = {}
+    for band in bands:
+        for value in range(band.min, band.max + 1):
+            if value in lookup:
+                raise c.fail(where, f"bands {lookup[value].name!r} and {band.name!r} overlap at {value}")
+            lookup[value] = band
+    uncovered = [v for v in range(s.lo, s.hi + 1) if v not in lookup]
+    if uncovered:
+        raise c.fail(where, f"bands leave scores {uncovered[0]}… (possible range {s.lo}–{s.hi}) without a band")
+    s.bands = tuple(bands)
+    s.band_by_score = lookup
+
+
+def _compile(inst: Instrument) -> None:
+    """Precompute what every scoring call would otherwise redo: one dict per item mapping an accepted answer
+    to the value it adds (reverse scoring folded in; None maps to None)."""
+    maps = []
+    for it in inst.items:
+        m: dict[Any, int | None] = {None: None}
+        for v, _ in it.options:
+            m[v] = _scored(it, v)
+        maps.append(m)
+    inst.value_maps = tuple(maps)
+    inst.setting_defaults = {name: s.default for name, s in inst.settings.items()}
+    inst.reverse_items = tuple(it.number for it in inst.items if it.reverse)
+    every = tuple(range(len(inst.items)))
+    for s in (inst.total, *inst.subscales, *inst.short_forms):
+        if s is not None:
+            s.covers_all = s.idx == every
+    # a threshold given as a float that is a whole number reads better as an int in explanations
+    for name, value in list(inst.setting_defaults.items()):
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            inst.setting_defaults[name] = int(value)

@@ -1,0 +1,354 @@
+"""Scoring: answers in item order -> Result, with the rules that fired written out in zh-CN and English.
+
+Rules that apply to every instrument (each instrument's own numbers live in its definition file):
+- an answer outside the item's answer set, or a wrong number of answers, raises AnswerError naming the item;
+- a form voided by a validity scale, or whose required total cannot be computed under its missing-item rule, is
+  not valid: no total, band, subscale or short form is reported, only the reason;
+- critical items are checked even on an invalid form: a crisis answer is never discarded, and an unanswered
+  critical item is never read as "no" (flag ``critical_unanswered``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .definition import OP_SIGN, OPS, Condition, Instrument, Scale
+from .errors import AnswerError
+
+FLAG_CRITICAL_UNANSWERED = "critical_unanswered"
+FLAG_PRORATED = "prorated"
+FLAG_BLANK_AS_ZERO = "blank_as_zero"
+FLAG_INCOMPLETE = "incomplete"
+FLAG_VOID = "void"
+
+_NOT_SCORED = {"zh": "不计分，请重新施测或约谈", "en": "not scored; re-administer or interview"}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscaleResult:
+    score: int | None
+    band: str | None
+    positive: bool | None
+
+    def to_dict(self) -> dict:
+        return {"score": self.score, "band": self.band, "positive": self.positive}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    instrument: str
+    version: str
+    valid: bool
+    reason: str | None  # "incomplete" or "void" when not valid
+    total: int | None
+    band: str | None
+    positive: bool | None
+    critical: bool
+    flags: tuple[str, ...]
+    subscales: dict[str, SubscaleResult]
+    short_forms: dict[str, dict]
+    explanation: list[dict[str, str]]
+    severe: bool = False  # the band is marked severe in the definition
+    missing_items: tuple[int, ...] = ()
+    critical_items: tuple[int, ...] = ()  # critical items whose answer fired
+    symptom_count: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "instrument": self.instrument,
+            "version": self.version,
+            "valid": self.valid,
+            "reason": self.reason,
+            "total": self.total,
+            "band": self.band,
+            "severe": self.severe,
+            "positive": self.positive,
+            "critical": self.critical,
+            "critical_items": list(self.critical_items),
+            "flags": list(self.flags),
+            "missing_items": list(self.missing_items),
+            "subscales": {name: s.to_dict() for name, s in self.subscales.items()},
+            "short_forms": {name: dict(sf) for name, sf in self.short_forms.items()},
+            "symptom_count": dict(self.symptom_count) if self.symptom_count is not None else None,
+            "explanation": [dict(e) for e in self.explanation],
+        }
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.2f}".rstrip("0")
+
+
+def _items_zh(numbers: Sequence[int]) -> str:
+    return "、".join(str(n) for n in numbers)
+
+
+def _items_en(numbers: Sequence[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def _resolve_settings(inst: Instrument, overrides: Mapping[str, float] | None) -> Mapping[str, float]:
+    if not overrides:
+        return inst.setting_defaults
+    unknown = set(overrides) - set(inst.setting_defaults)
+    if unknown:
+        raise ValueError(f"{inst.id} has no setting(s) {', '.join(sorted(unknown))}")
+    return {**inst.setting_defaults, **overrides}
+
+
+def _normalise(inst: Instrument, answers: Sequence[Any]) -> list:
+    maps = inst.value_maps
+    if len(answers) != len(maps):
+        n, got = len(maps), len(answers)
+        item = got + 1 if got < n else n + 1
+        raise AnswerError(item, f"{inst.id} expects {n} answers (items 1–{n}), got {got}"
+                          + (f"; item {item} and later are missing" if got < n else f"; item {item} is extra"))
+    try:
+        return [m[a] for m, a in zip(maps, answers)]
+    except (KeyError, TypeError):
+        for item, a in zip(inst.items, answers):
+            item.validate(a)  # raises AnswerError naming the first bad item
+        raise
+
+
+def _sum_scale(s: Scale, vals: list) -> tuple[int | None, int, bool]:
+    """(score, missing count, prorated?) under the scale's missing-item rule."""
+    xs = vals if s.covers_all else [vals[i] for i in s.idx]
+    miss = xs.count(None)
+    if not miss:
+        return sum(xs), 0, False
+    if s.missing_rule == "none" or (s.max_missing is not None and miss > s.max_missing):
+        return None, miss, False
+    present = [x for x in xs if x is not None]
+    if s.missing_rule == "zero":
+        return sum(present), miss, False
+    k = len(present)
+    if not k:
+        return None, miss, False
+    # answered sum + answered mean per missing item = sum * n / k, rounded to nearest with halves up
+    n = len(xs)
+    return (2 * sum(present) * n + k) // (2 * k), miss, True
+
+
+def _stat(cond: Condition, s: Scale, score: int, vals: list, subs_positive: bool) -> float:
+    stat = cond.stat
+    if stat == "score":
+        return score
+    if stat == "mean":
+        return score / (len(s.idx) or 1)
+    if stat == "items_at_least":
+        iv = cond.item_value
+        return sum(1 for i in s.idx if vals[i] is not None and vals[i] >= iv)
+    return 1 if subs_positive else 0  # subscales_positive
+
+
+def _positive(s: Scale, score: int, vals: list, settings: Mapping, subs_positive: bool = False):
+    """(positive, the condition that decided, the value compared) — the first condition when none fired."""
+    first = None
+    for cond in s.positive:
+        x = _stat(cond, s, score, vals, subs_positive)
+        if OPS[cond.op](x, cond.threshold(settings)):
+            return True, cond, x
+        if first is None:
+            first = (cond, x)
+    return False, first[0], first[1]
+
+
+def _subject(cond: Condition, s: Scale, x: float) -> tuple[str, str]:
+    label_zh, label_en = s.label["zh"], s.label["en"]
+    if cond.stat == "mean":
+        return f"{label_zh}均分 {_num(x)}", f"{label_en} mean {_num(x)}"
+    if cond.stat == "items_at_least":
+        return (f"{label_zh}中≥{cond.item_value}分的题目数 {_num(x)}",
+                f"number of {label_en} items scoring ≥{cond.item_value} {_num(x)}")
+    if cond.stat == "subscales_positive":
+        return "任一分量表阳性", "any subscale positive"
+    return f"{label_zh} {_num(x)}", f"{label_en} {_num(x)}"
+
+
+def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, fired: bool) -> dict[str, str]:
+    zh, en = _subject(cond, s, x)
+    if cond.stat == "subscales_positive":
+        crit_zh = crit_en = ""
+    else:
+        th = _num(cond.threshold(settings))
+        crit_zh = crit_en = f" {OP_SIGN[cond.op]}{th}"
+    if fired:
+        return {"zh": f"{sn} {zh}{crit_zh}：筛查阳性", "en": f"{sn} {en}{crit_en}: positive screen"}
+    return {"zh": f"{sn} {zh}，未达阳性标准（{crit_zh.strip()}）：筛查阴性",
+            "en": f"{sn} {en} does not meet the positive criterion ({crit_en.strip()}): negative screen"}
+
+
+def _answer_text(inst: Instrument, item_no: int, cond: Condition) -> tuple[str, str]:
+    """"≥1" for a rating, “Yes” when the critical rule is an exact answer such as yes/no."""
+    if cond.op == "==":
+        label = inst.items[item_no - 1].label_for(int(cond.value))
+        if label is not None:
+            return f"回答“{label['zh']}”", f"answered “{label['en']}”"
+    sign = f"{OP_SIGN[cond.op]}{_num(cond.value)}"
+    return sign, sign
+
+
+def score(instrument: str | Instrument, answers: Sequence[int | None],
+          settings: Mapping[str, float] | None = None) -> Result:
+    """Score one form. ``answers`` are in item order, None for an unanswered item (yes/no as 1/0).
+
+    ``settings`` overrides the definition's setting defaults (e.g. ``{"positive_cutoff": 7}``).
+    """
+    if isinstance(instrument, Instrument):
+        inst = instrument
+    else:
+        from .registry import get_instrument
+
+        inst = get_instrument(instrument)
+    vals = _normalise(inst, answers)
+    sett = _resolve_settings(inst, settings)
+    sn = inst.short_name
+    flags: list[str] = []
+    expl: list[dict[str, str]] = []
+    missing_items = tuple(i + 1 for i, v in enumerate(vals) if v is None) if None in vals else ()
+
+    # critical answers first: they count whatever else happens to the form
+    critical = False
+    critical_items: list[int] = []
+    for cr in inst.critical:
+        a = answers[cr.item - 1]
+        if a is None:
+            if FLAG_CRITICAL_UNANSWERED not in flags:
+                flags.append(FLAG_CRITICAL_UNANSWERED)
+            expl.append({"zh": f"{sn} 第{cr.item}题（{cr.label['zh']}）未作答：不视为“否”，请约谈确认",
+                         "en": f"{sn} item {cr.item} ({cr.label['en']}) unanswered: not read as “no”; "
+                               f"confirm at interview"})
+        elif OPS[cr.condition.op](a, cr.condition.value):
+            critical = True
+            critical_items.append(cr.item)
+            zh, en = _answer_text(inst, cr.item, cr.condition)
+            expl.append({"zh": f"{sn} 第{cr.item}题 {zh}：{cr.label['zh']}，一级预警",
+                         "en": f"{sn} item {cr.item} {en}: {cr.label['en']}, level 1 warning"})
+    if critical:
+        flags.append("critical")
+
+    # validity scales void the whole form
+    for v in inst.validity:
+        vs = sum(vals[i] for i in v.scale.idx if vals[i] is not None)
+        if OPS[v.void_if.op](vs, v.void_if.threshold(sett)):
+            flags.append(FLAG_VOID)
+            th = f"{OP_SIGN[v.void_if.op]}{_num(v.void_if.threshold(sett))}"
+            expl.append({"zh": f"{sn} {v.label['zh']} {vs} {th}：测验无效，不得显示或使用任何分数，请重新施测",
+                         "en": f"{sn} {v.label['en']} {vs} {th}: the form is void; no score may be shown or "
+                               f"acted on; re-administer"})
+            return _invalid(inst, "void", flags, expl, critical, critical_items, missing_items)
+
+    # subscales
+    subscales: dict[str, SubscaleResult] = {}
+    sub_scores: dict[str, int | None] = {}
+    any_sub_positive = False
+    incomplete_parts: list[tuple[Scale, int]] = []
+    for s in inst.subscales:
+        sc, miss, prorated = _sum_scale(s, vals)
+        sub_scores[s.name] = sc
+        if sc is None:
+            subscales[s.name] = SubscaleResult(None, None, None)
+            if s.required:
+                incomplete_parts.append((s, miss))
+            continue
+        if prorated and FLAG_PRORATED not in flags:
+            flags.append(FLAG_PRORATED)
+        band = s.band_for(sc)
+        pos = None
+        if s.positive:
+            pos, cond, x = _positive(s, sc, vals, sett)
+            if pos:
+                any_sub_positive = True
+                expl.append(_rule_text(sn, cond, s, x, sett, True))
+        subscales[s.name] = SubscaleResult(sc, band.name if band else None, pos)
+
+    total = band_name = positive = None
+    severe = False
+    t = inst.total
+    if t is not None:
+        if t.from_subscales:
+            parts = [sub_scores[name] for name in t.from_subscales]
+            total = None if None in parts else sum(parts)
+            miss = 0
+        else:
+            total, miss, prorated = _sum_scale(t, vals)
+            if miss and total is not None:
+                if prorated:
+                    if FLAG_PRORATED not in flags:
+                        flags.append(FLAG_PRORATED)
+                    expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missing_items)}题）：按已答题目的平均分补足，"
+                                       f"四舍五入",
+                                 "en": f"{sn}: {miss} item(s) unanswered (item(s) {_items_en(missing_items)}): prorated "
+                                       f"by the mean of the answered items, halves rounded up"})
+                else:
+                    flags.append(FLAG_BLANK_AS_ZERO)
+                    expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missing_items)}题）：空白题按0分计",
+                                 "en": f"{sn}: {miss} item(s) blank (item(s) {_items_en(missing_items)}): "
+                                       f"counted as 0"})
+        if total is None:
+            if t.required:
+                incomplete_parts.insert(0, (t, miss))
+        else:
+            band = t.band_for(total)
+            if band is not None:
+                band_name, severe = band.name, band.severe
+                expl.append({"zh": f"{sn} 总分 {total}：{band.label['zh']}（{band.min}–{band.max}分）",
+                             "en": f"{sn} total {total}: {band.label['en']} ({band.min}–{band.max})"})
+            else:
+                expl.append({"zh": f"{sn} 总分 {total}", "en": f"{sn} total {total}"})
+            if t.positive:
+                positive, cond, x = _positive(t, total, vals, sett, any_sub_positive)
+                expl.append(_rule_text(sn, cond, t, x, sett, positive))
+
+    if incomplete_parts:
+        flags.append(FLAG_INCOMPLETE)
+        s, miss = incomplete_parts[0]
+        allowed = s.max_missing if s.missing_rule != "none" else 0
+        part_zh = "" if s is t else f"{s.label['zh']}"
+        part_en = "" if s is t else f" ({s.label['en']})"
+        expl.append({"zh": f"{sn}{part_zh} 有{miss}题未作答（最多允许{allowed}题）：{_NOT_SCORED['zh']}",
+                     "en": f"{sn}{part_en}: {miss} item(s) unanswered (at most {allowed} allowed): "
+                           f"{_NOT_SCORED['en']}"})
+        return _invalid(inst, "incomplete", flags, expl, critical, critical_items, missing_items)
+
+    if inst.reverse_items:
+        expl.append({"zh": f"{sn} 第{_items_zh(inst.reverse_items)}题为反向计分",
+                     "en": f"{sn} items {_items_en(inst.reverse_items)} are reverse-scored"})
+
+    short_forms: dict[str, dict] = {}
+    for sf in inst.short_forms:
+        sc, _, _ = _sum_scale(sf, vals)
+        pos = None
+        if sc is not None and sf.positive:
+            pos, cond, x = _positive(sf, sc, vals, sett)
+            if pos:
+                expl.append(_rule_text(sf.short_name or sf.name, cond, sf, x, sett, True))
+        short_forms[sf.name] = {"score": sc, "positive": pos}
+
+    symptoms = None
+    sc_rule = inst.symptom_count
+    if sc_rule is not None:
+        met_items = [n for n, minimum in sc_rule.thresholds if vals[n - 1] is not None and vals[n - 1] >= minimum]
+        count = len(met_items)
+        core = sum(1 for n in met_items if n in sc_rule.core)
+        met = core >= sc_rule.core_min and count >= sc_rule.count_min
+        symptoms = {"count": count, "core": core, "syndrome": sc_rule.syndrome, "met": met}
+        if met:
+            expl.append({"zh": f"{sn} 症状数 {count}（核心症状 {core}）：{sc_rule.label['zh']}",
+                         "en": f"{sn} symptom count {count} (core {core}): {sc_rule.label['en']}"})
+
+    return Result(
+        instrument=inst.id, version=inst.version, valid=True, reason=None, total=total, band=band_name,
+        positive=positive, critical=critical, flags=tuple(flags), subscales=subscales, short_forms=short_forms,
+        explanation=expl, severe=severe, missing_items=missing_items, critical_items=tuple(critical_items),
+        symptom_count=symptoms,
+    )
+
+
+def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list, critical: bool,
+             critical_items: list[int], missing_items: tuple[int, ...]) -> Result:
+    return Result(
+        instrument=inst.id, version=inst.version, valid=False, reason=reason, total=None, band=None, positive=None,
+        critical=critical, flags=tuple(flags), subscales={}, short_forms={}, explanation=expl,
+        missing_items=missing_items, critical_items=tuple(critical_items),
+    )

@@ -1,0 +1,214 @@
+"""Warning levels: results + care groups + the district policy (config/warning_policy.yaml) -> a suggested level.
+
+The policy is data; this module only applies it. Each rule that applies adds a reason; the most urgent level
+wins. The suggested level is a suggestion: a counselor confirms, raises or lowers it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from .definition import _Checker
+from .errors import DefinitionError, UnknownInstrument
+from .registry import get_instrument
+from .scoring import FLAG_CRITICAL_UNANSWERED, Result
+
+LEVELS: tuple[str, ...] = ("L1", "L2", "L3", "care", "none")
+RANK = {level: i for i, level in enumerate(LEVELS)}
+RULES = ("critical", "critical_unanswered", "invalid_form", "severe_band", "positive_in_care_group", "positive",
+         "positive_subscale", "care_group")
+# rules that may be tuned but never switched off (see the policy file's header)
+SAFETY_RULES = ("critical", "critical_unanswered", "invalid_form")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICY_PATH = REPO_ROOT / "config" / "warning_policy.yaml"
+ENV_POLICY = "XINMIAO_WARNING_POLICY"
+
+
+@dataclass(frozen=True, slots=True)
+class LevelInfo:
+    code: str
+    colour: str
+    name: Mapping[str, str]
+    meaning: Mapping[str, str]
+    response: Mapping[str, str]
+    interview_window_days: int | None
+    recheck_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CareGroup:
+    code: str
+    label: Mapping[str, str]
+    triggers: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    version: int
+    levels: Mapping[str, LevelInfo]
+    care_groups: Mapping[str, CareGroup]
+    rules: Mapping[str, str]
+    severe_bands: Mapping[str, tuple[str, ...]]
+    path: str | None = None
+
+    def level(self, code: str) -> LevelInfo:
+        return self.levels[code]
+
+    def recheck_days(self, code: str) -> int | None:
+        return self.levels[code].recheck_days
+
+    @property
+    def triggering_groups(self) -> frozenset[str]:
+        return frozenset(code for code, g in self.care_groups.items() if g.triggers)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Read and check a policy file (default: $XINMIAO_WARNING_POLICY or config/warning_policy.yaml)."""
+    path = Path(path or os.environ.get(ENV_POLICY) or DEFAULT_POLICY_PATH)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DefinitionError(f"{path.name}: cannot be read: {exc}") from exc
+    return policy_from_dict(data, path.name, str(path))
+
+
+def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None) -> Policy:
+    c = _Checker(name)
+    if not isinstance(data, Mapping):
+        raise c.fail("(top)", "must be a mapping")
+    c.unknown_keys(data, {"version", "levels", "care_groups", "rules", "severe_bands"}, "")
+    raw_levels = c.get(data, "levels", "", Mapping)
+    levels = {}
+    for code in LEVELS:
+        where = f"levels.{code}"
+        lv = c.get(raw_levels, code, "levels", Mapping)
+        c.unknown_keys(lv, {"colour", "name", "meaning", "response", "interview_window_days", "recheck_days"}, where)
+        levels[code] = LevelInfo(
+            code=code,
+            colour=c.get(lv, "colour", where, str),
+            name=c.text(c.get(lv, "name", where, Mapping), f"{where}.name"),
+            meaning=c.text(c.get(lv, "meaning", where, Mapping), f"{where}.meaning"),
+            response=c.text(c.get(lv, "response", where, Mapping), f"{where}.response"),
+            interview_window_days=c.get(lv, "interview_window_days", where, int, False),
+            recheck_days=c.get(lv, "recheck_days", where, int, False),
+        )
+    c.unknown_keys(raw_levels, set(LEVELS), "levels")
+    for code in ("L1", "L2", "L3"):
+        if levels[code].recheck_days is None or levels[code].recheck_days < 1:
+            raise c.fail(f"levels.{code}.recheck_days", "required: a positive number of days")
+
+    groups = {}
+    for code, g in c.get(data, "care_groups", "", Mapping).items():
+        where = f"care_groups.{code}"
+        c.unknown_keys(g, {"zh", "en", "triggers"}, where)
+        groups[code] = CareGroup(code=code, label=c.text(g, where), triggers=c.get(g, "triggers", where, bool))
+
+    raw_rules = c.get(data, "rules", "", Mapping)
+    c.unknown_keys(raw_rules, set(RULES), "rules")
+    rules = {}
+    for rule in RULES:
+        level = c.get(raw_rules, rule, "rules", str)
+        if level not in LEVELS:
+            raise c.fail(f"rules.{rule}", f"{level!r} is not a level ({', '.join(LEVELS)})")
+        rules[rule] = level
+    for rule in SAFETY_RULES:
+        if rules[rule] not in ("L1", "L2", "L3"):
+            raise c.fail(f"rules.{rule}", "must be L1, L2 or L3: this rule may not be switched off")
+    if rules["critical"] != "L1":
+        raise c.fail("rules.critical", "must be L1: a critical answer is a level-1 warning whatever the total")
+
+    severe = {}
+    for inst_id, bands in (c.get(data, "severe_bands", "", Mapping, False, {}) or {}).items():
+        if not isinstance(bands, list) or not all(isinstance(b, str) for b in bands):
+            raise c.fail(f"severe_bands.{inst_id}", "must be a list of band names")
+        severe[inst_id] = tuple(bands)
+
+    return Policy(version=c.get(data, "version", "", int), levels=levels, care_groups=groups, rules=rules,
+                  severe_bands=severe, path=path)
+
+
+_default_policy: Policy | None = None
+
+
+def default_policy() -> Policy:
+    global _default_policy
+    if _default_policy is None:
+        _default_policy = load_policy()
+    return _default_policy
+
+
+def _names(result: Result):
+    """(short name, instrument or None): results of synthetic instruments still get a readable reason."""
+    try:
+        inst = get_instrument(result.instrument)
+    except UnknownInstrument:
+        return result.instrument, None
+    return inst.short_name, inst
+
+
+def suggest_level(results: Sequence[Result], care_groups: Iterable[str] = (),
+                  policy: Policy | None = None) -> tuple[str, list[dict[str, str]]]:
+    """The suggested level and every reason for it (most urgent first), each as {"zh": ..., "en": ...}."""
+    policy = policy or default_policy()
+    rules = policy.rules
+    groups = [g for g in dict.fromkeys(care_groups) if g in policy.triggering_groups]
+    groups_zh = "、".join(policy.care_groups[g].label["zh"] for g in groups)
+    groups_en = ", ".join(policy.care_groups[g].label["en"] for g in groups)
+    fired: list[tuple[str, str, str]] = []  # (level, zh, en)
+
+    for r in results:
+        sn, inst = _names(r)
+        if r.critical:
+            labels = []
+            for item in r.critical_items:
+                label = next((cr.label for cr in inst.critical if cr.item == item), None) if inst else None
+                labels.append((item, label or {"zh": "危机项目", "en": "critical item"}))
+            zh = "；".join(f"第{i}题（{lb['zh']}）" for i, lb in labels)
+            en = "; ".join(f"item {i} ({lb['en']})" for i, lb in labels)
+            fired.append((rules["critical"], f"{sn} 危机项目阳性：{zh}", f"{sn} critical answer: {en}"))
+        if FLAG_CRITICAL_UNANSWERED in r.flags:
+            fired.append((rules["critical_unanswered"], f"{sn} 危机项目未作答，不视为“否”：请约谈确认",
+                          f"{sn} critical item unanswered, not read as “no”: confirm at interview"))
+        if not r.valid:
+            why = {"void": ("测验无效", "void"), "incomplete": ("未答题目过多", "too many items unanswered")}.get(
+                r.reason or "", (r.reason or "无效", r.reason or "invalid"))
+            fired.append((rules["invalid_form"], f"{sn} 表单无效或不完整（{why[0]}）——请重新施测或约谈",
+                          f"{sn} form invalid or incomplete ({why[1]}) — re-administer or interview"))
+            continue
+        severe = (r.band in policy.severe_bands[r.instrument]) if r.instrument in policy.severe_bands else r.severe
+        if severe:
+            band = next((b for b in inst.total.bands if b.name == r.band), None) if inst and inst.total else None
+            bzh, ben = (band.label["zh"], band.label["en"]) if band else (r.band, r.band)
+            fired.append((rules["severe_band"], f"{sn} 总分 {r.total}：{bzh}", f"{sn} total {r.total}: {ben}"))
+        if r.positive:
+            if groups:
+                fired.append((rules["positive_in_care_group"], f"{sn} 筛查阳性（总分 {r.total}），且为关爱对象（{groups_zh}）",
+                              f"{sn} positive screen (total {r.total}) in a care-group student ({groups_en})"))
+            else:
+                fired.append((rules["positive"], f"{sn} 筛查阳性（总分 {r.total}）",
+                              f"{sn} positive screen (total {r.total})"))
+        else:
+            pos_subs = [name for name, s in r.subscales.items() if s.positive]
+            if pos_subs:
+                subs = {s.name: s.label for s in inst.subscales} if inst else {}
+                zh = "、".join(subs.get(n, {"zh": n})["zh"] for n in pos_subs)
+                en = ", ".join(subs.get(n, {"en": n})["en"] for n in pos_subs)
+                fired.append((rules["positive_subscale"], f"{sn} 分量表阳性：{zh}", f"{sn} positive subscale: {en}"))
+
+    if groups:
+        fired.append((rules["care_group"], groups_zh, groups_en))
+
+    fired = [f for f in fired if f[0] != "none"]
+    if not fired:
+        return "none", [{"zh": "未发现需要预警的结果", "en": "no result calls for a warning"}]
+    fired.sort(key=lambda f: RANK[f[0]])  # stable: within a level, reasons keep the order of the results
+    reasons = []
+    for level, zh, en in fired:
+        name = policy.levels[level].name
+        reasons.append({"zh": f"{name['zh']}：{zh}", "en": f"{name['en']}: {en}"})
+    return fired[0][0], reasons
