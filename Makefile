@@ -1,0 +1,70 @@
+# Xinmiao 心苗 — two commands: `make run` and `make test`. Everything else is a step they call.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export XINMIAO_ENV ?= development
+
+.PHONY: run test venv deps dev-deps translations db demo serve bench bench-district clean system-test-deps e2e-deps
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt $(VENV)/bin/activate
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt requirements.txt $(VENV)/.deps
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/bin/activate
+deps: $(VENV)/.deps
+dev-deps: $(VENV)/.dev-deps
+
+translations: deps
+	$(PY) translations/build.py
+
+db: deps
+	mkdir -p instance
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo seed --if-empty
+
+## make run: virtualenv, dependencies, translations, migrations, demo district if empty, then serve
+## (with one scheduler process beside the development server; see README).
+run: translations demo
+	@echo ""
+	@echo "  Xinmiao is starting on http://$(HOST):$(PORT)/"
+	@echo "  Demo accounts (password: $${DEMO_PASSWORD:-xinmiao-demo}):"
+	@echo "    admin     — system administrator"
+	@echo "    district  — district education office (aggregates only)"
+	@echo "    counselor — school counselor of two schools"
+	@echo "    teacher   — head teacher of one class"
+	@echo "  Students self-complete at http://$(HOST):$(PORT)/s"
+	@echo ""
+	$(FLASK) serve --host $(HOST) --port $(PORT)
+
+## make test: virtualenv, dev dependencies, translations, then the whole suite on SQLite, and on PostgreSQL
+## when TEST_DATABASE_URL is set. Browser tests need /usr/bin/chromium (.ci/run installs it).
+test: dev-deps translations
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== database-touching tests again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider -m "db" ; \
+	fi
+
+bench: dev-deps
+	$(PY) -m bench
+
+bench-district: dev-deps
+	BENCH_SCALE=district $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) instance/*.db translations/zh

@@ -1,0 +1,71 @@
+"""CLI entry points (`flask --app app ...`). Each area may add a click group via CLI_GROUPS.
+
+Every command prints what it did; bad arguments exit non-zero with a clear message. Commands use
+`db.transaction()`: one commit at the end, rollback on error.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+db_cli = AppGroup("db", help="Database schema (Alembic).")
+
+# "module:attribute" of click groups contributed by areas.
+CLI_GROUPS: list[str] = []
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    from config import ROOT
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Run the Alembic chain up to REVISION (default head) on DATABASE_URL."""
+    url = current_app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        import os
+
+        os.makedirs(os.path.dirname(url[len("sqlite:///"):]) or ".", exist_ok=True)
+    upgrade_database(url, revision)
+    click.echo(f"database upgraded to {revision}: {_redact(url)}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's current revision."""
+    from alembic import command
+
+    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database>"
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    for spec in CLI_GROUPS:
+        module_name, attr = spec.split(":")
+        app.cli.add_command(getattr(importlib.import_module(module_name), attr))

@@ -1,0 +1,73 @@
+"""The request-scoped database session and the one commit point.
+
+Views and services use `db.session`; services flush, never commit. After a request that ended without an
+exception and with a status below 400 the session is committed once; otherwise it is rolled back.
+CLI commands and scheduled jobs use `db.transaction()` for the same rule outside requests.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from flask import Flask, Response, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from models.db import make_engine, make_session_factory
+
+
+class Database:
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.factory: Callable[[], Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        if app.extensions.get("xinmiao_engine") is None:
+            app.extensions["xinmiao_engine"] = make_engine(app.config["DATABASE_URL"])
+        self.bind(app, app.extensions["xinmiao_engine"])
+        app.after_request(self._commit_on_success)
+        app.teardown_appcontext(self._close)
+
+    def bind(self, app: Flask, engine: Engine, factory: Callable[[], Session] | None = None) -> None:
+        app.extensions["xinmiao_engine"] = engine
+        app.extensions["xinmiao_session_factory"] = factory or make_session_factory(engine)
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            from flask import current_app
+
+            g.db_session = current_app.extensions["xinmiao_session_factory"]()
+        return g.db_session
+
+    @staticmethod
+    def _commit_on_success(response: Response) -> Response:
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()
+            else:
+                session.rollback()
+        return response
+
+    @staticmethod
+    def _close(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None or session.in_transaction():
+                session.rollback()
+            session.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One commit point for CLI commands and jobs: commit at the end, roll back on any error."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+db = Database()

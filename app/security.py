@@ -1,0 +1,113 @@
+"""Access control, enforced in one place.
+
+Every view is annotated with `@roles(...)` or `@public`; the `before_request` hook installed by `init_security`
+checks the annotation for each request. A view with no annotation is refused (fail closed), and the
+route-by-role test walks the URL map to prove every route carries one.
+
+Refusals: not logged in -> redirect to /login; wrong role -> 403 (the route itself is not secret);
+a record outside the user's scope -> 404 (`get_or_404_visible`), so its existence is not disclosed.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+from sqlalchemy import select
+
+from models import Actor
+
+F = TypeVar("F", bound=Callable[..., Any])
+ALL_ROLES = ("admin", "district", "counselor", "head_teacher")
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    unknown = set(allowed) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def deco(fn: F) -> F:
+        fn._roles = frozenset(allowed)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+def public(fn: F) -> F:
+    fn._public = True  # type: ignore[attr-defined]
+    return fn
+
+
+def recent_login_required(fn: F) -> F:
+    """Exports, key operations and role changes need a login within RECENT_LOGIN."""
+    fn._recent_login = True  # type: ignore[attr-defined]
+    return fn
+
+
+def view_access(view: Callable[..., Any]) -> tuple[bool, frozenset[str] | None]:
+    """(is public, allowed roles) as declared on a view function."""
+    return bool(getattr(view, "_public", False)), getattr(view, "_roles", None)
+
+
+def _now() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+def init_security(app: Flask) -> None:
+    @app.before_request
+    def _enforce() -> Any:
+        if request.endpoint is None:
+            return None  # 404 / 405 handled by Flask
+        if request.endpoint == "static":
+            return None
+        view = app.view_functions.get(request.endpoint)
+        is_public, allowed = view_access(view) if view else (False, None)
+        if is_public:
+            return None
+        if allowed is None:
+            abort(404)  # fail closed: a route nobody declared access for does not exist
+        if current_user.is_authenticated:
+            last = session.get("last_seen")
+            idle = current_app.config["IDLE_TIMEOUT"].total_seconds()
+            if last is not None and _now() - last > idle:
+                from app.auth.service import end_session
+
+                end_session(current_user, reason="idle")
+                return redirect(url_for("auth.login", next=request.path, expired=1))
+            session["last_seen"] = _now()
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+        if current_user.role not in allowed:
+            abort(403)
+        if getattr(view, "_recent_login", False):
+            auth_at = session.get("auth_at", 0)
+            if _now() - auth_at > current_app.config["RECENT_LOGIN"].total_seconds():
+                return redirect(url_for("auth.reauth", next=request.full_path if request.query_string else request.path))
+        return None
+
+
+def current_actor() -> Actor:
+    """The audit actor for this request: the user and the client address."""
+    addr = request.remote_addr if request else None
+    if current_user and current_user.is_authenticated:
+        return Actor.for_user(current_user, addr)
+    return Actor(None, "anonymous", "anonymous", addr)
+
+
+def get_or_404_visible(model: Any, column: Any, value: Any) -> Any:
+    """Load one row that the current user may see, by `column == value`, or answer 404."""
+    from app.db import db
+
+    row = db.session.scalars(select(model).where(column == value, model.visible_to(current_user))).first()
+    if row is None:
+        abort(404)
+    return row
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths are followed after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,150 @@
+"""The access audit: an append-only, hash-chained event log.
+
+Each event stores the hash of the previous one, so editing or deleting any row breaks the chain, which
+`verify_chain` (and `flask audit verify`) detects. Appends are serialised through the single `audit_head` row:
+an UPDATE of that row takes a write lock (a row lock on PostgreSQL, the database write lock on SQLite) that is
+held until the transaction ends, so two workers can never read the same "last hash" and fork the chain.
+On PostgreSQL a trigger (see the migration) also refuses UPDATE and DELETE on `audit_events`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+from sqlalchemy import BigInteger, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .base import Base, UTCDateTime, utcnow
+from .crypto import chain_hash
+
+GENESIS = "0" * 64
+
+
+class AuditHead(Base):
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    student_public_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor_id": self.actor_id,
+            "actor": self.actor,
+            "role": self.role,
+            "action": self.action,
+            "student": self.student_public_id,
+            "target": self.target,
+            "client": self.client_addr,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user in a request, or a named system job / CLI operator."""
+
+    user_id: int | None
+    username: str
+    role: str
+    client_addr: str | None = None
+
+    @classmethod
+    def system(cls, name: str = "system") -> "Actor":
+        return cls(None, name, "system", None)
+
+    @classmethod
+    def for_user(cls, user: Any, client_addr: str | None = None) -> "Actor":
+        return cls(user.id, user.username, user.role, client_addr)
+
+
+def append_event(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    student_public_id: str | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction (flushes, never commits)."""
+    session.flush()
+    result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    if result.rowcount == 0:
+        # First event ever: create the head row. A concurrent creator loses on the primary key and retries.
+        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
+        session.flush()
+    seq, prev = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one()
+    event = AuditEvent(
+        seq=seq,
+        at=utcnow(),
+        actor_id=actor.user_id,
+        actor=actor.username,
+        role=actor.role,
+        action=action,
+        student_public_id=student_public_id,
+        target=target,
+        client_addr=actor.client_addr,
+        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str),
+        prev_hash=prev,
+    )
+    event.hash = chain_hash(prev, event.payload())
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    seq: int
+    problem: str
+
+
+def iter_events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify_chain(session: Session) -> tuple[int, ChainBreak | None]:
+    """Walk the chain; return (events checked, first break or None)."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    for event in iter_events(session):
+        if event.seq != expected_seq:
+            return count, ChainBreak(expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
+        if event.prev_hash != prev:
+            return count, ChainBreak(event.seq, "previous-hash link does not match")
+        if chain_hash(prev, event.payload()) != event.hash:
+            return count, ChainBreak(event.seq, "event content does not match its hash")
+        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != count or head.last_hash != prev):
+        return count, ChainBreak(count + 1, f"chain ends at {count} but the head records {head.seq} events")
+    return count, None

@@ -1,0 +1,114 @@
+"""Care cases (个案) with their sealed plan and timeline, and care-group check-ins."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, HasUid, UTCDateTime, utcnow
+from .roster import Student, User
+from .vault import register_sealed
+
+CASE_STATUSES = ("open", "following", "referred", "closed")
+ENTRY_KINDS = (
+    "interview",  # 约谈
+    "checkin",  # 随访 / check-in
+    "parent_contact",  # 家校沟通
+    "observation",  # 班主任观察记录
+    "referral",  # 转介
+    "return",  # 返校
+    "confidentiality",  # confidentiality broken because of risk of harm: who was told, when, why
+    "note",
+)
+VISIBILITIES = ("counselor", "shared")
+
+
+@register_sealed("plan", "close_reason")
+class CareCase(Base, HasUid):
+    __tablename__ = "care_cases"
+    __table_args__ = (
+        CheckConstraint("status IN ('open','following','referred','closed')", name="status"),
+        Index("ix_care_cases_school_status", "school_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"))
+    level: Mapped[str] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    plan_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON {goals, measures, responsibilities}
+    plan_review_on: Mapped[date | None] = mapped_column(Date)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Optimistic locking: a second save from a stale form is refused (StaleDataError), nothing lost.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    student: Mapped[Student] = relationship()
+    owner: Mapped[User | None] = relationship()
+    entries: Mapped[list[CaseEntry]] = relationship(back_populates="case", order_by="CaseEntry.occurred_on")
+
+
+@register_sealed("note", "destination", "feedback", "told_whom")
+class CaseEntry(Base, HasUid):
+    """A timeline entry: interview, check-in, parent contact, observation, referral, return, confidentiality.
+
+    `case_id` may be empty: a head teacher's observation on a student who has no open case still reaches the
+    counselor. Referral entries carry destination, status and feedback; confidentiality entries carry who was
+    told (sealed), when (`occurred_on`) and why (`note`).
+    """
+
+    __tablename__ = "case_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('interview','checkin','parent_contact','observation','referral','return','confidentiality','note')",
+            name="kind",
+        ),
+        CheckConstraint("visibility IN ('counselor','shared')", name="visibility"),
+        CheckConstraint(
+            "referral_status IS NULL OR referral_status IN ('planned','sent','accepted','feedback','closed')",
+            name="referral_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("care_cases.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    visibility: Mapped[str] = mapped_column(String(10), default="counselor")
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    destination_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    referral_status: Mapped[str | None] = mapped_column(String(10))
+    feedback_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    told_whom_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_by_counselor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[CareCase | None] = relationship(back_populates="entries")
+    author: Mapped[User | None] = relationship()
+
+
+@register_sealed("note")
+class CareCheckin(Base, HasUid):
+    """A termly check-in with a care-group student (by head teacher or counselor)."""
+
+    __tablename__ = "care_checkins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    term: Mapped[str] = mapped_column(String(20))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    by_role: Mapped[str] = mapped_column(String(20))
+    guardian_contacted: Mapped[bool] = mapped_column(default=False)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,51 @@
+"""Rechecks (复查) and the scheduler's lease. Every due date lives here; jobs hold no state of their own."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .roster import Student
+
+RECHECK_STATUSES = ("planned", "due", "overdue", "escalated", "done", "cancelled")
+
+
+class Recheck(Base):
+    __tablename__ = "rechecks"
+    __table_args__ = (
+        CheckConstraint("status IN ('planned','due','overdue','escalated','done','cancelled')", name="status"),
+        Index("ix_rechecks_status_due", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("care_cases.id"), index=True)
+    level: Mapped[str] = mapped_column(String(5))
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="planned")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marked_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id", use_alter=True))
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    negative: Mapped[bool | None] = mapped_column(Boolean)  # result of the recheck screening
+
+    student: Mapped[Student] = relationship()
+
+
+class SchedulerLease(Base):
+    """A lease row: the scheduler process holding it (and renewing it) is the only one that runs jobs."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,245 @@
+"""District, schools, classes, students and users, with the scope rule beside the data.
+
+A student's identity (name, student number, national id, guardians) is stored only sealed (see models.vault);
+`*_bidx` columns hold truncated blind-index digests so exact search works without decrypting.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+    false,
+    true,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
+
+from .base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    pass
+
+SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
+SCHOOL_STAGES = ("primary", "junior", "nine_year")
+ROLES = ("admin", "district", "counselor", "head_teacher")
+GENDERS = ("M", "F")
+STUDENT_STATUSES = ("enrolled", "transferred_out", "graduated", "left", "erased")
+
+
+class District(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    schools: Mapped[list[School]] = relationship(back_populates="district")
+
+
+class School(Base):
+    __tablename__ = "schools"
+    __table_args__ = (
+        CheckConstraint("type IN ('urban','rural_small','township_boarding','other')", name="type"),
+        CheckConstraint("stage IN ('primary','junior','nine_year')", name="stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    district: Mapped[District] = relationship(back_populates="schools")
+    classes: Mapped[list[SchoolClass]] = relationship(back_populates="school", order_by="SchoolClass.grade")
+
+    @property
+    def grades(self) -> range:
+        return {"primary": range(1, 7), "junior": range(7, 10), "nine_year": range(1, 10)}[self.stage]
+
+
+class SchoolClass(Base):
+    """A class (班级). Named SchoolClass because `class` is a keyword."""
+
+    __tablename__ = "classes"
+    __table_args__ = (
+        CheckConstraint("grade BETWEEN 1 AND 9", name="grade"),
+        UniqueConstraint("school_id", "school_year", "name", name="uq_classes_school_year_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))  # e.g. 七年级(3)班
+    school_year: Mapped[str] = mapped_column(String(9))  # e.g. 2026-2027
+
+    school: Mapped[School] = relationship(back_populates="classes")
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        if user.role == "counselor":
+            return cls.school_id.in_(select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
+        if user.role == "head_teacher":
+            return cls.id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
+        return false()
+
+
+class DataKey(Base):
+    """A student's data key, stored only wrapped by a master key version. Destroying it erases the student."""
+
+    __tablename__ = "data_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_version: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Student(Base):
+    __tablename__ = "students"
+    __table_args__ = (
+        CheckConstraint("grade BETWEEN 1 AND 9", name="grade"),
+        CheckConstraint("gender IN ('M','F')", name="gender"),
+        CheckConstraint(
+            "status IN ('enrolled','transferred_out','graduated','left','erased')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
+    grade: Mapped[int] = mapped_column(Integer)
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_ym: Mapped[str] = mapped_column(String(7))  # YYYY-MM: only year and month are kept
+    status: Mapped[str] = mapped_column(String(20), default="enrolled")
+    data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id"))
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    student_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    national_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON list of {name, relation, phone}
+    name_bidx: Mapped[str | None] = mapped_column(String(16), index=True)
+    student_number_bidx: Mapped[str | None] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    school: Mapped[School] = relationship()
+    school_class: Mapped[SchoolClass | None] = relationship()
+    data_key: Mapped[DataKey | None] = relationship()
+    care_group_rows: Mapped[list[StudentCareGroup]] = relationship(
+        cascade="all, delete-orphan", back_populates="student", lazy="selectin"
+    )
+
+    @property
+    def care_groups(self) -> list[str]:
+        return sorted(row.group for row in self.care_group_rows)
+
+    def set_care_groups(self, groups: list[str] | set[str]) -> None:
+        wanted = set(groups)
+        self.care_group_rows = [r for r in self.care_group_rows if r.group in wanted] + [
+            StudentCareGroup(group=g) for g in sorted(wanted - {r.group for r in self.care_group_rows})
+        ]
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        """The one scope rule for student records: counselors see their schools, head teachers their classes.
+
+        District officers and admins see no student rows at all (aggregates / setup only).
+        """
+        if not user.is_authenticated or not user.active:
+            return false()
+        if user.role == "counselor":
+            return cls.school_id.in_(select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
+        if user.role == "head_teacher":
+            return cls.class_id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
+        return false()
+
+
+class StudentCareGroup(Base):
+    """Membership of a care group (left_behind, migrant, hardship, boarding; the set is in config/care_groups.yaml)."""
+
+    __tablename__ = "student_care_groups"
+
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), primary_key=True)
+    group: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+    student: Mapped[Student] = relationship(back_populates="care_group_rows")
+
+
+counselor_schools = Table(
+    "counselor_schools",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("school_id", ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True),
+)
+
+teacher_classes = Table(
+    "teacher_classes",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("class_id", ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','district','counselor','head_teacher')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    full_time: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by logout, password change and disabling: every session carries it, a stale one is refused.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    schools: Mapped[list[School]] = relationship(secondary=counselor_schools, order_by="School.code")
+    classes: Mapped[list[SchoolClass]] = relationship(secondary=teacher_classes, order_by="SchoolClass.name")
+
+    # Flask-Login protocol, written out so models/ does not import Flask.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def school_ids(self) -> list[int]:
+        return [s.id for s in self.schools]
+
+    @property
+    def class_ids(self) -> list[int]:
+        return [c.id for c in self.classes]

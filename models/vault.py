@@ -1,0 +1,238 @@
+"""The one door to sealed data.
+
+Sealing: `Vault.seal_identity` and `Vault.seal_into` encrypt under the student's data key (created on first use,
+stored wrapped by the current master key version). Opening: only through `Vault.reveal` / `Vault.reveal_many`,
+which write the access-audit event first, then hand back a reader. No other module calls the cipher.
+
+Decrypted data keys are cached on the Vault instance, which lives for one request (``app.vault.get_vault``)
+or one job; nothing is cached beyond that.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import crypto
+from .audit import Actor, append_event
+from .base import utcnow
+from .roster import DataKey, Student
+
+IDENTITY_COLUMNS = ("name", "student_number", "national_id", "guardians")
+BLIND_INDEXED = {"name": "students.name", "student_number": "students.student_number"}
+
+# (model class, column base names) for every sealed column outside `students`; rows carry `uid` and `student_id`.
+SEALED_REGISTRY: list[tuple[type, tuple[str, ...]]] = []
+
+
+def register_sealed(*columns: str):  # type: ignore[no-untyped-def]
+    """Class decorator: declares which `<column>_enc` attributes of a model are sealed (for verify and scans)."""
+
+    def deco(model: type) -> type:
+        SEALED_REGISTRY.append((model, columns))
+        return model
+
+    return deco
+
+
+class ErasedStudentError(crypto.CryptoError):
+    """The student's data key was destroyed: their sealed data can no longer be opened."""
+
+
+@dataclass
+class Identity:
+    name: str | None = None
+    student_number: str | None = None
+    national_id: str | None = None
+    guardians: list[dict[str, str]] = field(default_factory=list)
+
+
+class Vault:
+    def __init__(self, session: Session, keyring: crypto.KeyRing, actor: Actor):
+        self.session = session
+        self.keyring = keyring
+        self.actor = actor
+        self._keys: dict[int, bytes] = {}
+
+    # -- keys ---------------------------------------------------------------------------------------
+    def _key_for(self, student: Student, create: bool = False) -> tuple[int, bytes]:
+        if student.data_key_id is None:
+            if not create:
+                raise crypto.CryptoError("student has no data key")
+            key_id, dek = crypto.new_key_id(), crypto.new_data_key()
+            wrapped, version = self.keyring.wrap(dek, key_id)
+            self.session.add(DataKey(id=key_id, wrapped=wrapped, master_version=version))
+            student.data_key_id = key_id
+            self._keys[key_id] = dek
+            return key_id, dek
+        return student.data_key_id, self._lookup(student.data_key_id)
+
+    def _lookup(self, key_id: int) -> bytes:
+        if key_id not in self._keys:
+            row = self.session.get(DataKey, key_id)
+            if row is None:
+                raise crypto.CryptoError(f"unknown data key {key_id}")
+            if row.wrapped is None or row.destroyed_at is not None:
+                raise ErasedStudentError("data key destroyed")
+            self._keys[key_id] = self.keyring.unwrap(row.wrapped, key_id, row.master_version)
+        return self._keys[key_id]
+
+    def preload_keys(self, key_ids: Iterable[int | None]) -> None:
+        """Unwrap many data keys with one query (list pages)."""
+        missing = {k for k in key_ids if k is not None and k not in self._keys}
+        if not missing:
+            return
+        for chunk in _chunks(sorted(missing), 900):
+            for row in self.session.scalars(select(DataKey).where(DataKey.id.in_(chunk))):
+                if row.wrapped is not None and row.destroyed_at is None:
+                    self._keys[row.id] = self.keyring.unwrap(row.wrapped, row.id, row.master_version)
+
+    # -- sealing ------------------------------------------------------------------------------------
+    def seal_identity(self, student: Student, **values: Any) -> None:
+        """Seal identity fields given as keyword arguments (name, student_number, national_id, guardians)."""
+        if not student.public_id:
+            import uuid
+
+            student.public_id = str(uuid.uuid4())
+        key_id, dek = self._key_for(student, create=True)
+        for column, value in values.items():
+            if column not in IDENTITY_COLUMNS:
+                raise ValueError(f"not an identity column: {column}")
+            if column == "guardians":
+                value = json.dumps(value or [], ensure_ascii=False)
+            blob = None
+            if value not in (None, ""):
+                blob = crypto.seal(dek, key_id, str(value), crypto.aad_for("students", column, student.public_id))
+            setattr(student, f"{column}_enc", blob)
+            if column in BLIND_INDEXED:
+                setattr(student, f"{column}_bidx", self.blind_index(column, value) if value else None)
+
+    def seal_into(self, row: Any, column: str, value: Any, *, student: Student) -> None:
+        """Seal `value` (str, or JSON-able) into `row.<column>_enc`, bound to the row's table, column and uid."""
+        uid = row.ensure_uid()
+        if value is None:
+            setattr(row, f"{column}_enc", None)
+            return
+        if not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        key_id, dek = self._key_for(student, create=True)
+        setattr(row, f"{column}_enc", crypto.seal(dek, key_id, value, crypto.aad_for(row.__tablename__, column, uid)))
+
+    def blind_index(self, column: str, value: str) -> str:
+        return self.keyring.blind_index(BLIND_INDEXED[column], value)
+
+    # -- opening (audited) --------------------------------------------------------------------------
+    def reveal(
+        self, student: Student, action: str, *, target: str | None = None, detail: dict[str, Any] | None = None
+    ) -> "Reader":
+        """Write one audit event for `action` on this student, then return a reader of their sealed data."""
+        append_event(
+            self.session, self.actor, action, student_public_id=student.public_id, target=target, detail=detail
+        )
+        return Reader(self, student)
+
+    def reveal_many(
+        self,
+        students: Sequence[Student],
+        action: str,
+        *,
+        columns: Sequence[str] = ("name", "student_number"),
+        detail: dict[str, Any] | None = None,
+    ) -> dict[int, Identity]:
+        """Decrypt identity columns of many students (a list page) under ONE audit event with the count.
+
+        Erased students come back with empty identities rather than failing the whole page.
+        """
+        info = dict(detail or {})
+        info["count"] = len(students)
+        append_event(self.session, self.actor, action, detail=info)
+        self.preload_keys(s.data_key_id for s in students)
+        out: dict[int, Identity] = {}
+        for s in students:
+            ident = Identity()
+            if s.data_key_id in self._keys:
+                for column in columns:
+                    _set_identity(ident, column, self._open_identity(s, column))
+            out[s.id] = ident
+        return out
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _open_identity(self, student: Student, column: str) -> str | None:
+        blob = getattr(student, f"{column}_enc")
+        if blob is None:
+            return None
+        return crypto.open_sealed(blob, self._lookup, crypto.aad_for("students", column, student.public_id)).decode()
+
+    def _open_row(self, row: Any, column: str) -> str | None:
+        blob = getattr(row, f"{column}_enc")
+        if blob is None:
+            return None
+        return crypto.open_sealed(blob, self._lookup, crypto.aad_for(row.__tablename__, column, row.uid)).decode()
+
+    def matches(self, student: Student, column: str, value: str) -> bool:
+        """Confirm a blind-index hit by comparing normalised plaintexts (drops false positives).
+
+        Used inside flows that have already written their own audit event (search, self-identification).
+        """
+        try:
+            plain = self._open_identity(student, column)
+        except crypto.CryptoError:
+            return False
+        return plain is not None and crypto.normalise(plain) == crypto.normalise(value)
+
+
+class Reader:
+    """Decrypts one student's sealed data; only handed out by `Vault.reveal`, after the audit event."""
+
+    def __init__(self, vault: Vault, student: Student):
+        self._vault = vault
+        self.student = student
+        self._identity: Identity | None = None
+
+    @property
+    def identity(self) -> Identity:
+        if self._identity is None:
+            ident = Identity()
+            for column in IDENTITY_COLUMNS:
+                _set_identity(ident, column, self._vault._open_identity(self.student, column))
+            self._identity = ident
+        return self._identity
+
+    @property
+    def name(self) -> str | None:
+        return self.identity.name
+
+    @property
+    def student_number(self) -> str | None:
+        return self.identity.student_number
+
+    def get(self, row: Any, column: str) -> str | None:
+        return self._vault._open_row(row, column)
+
+    def get_json(self, row: Any, column: str) -> Any:
+        text = self.get(row, column)
+        return None if text is None else json.loads(text)
+
+
+def _set_identity(ident: Identity, column: str, value: str | None) -> None:
+    if column == "guardians":
+        ident.guardians = json.loads(value) if value else []
+    else:
+        setattr(ident, column, value)
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def destroy_data_key(session: Session, student: Student) -> None:
+    """Crypto-shredding: forget the wrapped key; every ciphertext of this student becomes noise."""
+    if student.data_key_id is not None:
+        row = session.get(DataKey, student.data_key_id)
+        if row is not None:
+            row.wrapped = None
+            row.destroyed_at = utcnow()

@@ -1,0 +1,204 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL when XINMIAO_TEST_DB=postgresql) built by the
+Alembic chain, rollback per test, the app bound to the test's connection, factories and login helpers.
+
+On PostgreSQL each test session creates its own database (unique name, dropped at the end) on the server that
+TEST_DATABASE_URL names, so parallel runs never share state.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from models.crypto import KeyRing
+from models.db import make_engine, normalise_url
+
+DB_DIRS = ("integration", "web", "migrations", "e2e")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if any(d in parts for d in DB_DIRS) and "e2e" not in parts:
+            item.add_marker(pytest.mark.db)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+def backend() -> str:
+    return os.environ.get("XINMIAO_TEST_DB", "sqlite")
+
+
+class TestDatabase:
+    """Creates an empty database for this test session and drops it afterwards."""
+
+    def __init__(self, tmp_dir: Path):
+        self.kind = backend()
+        if self.kind == "postgresql":
+            server = os.environ.get("TEST_DATABASE_URL")
+            if not server:
+                raise RuntimeError("XINMIAO_TEST_DB=postgresql needs TEST_DATABASE_URL")
+            self.server_url = make_url(normalise_url(server))
+            self.name = f"xinmiao_test_{uuid.uuid4().hex[:10]}"
+            self.url = self.server_url.set(database=self.name).render_as_string(hide_password=False)
+        else:
+            self.url = f"sqlite:///{tmp_dir / 'test.db'}"
+
+    def create(self) -> None:
+        if self.kind == "postgresql":
+            admin = make_engine(self.server_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+            admin.dispose()
+
+    def drop(self) -> None:
+        if self.kind == "postgresql":
+            admin = make_engine(self.server_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+
+    def new_empty(self, tmp_dir: Path, label: str) -> "TestDatabase":
+        """Another empty database (for tests that need real commits or the migration chain)."""
+        other = TestDatabase.__new__(TestDatabase)
+        other.kind = self.kind
+        if self.kind == "postgresql":
+            other.server_url = self.server_url
+            other.name = f"{self.name}_{label}"[:60]
+            other.url = self.server_url.set(database=other.name).render_as_string(hide_password=False)
+        else:
+            other.url = f"sqlite:///{tmp_dir / (label + '.db')}"
+        other.create()
+        return other
+
+
+@pytest.fixture(scope="session")
+def keyring() -> KeyRing:
+    return KeyRing.generate()
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    tdb = TestDatabase(tmp_path_factory.mktemp("db"))
+    tdb.create()
+    yield tdb
+    tdb.drop()
+
+
+@pytest.fixture
+def fresh_database(test_database: TestDatabase, tmp_path: Path) -> Iterator[TestDatabase]:
+    """An empty database of the same kind, for tests that commit for real or run migrations."""
+    other = test_database.new_empty(tmp_path, "fresh" + uuid.uuid4().hex[:6])
+    yield other
+    other.drop()
+
+
+@pytest.fixture(scope="session")
+def engine(test_database: TestDatabase) -> Iterator[Engine]:
+    from app.cli import upgrade_database
+
+    upgrade_database(test_database.url)
+    eng = make_engine(test_database.url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Any]:
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+def _session_on(conn: Any) -> Session:
+    return Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def db_session(connection: Any) -> Iterator[Session]:
+    """The test's session; everything it and the app write is rolled back after the test."""
+    session = _session_on(connection)
+    yield session
+    session.close()
+
+
+def make_test_app(engine: Engine, keyring: KeyRing, session_factory: Any = None, **overrides: Any):  # type: ignore[no-untyped-def]
+    from app import create_app
+    from app.auth.throttle import MemoryThrottle
+    from app.db import db
+    from config import TestingConfig
+
+    cfg = {
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "KEYRING": keyring,
+        "THROTTLE": MemoryThrottle(5, 60),
+        "WTF_CSRF_ENABLED": True,
+    }
+    cfg.update(overrides)
+    app = create_app(TestingConfig(), cfg)
+    db.bind(app, engine, session_factory)
+    return app
+
+
+@pytest.fixture
+def app(engine: Engine, keyring: KeyRing, connection: Any):  # type: ignore[no-untyped-def]
+    # No app context is kept pushed: each test-client request must get its own `g`, as in production.
+    return make_test_app(engine, keyring, lambda: _session_on(connection))
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def factory(db_session: Session, keyring: KeyRing):  # type: ignore[no-untyped-def]
+    from tests.factories import Factory
+
+    return Factory(db_session, keyring)
+
+
+# -- web helpers ---------------------------------------------------------------------------------------------
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: Any) -> str:
+    for path in ("/login", "/account/password"):
+        response = client.get(path)
+        match = CSRF_RE.search(response.get_data(as_text=True))
+        if match:
+            return match.group(1)
+    raise AssertionError("no page rendered a CSRF token")
+
+
+def login(client: Any, username: str, password: str = "correct horse 1") -> Any:
+    token = csrf_token(client)
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+    return response
+
+
+def post(client: Any, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST a form with a valid CSRF token for this client's session."""
+    payload = dict(data or {})
+    payload.setdefault("csrf_token", csrf_token(client))
+    return client.post(url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def helpers():  # type: ignore[no-untyped-def]
+    class H:
+        csrf_token = staticmethod(csrf_token)
+        login = staticmethod(login)
+        post = staticmethod(post)
+
+    return H
