@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,13 +18,7 @@ import yaml
 
 from .errors import AnswerError, DefinitionError
 
-OPS = {
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    "==": lambda a, b: a == b,
-}
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 OP_SIGN = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "==": "="}
 MISSING_RULES = ("none", "zero", "prorate")
 STATS = ("score", "mean", "items_at_least", "subscales_positive")
@@ -115,6 +110,7 @@ class Scale:
     band_by_score: dict[int, Band] = field(default_factory=dict)
     short_name: str | None = None
     covers_all: bool = False  # idx is every item in order: the scorer can use the answer list as it is
+    text_cache: dict = field(default_factory=dict)  # explanation lines, filled by the scorer
 
     def band_for(self, score: int | None) -> Band | None:
         return None if score is None else self.band_by_score.get(score)
@@ -172,6 +168,7 @@ class Instrument:
     value_maps: tuple[dict, ...] = ()
     setting_defaults: dict[str, float] = field(default_factory=dict)
     reverse_items: tuple[int, ...] = ()
+    text_cache: dict = field(default_factory=dict)  # explanation lines, filled by the scorer
 
     @property
     def age_range(self) -> tuple[int | None, int | None]:

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from .definition import OP_SIGN, OPS, Condition, Instrument, Scale
 from .errors import AnswerError
+from .registry import get_instrument
 
 FLAG_CRITICAL_UNANSWERED = "critical_unanswered"
 FLAG_PRORATED = "prorated"
@@ -75,6 +76,8 @@ class Result:
 
 
 def _num(x: float) -> str:
+    if type(x) is int:
+        return str(x)
     return str(int(x)) if float(x).is_integer() else f"{x:.2f}".rstrip("0")
 
 
@@ -143,6 +146,11 @@ def _stat(cond: Condition, s: Scale, score: int, vals: list, subs_positive: bool
 
 def _positive(s: Scale, score: int, vals: list, settings: Mapping, subs_positive: bool = False):
     """(positive, the condition that decided, the value compared) — the first condition when none fired."""
+    conds = s.positive
+    if len(conds) == 1 and conds[0].stat == "score":  # the usual case, kept short: it is on the hot path
+        cond = conds[0]
+        th = settings[cond.setting] if cond.setting is not None else cond.value
+        return OPS[cond.op](score, th), cond, score
     first = None
     for cond in s.positive:
         x = _stat(cond, s, score, vals, subs_positive)
@@ -165,7 +173,29 @@ def _subject(cond: Condition, s: Scale, x: float) -> tuple[str, str]:
     return f"{label_zh} {_num(x)}", f"{label_en} {_num(x)}"
 
 
+# Explanation lines depend only on (scale, rule, value, threshold): scores are small integers, so the few distinct
+# lines are built once per scale and shared (they are never mutated; to_dict() copies them).
+_TEXT_CACHE_MAX = 10_000
+
+
+def _cached(cache: dict, key: tuple, build) -> dict[str, str]:
+    text = cache.get(key)
+    if text is None:
+        if len(cache) >= _TEXT_CACHE_MAX:
+            cache.clear()
+        text = cache[key] = build()
+    return text
+
+
 def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, fired: bool) -> dict[str, str]:
+    key = (cond, x, cond.threshold(settings), fired)
+    text = s.text_cache.get(key)
+    if text is None:
+        text = _cached(s.text_cache, key, lambda: _build_rule_text(sn, cond, s, x, settings, fired))
+    return text
+
+
+def _build_rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, fired: bool) -> dict[str, str]:
     zh, en = _subject(cond, s, x)
     if cond.stat == "subscales_positive":
         crit_zh = crit_en = ""
@@ -176,6 +206,25 @@ def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, 
         return {"zh": f"{sn} {zh}{crit_zh}：筛查阳性", "en": f"{sn} {en}{crit_en}: positive screen"}
     return {"zh": f"{sn} {zh}，未达阳性标准（{crit_zh.strip()}）：筛查阴性",
             "en": f"{sn} {en} does not meet the positive criterion ({crit_en.strip()}): negative screen"}
+
+
+def _total_text(sn: str, t: Scale, total: int, band) -> dict[str, str]:
+    text = t.text_cache.get((total,))
+    if text is None:
+        if band is not None:
+            text = {"zh": f"{sn} 总分 {total}：{band.label['zh']}（{band.min}–{band.max}分）",
+                    "en": f"{sn} total {total}: {band.label['en']} ({band.min}–{band.max})"}
+        else:
+            text = {"zh": f"{sn} 总分 {total}", "en": f"{sn} total {total}"}
+        text = _cached(t.text_cache, (total,), lambda: text)
+    return text
+
+
+def _critical_text(inst: Instrument, cr) -> dict[str, str]:
+    zh, en = _answer_text(inst, cr.item, cr.condition)
+    sn = inst.short_name
+    return {"zh": f"{sn} 第{cr.item}题 {zh}：{cr.label['zh']}，一级预警",
+            "en": f"{sn} item {cr.item} {en}: {cr.label['en']}, level 1 warning"}
 
 
 def _answer_text(inst: Instrument, item_no: int, cond: Condition) -> tuple[str, str]:
@@ -194,14 +243,9 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
 
     ``settings`` overrides the definition's setting defaults (e.g. ``{"positive_cutoff": 7}``).
     """
-    if isinstance(instrument, Instrument):
-        inst = instrument
-    else:
-        from .registry import get_instrument
-
-        inst = get_instrument(instrument)
+    inst = instrument if isinstance(instrument, Instrument) else get_instrument(instrument)
     vals = _normalise(inst, answers)
-    sett = _resolve_settings(inst, settings)
+    sett = _resolve_settings(inst, settings) if settings else inst.setting_defaults
     sn = inst.short_name
     flags: list[str] = []
     expl: list[dict[str, str]] = []
@@ -221,9 +265,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         elif OPS[cr.condition.op](a, cr.condition.value):
             critical = True
             critical_items.append(cr.item)
-            zh, en = _answer_text(inst, cr.item, cr.condition)
-            expl.append({"zh": f"{sn} 第{cr.item}题 {zh}：{cr.label['zh']}，一级预警",
-                         "en": f"{sn} item {cr.item} {en}: {cr.label['en']}, level 1 warning"})
+            expl.append(_cached(inst.text_cache, ("critical", cr.item), lambda: _critical_text(inst, cr)))
     if critical:
         flags.append("critical")
 
@@ -292,10 +334,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             band = t.band_for(total)
             if band is not None:
                 band_name, severe = band.name, band.severe
-                expl.append({"zh": f"{sn} 总分 {total}：{band.label['zh']}（{band.min}–{band.max}分）",
-                             "en": f"{sn} total {total}: {band.label['en']} ({band.min}–{band.max})"})
-            else:
-                expl.append({"zh": f"{sn} 总分 {total}", "en": f"{sn} total {total}"})
+            expl.append(_total_text(sn, t, total, band))
             if t.positive:
                 positive, cond, x = _positive(t, total, vals, sett, any_sub_positive)
                 expl.append(_rule_text(sn, cond, t, x, sett, positive))
@@ -312,8 +351,9 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         return _invalid(inst, "incomplete", flags, expl, critical, critical_items, missing_items)
 
     if inst.reverse_items:
-        expl.append({"zh": f"{sn} 第{_items_zh(inst.reverse_items)}题为反向计分",
-                     "en": f"{sn} items {_items_en(inst.reverse_items)} are reverse-scored"})
+        expl.append(_cached(inst.text_cache, ("reverse",), lambda: {
+            "zh": f"{sn} 第{_items_zh(inst.reverse_items)}题为反向计分",
+            "en": f"{sn} items {_items_en(inst.reverse_items)} are reverse-scored"}))
 
     short_forms: dict[str, dict] = {}
     for sf in inst.short_forms:
@@ -328,21 +368,23 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     symptoms = None
     sc_rule = inst.symptom_count
     if sc_rule is not None:
-        met_items = [n for n, minimum in sc_rule.thresholds if vals[n - 1] is not None and vals[n - 1] >= minimum]
-        count = len(met_items)
-        core = sum(1 for n in met_items if n in sc_rule.core)
+        count = core = 0
+        for n, minimum in sc_rule.thresholds:
+            v = vals[n - 1]
+            if v is not None and v >= minimum:
+                count += 1
+                if n in sc_rule.core:
+                    core += 1
         met = core >= sc_rule.core_min and count >= sc_rule.count_min
         symptoms = {"count": count, "core": core, "syndrome": sc_rule.syndrome, "met": met}
         if met:
-            expl.append({"zh": f"{sn} 症状数 {count}（核心症状 {core}）：{sc_rule.label['zh']}",
-                         "en": f"{sn} symptom count {count} (core {core}): {sc_rule.label['en']}"})
+            expl.append(_cached(inst.text_cache, ("symptoms", count, core), lambda: {
+                "zh": f"{sn} 症状数 {count}（核心症状 {core}）：{sc_rule.label['zh']}",
+                "en": f"{sn} symptom count {count} (core {core}): {sc_rule.label['en']}"}))
 
-    return Result(
-        instrument=inst.id, version=inst.version, valid=True, reason=None, total=total, band=band_name,
-        positive=positive, critical=critical, flags=tuple(flags), subscales=subscales, short_forms=short_forms,
-        explanation=expl, severe=severe, missing_items=missing_items, critical_items=tuple(critical_items),
-        symptom_count=symptoms,
-    )
+    # positional: this constructor runs once per form, and keywords cost measurably on the hot path
+    return Result(inst.id, inst.version, True, None, total, band_name, positive, critical, tuple(flags), subscales,
+                  short_forms, expl, severe, missing_items, tuple(critical_items), symptoms)
 
 
 def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list, critical: bool,
