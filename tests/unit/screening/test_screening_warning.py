@@ -1,0 +1,124 @@
+"""Warning levels from results, care groups and the district policy file."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from screening import LEVELS, DefinitionError, load_policy, policy_from_dict, score, suggest_level
+from screening.warning import DEFAULT_POLICY_PATH
+
+POLICY = load_policy()
+RAW = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+
+
+def phq9(total: int, item9: int = 0):
+    answers = [0] * 9
+    left = total - item9
+    for i in range(8):
+        answers[i] = min(3, left)
+        left -= answers[i]
+    answers[8] = item9
+    return score("phq9", answers)
+
+
+def test_levels_are_ordered_most_urgent_first():
+    assert LEVELS == ("L1", "L2", "L3", "care", "none")
+
+
+def test_default_policy_carries_the_level_metadata_from_the_domain():
+    assert [POLICY.levels[lv].colour for lv in LEVELS[:4]] == ["red", "orange", "yellow", "blue"]
+    assert [POLICY.recheck_days(lv) for lv in ("L1", "L2", "L3")] == [7, 14, 30]
+    assert POLICY.levels["L1"].name["zh"] == "一级预警" and POLICY.levels["care"].name["zh"] == "关爱对象"
+    assert POLICY.levels["L2"].interview_window_days == 3
+    assert POLICY.triggering_groups == {"left_behind", "migrant", "hardship"}
+
+
+@pytest.mark.parametrize("results, groups, level", [
+    (lambda: [phq9(2, item9=1)], [], "L1"),                  # critical item, low total
+    (lambda: [phq9(21, item9=0)], [], "L2"),                 # severe band (21 with item 9 = 0)
+    (lambda: [phq9(10)], ["left_behind"], "L2"),             # positive screen in a care group
+    (lambda: [phq9(10)], ["migrant", "boarding"], "L2"),
+    (lambda: [phq9(10)], [], "L3"),                          # positive screen
+    (lambda: [phq9(10)], ["boarding"], "L3"),                # boarding is not a triggering care group
+    (lambda: [phq9(9)], ["hardship"], "care"),               # care group, negative screen
+    (lambda: [phq9(9)], [], "none"),
+    (lambda: [phq9(9)], ["boarding"], "none"),
+    (lambda: [], [], "none"),
+    (lambda: [score("k6", [3, 3, 3, 2, 2, 0])], [], "L2"),  # K6 13: serious (a severe band)
+    (lambda: [score("gad7", [3, 3, 3, 3, 3, 0, 0])], [], "L2"),  # GAD-7 15: severe
+    (lambda: [score("scared41", [0] * 41)], ["left_behind"], "care"),
+    (lambda: [phq9(4), phq9(2, item9=1)], [], "L1"),         # most urgent of several results wins
+])
+def test_suggested_level_follows_the_default_policy(results, groups, level):
+    got, reasons = suggest_level(results(), groups, POLICY)
+    assert got == level
+    assert reasons and all(set(r) == {"zh", "en"} for r in reasons)
+
+
+def test_a_subscale_only_positive_screen_is_level_3():
+    answers = [0] * 41
+    for n in (2, 11, 17):  # school avoidance 6 (>= 3), total 6 (< 25)
+        answers[n - 1] = 2
+    r = score("scared41", answers)
+    assert r.positive is False and r.subscales["school_avoidance"].positive is True
+    level, reasons = suggest_level([r], [], POLICY)
+    assert level == "L3" and "学校恐怖" in reasons[0]["zh"]
+
+
+def test_reasons_are_listed_most_urgent_first_with_the_level_named():
+    level, reasons = suggest_level([phq9(21, item9=1)], ["left_behind"], POLICY)
+    assert level == "L1"
+    assert reasons[0]["zh"].startswith("一级预警：") and "第9题" in reasons[0]["zh"]
+    assert reasons[-1]["zh"] == "关爱对象：留守儿童"
+
+
+def test_an_incomplete_form_never_yields_none():
+    r = score("k6", [0, 0, 0, 0, 0, None])
+    level, reasons = suggest_level([r], [], POLICY)
+    assert level == "L3" and "form invalid or incomplete" in reasons[0]["en"]
+
+
+def test_a_district_can_count_moderately_severe_as_severe():
+    data = copy.deepcopy(RAW)
+    data["severe_bands"] = {"phq9": ["moderately_severe", "severe"]}
+    policy = policy_from_dict(data)
+    assert suggest_level([phq9(16)], [], policy)[0] == "L2"
+    assert suggest_level([phq9(16)], [], POLICY)[0] == "L3"
+
+
+def test_a_district_can_lower_positive_in_care_group_to_level_3():
+    data = copy.deepcopy(RAW)
+    data["rules"]["positive_in_care_group"] = "L3"
+    assert suggest_level([phq9(10)], ["left_behind"], policy_from_dict(data))[0] == "L3"
+
+
+@pytest.mark.parametrize("rule", ["invalid_form", "critical_unanswered", "critical"])
+def test_the_policy_may_not_switch_off_a_safety_rule(rule):
+    data = copy.deepcopy(RAW)
+    data["rules"][rule] = "none"
+    with pytest.raises(DefinitionError, match=f"rules.{rule}"):
+        policy_from_dict(data, "warning_policy.yaml")
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda d: d["levels"].pop("L2"), "levels.L2"),
+    (lambda d: d["levels"]["L1"].pop("recheck_days"), "levels.L1.recheck_days"),
+    (lambda d: d["rules"].update(positive="L9"), "rules.positive"),
+    (lambda d: d["rules"].pop("severe_band"), "rules.severe_band"),
+    (lambda d: d["levels"]["L3"]["name"].pop("zh"), "levels.L3.name.zh"),
+    (lambda d: d["care_groups"]["migrant"].pop("triggers"), "care_groups.migrant.triggers"),
+])
+def test_an_incomplete_policy_file_is_refused_with_the_field_named(tmp_path, mutate, field):
+    data = copy.deepcopy(RAW)
+    mutate(data)
+    path = tmp_path / "warning_policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        load_policy(path)
+    assert str(err.value).startswith("warning_policy.yaml: ") and field in str(err.value)
+
+
+def test_load_policy_finds_the_repository_file_by_default():
+    assert load_policy().path == str(DEFAULT_POLICY_PATH)
