@@ -20,7 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, HasUid, UTCDateTime, utcnow
-from .roster import School, SchoolClass, Student, User
+from sqlalchemy import false, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from .roster import School, SchoolClass, Student, User, counselor_schools
 from .vault import register_sealed
 
 MODES = ("self", "paper", "import")
@@ -60,6 +63,14 @@ class Campaign(Base):
 
     def instruments_for_grade(self, grade: int) -> list[str]:
         return [ci.instrument_id for ci in self.instruments if ci.grade_from <= grade <= ci.grade_to]
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        """A counselor sees the campaigns that cover one of their schools; nobody else manages campaigns."""
+        if not user.is_authenticated or not user.active or user.role != "counselor":
+            return false()
+        mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
+        return cls.id.in_(select(campaign_schools.c.campaign_id).where(campaign_schools.c.school_id.in_(mine)))
 
 
 class CampaignInstrument(Base):
@@ -105,6 +116,14 @@ class ClassSession(Base):
 
     campaign: Mapped[Campaign] = relationship()
     school_class: Mapped[SchoolClass] = relationship()
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        """A class session is visible to the counselors of its class's school."""
+        if not user.is_authenticated or not user.active or user.role != "counselor":
+            return false()
+        mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
+        return cls.class_id.in_(select(SchoolClass.id).where(SchoolClass.school_id.in_(mine)))
 
 
 @register_sealed("answers")

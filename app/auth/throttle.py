@@ -13,6 +13,7 @@ class Throttle(Protocol):
     def failure(self, username: str) -> int: ...
     def is_locked(self, username: str) -> bool: ...
     def reset(self, username: str) -> None: ...
+    def hit(self, key: str) -> bool: ...
 
 
 class MemoryThrottle:
@@ -40,6 +41,13 @@ class MemoryThrottle:
             self._failures.pop(username, None)
             self._locked_until.pop(username, None)
 
+    def hit(self, key: str) -> bool:
+        """Rate limiting with the same counter: count one request; False once `max_failures` are used up."""
+        if self.is_locked(key):
+            return False
+        self.failure(key)
+        return True
+
 
 class RedisThrottle:
     """INCR with an expiry per user; a lock key with its own expiry. Atomic across workers."""
@@ -63,6 +71,12 @@ class RedisThrottle:
     def reset(self, username: str) -> None:
         self.r.delete(f"{self.prefix}fail:{username}", f"{self.prefix}lock:{username}")
 
+    def hit(self, key: str) -> bool:
+        if self.is_locked(key):
+            return False
+        self.failure(key)
+        return True
+
 
 def make_throttle(config: dict) -> Throttle:  # type: ignore[type-arg]
     max_failures, window = config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_SECONDS"]
@@ -71,3 +85,14 @@ def make_throttle(config: dict) -> Throttle:  # type: ignore[type-arg]
 
         return RedisThrottle(redis.Redis.from_url(config["REDIS_URL"]), max_failures, window)
     return MemoryThrottle(max_failures, window)
+
+
+def make_rate_limiter(config: dict, prefix: str, max_hits: int, window: int) -> Throttle:  # type: ignore[type-arg]
+    """A generic per-key limiter (e.g. per client address) built on the same counters as the login throttle:
+    `hit(key)` counts one request and answers False once `max_hits` were used within `window` seconds (the key is
+    then refused for `window` seconds); `failure`/`is_locked` count only failed attempts. Redis when configured."""
+    if config.get("REDIS_URL"):
+        import redis
+
+        return RedisThrottle(redis.Redis.from_url(config["REDIS_URL"]), max_hits, window, prefix=f"xinmiao:{prefix}:")
+    return MemoryThrottle(max_hits, window)
