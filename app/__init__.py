@@ -17,6 +17,8 @@ from .extensions import babel, csrf, login_manager
 AREAS: list[tuple[str, str | None]] = [
     ("app.auth.views", None),
     ("app.main.views", None),
+    ("app.roster.views", None),
+    ("app.admin.views", "/admin"),
 ]
 
 

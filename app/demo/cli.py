@@ -1,0 +1,99 @@
+"""`flask demo seed [--if-empty]`: build the demo district from every registered step, in one transaction."""
+from __future__ import annotations
+
+import random
+import sys
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import Actor, District, School, User, append_event
+from models.crypto import KeyRing
+from models.vault import Vault
+
+from . import DEMO_STEPS, DemoContext
+
+demo_cli = AppGroup("demo", help="The demo district (development and evaluation only).")
+
+DEFAULT_SEED = 20261129
+
+
+def database_is_empty(session: Session) -> bool:
+    return not any(session.scalar(select(func.count()).select_from(m)) for m in (District, School, User))
+
+
+def run_demo(
+    session: Session, keyring: KeyRing, password: str, *, seed: int = DEFAULT_SEED, today: date | None = None
+) -> tuple[DemoContext, list[str]]:
+    """Run every registered demo step in order on `session` (flushing only); return the context and summaries."""
+    from . import roster  # noqa: F401  (registers the base step, order 10)
+
+    actor = Actor.system("demo-seed")
+    ctx = DemoContext(
+        session=session,
+        keyring=keyring,
+        vault=Vault(session, keyring, actor),
+        rng=random.Random(seed),
+        today=today or datetime.now(ZoneInfo("Asia/Shanghai")).date(),
+        password=password,
+    )
+    summaries = []
+    for order, name, step in DEMO_STEPS:
+        summaries.append(f"[{order:>3}] {step(ctx)}")
+    append_event(session, actor, "demo.seeded", detail={"steps": [name for _, name, _ in DEMO_STEPS]})
+    session.flush()
+    return ctx, summaries
+
+
+def account_lines(ctx: DemoContext, password: str) -> list[str]:
+    users: dict[str, User] = ctx.data.get("users", {})
+    lines = [f"Demo accounts (password: {password}):"]
+    for username in ("admin", "district", "counselor", "teacher"):
+        user = users.get(username)
+        if user is None:
+            continue
+        scope = ""
+        if user.role == "counselor":
+            scope = " — " + "、".join(s.name for s in user.schools)
+        elif user.role == "head_teacher":
+            scope = " — " + "、".join(f"{c.school.name} {c.name}" for c in user.classes)
+        lines.append(f"  {username:<10} {user.role:<13} {user.display_name}{scope}")
+    others = sorted(u for u in users if u not in ("admin", "district", "counselor", "teacher"))
+    if others:
+        lines.append(f"  also counselors: {', '.join(others)} (same password)")
+    return lines
+
+
+@demo_cli.command("seed")
+@click.option("--if-empty", is_flag=True, help="Do nothing (successfully) when the database already has data.")
+@click.option("--seed", "seed", type=int, default=DEFAULT_SEED, show_default=True, help="Random seed.")
+def demo_seed(if_empty: bool, seed: int) -> None:
+    """Create the demo district (about 12 schools, 1,500 students and the demo users)."""
+    from app.db import db
+
+    if not current_app.config.get("ALLOW_DEMO_SEED"):
+        click.echo(
+            "Refused: demo seeding is disabled in this configuration "
+            f"({current_app.config.get('ENV_NAME')}); it would mix invented students with real ones.",
+            err=True,
+        )
+        sys.exit(2)
+    password = current_app.config["DEMO_PASSWORD"]
+    with db.transaction() as session:
+        if not database_is_empty(session):
+            if if_empty:
+                click.echo("demo seed: the database already has data; nothing to do.")
+                return
+            click.echo("Refused: the database is not empty. Seed an empty database (or use --if-empty).", err=True)
+            sys.exit(1)
+        keyring = current_app.extensions["xinmiao_keyring"]
+        ctx, summaries = run_demo(session, keyring, password, seed=seed)
+    for line in summaries:
+        click.echo(line)
+    for line in account_lines(ctx, password):
+        click.echo(line)

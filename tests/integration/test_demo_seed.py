@@ -1,0 +1,106 @@
+"""The demo district: realistic, deterministic, sealed, and refused in production."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.demo.cli import run_demo
+from models import School, Student, User
+from models.vault import Vault
+from models import Actor
+
+TODAY = date(2026, 11, 29)
+
+
+def _seed(db_session, keyring, seed=7):
+    return run_demo(db_session, keyring, "pw-demo", seed=seed, today=TODAY)
+
+
+def test_demo_district_has_schools_of_every_type_and_about_1500_students(db_session, keyring):
+    ctx, summaries = _seed(db_session, keyring)
+    schools = db_session.scalars(select(School)).all()
+    assert 10 <= len(schools) <= 14
+    assert {s.type for s in schools} == {"urban", "rural_small", "township_boarding", "other"}
+    assert {s.stage for s in schools} == {"primary", "junior", "nine_year"}
+    n = db_session.scalar(select(func.count()).select_from(Student))
+    assert 1300 <= n <= 1700
+    assert "崇明区" in summaries[0]
+    assert all(c.school_year == "2026-2027" for c in ctx.data["classes"])
+
+
+def test_demo_identity_is_sealed_and_readable_through_the_vault(db_session, keyring):
+    ctx, _ = _seed(db_session, keyring)
+    student = ctx.data["students"][0]
+    reader = Vault(db_session, keyring, Actor.system("test")).reveal(student, "test.view")
+    assert reader.name.encode() not in student.name_enc
+    assert 2 <= len(reader.name) <= 4
+    assert reader.student_number.startswith("G310151") and len(reader.student_number) == 19
+    assert reader.identity.guardians and reader.identity.guardians[0]["phone"].startswith("1")
+
+
+def test_demo_birth_year_matches_grade(db_session, keyring):
+    ctx, _ = _seed(db_session, keyring)
+    for s in ctx.data["students"]:
+        year, month = (int(p) for p in s.birth_ym.split("-"))
+        age_on_1_september = 2026 - year - (1 if month > 8 else 0)
+        assert s.grade + 5 <= age_on_1_september <= s.grade + 6, (s.grade, s.birth_ym)
+
+
+def test_left_behind_children_concentrate_in_rural_and_township_schools(db_session, keyring):
+    ctx, _ = _seed(db_session, keyring)
+    totals, left, migrant = Counter(), Counter(), Counter()
+    for s in ctx.data["students"]:
+        kind = s.school.type
+        totals[kind] += 1
+        left[kind] += "left_behind" in s.care_groups
+        migrant[kind] += "migrant" in s.care_groups
+    rate = lambda c, k: c[k] / totals[k]  # noqa: E731
+    assert 0.18 <= rate(left, "rural_small") <= 0.35
+    assert 0.15 <= rate(left, "township_boarding") <= 0.32
+    assert rate(left, "urban") < 0.08
+    assert 0.10 <= rate(migrant, "urban") <= 0.25
+    assert rate(migrant, "rural_small") < 0.08
+
+
+def test_demo_users_have_the_promised_scope(db_session, keyring):
+    ctx, _ = _seed(db_session, keyring)
+    users = {u.username: u for u in db_session.scalars(select(User))}
+    assert {"admin", "district", "counselor", "teacher"} <= set(users)
+    assert users["counselor"].role == "counselor" and len(users["counselor"].schools) == 2
+    teacher = users["teacher"]
+    assert teacher.role == "head_teacher" and len(teacher.classes) == 1
+    assert teacher.classes[0].school in users["counselor"].schools
+    staffed = {s.id for u in users.values() if u.role == "counselor" and u.full_time for s in u.schools}
+    gaps = [s for s in ctx.data["schools"] if s.id not in staffed]
+    assert {s.type for s in gaps} >= {"rural_small", "township_boarding"}
+
+
+def test_demo_is_deterministic_for_a_seed(db_session, keyring):
+    ctx, _ = _seed(db_session, keyring, seed=11)
+    first = [(s.public_id, s.grade, s.birth_ym, tuple(s.care_groups)) for s in ctx.data["students"][:50]]
+    db_session.rollback()
+    ctx2, _ = _seed(db_session, keyring, seed=11)
+    assert [(s.public_id, s.grade, s.birth_ym, tuple(s.care_groups)) for s in ctx2.data["students"][:50]] == first
+
+
+def test_demo_seed_command_prints_the_steps_and_the_accounts(app):
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    assert "崇明区" in result.output and "counselor" in result.output and "teacher" in result.output
+
+
+def test_demo_seed_if_empty_does_nothing_on_a_seeded_database(app, factory):
+    factory.school()
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--if-empty"])
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    refused = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert refused.exit_code != 0 and "not empty" in refused.output
+
+
+def test_demo_seed_is_refused_when_the_config_forbids_it(app, db_session):
+    app.config["ALLOW_DEMO_SEED"] = False
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code != 0 and "Refused" in result.output
+    assert db_session.scalar(select(func.count()).select_from(School)) == 0
