@@ -1,0 +1,413 @@
+"""Server-side SVG charts: no JavaScript, no internet, readable when printed in black and white.
+
+Two functions, both returning `Markup` (an inline `<svg>` to drop into a template with `{{ chart }}`):
+
+- `line_chart(series, cutoffs=..., title=..., x_label=..., y_label=...)`: one line per series; `None` values leave
+  a gap (a suppressed figure, a missed screening). Horizontal `cutoffs` draw dashed reference lines with a label
+  (a score cut-off, a target rate).
+- `bar_chart(categories, series, ...)`: grouped vertical bars; a `None` value draws no bar and writes
+  `missing_label` (for example "<5") where the bar would be.
+
+Labels are whatever the caller passes (already translated with `_()`), so axes read in Chinese under the zh
+locale. Series are told apart by line dash pattern, marker shape and bar hatching as well as colour, so a
+grey-scale print still distinguishes them; a legend is drawn when there is more than one series. Every chart
+carries `role="img"`, a `<title>` and a `<desc>` listing the figures for screen readers.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping, Sequence
+
+from markupsafe import Markup, escape
+
+FONT = '"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei",sans-serif'
+# Colours of clearly different lightness (they stay distinct in grey-scale print).
+COLOURS = ("#2f6f73", "#b54708", "#175cd3", "#8a6d00", "#6b3fa0", "#b42318")
+DASHES = ("", "6 4", "2 3", "8 3 2 3", "10 4", "1 2")
+MARKERS = ("circle", "square", "triangle", "diamond", "circle", "square")
+INK = "#1f2933"
+GRID = "#d9e2ec"
+MUTED = "#616e7c"
+
+_ids = itertools.count(1)
+
+__all__ = ["line_chart", "bar_chart", "nice_ticks"]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values covering [lo, hi] (1-2-5 steps)."""
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi == lo:
+        hi = lo + 1
+    raw = (hi - lo) / max(count, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step) * step
+    ticks = []
+    value = start
+    while value <= hi + step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    if ticks[-1] < hi:
+        ticks.append(round(ticks[-1] + step, 10))
+    return ticks
+
+
+def _fmt(value: float, percent: bool = False) -> str:
+    if percent:
+        text = f"{value:.1f}".rstrip("0").rstrip(".")
+        return f"{text}%"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.1f}"
+
+
+def _normalise_series(series: Any) -> list[tuple[str, list[tuple[Any, float | None]]]]:
+    if isinstance(series, Mapping):
+        items: Iterable[Any] = series.items()
+    else:
+        items = series
+    out = []
+    for item in items:
+        if hasattr(item, "name") and hasattr(item, "points"):
+            name, points = item.name, item.points
+        else:
+            name, points = item
+        out.append((str(name), [(x, None if y is None else float(y)) for x, y in points]))
+    return out
+
+
+def _normalise_cutoffs(cutoffs: Any) -> list[tuple[float, str]]:
+    out = []
+    for c in cutoffs or ():
+        if isinstance(c, Mapping):
+            out.append((float(c["value"]), str(c.get("label", ""))))
+        elif isinstance(c, (int, float)):
+            out.append((float(c), ""))
+        else:
+            out.append((float(c[0]), str(c[1]) if len(c) > 1 else ""))
+    return out
+
+
+def _x_label(x: Any) -> str:
+    if isinstance(x, datetime):
+        return x.date().isoformat()
+    if isinstance(x, date):
+        return x.isoformat()
+    return str(x)
+
+
+def _marker(shape: str, x: float, y: float, colour: str) -> str:
+    if shape == "square":
+        return f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" fill="{colour}"/>'
+    if shape == "triangle":
+        return f'<path d="M{x:.1f},{y - 4.5:.1f} L{x + 4.5:.1f},{y + 3.5:.1f} L{x - 4.5:.1f},{y + 3.5:.1f} Z" fill="{colour}"/>'
+    if shape == "diamond":
+        return f'<path d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} Z" fill="{colour}"/>'
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
+
+
+def _text(x: float, y: float, content: str, anchor: str = "middle", size: int = 12, colour: str = INK,
+          extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{colour}"{extra}>'
+            f"{escape(content)}</text>")
+
+
+def _open_svg(width: int, height: int, title: str, desc: str, css_class: str) -> tuple[str, str]:
+    uid = f"chart{next(_ids)}"
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css_class}" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-labelledby="{uid}-t {uid}-d" '
+        f'font-family=\'{FONT}\' style="max-width:100%;height:auto">'
+        f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>'
+    )
+    return uid, head
+
+
+def _axes(parts: list[str], left: float, top: float, right: float, bottom: float, ticks: list[float],
+          y_of: Any, percent: bool, x_label: str, y_label: str, width: int, height: int) -> None:
+    for t in ticks:
+        y = y_of(t)
+        parts.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(_text(left - 6, y + 4, _fmt(t, percent), anchor="end", size=11, colour=MUTED))
+    parts.append(f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>')
+    parts.append(f'<line x1="{left:.1f}" y1="{bottom:.1f}" x2="{right:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>')
+    if x_label:
+        parts.append(_text((left + right) / 2, height - 6, x_label, size=12, colour=INK))
+    if y_label:
+        cy = (top + bottom) / 2
+        parts.append(_text(14, cy, y_label, size=12, colour=INK, extra=f' transform="rotate(-90 14 {cy:.1f})"'))
+
+
+def _legend(parts: list[str], names: list[str], x: float, y: float, kind: str, uid: str) -> None:
+    cursor = x
+    for i, name in enumerate(names):
+        colour = COLOURS[i % len(COLOURS)]
+        if kind == "line":
+            dash = DASHES[i % len(DASHES)]
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            parts.append(f'<line x1="{cursor:.1f}" y1="{y - 4:.1f}" x2="{cursor + 22:.1f}" y2="{y - 4:.1f}" stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
+            parts.append(_marker(MARKERS[i % len(MARKERS)], cursor + 11, y - 4, colour))
+        else:
+            parts.append(f'<rect x="{cursor:.1f}" y="{y - 11:.1f}" width="14" height="12" fill="{_bar_fill(i, uid)}" stroke="{colour}"/>')
+        parts.append(_text(cursor + 28, y, name, anchor="start", size=12))
+        cursor += 40 + 13 * _display_width(name)
+
+
+def _display_width(text: str) -> float:
+    """Approximate width in units of a 13px CJK glyph (Latin characters count half)."""
+    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in text)
+
+
+def _bar_fill(i: int, uid: str) -> str:
+    return COLOURS[i % len(COLOURS)] if i == 0 else f"url(#{uid}-p{i % len(COLOURS)})"
+
+
+def _patterns(uid: str, n: int) -> str:
+    defs = []
+    for i in range(1, min(n, len(COLOURS))):
+        colour = COLOURS[i]
+        angle = (45, -45, 0, 90, 30)[(i - 1) % 5]
+        defs.append(
+            f'<pattern id="{uid}-p{i}" patternUnits="userSpaceOnUse" width="6" height="6" '
+            f'patternTransform="rotate({angle})"><rect width="6" height="6" fill="{colour}" fill-opacity="0.35"/>'
+            f'<line x1="0" y1="0" x2="0" y2="6" stroke="{colour}" stroke-width="3"/></pattern>'
+        )
+    return "<defs>" + "".join(defs) + "</defs>" if defs else ""
+
+
+# -- line chart ---------------------------------------------------------------------------------------------
+def line_chart(
+    series: Any,
+    cutoffs: Any = (),
+    *,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    width: int = 640,
+    height: int = 300,
+    y_min: float | None = None,
+    y_max: float | None = None,
+    percent: bool = False,
+    empty_text: str = "—",
+    css_class: str = "line-chart",
+) -> Markup:
+    """A line chart of one or more series.
+
+    `series`: a mapping {name: points}, or a sequence of (name, points) pairs (or objects with .name/.points);
+    points are (x, y) pairs, y a number or None (a gap). x values that are all dates or all numbers are placed
+    to scale; anything else (term names, say) is placed as ordered categories. `cutoffs`: (value, label) pairs,
+    {"value", "label"} dicts or bare numbers, drawn as dashed horizontal reference lines.
+    `percent=True` writes y ticks as percentages (values are already in 0-100).
+    """
+    data = _normalise_series(series)
+    cuts = _normalise_cutoffs(cutoffs)
+    xs_all = [x for _, pts in data for x, _ in pts]
+    values = [y for _, pts in data for _, y in pts if y is not None]
+    desc_parts = []
+    for name, pts in data:
+        figures = "，".join(f"{_x_label(x)}: {'—' if y is None else _fmt(y, percent)}" for x, y in pts)
+        desc_parts.append(f"{name}: {figures}" if name else figures)
+    uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)
+    parts = [head]
+    legend_h = 22 if len(data) > 1 else 0
+    top = 16 + (20 if title else 0) + legend_h
+    left, right = 58.0, width - 16.0
+    bottom = height - (40 if x_label else 26)
+    if title:
+        parts.append(_text(width / 2, 20, title, size=14, extra=' font-weight="600"'))
+    if not values:
+        parts.append(_text(width / 2, (top + bottom) / 2, empty_text, size=13, colour=MUTED))
+        parts.append("</svg>")
+        return Markup("".join(parts))
+
+    lo = min(values + [c for c, _ in cuts]) if y_min is None else y_min
+    hi = max(values + [c for c, _ in cuts]) if y_max is None else y_max
+    if y_min is None:
+        lo = min(0.0, lo)
+    ticks = nice_ticks(lo, hi)
+    lo, hi = (ticks[0] if y_min is None else y_min), (ticks[-1] if y_max is None else y_max)
+    span = (hi - lo) or 1.0
+
+    def y_of(v: float) -> float:
+        return bottom - (v - lo) / span * (bottom - top)
+
+    # x placement: to scale for dates / numbers, otherwise ordered categories.
+    scaled = bool(xs_all) and (
+        all(isinstance(x, (date, datetime)) for x in xs_all)
+        or all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+    )
+    pad = 40.0
+    if scaled:
+        def num(x: Any) -> float:
+            if isinstance(x, datetime):
+                return x.timestamp() / 86400
+            if isinstance(x, date):
+                return float(x.toordinal())
+            return float(x)
+
+        nums = [num(x) for x in xs_all]
+        x_lo, x_hi = min(nums), max(nums)
+        x_span = (x_hi - x_lo) or 1.0
+
+        def x_of(x: Any) -> float:
+            if x_hi == x_lo:
+                return (left + right) / 2
+            return left + pad + (num(x) - x_lo) / x_span * (right - left - 2 * pad)
+
+        seen: dict[str, Any] = {}
+        for x in sorted(xs_all, key=num):
+            seen.setdefault(_x_label(x), x)
+        x_ticks = list(seen.items())
+        if len(x_ticks) > 8:
+            step = math.ceil(len(x_ticks) / 8)
+            x_ticks = x_ticks[::step]
+    else:
+        order: dict[str, int] = {}
+        for x in xs_all:
+            order.setdefault(_x_label(x), len(order))
+        n = len(order)
+
+        def x_of(x: Any) -> float:
+            i = order[_x_label(x)]
+            if n == 1:
+                return (left + right) / 2
+            return left + pad + i * (right - left - 2 * pad) / (n - 1)
+
+        x_ticks = [(label, label) for label in order]
+        if len(x_ticks) > 12:
+            step = math.ceil(len(x_ticks) / 12)
+            x_ticks = x_ticks[::step]
+
+    _axes(parts, left, top, right, bottom, ticks, y_of, percent, x_label, y_label, width, height)
+    for label, x in x_ticks:
+        px = x_of(x if scaled else label)
+        parts.append(f'<line x1="{px:.1f}" y1="{bottom:.1f}" x2="{px:.1f}" y2="{bottom + 4:.1f}" stroke="{INK}"/>')
+        parts.append(_text(px, bottom + 17, label, size=11, colour=INK))
+
+    for value, label in cuts:
+        if not lo <= value <= hi:
+            continue
+        y = y_of(value)
+        parts.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{MUTED}" '
+                     f'stroke-width="1.2" stroke-dasharray="5 4" class="cutoff"/>')
+        if label:
+            parts.append(_text(right - 2, y - 4, label, anchor="end", size=11, colour=MUTED))
+
+    for i, (name, pts) in enumerate(data):
+        colour = COLOURS[i % len(COLOURS)]
+        dash = DASHES[i % len(DASHES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        runs: list[list[tuple[float, float]]] = [[]]
+        for x, y in pts:
+            if y is None:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append((x_of(x), y_of(y)))
+        for run in runs:
+            if len(run) > 1:
+                d = " ".join(f"{'M' if j == 0 else 'L'}{px:.1f},{py:.1f}" for j, (px, py) in enumerate(run))
+                parts.append(f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5"{dash_attr} class="series"/>')
+            for px, py in run:
+                parts.append(_marker(MARKERS[i % len(MARKERS)], px, py, colour))
+    if len(data) > 1:
+        _legend(parts, [name for name, _ in data], left, top - 8, "line", uid)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+# -- bar chart ----------------------------------------------------------------------------------------------
+def bar_chart(
+    categories: Sequence[Any],
+    series: Any,
+    *,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    width: int = 640,
+    height: int = 300,
+    y_max: float | None = None,
+    percent: bool = False,
+    missing_label: str = "",
+    show_values: bool = True,
+    empty_text: str = "—",
+    css_class: str = "bar-chart",
+) -> Markup:
+    """Grouped vertical bars: one group per category, one bar per series.
+
+    `series`: a sequence of numbers (a single unnamed series), or a mapping / sequence of (name, values) with
+    values aligned to `categories`. A `None` value draws no bar and writes `missing_label` (e.g. "<5").
+    """
+    cats = [str(c) for c in categories]
+    if isinstance(series, Mapping):
+        data = [(str(k), list(v)) for k, v in series.items()]
+    elif series and all(v is None or isinstance(v, (int, float)) for v in series):
+        data = [("", list(series))]
+    else:
+        data = [(str(name), list(values)) for name, values in series]
+    for name, values in data:
+        if len(values) != len(cats):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(cats)} categories")
+    values = [float(v) for _, vs in data for v in vs if v is not None]
+    desc_parts = []
+    for name, vs in data:
+        figures = "，".join(f"{c}: {missing_label or '—' if v is None else _fmt(v, percent)}" for c, v in zip(cats, vs))
+        desc_parts.append(f"{name}: {figures}" if name else figures)
+    uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)
+    parts = [head, _patterns(uid, len(data))]
+    named = len(data) > 1 or bool(data and data[0][0])
+    legend_h = 22 if named else 0
+    top = 18 + (20 if title else 0) + legend_h
+    left, right = 58.0, width - 16.0
+    long_labels = any(_display_width(c) * 12 > (right - left) / max(len(cats), 1) - 4 for c in cats)
+    bottom = height - (46 if x_label else 26) - (28 if long_labels else 0)
+    if title:
+        parts.append(_text(width / 2, 20, title, size=14, extra=' font-weight="600"'))
+    if not cats or not data:
+        parts.append(_text(width / 2, (top + bottom) / 2, empty_text, size=13, colour=MUTED))
+        parts.append("</svg>")
+        return Markup("".join(parts))
+    hi = max(values) if values else 1.0
+    if y_max is not None:
+        hi = y_max
+    ticks = nice_ticks(0.0, hi if hi > 0 else 1.0)
+    top_value = ticks[-1] if y_max is None else y_max
+
+    def y_of(v: float) -> float:
+        return bottom - v / (top_value or 1.0) * (bottom - top)
+
+    _axes(parts, left, top, right, bottom, ticks, y_of, percent, x_label, y_label, width, height)
+    group_w = (right - left) / len(cats)
+    bar_w = min(36.0, group_w * 0.8 / len(data))
+    for ci, cat in enumerate(cats):
+        gx = left + ci * group_w + (group_w - bar_w * len(data)) / 2
+        for si, (_, vs) in enumerate(data):
+            v = vs[ci]
+            bx = gx + si * bar_w
+            cx = bx + bar_w / 2
+            if v is None:
+                if missing_label:
+                    parts.append(_text(cx, bottom - 4, missing_label, size=10, colour=MUTED))
+                continue
+            y = y_of(float(v))
+            colour = COLOURS[si % len(COLOURS)]
+            parts.append(f'<rect x="{bx + 1:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{bottom - y:.1f}" '
+                         f'fill="{_bar_fill(si, uid)}" stroke="{colour}" class="bar"/>')
+            if show_values:
+                parts.append(_text(cx, y - 3, _fmt(float(v), percent), size=10, colour=INK))
+        label_x = left + ci * group_w + group_w / 2
+        if long_labels:
+            parts.append(_text(label_x, bottom + 14, cat, anchor="end", size=11,
+                               extra=f' transform="rotate(-30 {label_x:.1f} {bottom + 14:.1f})"'))
+        else:
+            parts.append(_text(label_x, bottom + 17, cat, size=11))
+    if named:
+        _legend(parts, [name for name, _ in data], left, top - 8, "bar", uid)
+    parts.append("</svg>")
+    return Markup("".join(parts))
