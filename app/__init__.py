@@ -19,6 +19,7 @@ AREAS: list[tuple[str, str | None]] = [
     ("app.main.views", None),
     ("app.roster.views", None),
     ("app.admin.views", "/admin"),
+    ("app.audit.views", "/admin/audit"),
 ]
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from sqlalchemy import BigInteger, Integer, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime, utcnow
@@ -92,9 +93,16 @@ def append_event(
     session.flush()
     result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     if result.rowcount == 0:
-        # First event ever: create the head row. A concurrent creator loses on the primary key and retries.
-        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
-        session.flush()
+        # First event ever: create the head row inside a savepoint. A concurrent creator loses on the primary
+        # key (on PostgreSQL it waits for the winner to commit first); it rolls back to the savepoint and
+        # retries the UPDATE, which now finds the winner's row and queues behind its lock.
+        try:
+            with session.begin_nested():
+                session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
+        except IntegrityError:
+            result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+            if result.rowcount == 0:  # pragma: no cover - the row exists once the PK conflict was reported
+                raise
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one()
     event = AuditEvent(
         seq=seq,
@@ -122,29 +130,52 @@ class ChainBreak:
     problem: str
 
 
-def iter_events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
-    last = 0
+def iter_events(session: Session, batch: int = 5000, after: int = 0) -> Iterator[AuditEvent]:
+    """Events in seq order, in batches. Each batch is expunged after use (only those rows: the caller's other
+    objects and pending changes in the session are left alone)."""
+    last = after
     while True:
         rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].seq
-        session.expunge_all()
+        for row in rows:
+            if row in session:
+                session.expunge(row)
 
 
-def verify_chain(session: Session) -> tuple[int, ChainBreak | None]:
-    """Walk the chain; return (events checked, first break or None)."""
+def verify_chain(session: Session, batch: int = 5000) -> tuple[int, ChainBreak | None]:
+    """Walk the chain; return (events checked, first break or None).
+
+    Safe on a live system: appends committed while the walk runs (PostgreSQL's READ COMMITTED shows each
+    statement the newest commits) are walked too, until the events read agree with the head row. A head that
+    records more events than exist (a deleted tail) or fewer (rows added behind its back) is a break.
+    """
     prev, expected_seq, count = GENESIS, 1, 0
-    for event in iter_events(session):
-        if event.seq != expected_seq:
-            return count, ChainBreak(expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
-        if event.prev_hash != prev:
-            return count, ChainBreak(event.seq, "previous-hash link does not match")
-        if chain_hash(prev, event.payload()) != event.hash:
-            return count, ChainBreak(event.seq, "event content does not match its hash")
-        prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != count or head.last_hash != prev):
-        return count, ChainBreak(count + 1, f"chain ends at {count} but the head records {head.seq} events")
-    return count, None
+    for _round in range(1000):
+        for event in iter_events(session, batch=batch, after=count):
+            if event.seq != expected_seq:
+                return count, ChainBreak(expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
+            if event.prev_hash != prev:
+                return count, ChainBreak(event.seq, "previous-hash link does not match")
+            if chain_hash(prev, event.payload()) != event.hash:
+                return count, ChainBreak(event.seq, "event content does not match its hash")
+            prev, expected_seq, count = event.hash, expected_seq + 1, count + 1
+        head = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).first()
+        if head is None:
+            if count:
+                return count, ChainBreak(count + 1, "the chain head row is missing")
+            return count, None
+        head_seq, head_hash = head
+        if head_seq == count:
+            if head_hash != prev:
+                return count, ChainBreak(count, "the last event does not match the hash recorded in the head")
+            return count, None
+        if head_seq < count:
+            return count, ChainBreak(head_seq + 1, f"events after {head_seq} are not recorded in the head")
+        # head_seq > count: either appends committed during the walk (walk on) or the tail was deleted.
+        more = session.scalar(select(AuditEvent.seq).where(AuditEvent.seq > count).limit(1))
+        if more is None:
+            return count, ChainBreak(count + 1, f"chain ends at {count} but the head records {head_seq} events")
+    return count, ChainBreak(count + 1, "the chain kept growing faster than it could be verified")

@@ -172,6 +172,17 @@ class Vault:
             return None
         return crypto.open_sealed(blob, self._lookup, crypto.aad_for(row.__tablename__, column, row.uid)).decode()
 
+    def check_opens(self, obj: Any, column: str) -> bool:
+        """Authenticate and decrypt one sealed value and throw the plaintext away (`flask keys verify`).
+
+        Returns False when the column is empty, True when it opens; raises `ErasedStudentError` when the
+        student's key was destroyed and `CryptoError` for any other failure. Writes no audit event because
+        nothing is revealed to anyone.
+        """
+        if isinstance(obj, Student) and column in IDENTITY_COLUMNS:
+            return self._open_identity(obj, column) is not None
+        return self._open_row(obj, column) is not None
+
     def matches(self, student: Student, column: str, value: str) -> bool:
         """Confirm a blind-index hit by comparing normalised plaintexts (drops false positives).
 

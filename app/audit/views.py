@@ -1,0 +1,74 @@
+"""Admin audit browser: `/admin/audit` (filter, paginate; browsing is itself audited) and a verify button."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+
+from app.db import db
+from app.security import current_actor, recent_login_required, roles
+from app.ui import register_nav
+from models.audit import append_event, verify_chain
+
+from . import service
+from .forms import AuditFilterForm, VerifyChainForm
+
+bp = Blueprint("audit", __name__)
+
+
+@bp.route("")
+@roles("admin")
+def index():
+    form = AuditFilterForm(request.args)
+    filters = service.AuditFilters()
+    if request.args and not form.validate():
+        result = service.AuditPage([], 0, 1, 1)
+    else:
+        filters = service.AuditFilters(
+            student=form.student.data or None,
+            user=form.user.data or None,
+            action=form.action.data or None,
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+        )
+        result = service.browse(db.session, filters, form.page.data or 1, tz=current_app.config["TIMEZONE"])
+    detail = filters.as_detail()
+    detail["page"] = result.page
+    append_event(db.session, current_actor(), "audit.browse", detail=detail)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "audit/index.html",
+        form=form,
+        result=result,
+        args=args,
+        actions=service.known_actions(db.session),
+        verify_form=VerifyChainForm(),
+    )
+
+
+@bp.route("/verify", methods=["POST"])
+@roles("admin")
+@recent_login_required
+def verify():
+    form = VerifyChainForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("audit.index"))
+    count, brk = verify_chain(db.session)
+    detail = {"events": count, "ok": brk is None}
+    if brk is not None:
+        detail.update(broken_at=brk.seq, problem=brk.problem)
+        flash(
+            _("The audit chain is BROKEN at event %(seq)s: %(problem)s. %(n)s events before it verified.",
+              seq=brk.seq, problem=brk.problem, n=count),
+            "error",
+        )
+    else:
+        flash(_("The audit chain is intact: %(n)s events verified.", n=count), "success")
+    append_event(db.session, current_actor(), "audit.verify", detail=detail)
+    return redirect(url_for("audit.index"))
+
+
+def init_area(app: Flask) -> None:
+    register_nav("audit.index", _l("Audit log"), ("admin",), order=90)
+    from app.keys.cli import register_cli
+
+    register_cli(app)

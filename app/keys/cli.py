@@ -1,0 +1,224 @@
+"""`flask keys status|rotate|verify`, `flask audit verify`, `flask students erase PUBLIC_ID --yes`.
+
+Registered by `app.audit.views.init_area` (the keys area has no web pages: key operations are CLI-only).
+Every command prints what it did and exits non-zero on any failure.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.db import db
+from models.audit import Actor, verify_chain
+from models.crypto import CryptoError, KeyRing
+
+from . import service
+
+keys_cli = AppGroup("keys", help="Master keys and data keys: status, rotation, verification.")
+audit_cli = AppGroup("audit", help="The tamper-evident audit chain.")
+students_cli = AppGroup("students", help="Student records.")
+
+ENV_ROTATION_HELP = """\
+Your master keys come from environment variables (XINMIAO_MASTER_KEYS), so this command cannot add a version
+for you. To rotate:
+  1. Make a new 256-bit key:
+       python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"
+  2. Append it with the next version number, keeping every old version:
+       XINMIAO_MASTER_KEYS="1:<old key>,2:<new key>"   (the highest version becomes current)
+     and store it wherever your secrets live (and in your key backup) BEFORE going further.
+  3. Restart every app process (web workers and the scheduler) so that all of them know the new version.
+  4. Run:  flask keys rotate --rewrap-only
+Nothing has been changed."""
+
+
+def _actor() -> Actor:
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        who = "unknown"
+    return Actor(None, f"cli:{who}"[:64], "system", None)
+
+
+def _keyring() -> KeyRing:
+    return current_app.extensions["xinmiao_keyring"]
+
+
+def key_source(app: Flask) -> tuple[str, str | None]:
+    """Where the running app's key ring came from: ("file", path), ("environment", None) or ("configured", None).
+
+    Mirrors `app._load_keyring`: KEY_FILE (XINMIAO_KEY_FILE), then XINMIAO_MASTER_KEYS, then in development the
+    generated instance/keys.json.
+    """
+    if app.config.get("KEYRING") is not None:
+        return "configured", None
+    if app.config.get("KEY_FILE"):
+        return "file", str(app.config["KEY_FILE"])
+    if (os.environ.get("XINMIAO_KEY_FILE") or "").strip():
+        return "file", os.environ["XINMIAO_KEY_FILE"].strip()
+    if (os.environ.get("XINMIAO_MASTER_KEYS") or "").strip():
+        return "environment", None
+    if app.config.get("GENERATE_DEV_KEYS"):
+        return "file", str(app.config["DEV_KEY_FILE"])
+    return "configured", None
+
+
+def _describe_source(kind: str, path: str | None) -> str:
+    if kind == "file":
+        return f"key file {path}"
+    if kind == "environment":
+        return "environment variables XINMIAO_MASTER_KEYS / XINMIAO_INDEX_KEY"
+    return "key ring given to the app in its configuration"
+
+
+# -- keys ---------------------------------------------------------------------------------------------------------
+
+
+@keys_cli.command("status")
+def keys_status() -> None:
+    """Master-key versions, the current one, data keys per version, destroyed keys."""
+    kind, path = key_source(current_app)
+    status = service.key_status(db.session, _keyring(), kind)
+    click.echo(f"master keys from: {_describe_source(kind, path)}")
+    click.echo(f"master key versions: {', '.join(str(v) for v in status.versions)} (current: {status.current})")
+    click.echo(f"data keys: {status.live} live, {status.destroyed} destroyed (erased students)")
+    for version in sorted(set(status.per_version) | set(status.versions)):
+        marker = " (current)" if version == status.current else ""
+        missing = "" if version in status.versions else "  <- NOT IN THE KEY RING: these keys cannot be opened"
+        click.echo(f"  version {version}{marker}: {status.per_version.get(version, 0)} data keys{missing}")
+    if status.pending:
+        click.echo(
+            f"{status.pending} data keys are not on the current version: run `flask keys rotate --rewrap-only` "
+            "to finish the rotation."
+        )
+    db.session.rollback()
+
+
+@keys_cli.command("rotate")
+@click.option("--rewrap-only", is_flag=True, help="Do not add a master-key version; rewrap to the current one.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(rewrap_only: bool, batch_size: int) -> None:
+    """Add a master-key version to the key file and rewrap every data key to it, one commit per batch.
+
+    Resumable: if a previous rotation was interrupted (live data keys on an older version), running it again
+    continues that rotation instead of adding yet another version.
+    """
+    ring = _keyring()
+    kind, path = key_source(current_app)
+    session = db.session
+    actor = _actor()
+    try:
+        status = service.key_status(session, ring, kind)
+        if not rewrap_only:
+            if status.pending:
+                click.echo(
+                    f"resuming an unfinished rotation: {status.pending} data keys are not yet on version {ring.current_version}"
+                )
+            elif kind == "file" and path:
+                version = service.add_master_version(ring, path, session, actor)
+                session.commit()
+                click.echo(f"added master key version {version} to {path} (saved and read back before rewrapping)")
+                click.echo("Back up the key file now: old backups cannot open keys wrapped under the new version.")
+            else:
+                click.echo(ENV_ROTATION_HELP)
+                sys.exit(2)
+        elif not status.pending:
+            click.echo(f"nothing to rewrap: all {status.live} live data keys are on version {ring.current_version}")
+            session.rollback()
+            return
+        click.echo(f"rewrapping data keys to master key version {ring.current_version} in batches of {batch_size}")
+        result = service.rewrap_data_keys(
+            session,
+            ring,
+            actor,
+            batch_size=batch_size,
+            commit=session.commit,
+            progress=lambda n: click.echo(f"  {n} rewrapped"),
+        )
+    except (CryptoError, service.KeyOperationError) as exc:
+        session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"rewrapped {result.rewrapped} data keys in {result.batches} batches to version {result.to_version}")
+    if result.failures:
+        for key_id, reason in result.failures:
+            click.echo(f"FAILED data key {key_id}: {reason}", err=True)
+        click.echo(f"{len(result.failures)} data keys could not be unwrapped and were left as they were", err=True)
+        sys.exit(1)
+    click.echo(
+        "Restart every app process so all of them load the key file again. Keep the old versions in the key file "
+        "until no backup made before today is needed any more."
+    )
+
+
+@keys_cli.command("verify")
+@click.option("--sample", type=click.IntRange(1, None), default=None, help="Open only a random sample of N values.")
+def keys_verify(sample: int | None) -> None:
+    """Open every sealed value (or a random sample) and report any that fail; exit 1 on any failure."""
+    with db.transaction() as session:
+        report = service.verify_sealed(session, _keyring(), _actor(), sample=sample, expunge=True)
+    for table, column, uid, reason in report.failures:
+        click.echo(f"FAILED {table}.{column} row {uid}: {reason}", err=True)
+    scope = f"a random sample of {sample}" if sample else "every sealed value"
+    click.echo(
+        f"checked {report.checked} values ({scope}): {report.opened} opened, {report.empty} empty, "
+        f"{report.erased} of erased students (expected not to open), {len(report.failures)} failed"
+    )
+    if report.failures:
+        sys.exit(1)
+
+
+# -- audit --------------------------------------------------------------------------------------------------------
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; print the number of events, or the first broken link (exit 1)."""
+    session = db.session
+    count, brk = verify_chain(session)
+    session.rollback()
+    if brk is not None:
+        click.echo(f"audit chain BROKEN at event {brk.seq}: {brk.problem} ({count} events verified before it)", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain OK: {count} events")
+
+
+# -- students erase -------------------------------------------------------------------------------------------------
+
+
+@students_cli.command("erase")
+@click.argument("public_id")
+@click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
+def students_erase(public_id: str, yes: bool) -> None:
+    """Erase a student by destroying their data key (crypto-shredding); leaves a tombstone. Irreversible."""
+    if not yes:
+        click.echo(
+            "refusing to erase without --yes: erasure destroys the student's data key and cannot be undone "
+            "(backups keep the wrapped key until they expire; see docs/security.md)",
+            err=True,
+        )
+        sys.exit(2)
+    try:
+        with db.transaction() as session:
+            student = service.erase_student(session, _actor(), public_id)
+    except service.KeyOperationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"student {student.public_id} erased: data key destroyed, identity and blind indexes cleared")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_cli)
+    existing = app.cli.commands.get("students")
+    if existing is not None and existing is not students_cli and hasattr(existing, "add_command"):
+        existing.add_command(students_erase)  # another area's `students` group: add `erase` to it
+    else:
+        app.cli.add_command(students_cli)
+
+
+__all__ = ["register_cli", "keys_cli", "audit_cli", "students_cli", "key_source"]
