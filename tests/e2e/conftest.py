@@ -1,0 +1,130 @@
+"""Browser tests: the real app on a demo-seeded SQLite file, served on 127.0.0.1, driven by the system Chromium.
+
+Fixtures: `live_server` (session: `.url`, `.app`, `.session()`), `browser` (session), `page` (function: a new
+context at 1366x768, zh-CN). Helpers: `login_as(page, live_server, username, password)` and `shot(page, name)`
+(PNG in tests/artifacts/, git-ignored). A missing /usr/bin/chromium FAILS the tests: `.ci/run` installs it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+CHROMIUM = os.environ.get("XINMIAO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+DEMO_PASSWORD = "xinmiao-demo"
+
+
+class LiveServer:
+    def __init__(self, app: Any, url: str):
+        self.app = app
+        self.url = url
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session on the live database that commits at exit (for tests that add their own data)."""
+        session = self.app.extensions["xinmiao_session_factory"]()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, keyring: Any) -> Iterator[LiveServer]:
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from app.auth.throttle import MemoryThrottle
+    from app.cli import upgrade_database
+    from app.db import db
+    from app.demo.cli import run_demo
+    from config import TestingConfig
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'live.db'}"
+    upgrade_database(url)
+    app = create_app(
+        TestingConfig(),
+        {
+            "DATABASE_URL": url,
+            "KEYRING": keyring,
+            "THROTTLE": MemoryThrottle(20, 60),
+            "WTF_CSRF_ENABLED": True,
+            "DEMO_PASSWORD": DEMO_PASSWORD,
+            "TESTING": False,  # errors render as pages, as a user would see them
+        },
+    )
+    with app.app_context():
+        with db.transaction() as session:
+            run_demo(session, keyring, DEMO_PASSWORD)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        app.extensions["xinmiao_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: the browser tests need it (`apt-get install chromium "
+            "fonts-noto-cjk`, which .ci/run does), or set XINMIAO_CHROMIUM to its path.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def login_as(page: Any, live_server: LiveServer, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the real login form and wait for the page after the redirect."""
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert "/login" not in page.url, f"login of {username} failed: still on {page.url}"
+
+
+def shot(page: Any, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot as tests/artifacts/<name>.png and return its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
