@@ -1,0 +1,1 @@
+"""Roster area: students of the counselor's schools and the head teacher's class."""

@@ -1,0 +1,180 @@
+"""Roster pages: the counselor's student list, student file, create/edit; the head teacher's class list."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+
+from app.care_groups import care_group_keys, care_group_label, care_groups
+from app.db import db
+from app.security import current_actor, get_or_404_visible, roles
+from app.student_file import render_sections
+from app.ui import local_today, register_nav
+from app.vault import get_vault
+from models import Student
+from models.vault import ErasedStudentError
+
+from . import service
+from .forms import GENDER_LABELS, GRADE_LABELS, STATUS_LABELS, StudentForm, parse_filters
+
+bp = Blueprint("roster", __name__)
+
+# Messages for the rules the service enforces (the form checks most of them first).
+SERVICE_ERRORS = {
+    "duplicate": _l("This student number already belongs to a student in the district"),
+    "school": _l("Choose one of your schools"),
+    "class": _l("Choose a class of the same school and grade, or no class"),
+    "grade": _l("Choose a grade from 1 to 9"),
+    "care_groups": _l("Unknown care group"),
+    "status": _l("Choose a status"),
+    "guardians": _l("At most three guardians"),
+}
+
+
+def init_area(app: Flask) -> None:
+    register_nav("roster.students", _l("Student files"), ("counselor",), order=20)
+    register_nav("roster.my_class", _l("My class"), ("head_teacher",), order=20)
+    app.jinja_env.filters["care_group"] = care_group_label
+    app.jinja_env.globals["gender_label"] = lambda g: GENDER_LABELS.get(g, g)
+    app.jinja_env.globals["status_label"] = lambda s: STATUS_LABELS.get(s, s)
+
+
+def _care_choices() -> list[tuple[str, str]]:
+    return [(g.key, care_group_label(g.key)) for g in care_groups()]
+
+
+@bp.route("/students")
+@roles("counselor")
+def students():
+    schools = service.schools_of(current_user)
+    classes = service.visible_classes(db.session, current_user)
+    filters = parse_filters(request.args, {s.id for s in schools}, {c.id for c in classes}, set(care_group_keys()))
+    try:
+        page_no = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page_no = 1
+    page = service.list_students(db.session, get_vault(), current_user, filters, page_no)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "roster/list.html",
+        page=page,
+        filters=filters,
+        schools=schools,
+        classes=classes,
+        care_choices=_care_choices(),
+        grade_labels=GRADE_LABELS,
+        status_labels={s: STATUS_LABELS[s] for s in service.LISTED_STATUSES},
+        filtered=any(args.get(k) for k in ("school", "grade", "class", "group", "status", "q")),
+        page_url=lambda n: url_for("roster.students", page=n, **args),
+    )
+
+
+@bp.route("/students/<public_id>")
+@roles("counselor", "head_teacher")
+def student(public_id: str):
+    if current_user.role != "counselor":
+        # Head teachers may see their class's students by the scope rule, but not the file (answers, notes):
+        # 404, as for any record they may not open, so a guessed URL discloses nothing.
+        abort(404)
+    student = get_or_404_visible(Student, Student.public_id, public_id)
+    reader = get_vault().reveal(student, "student.view")
+    try:
+        identity = reader.identity
+        erased = False
+    except ErasedStudentError:
+        identity, erased = None, True
+    sections: list[Markup] = [] if erased else render_sections(student, reader, current_user)
+    return render_template("roster/student.html", student=student, identity=identity, erased=erased, sections=sections)
+
+
+def _form(student: Student | None = None) -> StudentForm:
+    form = StudentForm()
+    schools = service.schools_of(current_user)
+    if student is not None:
+        schools = [s for s in schools if s.id == student.school_id]
+    return form.setup(schools, service.visible_classes(db.session, current_user), _care_choices(), local_today().year)
+
+
+def _data(form: StudentForm) -> service.StudentData:
+    return service.StudentData(
+        name=form.name.data,
+        student_number=form.student_number.data,
+        national_id=form.national_id.data,
+        school_id=form.school_id.data,
+        grade=form.grade.data,
+        class_id=form.class_id.data,
+        gender=form.gender.data,
+        birth_ym=form.birth_ym.data,
+        status=form.status.data,
+        care_groups=list(form.care_groups.data or []),
+        guardians=form.guardian_rows(),
+    )
+
+
+def _attach(form: StudentForm, exc: service.RosterError) -> None:
+    field = getattr(form, exc.field, None)
+    message = SERVICE_ERRORS.get(exc.message, exc.message)
+    if field is not None:
+        field.errors = list(field.errors or []) + [message]
+    else:
+        flash(str(message), "error")
+
+
+@bp.route("/students/new", methods=["GET", "POST"])
+@roles("counselor")
+def new_student():
+    form = _form()
+    if not form.school_id.choices:
+        abort(403)  # a counselor without schools has nowhere to add a student
+    if form.validate_on_submit():
+        try:
+            created = service.create_student(db.session, current_actor(), get_vault(), current_user, _data(form))
+        except service.RosterError as exc:
+            _attach(form, exc)
+        else:
+            flash(_("Student added."), "success")
+            return redirect(url_for("roster.student", public_id=created.public_id))
+    return render_template("roster/form.html", form=form, student=None), 200 if request.method == "GET" or not form.errors else 422
+
+
+@bp.route("/students/<public_id>/edit", methods=["GET", "POST"])
+@roles("counselor")
+def edit_student(public_id: str):
+    student = get_or_404_visible(Student, Student.public_id, public_id)
+    if student.status == "erased":
+        abort(404)
+    form = _form(student)
+    if request.method == "GET":
+        identity = get_vault().reveal(student, "student.edit").identity
+        form.name.data = identity.name
+        form.student_number.data = identity.student_number
+        form.national_id.data = identity.national_id
+        form.school_id.data = student.school_id
+        form.grade.data = student.grade
+        form.class_id.data = student.class_id or 0
+        form.gender.data = student.gender
+        form.birth_ym.data = student.birth_ym
+        form.status.data = student.status
+        form.care_groups.data = student.care_groups
+        for entry, guardian in zip(form.guardians.entries, identity.guardians):
+            entry.form.name.data = guardian.get("name", "")
+            entry.form.relation.data = guardian.get("relation", "")
+            entry.form.phone.data = guardian.get("phone", "")
+    elif form.validate_on_submit():
+        try:
+            changed = service.update_student(db.session, current_actor(), get_vault(), current_user, student, _data(form))
+        except service.RosterError as exc:
+            _attach(form, exc)
+        else:
+            flash(_("Changes saved.") if changed else _("Nothing was changed."), "success")
+            return redirect(url_for("roster.student", public_id=student.public_id))
+    status = 200 if request.method == "GET" or not form.errors else 422
+    return render_template("roster/form.html", form=form, student=student), status
+
+
+@bp.route("/my-class")
+@roles("head_teacher")
+def my_class():
+    classes = service.class_list(db.session, get_vault(), current_user)
+    return render_template("roster/my_class.html", classes=classes)
