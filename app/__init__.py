@@ -20,6 +20,7 @@ AREAS: list[tuple[str, str | None]] = [
     ("app.roster.views", None),
     ("app.admin.views", "/admin"),
     ("app.audit.views", "/admin/audit"),
+    ("app.care.views", None),
 ]
 
 
