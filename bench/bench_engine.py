@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 from screening import get_instrument, score, suggest_level
 
 SIZES = {"small": 20_000, "district": 100_000, "large": 250_000}
-REPEATS = 3
+REPEATS = 5
 PHQ9_TARGET = 50_000
 
 

@@ -111,6 +111,7 @@ class Scale:
     short_name: str | None = None
     covers_all: bool = False  # idx is every item in order: the scorer can use the answer list as it is
     text_cache: dict = field(default_factory=dict)  # explanation lines, filled by the scorer
+    getter: Any = None  # operator.itemgetter over idx (C speed), set when the scale has two or more items
 
     def band_for(self, score: int | None) -> Band | None:
         return None if score is None else self.band_by_score.get(score)
@@ -581,9 +582,10 @@ def _compile(inst: Instrument) -> None:
     inst.setting_defaults = {name: s.default for name, s in inst.settings.items()}
     inst.reverse_items = tuple(it.number for it in inst.items if it.reverse)
     every = tuple(range(len(inst.items)))
-    for s in (inst.total, *inst.subscales, *inst.short_forms):
+    for s in (inst.total, *inst.subscales, *inst.short_forms, *(v.scale for v in inst.validity)):
         if s is not None:
             s.covers_all = s.idx == every
+            s.getter = operator.itemgetter(*s.idx) if len(s.idx) > 1 else None
     # a threshold given as a float that is a whole number reads better as an int in explanations
     for name, value in list(inst.setting_defaults.items()):
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():

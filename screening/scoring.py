@@ -25,7 +25,7 @@ FLAG_VOID = "void"
 _NOT_SCORED = {"zh": "不计分，请重新施测或约谈", "en": "not scored; re-administer or interview"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SubscaleResult:
     score: int | None
     band: str | None
@@ -35,7 +35,7 @@ class SubscaleResult:
         return {"score": self.score, "band": self.band, "positive": self.positive}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Result:
     instrument: str
     version: str
@@ -73,6 +73,19 @@ class Result:
             "symptom_count": dict(self.symptom_count) if self.symptom_count is not None else None,
             "explanation": [dict(e) for e in self.explanation],
         }
+
+
+_new = object.__new__
+
+
+def _fast(cls: type, fields: dict):
+    """Build a frozen dataclass instance from a complete field dict in one step.
+
+    The generated __init__ of a frozen dataclass sets each field through object.__setattr__, which costs more than
+    the rest of a PHQ-9 scoring; filling the instance dict at once gives the same (still frozen) object."""
+    obj = _new(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _num(x: float) -> str:
@@ -115,7 +128,7 @@ def _normalise(inst: Instrument, answers: Sequence[Any]) -> list:
 
 def _sum_scale(s: Scale, vals: list) -> tuple[int | None, int, bool]:
     """(score, missing count, prorated?) under the scale's missing-item rule."""
-    xs = vals if s.covers_all else [vals[i] for i in s.idx]
+    xs = vals if s.covers_all else s.getter(vals) if s.getter is not None else [vals[i] for i in s.idx]
     miss = xs.count(None)
     if not miss:
         return sum(xs), 0, False
@@ -284,6 +297,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     subscales: dict[str, SubscaleResult] = {}
     sub_scores: dict[str, int | None] = {}
     any_sub_positive = False
+    sub_expl: list[dict[str, str]] = []  # listed after the total's lines
     incomplete_parts: list[tuple[Scale, int]] = []
     for s in inst.subscales:
         sc, miss, prorated = _sum_scale(s, vals)
@@ -301,8 +315,8 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             pos, cond, x = _positive(s, sc, vals, sett)
             if pos:
                 any_sub_positive = True
-                expl.append(_rule_text(sn, cond, s, x, sett, True))
-        subscales[s.name] = SubscaleResult(sc, band.name if band else None, pos)
+                sub_expl.append(_rule_text(sn, cond, s, x, sett, True))
+        subscales[s.name] = _fast(SubscaleResult, {"score": sc, "band": band.name if band else None, "positive": pos})
 
     total = band_name = positive = None
     severe = False
@@ -349,6 +363,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
                      "en": f"{sn}{part_en}: {miss} item(s) unanswered (at most {allowed} allowed): "
                            f"{_NOT_SCORED['en']}"})
         return _invalid(inst, "incomplete", flags, expl, critical, critical_items, missing_items)
+    expl += sub_expl
 
     if inst.reverse_items:
         expl.append(_cached(inst.text_cache, ("reverse",), lambda: {
@@ -382,9 +397,12 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
                 "zh": f"{sn} 症状数 {count}（核心症状 {core}）：{sc_rule.label['zh']}",
                 "en": f"{sn} symptom count {count} (core {core}): {sc_rule.label['en']}"}))
 
-    # positional: this constructor runs once per form, and keywords cost measurably on the hot path
-    return Result(inst.id, inst.version, True, None, total, band_name, positive, critical, tuple(flags), subscales,
-                  short_forms, expl, severe, missing_items, tuple(critical_items), symptoms)
+    return _fast(Result, {
+        "instrument": inst.id, "version": inst.version, "valid": True, "reason": None, "total": total,
+        "band": band_name, "positive": positive, "critical": critical, "flags": tuple(flags),
+        "subscales": subscales, "short_forms": short_forms, "explanation": expl, "severe": severe,
+        "missing_items": missing_items, "critical_items": tuple(critical_items), "symptom_count": symptoms,
+    })
 
 
 def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list, critical: bool,

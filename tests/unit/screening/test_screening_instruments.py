@@ -364,3 +364,18 @@ def test_instrument_validates_a_single_answer():
     assert inst.validate_answer(3, 2) == 2 and inst.validate_answer(3, None) is None
     with pytest.raises(AnswerError):
         inst.validate_answer(3, 7)
+
+
+def test_result_is_a_frozen_dataclass_with_every_field_set():
+    import dataclasses
+
+    from screening import Result
+
+    r = score("psc17", [1] * 17)
+    names = [f.name for f in dataclasses.fields(Result)]
+    assert list(vars(r)) == names and r == Result(**{n: getattr(r, n) for n in names})
+    assert dataclasses.fields(r.subscales["attention"])[0].name == "score"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.total = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.subscales["attention"].score = 0  # type: ignore[misc]
