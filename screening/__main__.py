@@ -1,6 +1,7 @@
 """Command line for operators and checks.
 
     python -m screening list
+    python -m screening show ID
     python -m screening score ID V1 V2 … [--groups left_behind,migrant] [--policy PATH]
 
 Answers are given in item order, ``-`` for an unanswered item, yes/no as 1/0 (``phqa``: items 1–9, then past-year
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m screening", description="心苗 screening engine")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="each instrument id, name and item count")
+    p_show = sub.add_parser("show", help="one instrument's items, answer options and settings as JSON")
+    p_show.add_argument("instrument")
     p_score = sub.add_parser("score", help="score one form and suggest a warning level")
     p_score.add_argument("instrument")
     p_score.add_argument("answers", nargs="*", help="answers in item order; - for unanswered")
@@ -57,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 extra = len(inst.items) - inst.scored_item_count
                 count = f"{len(inst.items)} items" + (f" ({inst.scored_item_count} scored + {extra} extra)" if extra else "")
                 print(f"{inst.id}\t{inst.name['en']} / {inst.name['zh']}\t{count}")
+            return 0
+        if args.command == "show":
+            json.dump(get_instrument(args.instrument).to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
             return 0
         get_instrument(args.instrument)
         answers = [_parse_answer(tok, i) for i, tok in enumerate(args.answers, start=1)]

@@ -38,6 +38,8 @@ class LevelInfo:
     response: Mapping[str, str]
     interview_window_days: int | None
     recheck_days: int | None
+    head_teacher_tier: Mapping[str, str] | None = None  # 重点关注 / 一般关注 / 关爱对象: no clinical words
+    head_teacher_guidance: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,11 @@ def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None)
     for code in LEVELS:
         where = f"levels.{code}"
         lv = c.get(raw_levels, code, "levels", Mapping)
-        c.unknown_keys(lv, {"colour", "name", "meaning", "response", "interview_window_days", "recheck_days"}, where)
+        c.unknown_keys(lv, {"colour", "name", "meaning", "response", "interview_window_days", "recheck_days",
+                            "head_teacher"}, where)
+        ht = c.get(lv, "head_teacher", where, Mapping, required=False)
+        if ht is not None:
+            c.unknown_keys(ht, {"tier", "guidance"}, f"{where}.head_teacher")
         levels[code] = LevelInfo(
             code=code,
             colour=c.get(lv, "colour", where, str),
@@ -96,6 +102,10 @@ def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None)
             response=c.text(c.get(lv, "response", where, Mapping), f"{where}.response"),
             interview_window_days=c.get(lv, "interview_window_days", where, int, False),
             recheck_days=c.get(lv, "recheck_days", where, int, False),
+            head_teacher_tier=c.text(c.get(ht, "tier", f"{where}.head_teacher", Mapping),
+                                     f"{where}.head_teacher.tier") if ht is not None else None,
+            head_teacher_guidance=c.text(c.get(ht, "guidance", f"{where}.head_teacher", Mapping),
+                                         f"{where}.head_teacher.guidance") if ht is not None else None,
         )
     c.unknown_keys(raw_levels, set(LEVELS), "levels")
     for code in ("L1", "L2", "L3"):

@@ -72,3 +72,10 @@ def test_bad_input_exits_2_naming_the_item(args, item):
 def test_unknown_instrument_exits_2():
     out = run("score", "phq10", "0")
     assert out.returncode == 2 and "phq10" in out.stderr
+
+
+def test_show_prints_one_instrument_with_its_items_and_options():
+    out = run("show", "psc17")
+    data = json.loads(out.stdout)
+    assert out.returncode == 0 and data["audience"] == "parent" and len(data["items"]) == 17
+    assert data["items"][0]["options"][2] == [2, {"zh": "经常", "en": "Often"}]

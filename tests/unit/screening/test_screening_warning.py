@@ -122,3 +122,9 @@ def test_an_incomplete_policy_file_is_refused_with_the_field_named(tmp_path, mut
 
 def test_load_policy_finds_the_repository_file_by_default():
     assert load_policy().path == str(DEFAULT_POLICY_PATH)
+
+
+def test_head_teachers_see_plain_tiers_not_levels():
+    tiers = {lv: (POLICY.levels[lv].head_teacher_tier or {}).get("zh") for lv in LEVELS}
+    assert tiers == {"L1": "重点关注", "L2": "重点关注", "L3": "一般关注", "care": "关爱对象", "none": None}
+    assert "心理老师" in POLICY.levels["L3"].head_teacher_guidance["zh"]
