@@ -21,6 +21,8 @@ AREAS: list[tuple[str, str | None]] = [
     ("app.admin.views", "/admin"),
     ("app.audit.views", "/admin/audit"),
     ("app.care.views", None),
+    ("app.rechecks.views", "/rechecks"),
+    ("app.notifications.views", "/notifications"),
 ]
 
 

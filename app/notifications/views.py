@@ -1,0 +1,133 @@
+"""The notification list (/notifications) with mark read / mark all read, and the top bar's badge count.
+
+A notification stores a kind, references and non-clinical params; its text is rendered here per locale, so
+the stored row never carries clinical text and a language switch re-renders old notifications too.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import and_, exists, func, or_, select, update
+
+from app.db import db
+from app.security import ALL_ROLES, roles
+from app.ui import BADGE_PROVIDERS
+from models import Notification, Recheck, Student, Warning, utcnow
+
+bp = Blueprint("notifications", __name__)
+PAGE_SIZE = 50
+
+
+def unread_count(user: Any) -> int:
+    return int(
+        db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    )
+
+
+def init_area(app: Flask) -> None:
+    if unread_count not in BADGE_PROVIDERS:
+        BADGE_PROVIDERS.append(unread_count)
+
+
+@dataclass
+class Shown:
+    note: Notification
+    text: str
+    link: str | None
+    link_label: str | None
+
+
+def _params(note: Notification) -> dict[str, Any]:
+    try:
+        value = json.loads(note.params or "{}")
+        return value if isinstance(value, dict) else {}
+    except ValueError:
+        return {}
+
+
+def render_notification(note: Notification, students: dict[int, Student], rechecks: dict[int, Recheck]) -> Shown:
+    """The text for the current locale, from kind and params only."""
+    p = _params(note)
+    student = students.get(note.student_id or 0)
+    file_link = f"/students/{student.public_id}" if student is not None else None
+    recheck = rechecks.get(note.recheck_id or 0)
+    due = recheck.due_on.isoformat() if recheck is not None else "—"
+    open_file = _("Open file")
+    if note.kind == "crisis":
+        return Shown(note, _("A level 1 warning needs your attention today."), file_link, open_file)
+    if note.kind == "crisis_realert":
+        return Shown(note, _("A level 1 warning is still not acknowledged (reminder %(n)s).", n=p.get("window", 1)), file_link, open_file)
+    if note.kind == "recheck_due":
+        return Shown(note, _("A recheck is due on %(date)s.", date=due), file_link, open_file)
+    if note.kind == "recheck_overdue":
+        return Shown(note, _("A recheck is overdue (it was due on %(date)s).", date=due), file_link, open_file)
+    if note.kind == "recheck_escalated":
+        return Shown(note, _("A recheck at your school is long overdue (it was due on %(date)s).", date=due), file_link, open_file)
+    if note.kind == "checkin_due":
+        return Shown(
+            note,
+            _("%(count)s care-group students in your class have no check-in this term yet (the term ends on %(date)s).",
+              count=p.get("count", 0), date=p.get("ends_on", "—")),
+            "/care/groups", _("Check-ins"),
+        )
+    if note.kind == "observation":
+        return Shown(note, _("A head teacher added an observation."), file_link, open_file)
+    if note.kind == "digest":
+        return Shown(
+            note,
+            _("Weekly summary: %(overdue)s overdue rechecks, %(due)s due this week, %(crises)s level 1 warnings not acknowledged, %(unread)s unread notifications.",
+              overdue=p.get("overdue", 0), due=p.get("due_this_week", 0), crises=p.get("crises", 0), unread=p.get("unread", 0)),
+            "/rechecks", _("Rechecks"),
+        )
+    return Shown(note, _("Notification"), None, None)
+
+
+@bp.route("")
+@roles(*ALL_ROLES)
+def index():
+    show = request.args.get("show", "all")
+    query = select(Notification).where(Notification.user_id == current_user.id)
+    if show == "unread":
+        query = query.where(Notification.read_at.is_(None))
+    notes = list(db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE)))
+    student_ids = {n.student_id for n in notes if n.student_id}
+    recheck_ids = {n.recheck_id for n in notes if n.recheck_id}
+    students = {s.id: s for s in db.session.scalars(select(Student).where(Student.id.in_(student_ids)))} if student_ids else {}
+    rechecks = {r.id: r for r in db.session.scalars(select(Recheck).where(Recheck.id.in_(recheck_ids)))} if recheck_ids else {}
+    shown = [render_notification(n, students, rechecks) for n in notes]
+    return render_template("notifications/index.html", shown=shown, unread=unread_count(current_user), show=show)
+
+
+@bp.route("/<int:note_id>/read", methods=["POST"])
+@roles(*ALL_ROLES)
+def mark_read(note_id: int):
+    note = db.session.scalar(select(Notification).where(Notification.id == note_id, Notification.user_id == current_user.id))
+    if note is None:
+        abort(404)  # someone else's notification does not exist for this user
+    if note.read_at is None:
+        note.read_at = utcnow()
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/read-all", methods=["POST"])
+@roles(*ALL_ROLES)
+def mark_all_read():
+    """Everything except crisis alerts whose warning nobody acknowledged yet: those stay until handled."""
+    unacknowledged = exists().where(Warning.id == Notification.warning_id, Warning.acknowledged_at.is_(None))
+    n = db.session.execute(
+        update(Notification)
+        .where(
+            Notification.user_id == current_user.id,
+            Notification.read_at.is_(None),
+            or_(Notification.requires_ack.is_(False), ~unacknowledged),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    flash(_("%(n)s notifications marked as read.", n=n), "success")
+    return redirect(url_for("notifications.index"))

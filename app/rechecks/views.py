@@ -1,0 +1,86 @@
+"""Recheck lists (/rechecks) and the area's wiring: signal receivers, nav, CLI, demo step, file section."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from app import signals
+from app.db import db
+from app.security import roles
+from app.ui import local_today, register_nav
+from app.vault import get_vault
+from models import School, Student, counselor_schools
+
+from . import service
+
+bp = Blueprint("rechecks", __name__, template_folder=None)
+
+
+def init_area(app: Flask) -> None:
+    from app.demo import register_demo_step
+    from app.student_file import register_file_section
+
+    from .cli import rechecks_cli
+    from .demo import seed_rechecks
+    from .scheduler import scheduler_cli, serve_command
+
+    signals.level_confirmed.connect(on_level_confirmed, weak=False)
+    signals.screening_recorded.connect(on_screening_recorded, weak=False)
+    signals.case_closed.connect(on_case_closed, weak=False)
+    register_nav("rechecks.index", _l("Rechecks"), ("counselor",), order=40)
+    register_demo_step(40, seed_rechecks)
+    register_file_section(50, recheck_file_section)
+    for command in (rechecks_cli, scheduler_cli, serve_command):
+        if command.name not in app.cli.commands:
+            app.cli.add_command(command)
+
+
+# -- receivers (flush only; they run inside the sender's transaction) ----------------------------------------
+def on_level_confirmed(sender: Any, db: Any, actor: Any, warning: Any, case: Any = None, previous_level: Any = None, **_: Any) -> None:
+    service.schedule_recheck(db, warning, case.id if case is not None else None)
+
+
+def on_screening_recorded(sender: Any, db: Any, actor: Any, screening: Any, warning: Any = None, **_: Any) -> None:
+    service.complete_recheck(db, screening)
+
+
+def on_case_closed(sender: Any, db: Any, actor: Any, case: Any, **_: Any) -> None:
+    service.cancel_for_case(db, case.id)
+
+
+# -- views ---------------------------------------------------------------------------------------------------
+@bp.route("")
+@roles("counselor")
+def index():
+    schools = list(
+        db.session.scalars(
+            select(School).join(counselor_schools, counselor_schools.c.school_id == School.id)
+            .where(counselor_schools.c.user_id == current_user.id).order_by(School.name)
+        )
+    )
+    school_id = request.args.get("school", type=int)
+    if school_id is not None and school_id not in {s.id for s in schools}:
+        school_id = None  # a school outside the counselor's scope is simply not a filter
+    lists = service.recheck_lists(db.session, current_user, local_today(), school_id)
+    rows = lists.overdue + lists.due_this_week + lists.recently_done
+    students = list({r.student_id: r.student for r in rows}.values())
+    names = get_vault().reveal_many(students, "rechecks.list", detail={"page": "rechecks"}) if students else {}
+    return render_template(
+        "rechecks/index.html", lists=lists, names=names, schools=schools, school_id=school_id,
+        school_names={s.id: s.name for s in schools},
+    )
+
+
+def recheck_file_section(student: Student, reader: Any, user: Any) -> Markup | None:
+    """The student file's recheck part: every recheck, due date, instrument, done on time or late."""
+    from models import Recheck
+
+    rows = list(db.session.scalars(select(Recheck).where(Recheck.student_id == student.id).order_by(Recheck.due_on.desc(), Recheck.id.desc())))
+    if not rows:
+        return None
+    return Markup(render_template("rechecks/_file_section.html", rechecks=rows, today=local_today()))
