@@ -1,0 +1,104 @@
+"""Demo step 30: confirmed levels, open cases with plans and timelines, a referral with feedback, check-ins.
+
+Works on the warnings the screenings step (20) created; without them it only records care-group check-ins.
+Deterministic for a given seed: rows are taken in id order and choices come from `ctx.rng`.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import Actor, Student, StudentCareGroup, User, Warning, counselor_schools
+
+from . import service
+from .policy import term_of, term_start, triggering_groups
+
+PLAN = {
+    "goals": "稳定情绪，恢复正常作息和学习；每周至少一次与同伴的积极交往",
+    "measures": "每周一次个别辅导；班主任每天关注；与家长每两周沟通一次；必要时转介专业机构",
+    "responsibilities": "心理教师：个别辅导与随访；班主任：日常观察并记录；家长：关注在家情绪与睡眠",
+}
+
+
+def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
+    db, rng, today = ctx.session, ctx.rng, ctx.today
+    counselors: dict[int, User] = {}
+    for user_id, school_id in db.execute(
+        select(counselor_schools.c.user_id, counselor_schools.c.school_id).order_by(
+            counselor_schools.c.school_id, counselor_schools.c.user_id)
+    ):
+        if school_id not in counselors:
+            counselors[school_id] = db.get(User, user_id)
+    warnings = db.scalars(
+        select(Warning).options(selectinload(Warning.history))
+        .where(Warning.status == "suggested", Warning.suggested_level.in_(("L1", "L2", "L3")))
+        .order_by(Warning.id)
+    ).all()
+    confirmed = dismissed = cases = referrals = 0
+    for n, warning in enumerate(warnings):
+        counselor = counselors.get(warning.school_id)
+        if counselor is None:
+            continue
+        # Leave some warnings (and every third crisis) unconfirmed so the worklist has interviews and alerts.
+        if (warning.suggested_level == "L1" and n % 3 == 2) or rng.random() < 0.3:
+            continue
+        actor = Actor.for_user(counselor)
+        if warning.suggested_level == "L3" and rng.random() < 0.25:
+            service.dismiss_warning(db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警")
+            dismissed += 1
+            continue
+        level = warning.suggested_level
+        if level == "L2" and rng.random() < 0.2:
+            level = "L3"
+        case = service.confirm_level(db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致")
+        confirmed += 1
+        if case is None:
+            continue
+        cases += 1
+        student = warning.student
+        opened = today - timedelta(days=rng.randint(3, 40))
+        service.add_entry(db, actor, ctx.vault, student, "interview", opened, "首次约谈：了解近期学习和家庭情况，约定下周再谈",
+                          case=case)
+        service.update_plan(db, actor, ctx.vault, case, PLAN, today + timedelta(days=rng.randint(-3, 12)))
+        service.add_entry(db, actor, ctx.vault, student, "parent_contact", opened + timedelta(days=1),
+                          "电话联系家长，说明情况，家长表示会多陪伴孩子", case=case, visibility="shared")
+        if level == "L1":
+            service.add_entry(db, actor, ctx.vault, student, "confidentiality", opened,
+                              "学生存在自伤风险，按规定告知监护人和分管校长", case=case, told_whom="监护人（母亲）、分管副校长")
+            if referrals == 0 or rng.random() < 0.5:
+                entry = service.add_entry(
+                    db, actor, ctx.vault, student, "referral", opened + timedelta(days=2), "持续情绪低落并有自伤念头，建议专业评估",
+                    case=case, destination="区精神卫生中心儿童青少年门诊", referral_status="sent",
+                )
+                service.update_referral(db, actor, ctx.vault, entry, student, "feedback",
+                                        "已就诊，建议学校继续心理支持，两周后复诊")
+                service.add_entry(db, actor, ctx.vault, student, "return", opened + timedelta(days=9),
+                                  "学生返校，情绪较前平稳", case=case, visibility="shared")
+                referrals += 1
+    checkins = _seed_checkins(ctx, counselors)
+    return (f"care: {confirmed} levels confirmed, {dismissed} dismissed, {cases} cases, {referrals} referrals "
+            f"with feedback, {checkins} care-group check-ins")
+
+
+def _seed_checkins(ctx, counselors: dict[int, User]) -> int:  # type: ignore[no-untyped-def]
+    db, rng, today = ctx.session, ctx.rng, ctx.today
+    students = db.scalars(
+        select(Student)
+        .where(Student.status == "enrolled",
+               Student.id.in_(select(StudentCareGroup.student_id).where(StudentCareGroup.group.in_(triggering_groups()))))
+        .order_by(Student.id)
+    ).all()
+    start = term_start(term_of(today))
+    span = max((today - start).days, 0)
+    count = 0
+    for student in students:
+        counselor = counselors.get(student.school_id)
+        if counselor is None or rng.random() < 0.5:
+            continue
+        day = start + timedelta(days=rng.randint(0, span)) if span else today
+        service.record_checkin(db, Actor.for_user(counselor), ctx.vault, student, day,
+                               "谈心：了解生活和学习情况，学生适应良好", guardian_contacted=rng.random() < 0.6)
+        count += 1
+    return count

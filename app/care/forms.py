@@ -1,0 +1,102 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+NOTE_MAX = 4000
+
+LEVEL_CHOICES = [
+    ("L1", _l("Level 1 warning")),
+    ("L2", _l("Level 2 warning")),
+    ("L3", _l("Level 3 warning")),
+    ("care", _l("Care group, no warning")),
+    ("none", _l("Dismiss: no warning")),
+]
+ENTRY_KIND_LABELS = {
+    "interview": _l("Interview"),
+    "checkin": _l("Check-in"),
+    "parent_contact": _l("Parent contact"),
+    "observation": _l("Head-teacher observation"),
+    "referral": _l("Referral"),
+    "return": _l("Return to school"),
+    "confidentiality": _l("Confidentiality broken because of risk of harm"),
+    "note": _l("Note"),
+}
+VISIBILITY_CHOICES = [("counselor", _l("Counselors only")), ("shared", _l("Shared with the head teacher"))]
+REFERRAL_STATUS_LABELS = {
+    "planned": _l("Planned"),
+    "sent": _l("Sent"),
+    "accepted": _l("Accepted"),
+    "feedback": _l("Feedback received"),
+    "closed": _l("Closed"),
+}
+CASE_STATUS_LABELS = {
+    "open": _l("Open"),
+    "following": _l("Following up"),
+    "referred": _l("Referred"),
+    "closed": _l("Closed"),
+}
+
+
+class ConfirmForm(FlaskForm):
+    level = RadioField(_l("Level after the interview"), choices=LEVEL_CHOICES, validators=[InputRequired()])
+    reason = TextAreaField(
+        _l("Reason"), validators=[DataRequired(message=_l("A reason is required.")), Length(max=NOTE_MAX)],
+        description=_l("What the interview showed. Kept in the history, sealed."),
+    )
+
+
+class PlanForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    goals = TextAreaField(_l("Goals"), validators=[Length(max=NOTE_MAX)])
+    measures = TextAreaField(_l("Measures"), validators=[Length(max=NOTE_MAX)])
+    responsibilities = TextAreaField(_l("Who does what"), validators=[Length(max=NOTE_MAX)])
+    review_on = DateField(_l("Review date"), validators=[Optional()])
+
+
+class EntryForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=list(ENTRY_KIND_LABELS.items()))
+    occurred_on = DateField(_l("Date"), validators=[InputRequired()])
+    note = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX)])
+    visibility = SelectField(_l("Who may read it"), choices=VISIBILITY_CHOICES, default="counselor")
+    destination = StringField(_l("Referral destination"), validators=[Length(max=300)])
+    referral_status = SelectField(_l("Referral status"), choices=list(REFERRAL_STATUS_LABELS.items()), default="planned")
+    told_whom = StringField(
+        _l("Who was told"), validators=[Length(max=300)],
+        description=_l("Only for a confidentiality entry: who was told; the note says why."),
+    )
+
+
+class ObservationForm(FlaskForm):
+    student = SelectField(_l("Student"), choices=[], validate_choice=False, validators=[DataRequired()])
+    kind = SelectField(
+        _l("Kind"), choices=[("observation", _l("Observation")), ("parent_contact", _l("Parent contact"))]
+    )
+    occurred_on = DateField(_l("Date"), validators=[InputRequired()])
+    note = TextAreaField(_l("What you noticed"), validators=[DataRequired(message=_l("A note is required.")), Length(max=NOTE_MAX)])
+
+
+class CloseForm(FlaskForm):
+    version = IntegerField(validators=[InputRequired()])
+    reason = TextAreaField(
+        _l("Reason for closing"), validators=[DataRequired(message=_l("A reason is required.")), Length(max=NOTE_MAX)]
+    )
+
+
+class ReferralForm(FlaskForm):
+    status = SelectField(_l("Referral status"), choices=list(REFERRAL_STATUS_LABELS.items()))
+    feedback = TextAreaField(_l("Feedback"), validators=[Length(max=NOTE_MAX)])
+
+
+class CheckinForm(FlaskForm):
+    occurred_on = DateField(_l("Date"), validators=[InputRequired()])
+    guardian_contacted = BooleanField(_l("The guardian was contacted"))
+    note = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX)])
+
+
+class TransferForm(FlaskForm):
+    to_class = SelectField(_l("New school and class"), coerce=int, validate_choice=True)
+
+
+class EmptyForm(FlaskForm):
+    marker = HiddenField()

@@ -1,0 +1,324 @@
+"""Care reads: the counselor's worklist, the head teacher's class care list, the care-group roster.
+
+Each list is a fixed handful of queries whatever the size of the school (columns, not objects; one query per
+source), then the names of the listed students through ONE `reveal_many` (one audit event).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload, lazyload
+
+from models import CareCase, CareCheckin, CaseEntry, Recheck, Student, StudentCareGroup, User, Warning
+from models.vault import Identity, Vault
+
+from .policy import (
+    ACTIVE_CASE_STATUSES,
+    PENDING_RECHECK_STATUSES,
+    TIER_OF_LEVEL,
+    checkin_due_on,
+    next_checkin_due,
+    term_of,
+    term_start,
+    triggering_groups,
+)
+
+SOURCE_LIMIT = 500  # rows per source on one page; the rest shows on the source's own list
+SECTIONS = ("crisis", "overdue", "today", "week")
+
+
+@dataclass
+class WorkItem:
+    kind: str  # crisis, interview, plan, plan_review, recheck, checkin, observation
+    student_id: int
+    due: date
+    since: date | datetime
+    detail: str = ""
+    level: str | None = None
+    ref: str | None = None  # uid of the warning / case for a deep link
+    section: str = ""
+    name: str | None = None
+    class_name: str | None = None
+    public_id: str = ""
+
+
+@dataclass
+class Worklist:
+    sections: dict[str, list[WorkItem]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.sections.values())
+
+
+def _reason_text(reasons_json: str, locale: str) -> str:
+    try:
+        reasons = json.loads(reasons_json or "[]")
+    except ValueError:
+        return ""
+    if not reasons:
+        return ""
+    first = reasons[0]
+    if isinstance(first, dict):
+        return str(first.get("zh" if locale.startswith("zh") else "en") or first.get("zh") or "")
+    return str(first)
+
+
+def _local_date(value: datetime, tz: Any) -> date:
+    return value.astimezone(tz).date()
+
+
+def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale: str = "zh") -> Worklist:
+    """Most urgent first: unacknowledged crises, then overdue, due today and due this week."""
+    school_ids = user.school_ids
+    week_end = today + timedelta(days=6)
+    items: list[WorkItem] = []
+    if school_ids:
+        items += _warning_items(db, school_ids, today, week_end, tz, locale)
+        items += _case_items(db, school_ids, week_end, tz)
+        items += _recheck_items(db, school_ids, week_end)
+        items += _checkin_items(db, school_ids, today, week_end)
+        items += _observation_items(db, school_ids, tz)
+    out = Worklist()
+    for item in items:
+        if item.kind == "crisis":
+            item.section = "crisis"
+        elif item.due < today:
+            item.section = "overdue"
+        elif item.due == today:
+            item.section = "today"
+        else:
+            item.section = "week"
+        out.sections[item.section].append(item)
+    for rows in out.sections.values():
+        rows.sort(key=lambda i: (i.due, i.kind, i.student_id))
+    _attach_students(db, vault, items, "care.worklist")
+    return out
+
+
+def _warning_items(db: Session, school_ids: list[int], today: date, week_end: date, tz: Any, locale: str) -> list[WorkItem]:
+    rows = db.execute(
+        select(Warning.uid, Warning.student_id, Warning.suggested_level, Warning.confirmed_level, Warning.status,
+               Warning.reasons, Warning.interview_due_on, Warning.created_at, Warning.acknowledged_at)
+        .where(
+            Warning.school_id.in_(school_ids),
+            or_(
+                and_(Warning.status == "suggested", Warning.suggested_level.in_(("L1", "L2", "L3"))),
+                and_(Warning.status == "confirmed", Warning.confirmed_level == "L1", Warning.acknowledged_at.is_(None)),
+            ),
+        )
+        .order_by(Warning.created_at)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    out = []
+    for uid, student_id, suggested, confirmed, status, reasons, due_on, created, acked in rows:
+        level = confirmed or suggested
+        created_day = _local_date(created, tz)
+        if level == "L1" and (status == "suggested" or acked is None):
+            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale), level, uid))
+            continue
+        due = due_on or created_day
+        if due <= week_end:
+            out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale), level, uid))
+    return out
+
+
+def _case_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -> list[WorkItem]:
+    rows = db.execute(
+        select(CareCase.uid, CareCase.student_id, CareCase.level, CareCase.plan_review_on, CareCase.opened_at,
+               CareCase.plan_enc.is_(None))
+        .where(CareCase.school_id.in_(school_ids), CareCase.status.in_(ACTIVE_CASE_STATUSES))
+        .where(or_(CareCase.plan_enc.is_(None), CareCase.plan_review_on <= week_end))
+        .limit(SOURCE_LIMIT)
+    ).all()
+    out = []
+    for uid, student_id, level, review_on, opened_at, no_plan in rows:
+        if no_plan:
+            # A case without a plan: write the 一生一策 within a week of opening it.
+            due = _local_date(opened_at, tz) + timedelta(days=7)
+            if due <= week_end:
+                out.append(WorkItem("plan", student_id, due, opened_at, "", level, uid))
+        elif review_on is not None:
+            out.append(WorkItem("plan_review", student_id, review_on, opened_at, "", level, uid))
+    return out
+
+
+def _recheck_items(db: Session, school_ids: list[int], week_end: date) -> list[WorkItem]:
+    rows = db.execute(
+        select(Recheck.id, Recheck.student_id, Recheck.level, Recheck.instrument_id, Recheck.due_on, Recheck.status)
+        .where(Recheck.school_id.in_(school_ids), Recheck.status.in_(PENDING_RECHECK_STATUSES),
+               Recheck.due_on <= week_end)
+        .order_by(Recheck.due_on)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    return [WorkItem("recheck", sid, due, due, instrument, level, str(rid)) for rid, sid, level, instrument, due, _ in rows]
+
+
+def _checkin_items(db: Session, school_ids: list[int], today: date, week_end: date) -> list[WorkItem]:
+    term = term_of(today)
+    due = checkin_due_on(term)
+    groups = triggering_groups()
+    if due > week_end or not groups:
+        return []
+    rows = db.execute(
+        select(Student.id)
+        .where(
+            Student.school_id.in_(school_ids),
+            Student.status == "enrolled",
+            exists().where(StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(groups)),
+            ~exists().where(CareCheckin.student_id == Student.id, CareCheckin.term == term),
+        )
+        .order_by(Student.class_id, Student.id)
+        .limit(SOURCE_LIMIT)
+    ).scalars().all()
+    return [WorkItem("checkin", sid, due, term_start(term)) for sid in rows]
+
+
+def _observation_items(db: Session, school_ids: list[int], tz: Any) -> list[WorkItem]:
+    rows = db.execute(
+        select(CaseEntry.uid, CaseEntry.student_id, CaseEntry.kind, CaseEntry.created_at)
+        .join(Student, Student.id == CaseEntry.student_id)
+        .where(Student.school_id.in_(school_ids), CaseEntry.seen_by_counselor_at.is_(None))
+        .order_by(CaseEntry.created_at)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    # An unread observation is due the day after it arrives.
+    return [WorkItem("observation", sid, _local_date(at, tz) + timedelta(days=1), at, kind, None, uid)
+            for uid, sid, kind, at in rows]
+
+
+def _attach_students(db: Session, vault: Vault, items: list[Any], action: str) -> dict[int, Student]:
+    ids = sorted({i.student_id for i in items})
+    if not ids:
+        return {}
+    students = _load_students(db, ids)
+    names = vault.reveal_many(list(students.values()), action, columns=("name",))
+    for item in items:
+        s = students.get(item.student_id)
+        if s is not None:
+            item.name = names.get(s.id, Identity()).name
+            item.class_name = s.school_class.name if s.school_class else ""
+            item.public_id = s.public_id
+    return students
+
+
+def _load_students(db: Session, ids: list[int]) -> dict[int, Student]:
+    out: dict[int, Student] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        for s in db.scalars(
+            select(Student).options(joinedload(Student.school_class), lazyload(Student.care_group_rows))
+            .where(Student.id.in_(chunk))
+        ):
+            out[s.id] = s
+    return out
+
+
+# -- head teacher ---------------------------------------------------------------------------------------------
+@dataclass
+class ClassRow:
+    student: Student
+    tier: str
+    name: str | None
+    next_check: date | None
+
+
+def class_care_list(db: Session, user: User, vault: Vault, today: date) -> tuple[dict[str, list[ClassRow]], list[tuple[str, str, str]]]:
+    """Students of the head teacher's classes who need attention, by tier; plus every class student for the
+    observation form as (public_id, name, class name). Never levels, scores or reasons."""
+    students = list(
+        db.scalars(
+            select(Student).options(joinedload(Student.school_class))
+            .where(Student.visible_to(user), Student.status == "enrolled")
+            .order_by(Student.class_id, Student.id)
+        ).unique()
+    )
+    tiers: dict[str, list[ClassRow]] = {"close": [], "general": [], "care": []}
+    if not students:
+        return tiers, []
+    ids = [s.id for s in students]
+    sub = select(Student.id).where(Student.visible_to(user))
+    cases = {
+        sid: (level, review)
+        for sid, level, review in db.execute(
+            select(CareCase.student_id, CareCase.level, CareCase.plan_review_on)
+            .where(CareCase.student_id.in_(sub), CareCase.status.in_(ACTIVE_CASE_STATUSES))
+        )
+    }
+    rechecks = dict(
+        db.execute(
+            select(Recheck.student_id, func.min(Recheck.due_on))
+            .where(Recheck.student_id.in_(sub), Recheck.status.in_(PENDING_RECHECK_STATUSES))
+            .group_by(Recheck.student_id)
+        ).all()
+    )
+    last_terms = dict(
+        db.execute(
+            select(CareCheckin.student_id, func.max(CareCheckin.term))
+            .where(CareCheckin.student_id.in_(sub)).group_by(CareCheckin.student_id)
+        ).all()
+    )
+    names = vault.reveal_many(students, "care.class_list", columns=("name",), detail={"classes": len(user.class_ids)})
+    groups = set(triggering_groups())
+    for s in students:
+        name = names.get(s.id, Identity()).name
+        if s.id in cases and cases[s.id][0] in TIER_OF_LEVEL:
+            level, review = cases[s.id]
+            dates = [d for d in (rechecks.get(s.id), review) if d is not None]
+            tiers[TIER_OF_LEVEL[level]].append(ClassRow(s, TIER_OF_LEVEL[level], name, min(dates) if dates else None))
+        elif groups & set(s.care_groups):
+            tiers["care"].append(ClassRow(s, "care", name, next_checkin_due(last_terms.get(s.id), today)))
+    everyone = [(s.public_id, names.get(s.id, Identity()).name or "", s.school_class.name if s.school_class else "")
+                for s in students]
+    del ids
+    return tiers, everyone
+
+
+# -- care-group roster ----------------------------------------------------------------------------------------
+@dataclass
+class RosterRow:
+    student: Student
+    name: str | None
+    groups: list[str]
+    last_checkin: date | None
+    next_due: date
+    guardian_on_file: bool
+
+
+def care_roster(db: Session, user: User, vault: Vault, today: date, group: str | None = None) -> list[RosterRow]:
+    groups = triggering_groups()
+    wanted = (group,) if group in groups else groups
+    students = list(
+        db.scalars(
+            select(Student).options(joinedload(Student.school_class))
+            .where(
+                Student.visible_to(user), Student.status == "enrolled",
+                exists().where(StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(wanted)),
+            )
+            .order_by(Student.class_id, Student.id)
+        ).unique()
+    )
+    if not students:
+        return []
+    sub = select(Student.id).where(Student.visible_to(user))
+    last = {
+        sid: (day, term)
+        for sid, day, term in db.execute(
+            select(CareCheckin.student_id, func.max(CareCheckin.occurred_on), func.max(CareCheckin.term))
+            .where(CareCheckin.student_id.in_(sub)).group_by(CareCheckin.student_id)
+        )
+    }
+    idents = vault.reveal_many(students, "care.roster", columns=("name", "guardians"))
+    out = []
+    for s in students:
+        ident = idents.get(s.id, Identity())
+        day, term = last.get(s.id, (None, None))
+        out.append(RosterRow(
+            s, ident.name, [g for g in s.care_groups if g in groups], day, next_checkin_due(term, today),
+            any((g or {}).get("phone") for g in ident.guardians),
+        ))
+    return out

@@ -1,0 +1,444 @@
+"""Care pages: confirm a level, the case page, the worklist, the class care list, care groups, transfers."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, get_locale, lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db import db
+from app.security import current_actor, roles
+from app.ui import local_today, register_nav
+from app.vault import get_vault
+from models import CareCase, CaseEntry, School, SchoolClass, Student, Warning
+
+from . import queries, service
+from .forms import (
+    CASE_STATUS_LABELS,
+    ENTRY_KIND_LABELS,
+    REFERRAL_STATUS_LABELS,
+    CheckinForm,
+    CloseForm,
+    ConfirmForm,
+    EntryForm,
+    ObservationForm,
+    PlanForm,
+    ReferralForm,
+    TransferForm,
+)
+from .policy import TIER_GUIDANCE, TIER_LABELS, group_label
+
+bp = Blueprint("care", __name__, template_folder="../../templates")
+
+
+def init_area(app) -> None:  # type: ignore[no-untyped-def]
+    from app.demo import register_demo_step
+    from app.main.views import HOME_ENDPOINTS
+    from app.student_file import register_file_section
+
+    from . import demo, sections
+
+    HOME_ENDPOINTS["counselor"] = "care.worklist"
+    HOME_ENDPOINTS["head_teacher"] = "care.class_list"
+    register_nav("care.worklist", _l("To do"), ("counselor",), order=5)
+    register_nav("care.class_list", _l("Class care list"), ("head_teacher",), order=5)
+    register_nav("care.groups", _l("Care groups"), ("counselor", "head_teacher"), order=40)
+    register_file_section(30, sections.warnings_section)
+    register_file_section(40, sections.case_section)
+    register_file_section(60, sections.checkins_section)
+    register_demo_step(30, demo.seed_care)
+
+    @app.context_processor
+    def _care_labels():  # type: ignore[no-untyped-def]
+        return {
+            "entry_kind_labels": ENTRY_KIND_LABELS,
+            "case_status_labels": CASE_STATUS_LABELS,
+            "referral_status_labels": REFERRAL_STATUS_LABELS,
+            "care_group_label": lambda code: group_label(code, str(get_locale())),
+        }
+
+
+# -- scope ----------------------------------------------------------------------------------------------------
+def _in_scope(model, uid: str):  # type: ignore[no-untyped-def]
+    """A warning / case / entry of a student the current user may see, or 404."""
+    row = db.session.scalars(
+        select(model).join(Student, Student.id == model.student_id)
+        .where(model.uid == uid, Student.visible_to(current_user))
+    ).first()
+    if row is None:
+        abort(404)
+    return row
+
+
+def _student_in_scope(public_id: str) -> Student:
+    student = db.session.scalars(
+        select(Student).where(Student.public_id == public_id, Student.visible_to(current_user))
+    ).first()
+    if student is None:
+        abort(404)
+    return student
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def student_file_url(student: Student) -> str:
+    return f"/students/{student.public_id}"
+
+
+# -- confirming a level ---------------------------------------------------------------------------------------
+@bp.route("/warnings/<uid>/confirm", methods=["GET", "POST"])
+@roles("counselor")
+def confirm_warning(uid: str):
+    warning: Warning = _in_scope(Warning, uid)
+    form = ConfirmForm()
+    if request.method == "GET":
+        form.level.data = warning.confirmed_level or warning.suggested_level
+    closed = warning.status in ("dismissed", "superseded")
+    if not closed and form.validate_on_submit():
+        try:
+            case = service.confirm_level(
+                db.session, current_actor(), get_vault(), warning, form.level.data, form.reason.data
+            )
+        except service.CareError as exc:
+            form.reason.errors.append(_(str(exc)))
+        else:
+            flash(_("Level saved."), "success")
+            if case is not None:
+                return redirect(url_for("care.case_page", uid=case.uid))
+            return redirect(student_file_url(warning.student))
+    reader = get_vault().reveal(warning.student, "warning.view", target=f"warning:{warning.uid}")
+    history = [(c, reader.get(c, "reason")) for c in warning.history]
+    return render_template(
+        "care/confirm.html", warning=warning, form=form, name=reader.name, history=history, closed=closed,
+        reasons=_reasons(warning), student_file=student_file_url(warning.student),
+    )
+
+
+def _reasons(warning: Warning) -> list[str]:
+    import json
+
+    lang = "zh" if str(get_locale()).startswith("zh") else "en"
+    try:
+        return [r.get(lang) or r.get("zh", "") if isinstance(r, dict) else str(r) for r in json.loads(warning.reasons or "[]")]
+    except ValueError:
+        return []
+
+
+# -- the case page --------------------------------------------------------------------------------------------
+def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=None, stale=False, status=200):  # type: ignore[no-untyped-def]
+    vault = get_vault()
+    reader = vault.reveal(case.student, "case.view", target=f"case:{case.uid}")
+    plan = reader.get_json(case, "plan") or {}
+    if plan_form is None:
+        plan_form = PlanForm(formdata=None, data={**plan, "review_on": case.plan_review_on, "version": case.version})
+    entry_form = entry_form or EntryForm(formdata=None, data={"occurred_on": local_today()})
+    close_form = close_form or CloseForm(formdata=None, data={"version": case.version})
+    entries = db.session.scalars(
+        select(CaseEntry).where(CaseEntry.student_id == case.student_id)
+        .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
+    ).all()
+    timeline = [_entry_view(e, reader) for e in entries]
+    return render_template(
+        "care/case.html", case=case, name=reader.name, plan=plan, plan_form=plan_form, entry_form=entry_form,
+        close_form=close_form, timeline=timeline, stale=stale, referral_form=ReferralForm(formdata=None),
+        close_suggested=service.closing_suggested(db.session, case),
+        close_reason=reader.get(case, "close_reason") if case.status == "closed" else None,
+        student_file=student_file_url(case.student),
+    ), status
+
+
+def _entry_view(entry: CaseEntry, reader) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "entry": entry,
+        "note": reader.get(entry, "note"),
+        "destination": reader.get(entry, "destination"),
+        "feedback": reader.get(entry, "feedback"),
+        "told_whom": reader.get(entry, "told_whom"),
+    }
+
+
+@bp.route("/cases/<uid>")
+@roles("counselor")
+def case_page(uid: str):
+    return _render_case(_in_scope(CareCase, uid))
+
+
+@bp.route("/cases/<uid>/plan", methods=["POST"])
+@roles("counselor")
+def save_plan(uid: str):
+    case: CareCase = _in_scope(CareCase, uid)
+    form = PlanForm()
+    if not form.validate_on_submit():
+        return _render_case(case, plan_form=form)
+    plan = {"goals": form.goals.data, "measures": form.measures.data, "responsibilities": form.responsibilities.data}
+    try:
+        service.update_plan(db.session, current_actor(), get_vault(), case, plan, form.review_on.data,
+                            expected_version=form.version.data)
+    except (service.StaleCaseError, StaleDataError):
+        return _stale(uid, plan_form=form)
+    except service.CareError as exc:
+        flash(_(str(exc)), "error")
+        return _render_case(case, plan_form=form)
+    flash(_("Plan saved."), "success")
+    return redirect(url_for("care.case_page", uid=uid))
+
+
+def _stale(uid: str, **forms):  # type: ignore[no-untyped-def]
+    """Someone else saved the case meanwhile: keep their version, show this user's text back to re-apply."""
+    db.session.rollback()
+    case = _in_scope(CareCase, uid)
+    flash(
+        _("Another counselor saved this case while you were editing. Your text is shown below and was NOT saved: "
+          "check their changes, then save again."),
+        "error",
+    )
+    return _render_case(case, stale=True, **forms)
+
+
+@bp.route("/cases/<uid>/entries", methods=["POST"])
+@roles("counselor")
+def add_case_entry(uid: str):
+    case: CareCase = _in_scope(CareCase, uid)
+    form = EntryForm()
+    if form.validate_on_submit():
+        try:
+            service.add_entry(
+                db.session, current_actor(), get_vault(), case.student, form.kind.data, form.occurred_on.data,
+                form.note.data, visibility=form.visibility.data, case=case, destination=form.destination.data,
+                referral_status=form.referral_status.data, told_whom=form.told_whom.data,
+            )
+        except service.CareError as exc:
+            form.note.errors.append(_(str(exc)))
+        else:
+            flash(_("Entry added."), "success")
+            return redirect(url_for("care.case_page", uid=uid) + "#timeline")
+    return _render_case(case, entry_form=form)
+
+
+@bp.route("/cases/<uid>/close", methods=["POST"])
+@roles("counselor")
+def close_case(uid: str):
+    case: CareCase = _in_scope(CareCase, uid)
+    form = CloseForm()
+    if form.validate_on_submit():
+        try:
+            service.close_case(db.session, current_actor(), get_vault(), case, form.reason.data,
+                               expected_version=form.version.data)
+        except (service.StaleCaseError, StaleDataError):
+            return _stale(uid, close_form=form)
+        except service.CareError as exc:
+            form.reason.errors.append(_(str(exc)))
+        else:
+            flash(_("Case closed."), "success")
+            return redirect(url_for("care.case_page", uid=uid))
+    return _render_case(case, close_form=form)
+
+
+@bp.route("/entries/<uid>/referral", methods=["POST"])
+@roles("counselor")
+def update_referral(uid: str):
+    entry: CaseEntry = _in_scope(CaseEntry, uid)
+    form = ReferralForm()
+    if not form.validate_on_submit():
+        abort(400)
+    student = db.session.get(Student, entry.student_id)
+    try:
+        service.update_referral(db.session, current_actor(), get_vault(), entry, student, form.status.data,
+                                form.feedback.data)
+    except service.CareError:
+        abort(400)
+    flash(_("Referral updated."), "success")
+    if entry.case_id:
+        return redirect(url_for("care.case_page", uid=entry.case.uid) + "#timeline")
+    return redirect(student_file_url(student))
+
+
+@bp.route("/care/students/<public_id>/observations-seen", methods=["POST"])
+@roles("counselor")
+def observations_seen(public_id: str):
+    from flask_wtf import FlaskForm
+
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    student = _student_in_scope(public_id)
+    service.mark_observations_seen(db.session, current_actor(), student)
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/") and not
+                    (request.form.get("back") or "").startswith("//") else student_file_url(student))
+
+
+@bp.route("/care/referrals/<uid>/print")
+@roles("counselor")
+def print_referral(uid: str):
+    entry: CaseEntry = _in_scope(CaseEntry, uid)
+    if entry.kind != "referral":
+        abort(404)
+    student = db.session.get(Student, entry.student_id)
+    reader = get_vault().reveal(student, "referral.printed", target=f"entry:{entry.uid}")
+    done = []
+    plan = {}
+    if entry.case_id:
+        case = entry.case
+        plan = reader.get_json(case, "plan") or {}
+        done = db.session.scalars(
+            select(CaseEntry).where(CaseEntry.case_id == case.id, CaseEntry.id != entry.id,
+                                    CaseEntry.kind.in_(("interview", "checkin", "parent_contact", "referral", "return")))
+            .order_by(CaseEntry.occurred_on)
+        ).all()
+    return render_template(
+        "care/referral_print.html", entry=entry, student=student, identity=reader.identity,
+        reason=reader.get(entry, "note"), destination=reader.get(entry, "destination"), plan=plan, done=done,
+        today=local_today(),
+    )
+
+
+# -- counselor home -------------------------------------------------------------------------------------------
+@bp.route("/care/worklist")
+@roles("counselor")
+def worklist():
+    today = local_today()
+    work = queries.worklist(db.session, current_user, get_vault(), today, _tz(), str(get_locale()))
+    return render_template("care/worklist.html", work=work, today=today)
+
+
+# -- head teacher home ----------------------------------------------------------------------------------------
+def _observation_form(everyone) -> ObservationForm:  # type: ignore[no-untyped-def]
+    form = ObservationForm()
+    form.student.choices = [("", _("Choose a student"))] + [(pid, f"{name} · {klass}") for pid, name, klass in everyone]
+    if not form.occurred_on.data:
+        form.occurred_on.data = local_today()
+    return form
+
+
+@bp.route("/care/class")
+@roles("head_teacher")
+def class_list():
+    today = local_today()
+    tiers, everyone = queries.class_care_list(db.session, current_user, get_vault(), today)
+    form = _observation_form(everyone)
+    return render_template("care/class_list.html", tiers=tiers, form=form, labels=TIER_LABELS,
+                           guidance=TIER_GUIDANCE, today=today)
+
+
+@bp.route("/care/class/observations", methods=["POST"])
+@roles("head_teacher")
+def add_observation():
+    form = ObservationForm()
+    form.student.choices = []
+    if not form.validate_on_submit():
+        if form.errors.keys() == {"csrf_token"} or "csrf_token" in form.errors:
+            abort(400)
+        for field_errors in form.errors.values():
+            for e in field_errors:
+                flash(str(e), "error")
+        return redirect(url_for("care.class_list"))
+    student = _student_in_scope(form.student.data)
+    case = service.active_case(db.session, student.id)
+    try:
+        service.add_entry(db.session, current_actor(), get_vault(), student, form.kind.data, form.occurred_on.data,
+                          form.note.data, visibility="shared", case=case)
+    except service.CareError as exc:
+        flash(_(str(exc)), "error")
+        return redirect(url_for("care.class_list"))
+    flash(_("Thank you. Your note has reached the counselor."), "success")
+    back = request.form.get("back", "")
+    if back == "student":
+        return redirect(url_for("care.class_student", public_id=student.public_id))
+    return redirect(url_for("care.class_list"))
+
+
+@bp.route("/care/class/students/<public_id>")
+@roles("head_teacher")
+def class_student(public_id: str):
+    student = _student_in_scope(public_id)
+    reader = get_vault().reveal(student, "care.class_student")
+    entries = db.session.scalars(
+        select(CaseEntry).where(CaseEntry.student_id == student.id, CaseEntry.visibility == "shared")
+        .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
+    ).all()
+    shared = [(e, reader.get(e, "note")) for e in entries]
+    case = service.active_case(db.session, student.id)
+    tier = None
+    from .policy import TIER_OF_LEVEL, triggering_groups
+
+    if case is not None and case.level in TIER_OF_LEVEL:
+        tier = TIER_OF_LEVEL[case.level]
+    elif set(triggering_groups()) & set(student.care_groups):
+        tier = "care"
+    form = ObservationForm(formdata=None, data={"student": student.public_id, "occurred_on": local_today()})
+    return render_template("care/class_student.html", student=student, name=reader.name, shared=shared, tier=tier,
+                           labels=TIER_LABELS, guidance=TIER_GUIDANCE, form=form)
+
+
+# -- care groups ----------------------------------------------------------------------------------------------
+@bp.route("/care/groups")
+@roles("counselor", "head_teacher")
+def groups():
+    from .policy import triggering_groups
+
+    group = request.args.get("group") or None
+    today = local_today()
+    rows = queries.care_roster(db.session, current_user, get_vault(), today, group)
+    return render_template("care/groups.html", rows=rows, group=group, groups=triggering_groups(), today=today)
+
+
+@bp.route("/care/groups/<public_id>/checkin", methods=["GET", "POST"])
+@roles("counselor", "head_teacher")
+def checkin(public_id: str):
+    student = _student_in_scope(public_id)
+    form = CheckinForm()
+    if request.method == "GET":
+        form.occurred_on.data = local_today()
+    if form.validate_on_submit():
+        service.record_checkin(db.session, current_actor(), get_vault(), student, form.occurred_on.data,
+                               form.note.data, form.guardian_contacted.data)
+        flash(_("Check-in recorded."), "success")
+        return redirect(url_for("care.groups"))
+    names = get_vault().reveal_many([student], "care.checkin_form", columns=("name",))
+    return render_template("care/checkin.html", student=student, name=names[student.id].name, form=form)
+
+
+# -- transfers ------------------------------------------------------------------------------------------------
+def _transfer_student() -> Student:
+    public_id = request.view_args["public_id"]  # type: ignore[index]
+    if current_user.role == "admin":
+        student = db.session.scalars(
+            select(Student).join(School, School.id == Student.school_id)
+            .where(Student.public_id == public_id, School.district_id == current_user.district_id)
+        ).first()
+        if student is None:
+            abort(404)
+        return student
+    return _student_in_scope(public_id)
+
+
+@bp.route("/care/students/<public_id>/transfer", methods=["GET", "POST"])
+@roles("counselor", "admin")
+def transfer(public_id: str):
+    student = _transfer_student()
+    school = db.session.get(School, student.school_id)
+    classes = db.session.execute(
+        select(SchoolClass.id, SchoolClass.name, School.name)
+        .join(School, School.id == SchoolClass.school_id)
+        .where(School.district_id == school.district_id, School.id != school.id)
+        .order_by(School.code, SchoolClass.grade, SchoolClass.name)
+    ).all()
+    form = TransferForm()
+    form.to_class.choices = [(cid, f"{sname} · {cname}") for cid, cname, sname in classes]
+    if form.validate_on_submit():
+        to_class = db.session.get(SchoolClass, form.to_class.data)
+        try:
+            service.transfer_student(db.session, current_actor(), student, to_class)
+        except service.CareError as exc:
+            form.to_class.errors.append(_(str(exc)))
+        else:
+            flash(_("The student's file has moved to the new school."), "success")
+            return redirect(url_for("main.home"))
+    name = None
+    if current_user.role == "counselor":  # the admin moves records without reading identities
+        name = get_vault().reveal_many([student], "transfer.form", columns=("name",))[student.id].name
+    return render_template("care/transfer.html", student=student, school=school, form=form, name=name)
