@@ -23,6 +23,8 @@ AREAS: list[tuple[str, str | None]] = [
     ("app.care.views", None),
     ("app.rechecks.views", "/rechecks"),
     ("app.notifications.views", "/notifications"),
+    ("app.screenings.views", None),
+    ("app.student_entry.views", "/s"),
 ]
 
 

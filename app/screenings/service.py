@@ -61,6 +61,19 @@ class ScreeningError(ValueError):
         self.code = code
 
 
+def answer_error_text(exc: ScreeningError) -> str:
+    """The error in the reader's language, naming the item."""
+    from flask_babel import gettext as _
+
+    if exc.code == "instrument":
+        return _("Unknown instrument.")
+    if exc.code == "count":
+        return _("Wrong number of answers: %(message)s", message=str(exc))
+    if exc.item:
+        return _("Item %(n)s: the answer is not one of the allowed answers.", n=exc.item)
+    return str(exc)
+
+
 def local_today(tz: str | None = None) -> date:
     return datetime.now(ZoneInfo(tz or os.environ.get("XINMIAO_TIMEZONE") or "Asia/Shanghai")).date()
 

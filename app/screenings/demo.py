@@ -1,0 +1,80 @@
+"""Demo step (order 20): an autumn campaign 2026-2027-1 across the demo schools with completed screenings.
+
+CES-DC for grades 4–6, PHQ-A and GAD-7 for grades 7–9; answers drawn so that roughly 10–20% of forms are positive
+and a handful carry a crisis answer. Everything goes through `record_screening`, like real data. Deterministic for
+a given seed (ctx.rng). Uses the schools and students the roster step made (read from the database, so it also
+works on factory data).
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from models import Actor, Campaign, School, Student, User, counselor_schools
+from screening import get_instrument
+
+from .service import InstrumentRule, create_campaign, record_screening
+
+TERM = "2026-2027-1"
+RULES = (InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9))
+COMPLETION = 0.92  # some students were absent on the day
+
+
+def _answers(inst_id: str, profile: str, rng: Any, crisis: bool) -> list[int | None]:
+    inst = get_instrument(inst_id)
+    weights = {"calm": (0.62, 0.28, 0.08, 0.02), "low": (0.30, 0.40, 0.22, 0.08), "high": (0.08, 0.27, 0.35, 0.30)}[profile]
+    out: list[int | None] = []
+    for item in inst.items:
+        values = sorted(item.values)
+        if len(values) == 2:  # yes / no questions (PHQ-A 10–13)
+            out.append(0)
+            continue
+        w = list(weights[: len(values)]) + [0.0] * max(0, len(values) - 4)
+        out.append(rng.choices(values, weights=w[: len(values)])[0])
+    if inst_id == "phqa":
+        out[8] = (1 if crisis else 0)  # item 9 carries the crisis; a calm demo never has one by chance
+        if crisis and rng.random() < 0.5:
+            out[12] = 1
+    return out
+
+
+def demo_screenings(ctx: Any) -> str:
+    s = ctx.session
+    schools = list(s.scalars(select(School).order_by(School.code)))
+    if not schools:
+        return "screenings: no schools, nothing to do"
+    counselor = s.scalars(select(User).join(counselor_schools, counselor_schools.c.user_id == User.id)
+                          .where(User.role == "counselor").order_by(User.id)).first()
+    actor = Actor.for_user(counselor) if counselor else Actor.system("demo")
+    start = date(2026, 10, 12) if ctx.today >= date(2026, 10, 20) else ctx.today - timedelta(days=14)
+    campaign = create_campaign(
+        s, actor, name="2026学年秋季心理健康筛查", term=TERM, starts_on=start, ends_on=start + timedelta(days=30),
+        schools=schools, rules=list(RULES), guardian_notice="letter", guardian_notice_on=start - timedelta(days=7),
+        created_by=counselor,
+    )
+    students = list(s.scalars(select(Student).where(Student.status == "enrolled", Student.grade >= 4).order_by(Student.id)))
+    ctx.vault.preload_keys(st.data_key_id for st in students)
+    count = positive = crises = 0
+    for st in students:
+        if ctx.rng.random() > COMPLETION:
+            continue
+        roll = ctx.rng.random()
+        profile = "high" if roll < 0.10 else ("low" if roll < 0.35 else "calm")
+        crisis = st.grade >= 7 and profile == "high" and ctx.rng.random() < 0.12
+        day = start + timedelta(days=ctx.rng.randrange(0, 10))
+        for inst_id in campaign.instruments_for_grade(st.grade):
+            screening = record_screening(s, actor, ctx.vault, st, inst_id, _answers(inst_id, profile, ctx.rng, crisis and inst_id == "phqa"),
+                                         mode="self" if ctx.rng.random() < 0.85 else "paper", administered_on=day,
+                                         campaign=campaign, today=day)
+            count += 1
+            positive += bool(screening.positive)
+            crises += bool(screening.critical)
+    s.flush()
+    ctx.data["campaign"] = campaign
+    ctx.data.setdefault("campaigns", []).append(campaign)
+    return f"screenings: campaign {TERM} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
+
+
+__all__ = ["demo_screenings", "Campaign"]

@@ -1,0 +1,239 @@
+"""The student entrance (/s): a class self-completing in the computer room.
+
+Code -> student number + birth month -> one instrument per page -> a thank-you page (never a score).
+The student's state lives only in the signed Flask session (`entry`: class session id + student id) and in
+ResponseDraft rows; ids in forms are never trusted. Identification attempts are rate-limited per client address,
+and a wrong identity gets the same answer whether or not the student exists.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.throttle import make_rate_limiter
+from app.db import db
+from app.screenings import service
+from app.security import public
+from app.vault import keyring
+from models import Actor, ClassSession, Screening, Student, append_event
+from models.vault import Vault
+from screening import get_instrument
+
+bp = Blueprint("student_entry", __name__)
+
+ENTRY_KEY = "entry"
+
+
+def _actor() -> Actor:
+    return Actor(None, service.STUDENT_ENTRANCE, "student", request.remote_addr)
+
+
+def _vault() -> Vault:
+    return Vault(db.session, keyring(), _actor())
+
+
+def _limits() -> tuple[Any, Any]:
+    ext = current_app.extensions
+    return ext["xinmiao_student_attempts"], ext["xinmiao_student_failures"]
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _too_many():  # type: ignore[no-untyped-def]
+    return render_template("student_entry/limited.html"), 429
+
+
+@bp.route("", methods=["GET", "POST"])
+@public
+def start():
+    attempts, failures = _limits()
+    code = service.normalise_code(request.values.get("code"))
+    errors: dict[str, str] = {}
+    number = ""
+    month = ""
+    if request.method == "POST":
+        number = (request.form.get("student_number") or "").strip()[:40]
+        month = (request.form.get("birth_ym") or "").strip()[:7]
+        if failures.is_locked(_client()) or not attempts.hit(_client()):
+            return _too_many()
+        cs = service.find_open_session(db.session, code)
+        if cs is None:
+            failures.failure(_client())
+            errors["code"] = _("This code is not valid or has expired. Check it with your teacher.")
+        elif not number or not month:
+            if not number:
+                errors["student_number"] = _("Enter your student number.")
+            if not month:
+                errors["birth_ym"] = _("Enter your birth month.")
+        else:
+            vault = _vault()
+            student = service.identify_student(db.session, vault, cs, number, month)
+            if student is None:
+                failures.failure(_client())
+                errors["identity"] = _("The student number or birth month does not match. Check them and try again, or ask your teacher.")
+            elif service.is_opted_out(db.session, cs.campaign_id, student.id):
+                return render_template("student_entry/not_needed.html")
+            else:
+                session[ENTRY_KEY] = {"cs": cs.id, "st": student.id, "t": int(time.time())}
+                append_event(db.session, _actor(), "student.self_identified", student_public_id=student.public_id,
+                             target=f"session:{cs.id}")
+                return redirect(url_for("student_entry.questionnaire"))
+    return render_template("student_entry/start.html", code=code, number=number, month=month, errors=errors)
+
+
+def _state() -> tuple[ClassSession, Student] | None:
+    """The identified student and their class session from the signed session, still valid, or None."""
+    entry = session.get(ENTRY_KEY)
+    if not isinstance(entry, dict):
+        return None
+    cs = db.session.get(ClassSession, entry.get("cs"))
+    student = db.session.get(Student, entry.get("st"))
+    if cs is None or student is None or student.class_id != cs.class_id or student.status != "enrolled":
+        return None
+    if not service.session_is_open(cs, grace=service.SESSION_GRACE):
+        return None
+    if service.is_opted_out(db.session, cs.campaign_id, student.id):
+        return None
+    return cs, student
+
+
+def _plan(cs: ClassSession, student: Student) -> tuple[list[str], set[str]]:
+    assigned = service.self_instruments_for(cs.campaign, student.grade)
+    done = service.done_instruments(db.session, cs.campaign, student)
+    return assigned, done
+
+
+def _ended():  # type: ignore[no-untyped-def]
+    session.pop(ENTRY_KEY, None)
+    return redirect(url_for("student_entry.start", ended=1))
+
+
+@bp.route("/q", methods=["GET", "POST"])
+@public
+def questionnaire():
+    state = _state()
+    if state is None:
+        return _ended()
+    cs, student = state
+    assigned, done = _plan(cs, student)
+    remaining = [i for i in assigned if i not in done]
+    if not remaining:
+        return redirect(url_for("student_entry.done"))
+    current = remaining[0]
+    inst = get_instrument(current)
+    vault = _vault()
+    errors: set[int] = set()
+    message = None
+    if request.method == "POST":
+        if request.form.get("instrument") != current:
+            # a stale or tampered page: the server decides which instrument is being answered
+            return redirect(url_for("student_entry.questionnaire"))
+        answers = _answers_from_form(inst)
+        missing = [item.number for item in inst.items if item.number not in answers]
+        if missing:
+            service.save_draft(db.session, vault, cs, student, current, answers)
+            errors = set(missing)
+            message = _("Please answer every question. Unanswered: %(items)s", items="、".join(str(n) for n in missing))
+        else:
+            values = [answers[item.number] for item in inst.items]
+            outcome = _submit(cs, student, current, values, vault)
+            if outcome == "duplicate":
+                return render_template("student_entry/already.html"), 409
+            return redirect(url_for("student_entry.questionnaire"))
+        saved = answers
+    else:
+        saved = {int(k): v for k, v in service.load_draft(db.session, vault, cs, student, current).items()} \
+            if _has_draft(cs, student, current) else {}
+    position = assigned.index(current) + 1
+    return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
+                           position=position, total=len(assigned), percent=round(100 * (position - 1) / len(assigned)),
+                           current=current)
+
+
+def _has_draft(cs: ClassSession, student: Student, instrument_id: str) -> bool:
+    from models import ResponseDraft
+
+    return db.session.scalar(select(ResponseDraft.id).where(ResponseDraft.session_id == cs.id, ResponseDraft.student_id == student.id,
+                                                            ResponseDraft.instrument_id == instrument_id)) is not None
+
+
+def _answers_from_form(inst: Any) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for item in inst.items:
+        raw = request.form.get(f"q{item.number}")
+        if raw in (None, ""):
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            continue
+        if value in item.values:
+            out[item.number] = value
+    return out
+
+
+def _submit(cs: ClassSession, student: Student, instrument_id: str, values: list[int], vault: Vault) -> str:
+    exists = db.session.scalar(select(Screening.id).where(Screening.campaign_id == cs.campaign_id, Screening.student_id == student.id,
+                                                          Screening.instrument_id == instrument_id))
+    if exists is not None:
+        return "duplicate"
+    try:
+        with db.session.begin_nested():
+            screening = service.record_screening(db.session, _actor(), vault, student, instrument_id, values, mode="self",
+                                                 administered_on=service.local_today(current_app.config["TIMEZONE"]),
+                                                 campaign=cs.campaign, session=cs)
+            db.session.flush()
+    except IntegrityError:
+        return "duplicate"  # a second submission racing the first: the unique constraint is the last line
+    service.drop_draft(db.session, cs, student, instrument_id)
+    append_event(db.session, _actor(), "screening.recorded", student_public_id=student.public_id,
+                 target=f"screening:{screening.uid}", detail={"instrument": instrument_id, "mode": "self", "session": cs.id})
+    return "ok"
+
+
+@bp.route("/save", methods=["POST"])
+@public
+def autosave():
+    """Autosave of the page in hand (JSON). The instrument must be the one the server says is current."""
+    state = _state()
+    if state is None:
+        return jsonify({"saved": False, "reason": "ended"}), 409
+    cs, student = state
+    assigned, done = _plan(cs, student)
+    remaining = [i for i in assigned if i not in done]
+    current = request.form.get("instrument")
+    if not remaining or current != remaining[0]:
+        return jsonify({"saved": False, "reason": "stale"}), 409
+    inst = get_instrument(current)
+    answers = _answers_from_form(inst)
+    service.save_draft(db.session, _vault(), cs, student, current, answers)
+    return jsonify({"saved": True, "answered": len(answers), "items": inst.item_count})
+
+
+@bp.route("/done")
+@public
+def done():
+    state = _state()
+    if state is not None:
+        cs, student = state
+        assigned, finished = _plan(cs, student)
+        if any(i not in finished for i in assigned):
+            return redirect(url_for("student_entry.questionnaire"))
+    session.pop(ENTRY_KEY, None)
+    return render_template("student_entry/done.html")
+
+
+def init_area(app: Flask) -> None:
+    cfg = app.config
+    window = int(cfg.get("STUDENT_ENTRY_WINDOW_SECONDS", 600))
+    app.extensions.setdefault("xinmiao_student_attempts", cfg.get("STUDENT_ENTRY_ATTEMPTS_LIMITER") or make_rate_limiter(
+        cfg, "student-attempts", int(cfg.get("STUDENT_ENTRY_MAX_ATTEMPTS", 300)), window))
+    app.extensions.setdefault("xinmiao_student_failures", cfg.get("STUDENT_ENTRY_FAILURES_LIMITER") or make_rate_limiter(
+        cfg, "student-failures", int(cfg.get("STUDENT_ENTRY_MAX_FAILURES", 40)), window))
