@@ -233,6 +233,13 @@ def _total_text(sn: str, t: Scale, total: int, band) -> dict[str, str]:
     return text
 
 
+def _prorated_text(sn: str, label, missed: list[int]) -> dict[str, str]:
+    part_zh, part_en = (f" {label['zh']}", f" ({label['en']})") if label else ("", "")
+    return {"zh": f"{sn}{part_zh} 有{len(missed)}题未作答（第{_items_zh(missed)}题）：按已答题目的平均分补足，四舍五入",
+            "en": f"{sn}{part_en}: {len(missed)} item(s) unanswered (item(s) {_items_en(missed)}): prorated by the mean "
+                  f"of the answered items, halves rounded up"}
+
+
 def _critical_text(inst: Instrument, cr) -> dict[str, str]:
     zh, en = _answer_text(inst, cr.item, cr.condition)
     sn = inst.short_name
@@ -307,8 +314,10 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             if s.required:
                 incomplete_parts.append((s, miss))
             continue
-        if prorated and FLAG_PRORATED not in flags:
-            flags.append(FLAG_PRORATED)
+        if prorated:
+            if FLAG_PRORATED not in flags:
+                flags.append(FLAG_PRORATED)
+            expl.append(_prorated_text(sn, s.label, [n for n in s.items if vals[n - 1] is None]))
         band = s.band_for(sc)
         pos = None
         if s.positive:
@@ -329,18 +338,15 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         else:
             total, miss, prorated = _sum_scale(t, vals)
             if miss and total is not None:
+                missed = [n for n in t.items if vals[n - 1] is None]
                 if prorated:
                     if FLAG_PRORATED not in flags:
                         flags.append(FLAG_PRORATED)
-                    expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missing_items)}题）：按已答题目的平均分补足，"
-                                       f"四舍五入",
-                                 "en": f"{sn}: {miss} item(s) unanswered (item(s) {_items_en(missing_items)}): prorated "
-                                       f"by the mean of the answered items, halves rounded up"})
+                    expl.append(_prorated_text(sn, "", missed))
                 else:
                     flags.append(FLAG_BLANK_AS_ZERO)
-                    expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missing_items)}题）：空白题按0分计",
-                                 "en": f"{sn}: {miss} item(s) blank (item(s) {_items_en(missing_items)}): "
-                                       f"counted as 0"})
+                    expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missed)}题）：空白题按0分计",
+                                 "en": f"{sn}: {miss} item(s) blank (item(s) {_items_en(missed)}): counted as 0"})
         if total is None:
             if t.required:
                 incomplete_parts.insert(0, (t, miss))
@@ -357,7 +363,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         flags.append(FLAG_INCOMPLETE)
         s, miss = incomplete_parts[0]
         allowed = s.max_missing if s.missing_rule != "none" else 0
-        part_zh = "" if s is t else f"{s.label['zh']}"
+        part_zh = "" if s is t else f" {s.label['zh']}"
         part_en = "" if s is t else f" ({s.label['en']})"
         expl.append({"zh": f"{sn}{part_zh} 有{miss}题未作答（最多允许{allowed}题）：{_NOT_SCORED['zh']}",
                      "en": f"{sn}{part_en}: {miss} item(s) unanswered (at most {allowed} allowed): "

@@ -209,3 +209,8 @@ def test_scl90_like_any_factor_mean_of_2_is_positive():
         answers[i] = 2
     r = score(SCL, answers)
     assert r.subscales["f1"].positive is True and r.positive is True and r.total == 99
+
+
+def test_sdq_like_prorated_subscale_is_explained_with_its_missing_items():
+    r = score(SDQ, sdq_answers({"emotional": [2, 1, 0, None, None]}))
+    assert any("emotional" in e["en"] and "16, 24" in e["en"] and "prorated" in e["en"] for e in r.explanation)

@@ -379,3 +379,9 @@ def test_result_is_a_frozen_dataclass_with_every_field_set():
         r.total = 0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.subscales["attention"].score = 0  # type: ignore[misc]
+
+
+def test_phqa_proration_names_only_missing_scored_items():
+    r = score("phqa", [1, 1, None, 1, 1, 0, 0, 0, 0, None, None, 0, 0])
+    assert r.total == 5 and "prorated" in r.flags
+    assert r.explanation[0]["zh"] == "PHQ-A 有1题未作答（第3题）：按已答题目的平均分补足，四舍五入"
