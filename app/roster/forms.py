@@ -32,14 +32,20 @@ class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form: Any) -> None:
+        allowed = {str(value) for value, _label in self.choices or []}
+        if any(str(value) not in allowed for value in self.data or []):
+            raise ValidationError(_l("Unknown care group"))
+
 
 class GuardianForm(Form):
     """One guardian row; a row left completely empty is ignored."""
 
-    name = StringField(_l("Guardian name"), validators=[Optional(), Length(max=50, message=_l("At most 50 characters"))])
+    # No Optional(): it would stop the inline checks that make a half-filled row name its missing parts.
+    name = StringField(_l("Guardian name"), validators=[Length(max=50, message=_l("At most 50 characters"))])
     relation = StringField(_l("Relation"), validators=[Optional(), Length(max=20, message=_l("At most 20 characters"))],
                            description=_l("For example 母亲, 父亲, 祖母"))
-    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=30, message=_l("At most 30 characters"))])
+    phone = StringField(_l("Phone"), validators=[Length(max=30, message=_l("At most 30 characters"))])
 
     def is_blank(self) -> bool:
         return not any((self.name.data or "").strip() or (f.data or "").strip() for f in (self.relation, self.phone))

@@ -1,0 +1,185 @@
+"""The counselor's student list: scope, filters, paging, exact search through the blind index, audit, queries."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event, func, select
+
+from models import AuditEvent
+from tests.conftest import login
+
+
+def _events(db_session, action):
+    return db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action))
+
+
+def _names(html):
+    return re.findall(r'<a href="/students/[0-9a-f-]{36}">([^<]*)</a>', html)
+
+
+def _as_counselor(client, factory, *schools):
+    counselor = factory.counselor(*schools)
+    login(client, counselor.username, factory.PASSWORD)
+    return counselor
+
+
+def test_counselor_lists_only_students_of_their_schools(client, factory):
+    mine, theirs = factory.school(), factory.school()
+    factory.student(school=mine, name="本校学生")
+    factory.student(school=theirs, name="外校学生")
+    _as_counselor(client, factory, mine)
+    html = client.get("/students").get_data(as_text=True)
+    assert _names(html) == ["本校学生"]
+
+
+def test_district_officer_and_admin_get_403_on_the_list(app, factory):
+    for role in ("district", "admin", "head_teacher"):
+        client = app.test_client()
+        login(client, factory.user(role).username, factory.PASSWORD)
+        assert client.get("/students").status_code == 403
+        assert client.get("/students/new").status_code == 403
+
+
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get("/students")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_filters_by_grade_class_care_group_and_status(client, factory):
+    school = factory.school()
+    g7 = factory.klass(school, grade=7)
+    g8 = factory.klass(school, grade=8)
+    factory.student(klass=g7, name="七年级留守", groups=["left_behind"])
+    factory.student(klass=g7, name="七年级随迁", groups=["migrant"])
+    factory.student(klass=g8, name="八年级学生")
+    factory.student(klass=g8, name="已毕业学生", status="graduated")
+    _as_counselor(client, factory, school)
+    get = lambda qs: sorted(_names(client.get(f"/students?{qs}").get_data(as_text=True)))  # noqa: E731
+    assert get("grade=7") == ["七年级留守", "七年级随迁"]
+    assert get(f"class={g8.id}") == ["八年级学生", "已毕业学生"]
+    assert get("group=left_behind") == ["七年级留守"]
+    assert get("status=graduated") == ["已毕业学生"]
+    assert get("grade=7&group=migrant") == ["七年级随迁"]
+
+
+def test_filters_outside_the_users_scope_are_ignored(client, factory):
+    mine, theirs = factory.school(), factory.school()
+    factory.student(school=mine, name="本校学生")
+    other_class = factory.klass(theirs)
+    factory.student(klass=other_class, name="外校学生")
+    _as_counselor(client, factory, mine)
+    html = client.get(f"/students?school={theirs.id}&class={other_class.id}").get_data(as_text=True)
+    assert _names(html) == ["本校学生"]
+
+
+def test_list_pages_by_fifty(client, factory):
+    school = factory.school()
+    klass = factory.klass(school)
+    for i in range(53):
+        factory.student(klass=klass, name=f"学生{i:02d}号")
+    _as_counselor(client, factory, school)
+    first = client.get("/students").get_data(as_text=True)
+    second = client.get("/students?page=2").get_data(as_text=True)
+    assert len(_names(first)) == 50 and len(_names(second)) == 3
+    assert not set(_names(first)) & set(_names(second))
+    assert "共 53 名学生" in first
+
+
+def test_one_audit_event_per_list_page_and_it_names_no_student(client, factory, db_session):
+    school = factory.school()
+    for _ in range(4):
+        factory.student(school=school, name="保密姓名")
+    _as_counselor(client, factory, school)
+    before = _events(db_session, "roster.list")
+    client.get("/students?q=")
+    assert _events(db_session, "roster.list") == before + 1
+    event_ = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "roster.list").order_by(AuditEvent.seq.desc())).first()
+    assert '"count": 4' in event_.detail and "保密姓名" not in event_.detail
+
+
+def test_list_page_query_count_does_not_grow_with_the_number_of_students(app, factory, engine):
+    def queries_for(n_students):
+        school = factory.school()
+        klass = factory.klass(school)
+        for _ in range(n_students):
+            factory.student(school=school, klass=klass, groups=["left_behind", "boarding"])
+        client = app.test_client()
+        _as_counselor(client, factory, school)
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/students").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return statements
+
+    few, many = queries_for(2), queries_for(30)
+    assert len(few) == len(many) <= 15
+    # The students themselves come from one query (plus one count for the pager); keys and care groups in one each.
+    assert sum("FROM students" in s and "count(*)" not in s for s in many) == 1
+    assert sum("FROM data_keys" in s for s in many) == 1
+    assert sum("FROM student_care_groups" in s for s in many) == 1
+
+
+def test_empty_list_says_what_to_do(client, factory):
+    _as_counselor(client, factory, factory.school())
+    html = client.get("/students").get_data(as_text=True)
+    assert "还没有学生" in html and "/students/new" in html
+
+
+# -- exact search ------------------------------------------------------------------------------------------------
+def test_search_by_exact_name_finds_the_student_and_not_a_partial_match(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="张小红")
+    factory.student(school=school, name="张小红红")
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students?q=张小红").get_data(as_text=True)) == ["张小红"]
+    html = client.get("/students?q=张小").get_data(as_text=True)
+    assert _names(html) == [] and "没有找到姓名或学籍号完全一致的学生" in html
+
+
+def test_search_by_student_number_with_full_width_digits_and_spaces(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="赵六", number="G3101234567")
+    _as_counselor(client, factory, school)
+    for q in ("G3101234567", "g3101234567", " G310 123 4567 ", "Ｇ３１０１２３４５６７", "Ｇ３１０　１２３４５６７"):
+        assert _names(client.get("/students", query_string={"q": q}).get_data(as_text=True)) == ["赵六"], q
+
+
+def test_search_by_name_with_spaces_inside(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="欧阳明")
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students", query_string={"q": "欧阳 明"}).get_data(as_text=True)) == ["欧阳明"]
+
+
+def test_search_drops_blind_index_false_positives(client, factory, db_session):
+    school = factory.school()
+    real = factory.student(school=school, name="孙悟空")
+    impostor = factory.student(school=school, name="猪八戒")
+    impostor.name_bidx = real.name_bidx  # a forced collision of the truncated digest
+    db_session.flush()
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students?q=孙悟空").get_data(as_text=True)) == ["孙悟空"]
+
+
+def test_search_does_not_reach_other_schools(client, factory):
+    mine, theirs = factory.school(), factory.school()
+    factory.student(school=theirs, name="同名同姓")
+    _as_counselor(client, factory, mine)
+    assert _names(client.get("/students?q=同名同姓").get_data(as_text=True)) == []
+
+
+def test_a_search_writes_one_audit_event_without_the_query(client, factory, db_session):
+    school = factory.school()
+    factory.student(school=school, name="周杰")
+    _as_counselor(client, factory, school)
+    before = _events(db_session, "roster.search")
+    client.get("/students?q=周杰")
+    assert _events(db_session, "roster.search") == before + 1
+    details = list(db_session.scalars(select(AuditEvent.detail)))
+    assert not any("周杰" in d for d in details)
