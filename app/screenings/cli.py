@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -30,7 +31,8 @@ def import_command(path: Path, dry_run: bool, school_code: str | None, campaign_
         raise click.ClickException(f"{path.name} is larger than {importer.MAX_BYTES // (1024 * 1024)} MB")
     data = path.read_bytes()
     actor = Actor.system("cli:screenings-import")
-    with db.transaction() as session:
+    # messages are translated (default locale), which Flask-Babel does within a request context
+    with current_app.test_request_context(), db.transaction() as session:
         school_filter = Student.status.isnot(None)
         if school_code:
             school = session.scalars(select(School).where(School.code == school_code)).first()

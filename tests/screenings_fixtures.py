@@ -1,0 +1,58 @@
+"""Shared setup for the screenings tests: a school, a grade-7 class, students, a counselor, a campaign, a session."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from app.screenings.service import InstrumentRule, create_campaign, open_session
+from models import Actor
+
+PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+PHQA_CALM = [0] * 13
+GAD7_CALM = [0] * 7
+
+
+@dataclass
+class Setup:
+    school: Any
+    klass: Any
+    students: list
+    counselor: Any
+    campaign: Any
+    session: Any
+    numbers: list
+
+
+def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Setup:
+    school = factory.school()
+    klass = factory.klass(school, grade=7)
+    numbers = [f"S7{factory_seq(i)}" for i in range(n)]
+    students = [factory.student(school=school, klass=klass, number=numbers[i], birth_ym="2013-0%d" % (i + 1))
+                for i in range(n)]
+    counselor = factory.counselor(school)
+    actor = Actor.for_user(counselor)
+    campaign = create_campaign(db_session, actor, name="秋季筛查", term="2026-2027-1", starts_on=date.today() - timedelta(days=1),
+                               ends_on=date.today() + timedelta(days=30), schools=[school],
+                               rules=[InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9),
+                                      InstrumentRule("psc17", 7, 9)],
+                               guardian_notice="letter", guardian_notice_on=date.today() - timedelta(days=7), created_by=counselor)
+    cs = open_session(db_session, actor, campaign, klass, minutes=minutes, user=counselor)
+    db_session.flush()
+    return Setup(school, klass, students, counselor, campaign, cs, numbers)
+
+
+_counter = [0]
+
+
+def factory_seq(i: int) -> str:
+    _counter[0] += 1
+    return f"{_counter[0]:05d}{i}"
+
+
+def answers_form(answers: list, instrument: str) -> dict:
+    data = {"instrument": instrument}
+    for i, a in enumerate(answers, start=1):
+        if a is not None:
+            data[f"q{i}"] = str(a)
+    return data

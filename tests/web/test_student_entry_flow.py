@@ -1,0 +1,202 @@
+"""The student entrance /s: code, identity, one instrument per page, autosave and resume, thank-you, refusals."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from models import AuditEvent, ResponseDraft, Screening, Warning, utcnow
+from tests.conftest import post
+from tests.screenings_fixtures import GAD7_CALM, PHQA_CALM, PHQA_CRISIS, answers_form, build
+
+
+def enter(client, setup, i=0, code=None, number=None, month=None):
+    return post(client, "/s", {"code": code or setup.session.code, "student_number": number or setup.numbers[i],
+                               "birth_ym": month or setup.students[i].birth_ym})
+
+
+def test_a_student_enters_the_code_answers_each_instrument_and_sees_a_thank_you_without_a_score(client, factory, db_session):
+    setup = build(factory, db_session)
+    r = enter(client, setup)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/s/q")
+    page = client.get("/s/q").get_data(as_text=True)
+    assert "PHQ-A" in page and 'role="progressbar"' in page
+    assert 'name="instrument" value="phqa"' in page
+    r = post(client, "/s/q", answers_form(PHQA_CALM, "phqa"))
+    assert r.status_code == 302
+    page = client.get("/s/q").get_data(as_text=True)
+    assert 'name="instrument" value="gad7"' in page
+    r = post(client, "/s/q", answers_form(GAD7_CALM, "gad7"))
+    r = client.get("/s/q", follow_redirects=True)
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'data-testid="thanks"' in text
+    assert "总分" not in text and "score" not in text.lower()
+    rows = db_session.scalars(select(Screening).where(Screening.student_id == setup.students[0].id)).all()
+    assert sorted(s.instrument_id for s in rows) == ["gad7", "phqa"]
+    assert all(s.mode == "self" and s.session_id == setup.session.id for s in rows)
+    actions = set(db_session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "student-entrance")))
+    assert {"student.self_identified", "screening.recorded"} <= actions
+
+
+def test_a_parent_report_is_never_offered_to_students(client, factory, db_session):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    post(client, "/s/q", answers_form(PHQA_CALM, "phqa"))
+    post(client, "/s/q", answers_form(GAD7_CALM, "gad7"))
+    assert client.get("/s/q").status_code == 302  # finished: PSC-17 (parent report) is not asked
+    assert db_session.scalar(select(func.count()).select_from(Screening).where(Screening.instrument_id == "psc17")) == 0
+
+
+def test_an_expired_code_is_refused(client, factory, db_session):
+    setup = build(factory, db_session)
+    setup.session.expires_at = utcnow() - timedelta(minutes=1)
+    db_session.flush()
+    r = enter(client, setup)
+    assert r.status_code == 200 and 'data-testid="code-error"' in r.get_data(as_text=True)
+    assert client.get("/s/q").status_code == 302
+
+
+def test_a_closed_session_code_is_refused(client, factory, db_session):
+    setup = build(factory, db_session)
+    setup.session.closed_at = utcnow()
+    db_session.flush()
+    assert 'data-testid="code-error"' in enter(client, setup).get_data(as_text=True)
+
+
+def test_a_wrong_student_number_gets_the_same_answer_as_a_wrong_birth_month(client, factory, db_session):
+    setup = build(factory, db_session)
+    wrong_number = enter(client, setup, number="NOPE000000").get_data(as_text=True)
+    wrong_month = enter(client, setup, month="2001-01").get_data(as_text=True)
+    other_class = factory.student(school=setup.school, number="OTHERCLASS1", birth_ym="2013-01")
+    outside = enter(client, setup, number="OTHERCLASS1", month="2013-01").get_data(as_text=True)
+    assert other_class.class_id != setup.klass.id
+
+    def message(html):
+        start = html.index('data-testid="identity-error">')
+        return html[start:html.index("</div>", start)]
+
+    assert message(wrong_number) == message(wrong_month) == message(outside)
+    assert client.get("/s/q").status_code == 302  # not identified
+
+
+def test_an_opted_out_student_cannot_start(client, factory, db_session):
+    from app.screenings.service import set_opt_outs
+    from models import Actor
+
+    setup = build(factory, db_session)
+    set_opt_outs(db_session, Actor.system("t"), setup.campaign, setup.klass, [setup.students[0].id])
+    r = enter(client, setup)
+    assert r.status_code == 200 and "/s/q" not in r.headers.get("Location", "")
+    assert client.get("/s/q").status_code == 302
+
+
+def test_a_missing_answer_keeps_the_page_and_saves_a_draft_that_resumes(client, factory, db_session, app, keyring):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    partial = answers_form(PHQA_CALM[:5] + [None] * 8, "phqa")
+    r = post(client, "/s/q", partial)
+    assert r.status_code == 200 and 'data-testid="missing"' in r.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(Screening)) == 0
+    draft = db_session.scalars(select(ResponseDraft).where(ResponseDraft.student_id == setup.students[0].id)).one()
+    assert draft.answers_enc is not None and b'"1": 0' not in draft.answers_enc
+    # a dropped connection: a fresh browser enters again and finds its answers
+    other = app.test_client()
+    enter(other, setup)
+    page = other.get("/s/q").get_data(as_text=True)
+    assert page.count("checked") == 5
+
+
+def test_autosave_stores_the_answers_of_the_current_page(client, factory, db_session):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    r = post(client, "/s/save", {"instrument": "phqa", "q1": "2", "q2": "1"})
+    assert r.status_code == 200 and r.get_json()["answered"] == 2
+    assert db_session.scalar(select(func.count()).select_from(ResponseDraft)) == 1
+
+
+def test_a_double_submission_is_refused(client, factory, db_session, app):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    page = client.get("/s/q")
+    assert page.status_code == 200
+    # a second browser of the same student submits the same page: first one wins, the second is refused kindly
+    other = app.test_client()
+    enter(other, setup)
+    assert post(client, "/s/q", answers_form(PHQA_CALM, "phqa")).status_code == 302
+    second = post(other, "/s/q", answers_form(PHQA_CALM, "phqa"))
+    assert second.status_code in (302, 409)
+    assert db_session.scalar(select(func.count()).select_from(Screening).where(
+        Screening.student_id == setup.students[0].id, Screening.instrument_id == "phqa")) == 1
+
+
+def test_the_database_refuses_a_duplicate_even_when_the_check_is_raced(client, factory, db_session, monkeypatch):
+    from app.screenings import service
+    from models import Actor
+    from models.vault import Vault
+
+    setup = build(factory, db_session)
+    vault = Vault(db_session, factory.keyring, Actor.system("t"))
+    service.record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CALM, mode="self",
+                             administered_on=utcnow().date(), campaign=setup.campaign, session=setup.session)
+    db_session.flush()
+    enter(client, setup)
+    # the page still offers PHQ-A if the done-check is bypassed (a race): the unique constraint answers
+    monkeypatch.setattr(service, "done_instruments", lambda db, c, s: set())
+    r = post(client, "/s/q", answers_form(PHQA_CALM, "phqa"))
+    assert r.status_code == 409 and 'data-testid="already"' in r.get_data(as_text=True)
+
+
+def test_tampered_hidden_fields_do_not_change_the_student_or_the_instrument(client, factory, db_session):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    # another instrument than the current one: ignored, nothing stored
+    r = post(client, "/s/q", answers_form(GAD7_CALM, "gad7"))
+    assert r.status_code == 302
+    assert db_session.scalar(select(func.count()).select_from(Screening)) == 0
+    # another student's id in the form: the signed session decides who answers
+    data = answers_form(PHQA_CALM, "phqa")
+    data["student_id"] = str(setup.students[1].id)
+    data["student"] = setup.students[1].public_id
+    post(client, "/s/q", data)
+    rows = db_session.scalars(select(Screening)).all()
+    assert [(s.student_id, s.instrument_id) for s in rows] == [(setup.students[0].id, "phqa")]
+
+
+def test_an_out_of_range_answer_is_not_accepted(client, factory, db_session):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    data = answers_form(PHQA_CALM, "phqa")
+    data["q3"] = "9"
+    r = post(client, "/s/q", data)
+    assert r.status_code == 200 and 'id="item-3"' in r.get_data(as_text=True)
+    assert db_session.scalar(select(func.count()).select_from(Screening)) == 0
+
+
+def test_a_crisis_answer_creates_a_level_1_warning_but_the_student_sees_only_thanks(client, factory, db_session):
+    setup = build(factory, db_session)
+    enter(client, setup)
+    post(client, "/s/q", answers_form(PHQA_CRISIS, "phqa"))
+    post(client, "/s/q", answers_form(GAD7_CALM, "gad7"))
+    text = client.get("/s/done").get_data(as_text=True)
+    assert "预警" not in text and "warning" not in text.lower()
+    w = db_session.scalars(select(Warning).where(Warning.student_id == setup.students[0].id)).one()
+    assert w.suggested_level == "L1"
+
+
+def test_the_entrance_is_rate_limited_per_client_address(client, factory, db_session, app):
+    from app.auth.throttle import MemoryThrottle
+
+    app.extensions["xinmiao_student_failures"] = MemoryThrottle(3, 600)
+    setup = build(factory, db_session)
+    for _ in range(3):
+        assert enter(client, setup, number="WRONG").status_code == 200
+    r = enter(client, setup)  # even the right identity waits now
+    assert r.status_code == 429
+
+
+def test_a_post_without_csrf_is_refused(client, factory, db_session):
+    setup = build(factory, db_session)
+    r = client.post("/s", data={"code": setup.session.code, "student_number": setup.numbers[0], "birth_ym": "2013-01"})
+    assert r.status_code == 400
+    assert client.post("/s/q", data={"instrument": "phqa"}).status_code == 400
+    assert client.post("/s/save", data={"instrument": "phqa"}).status_code == 400
