@@ -1,0 +1,151 @@
+"""`flask schools add|list` and `flask users add|list`: setting up an installation from the command line.
+
+Each command prints what it did; a bad argument (unknown role, school or class, a duplicate code or username)
+exits non-zero with a clear message and changes nothing (one transaction per command).
+"""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from models import Actor
+from models.roster import ROLES, SCHOOL_STAGES, SCHOOL_TYPES
+
+from . import service
+
+schools_cli = AppGroup("schools", help="Schools of the district.")
+users_cli = AppGroup("users", help="User accounts.")
+
+CLI_ACTOR = Actor.system("cli")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(2)
+
+
+@schools_cli.command("add")
+@click.option("--code", required=True, help="School code, e.g. 3101510013.")
+@click.option("--name", required=True, help="School name, e.g. 崇明区城桥中学.")
+@click.option("--type", "type_", required=True, type=click.Choice(SCHOOL_TYPES), help="School type.")
+@click.option("--stage", required=True, type=click.Choice(SCHOOL_STAGES), help="Grades taught.")
+def schools_add(code: str, name: str, type_: str, stage: str) -> None:
+    """Add a school."""
+    from app.db import db
+
+    with db.transaction() as session:
+        try:
+            school = service.create_school(session, CLI_ACTOR, code=code, name=name, type=type_, stage=stage)
+        except service.AdminError as exc:
+            session.rollback()
+            _fail(str(exc))
+        click.echo(f"added school {school.code} {school.name} ({school.type}, {school.stage})")
+
+
+@schools_cli.command("list")
+def schools_list() -> None:
+    """List the schools with their class and student counts."""
+    from app.db import db
+
+    with db.transaction() as session:
+        rows = service.schools_with_counts(session)
+    if not rows:
+        click.echo("no schools yet: add one with `flask schools add --code --name --type --stage`")
+        return
+    for school, n_classes, n_students, counselors in rows:
+        staff = ", ".join(u.username + ("" if u.full_time else " (part-time)") for u in counselors) or "no counselor"
+        click.echo(
+            f"{school.code:<12} {school.name}  {school.type}/{school.stage}  "
+            f"{n_classes} classes, {n_students} students; counselors: {staff}"
+        )
+
+
+@users_cli.command("add")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES), help="admin, district, counselor or head_teacher.")
+@click.option("--school", "school_codes", multiple=True, help="School code (counselor; repeat for several; "
+              "for a head teacher, the school of --class).")
+@click.option("--class", "class_names", multiple=True, help="Class name, e.g. 七年级(3)班 (head teacher; repeatable).")
+@click.option("--year", "school_year", default=None, help="School year of --class (default: the most recent).")
+@click.option("--password", required=True, help="Initial password (at least 8 characters).")
+@click.option("--display-name", default=None, help="Name shown in the interface (default: the username).")
+@click.option("--email", default=None)
+@click.option("--part-time", is_flag=True, help="A counselor who is not a full-time mental-health teacher.")
+def users_add(
+    username: str,
+    role: str,
+    school_codes: tuple[str, ...],
+    class_names: tuple[str, ...],
+    school_year: str | None,
+    password: str,
+    display_name: str | None,
+    email: str | None,
+    part_time: bool,
+) -> None:
+    """Add a user with a role and, for counselors and head teachers, their scope."""
+    from app.db import db
+
+    with db.transaction() as session:
+        schools = []
+        for code in school_codes:
+            school = service.school_by_code(session, code)
+            if school is None:
+                _fail(f"unknown school code {code!r} (see `flask schools list`)")
+            schools.append(school)
+        classes = []
+        if class_names and role != "head_teacher":
+            _fail("--class is only for --role head_teacher")
+        if role not in ("counselor", "head_teacher") and schools:
+            _fail(f"--school is only for counselors and head teachers, not {role}")
+        for name in class_names:
+            found = []
+            for school in schools or [None]:
+                found += service.find_class(session, name, school, school_year)
+            if school_year is None and found:
+                latest = found[0].school_year
+                found = [c for c in found if c.school_year == latest]
+            if not found:
+                where = f" at {', '.join(s.code for s in schools)}" if schools else ""
+                _fail(f"unknown class {name!r}{where}")
+            if len(found) > 1:
+                _fail(f"class {name!r} exists at several schools ({', '.join(c.school.code for c in found)}): add --school")
+            classes.append(found[0])
+        try:
+            user = service.create_user(
+                session,
+                CLI_ACTOR,
+                username=username,
+                password=password,
+                access=service.Access(role=role, schools=schools, classes=classes),
+                display_name=display_name,
+                email=email,
+                full_time=not part_time,
+            )
+        except service.AdminError as exc:
+            session.rollback()
+            _fail(str(exc))
+        click.echo(f"added user {user.username} ({user.role}){_scope(user)}")
+
+
+def _scope(user) -> str:  # type: ignore[no-untyped-def]
+    if user.role == "counselor":
+        return ": schools " + ", ".join(f"{s.code} {s.name}" for s in user.schools)
+    if user.role == "head_teacher":
+        return ": classes " + ", ".join(f"{c.school.name} {c.name} ({c.school_year})" for c in user.classes)
+    return ""
+
+
+@users_cli.command("list")
+@click.option("--role", type=click.Choice(ROLES), default=None)
+def users_list(role: str | None) -> None:
+    """List user accounts with role, state and scope."""
+    from app.db import db
+
+    with db.transaction() as session:
+        users = service.list_users(session, role)
+        if not users:
+            click.echo("no users yet: add one with `flask users add`")
+            return
+        for user in users:
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.username:<16} {user.role:<13} {state:<8} {user.display_name}{_scope(user)}")
