@@ -1,0 +1,586 @@
+"""The district statistics service: the ONLY way the district role reaches data.
+
+Aggregate-only by construction: every statement below is a GROUP BY / COUNT over result columns that are in
+clear (school, grade, gender, level, positive, dates); none selects a name, student number, sealed (`*_enc`)
+or blind-index (`*_bidx`) column, a student id or a public id (ids appear only inside COUNT(DISTINCT ...)).
+`tests/integration/test_district_service.py` captures the SQL this module emits and checks exactly that.
+
+How figures are built
+---------------------
+1. A handful of GROUP BY queries return *fine cubes*: counts per (school, grade, gender) for each measure,
+   for the chosen term or campaign (screening figures follow the screenings of its campaigns: warnings, cases,
+   rechecks and referrals are those that came from them).
+2. `build_family` sums the cubes into every cell the district role can reach — the district, each school
+   type, stage and type × stage (the filters), and inside each of those each school, type, stage, grade and
+   gender (the groupings) — and states the additive relations between them.
+3. `app.district.suppression.protect` hides small cells and their complements over the whole family at once,
+   so every page, filter and export shows the same protected figures.
+Schools, their names and their staff are not children: the staffing table names schools.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, distinct, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from models import School, Student, User
+from models.care import CareCase, CaseEntry
+from models.rechecks import Recheck
+from models.roster import StudentCareGroup, counselor_schools
+from models.screenings import Campaign, CampaignInstrument, Screening, Warning, campaign_schools
+
+from .suppression import Protected, Relation, protect, rate_value
+
+SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
+TWO_TYPES = ("rural_small", "township_boarding")
+STAGES = ("primary", "junior", "nine_year")
+GENDERS = ("M", "F")
+GRADES = tuple(range(1, 10))
+DIMENSIONS = ("school", "type", "stage", "grade", "gender")
+CARE_GROUPS = ("left_behind", "migrant", "hardship")
+WARNING_LEVELS = ("L1", "L2", "L3", "care")
+
+# Measures protected together because they are linked by an additive relation (all = care + other).
+LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positive_care", "positive_other")}
+
+Cube = dict[tuple[int, int, str], int]  # (school_id, grade, gender) -> count
+ScopeKey = tuple[frozenset[int], int | None, str | None]  # (schools, grade or None, gender or None)
+
+
+# -- selection ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selection:
+    """What the figures are about: a term (all its campaigns) or one campaign."""
+
+    term: str | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    type: str | None = None
+    stage: str | None = None
+
+
+@dataclass
+class SchoolInfo:
+    id: int
+    code: str
+    name: str
+    type: str
+    stage: str
+    enrolled_all: int = 0  # every enrolled student of the school (for staffing)
+
+
+@dataclass
+class Context:
+    """The schools in play and the campaigns selected, for one district."""
+
+    schools: dict[int, SchoolInfo]
+    campaign_ids: list[int]
+    eligible: dict[int, set[int]]  # school id -> grades the selected campaigns screen
+    instruments: list[str]
+
+    @property
+    def school_ids(self) -> frozenset[int]:
+        return frozenset(self.eligible)
+
+
+def _district_schools(db: Session, district_id: int | None) -> dict[int, SchoolInfo]:
+    enrolled = func.count(Student.id)
+    stmt = (
+        select(School.id, School.code, School.name, School.type, School.stage, enrolled)
+        .outerjoin(Student, and_(Student.school_id == School.id, Student.status == "enrolled"))
+        .group_by(School.id, School.code, School.name, School.type, School.stage)
+        .order_by(School.code)
+    )
+    if district_id is not None:
+        stmt = stmt.where(School.district_id == district_id)
+    return {row[0]: SchoolInfo(row[0], row[1], row[2], row[3], row[4], row[5]) for row in db.execute(stmt)}
+
+
+def list_terms(db: Session, district_id: int | None) -> list[str]:
+    """Terms that have a campaign, oldest first."""
+    stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(Campaign.status != "draft")
+    if district_id is not None:
+        stmt = stmt.where(
+            or_(
+                Campaign.id.in_(
+                    select(campaign_schools.c.campaign_id)
+                    .join(School, School.id == campaign_schools.c.school_id)
+                    .where(School.district_id == district_id)
+                    .group_by(campaign_schools.c.campaign_id)
+                ),
+                ~Campaign.id.in_(select(campaign_schools.c.campaign_id).group_by(campaign_schools.c.campaign_id)),
+            )
+        )
+    rows = db.execute(stmt.group_by(Campaign.term).order_by(func.min(Campaign.starts_on), Campaign.term)).all()
+    return [row[0] for row in rows]
+
+
+def list_campaigns(db: Session, term: str | None = None) -> list[tuple[int, str, str]]:
+    """(id, name, term) of campaigns that are not drafts, newest first."""
+    stmt = select(Campaign.id, Campaign.name, Campaign.term, func.count(CampaignInstrument.id)).outerjoin(
+        CampaignInstrument, CampaignInstrument.campaign_id == Campaign.id
+    ).where(Campaign.status != "draft")
+    if term:
+        stmt = stmt.where(Campaign.term == term)
+    stmt = stmt.group_by(Campaign.id, Campaign.name, Campaign.term, Campaign.starts_on).order_by(
+        Campaign.starts_on.desc(), Campaign.id.desc()
+    )
+    return [(row[0], row[1], row[2]) for row in db.execute(stmt)]
+
+
+def resolve_selection(db: Session, district_id: int | None, selection: Selection) -> Selection:
+    """Fill in a default (the latest term) and drop a campaign id that does not exist."""
+    if selection.campaign_id is not None:
+        ids = {cid for cid, _, _ in list_campaigns(db)}
+        if selection.campaign_id in ids:
+            return Selection(None, selection.campaign_id)
+    terms = list_terms(db, district_id)
+    if selection.term in terms:
+        return Selection(selection.term, None)
+    return Selection(terms[-1] if terms else None, None)
+
+
+def load_context(db: Session, district_id: int | None, selection: Selection) -> Context:
+    schools = _district_schools(db, district_id)
+    stmt = select(Campaign.id).where(Campaign.status != "draft").group_by(Campaign.id)
+    if selection.campaign_id is not None:
+        stmt = stmt.where(Campaign.id == selection.campaign_id)
+    else:
+        stmt = stmt.where(Campaign.term == (selection.term or ""))
+    campaign_ids = [row[0] for row in db.execute(stmt)]
+    links: dict[int, set[int]] = defaultdict(set)
+    ranges: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    instruments: set[str] = set()
+    if campaign_ids:
+        for cid, sid in db.execute(
+            select(campaign_schools.c.campaign_id, campaign_schools.c.school_id)
+            .where(campaign_schools.c.campaign_id.in_(campaign_ids))
+            .group_by(campaign_schools.c.campaign_id, campaign_schools.c.school_id)
+        ):
+            links[cid].add(sid)
+        for cid, instrument, g_from, g_to in db.execute(
+            select(CampaignInstrument.campaign_id, CampaignInstrument.instrument_id, CampaignInstrument.grade_from,
+                   CampaignInstrument.grade_to)
+            .where(CampaignInstrument.campaign_id.in_(campaign_ids))
+            .group_by(CampaignInstrument.campaign_id, CampaignInstrument.instrument_id, CampaignInstrument.grade_from,
+                      CampaignInstrument.grade_to)
+        ):
+            ranges[cid].append((g_from, g_to))
+            instruments.add(instrument)
+    eligible: dict[int, set[int]] = defaultdict(set)
+    for cid in campaign_ids:
+        targets = links.get(cid) or set(schools)
+        grades = {g for lo, hi in ranges.get(cid, [(1, 9)]) for g in range(lo, hi + 1)}
+        for sid in targets:
+            if sid in schools:
+                eligible[sid] |= grades
+    return Context(schools, campaign_ids, dict(eligible), sorted(instruments))
+
+
+# -- the aggregate queries ----------------------------------------------------------------------------------
+def _local_date(db: Session, column: Any, tz_name: str) -> Any:
+    """The calendar date of a UTC timestamp in the school time zone, computed by the database."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return func.date(func.timezone(tz_name, column))
+    offset = datetime.now(ZoneInfo(tz_name)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return func.date(column, f"{minutes:+d} minutes")
+
+
+def _cube(rows: Iterable[Any], n_measures: int) -> list[Cube]:
+    cubes: list[Cube] = [dict() for _ in range(n_measures)]
+    for row in rows:
+        key = (row[0], row[1], row[2])
+        for i in range(n_measures):
+            value = row[3 + i] or 0
+            if value:
+                cubes[i][key] = cubes[i].get(key, 0) + int(value)
+    return cubes
+
+
+def query_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dict[str, Cube]:
+    """Every measure as a fine cube (school, grade, gender) -> count. Aggregate queries only."""
+    cubes: dict[str, Cube] = {}
+    school_ids = list(ctx.school_ids)
+    # Students enrolled in the grades the campaigns screen.
+    enrolled: Cube = {}
+    if school_ids:
+        for sid, grade, gender, n in db.execute(
+            select(Student.school_id, Student.grade, Student.gender, func.count(Student.id))
+            .where(Student.status == "enrolled", Student.school_id.in_(school_ids))
+            .group_by(Student.school_id, Student.grade, Student.gender)
+        ):
+            if grade in ctx.eligible.get(sid, ()):
+                enrolled[(sid, grade, gender)] = int(n)
+    cubes["enrolled"] = enrolled
+    if not ctx.campaign_ids:
+        return cubes
+    in_campaigns = and_(Screening.campaign_id.in_(ctx.campaign_ids), Screening.valid.is_(True))
+
+    # Students screened and positive, overall, care-group students vs others, and per care group.
+    any_care = (
+        select(StudentCareGroup.student_id)
+        .where(StudentCareGroup.group.in_(CARE_GROUPS))
+        .group_by(StudentCareGroup.student_id)
+        .subquery("any_care")
+    )
+    group_subs = {
+        g: select(StudentCareGroup.student_id).where(StudentCareGroup.group == g).subquery(f"cg_{g}")
+        for g in CARE_GROUPS
+    }
+    sid_col = Screening.student_id
+    positive_sid = case((Screening.positive.is_(True), sid_col))
+    columns = [
+        func.count(distinct(sid_col)),
+        func.count(distinct(positive_sid)),
+        func.count(distinct(case((any_care.c.student_id.is_not(None), sid_col)))),
+        func.count(distinct(case((and_(any_care.c.student_id.is_not(None), Screening.positive.is_(True)), sid_col)))),
+        func.count(distinct(case((any_care.c.student_id.is_(None), sid_col)))),
+        func.count(distinct(case((and_(any_care.c.student_id.is_(None), Screening.positive.is_(True)), sid_col)))),
+    ]
+    names = ["screened", "positive", "screened_care", "positive_care", "screened_other", "positive_other"]
+    stmt = (
+        select(Screening.school_id, Screening.grade, Student.gender)
+        .join(Student, Student.id == Screening.student_id)
+        .outerjoin(any_care, any_care.c.student_id == Screening.student_id)
+    )
+    for g, sub in group_subs.items():
+        stmt = stmt.outerjoin(sub, sub.c.student_id == Screening.student_id)
+        columns.append(func.count(distinct(case((sub.c.student_id.is_not(None), sid_col)))))
+        columns.append(func.count(distinct(case((and_(sub.c.student_id.is_not(None), Screening.positive.is_(True)), sid_col)))))
+        names += [f"screened_{g}", f"positive_{g}"]
+    stmt = stmt.add_columns(*columns).where(in_campaigns).group_by(Screening.school_id, Screening.grade, Student.gender)
+    cubes.update(zip(names, _cube(db.execute(stmt), len(names))))
+
+    # Screens and positive screens per instrument.
+    per_instrument: dict[str, tuple[Cube, Cube]] = defaultdict(lambda: ({}, {}))
+    stmt = (
+        select(Screening.instrument_id, Screening.school_id, Screening.grade, Student.gender, func.count(Screening.id),
+               func.count(case((Screening.positive.is_(True), Screening.id))))
+        .join(Student, Student.id == Screening.student_id)
+        .where(in_campaigns)
+        .group_by(Screening.instrument_id, Screening.school_id, Screening.grade, Student.gender)
+    )
+    for instrument, sid, grade, gender, n, pos in db.execute(stmt):
+        screens, positives = per_instrument[instrument]
+        screens[(sid, grade, gender)] = int(n)
+        if pos:
+            positives[(sid, grade, gender)] = int(pos)
+    for instrument in sorted(set(per_instrument) | set(ctx.instruments)):
+        screens, positives = per_instrument.get(instrument, ({}, {}))
+        cubes[f"screens:{instrument}"] = screens
+        cubes[f"positives:{instrument}"] = positives
+
+    # Warnings by confirmed level, crisis timeliness, interviews within the policy window.
+    contact = func.coalesce(Warning.first_contact_at, Warning.acknowledged_at)
+    crisis = and_(Warning.status != "superseded", or_(Warning.suggested_level == "L1", Warning.confirmed_level == "L1"))
+    confirmed_day = _local_date(db, Warning.confirmed_at, tz_name)
+    w_cols = [func.count(case((and_(Warning.status == "confirmed", Warning.confirmed_level == lv), Warning.id)))
+              for lv in WARNING_LEVELS]
+    w_cols += [
+        func.count(case((crisis, Warning.id))),
+        func.count(case((and_(crisis, contact.is_not(None),
+                              _local_date(db, contact, tz_name) == _local_date(db, Warning.created_at, tz_name)),
+                         Warning.id))),
+        func.count(case((and_(Warning.status != "superseded", Warning.interview_due_on.is_not(None),
+                              or_(Warning.confirmed_at.is_not(None), Warning.interview_due_on < today)), Warning.id))),
+        func.count(case((and_(Warning.status != "superseded", Warning.interview_due_on.is_not(None),
+                              Warning.confirmed_at.is_not(None), confirmed_day <= Warning.interview_due_on),
+                         Warning.id))),
+    ]
+    w_names = [f"warn_{lv}" for lv in WARNING_LEVELS] + ["crisis", "crisis_same_day", "interview_due", "interview_on_time"]
+    stmt = (
+        select(Screening.school_id, Screening.grade, Student.gender, *w_cols)
+        .select_from(Warning)
+        .join(Screening, Screening.id == Warning.screening_id)
+        .join(Student, Student.id == Warning.student_id)
+        .where(in_campaigns)
+        .group_by(Screening.school_id, Screening.grade, Student.gender)
+    )
+    cubes.update(zip(w_names, _cube(db.execute(stmt), len(w_names))))
+
+    # Rechecks that came from those warnings: due (done or late) and done on time.
+    stmt = (
+        select(Screening.school_id, Screening.grade, Student.gender,
+               func.count(case((or_(Recheck.on_time.is_not(None), Recheck.status.in_(("overdue", "escalated", "done"))),
+                               Recheck.id))),
+               func.count(case((Recheck.on_time.is_(True), Recheck.id))))
+        .select_from(Recheck)
+        .join(Warning, Warning.id == Recheck.warning_id)
+        .join(Screening, Screening.id == Warning.screening_id)
+        .join(Student, Student.id == Recheck.student_id)
+        .where(in_campaigns, Recheck.status != "cancelled")
+        .group_by(Screening.school_id, Screening.grade, Student.gender)
+    )
+    cubes.update(zip(["recheck_due", "recheck_on_time"], _cube(db.execute(stmt), 2)))
+
+    # Cases from those warnings: still open, and referred (a referral entry on the case).
+    referred = (
+        select(CaseEntry.case_id).where(CaseEntry.kind == "referral").group_by(CaseEntry.case_id).subquery("referred")
+    )
+    stmt = (
+        select(Screening.school_id, Screening.grade, Student.gender,
+               func.count(case((CareCase.status != "closed", CareCase.id))),
+               func.count(case((referred.c.case_id.is_not(None), CareCase.id))))
+        .select_from(CareCase)
+        .join(Warning, Warning.id == CareCase.warning_id)
+        .join(Screening, Screening.id == Warning.screening_id)
+        .join(Student, Student.id == CareCase.student_id)
+        .outerjoin(referred, referred.c.case_id == CareCase.id)
+        .where(in_campaigns)
+        .group_by(Screening.school_id, Screening.grade, Student.gender)
+    )
+    cubes.update(zip(["cases_open", "cases_referred"], _cube(db.execute(stmt), 2)))
+    return cubes
+
+
+# -- the family of cells ------------------------------------------------------------------------------------
+@dataclass
+class Scopes:
+    """Named sets of schools (the filters) and each set's level: 0 district, 1 type/stage, 2 type × stage, 3 school."""
+
+    all: frozenset[int]
+    by_type: dict[str, frozenset[int]]
+    by_stage: dict[str, frozenset[int]]
+    by_type_stage: dict[tuple[str, str], frozenset[int]]
+    level: dict[frozenset[int], int]
+
+    def of(self, filters: Filters) -> frozenset[int]:
+        scope = self.all
+        if filters.type:
+            scope = scope & self.by_type.get(filters.type, frozenset())
+        if filters.stage:
+            scope = scope & self.by_stage.get(filters.stage, frozenset())
+        return scope
+
+    def filter_sets(self) -> list[frozenset[int]]:
+        sets = [self.all, *self.by_type.values(), *self.by_stage.values(), *self.by_type_stage.values()]
+        return [s for s in dict.fromkeys(sets) if s]
+
+
+def make_scopes(ctx: Context) -> Scopes:
+    ids = ctx.school_ids
+    by_type = {t: frozenset(s for s in ids if ctx.schools[s].type == t) for t in SCHOOL_TYPES}
+    by_stage = {st: frozenset(s for s in ids if ctx.schools[s].stage == st) for st in STAGES}
+    by_ts = {(t, st): by_type[t] & by_stage[st] for t in SCHOOL_TYPES for st in STAGES}
+    by_type = {k: v for k, v in by_type.items() if v}
+    by_stage = {k: v for k, v in by_stage.items() if v}
+    by_ts = {k: v for k, v in by_ts.items() if v}
+    level: dict[frozenset[int], int] = {}
+    for s in ids:
+        level[frozenset([s])] = 3
+    for v in by_ts.values():
+        level[v] = min(level.get(v, 9), 2)
+    for v in [*by_type.values(), *by_stage.values()]:
+        level[v] = min(level.get(v, 9), 1)
+    level[ids] = 0
+    return Scopes(ids, by_type, by_stage, by_ts, level)
+
+
+def cell_level(scopes: Scopes, key: ScopeKey) -> int:
+    schools, grade, gender = key
+    return scopes.level.get(schools, 3) + (grade is not None) + (gender is not None)
+
+
+def family_keys(scopes: Scopes, grades: Iterable[int], max_level: int = 9) -> tuple[list[ScopeKey], list[tuple[ScopeKey, tuple[ScopeKey, ...]]]]:
+    """Every reachable cell of one measure and the additive relations between them (parent, children)."""
+    grades = sorted(grades)
+    keys: dict[ScopeKey, None] = {}
+    relations: list[tuple[ScopeKey, tuple[ScopeKey, ...]]] = []
+
+    def add(key: ScopeKey) -> ScopeKey:
+        keys.setdefault(key, None)
+        return key
+
+    def parts(scope: frozenset[int]) -> list[list[frozenset[int]]]:
+        splits = [
+            [scope & v for v in scopes.by_type.values() if scope & v],
+            [scope & v for v in scopes.by_stage.values() if scope & v],
+            [frozenset([s]) for s in sorted(scope)],
+        ]
+        return [p for p in splits if len(p) > 1 or (p and p[0] != scope)]
+
+    for scope in scopes.filter_sets():
+        total = add((scope, None, None))
+        for split in parts(scope):
+            relations.append((total, tuple(add((p, None, None)) for p in split)))
+        relations.append((total, tuple(add((scope, g, None)) for g in grades)))
+        relations.append((total, tuple(add((scope, None, x)) for x in GENDERS)))
+        # The same grade / gender inside each type or stage of this scope (reachable through a filter).
+        for split in parts(scope)[:2]:
+            if all(p in scopes.level and scopes.level[p] <= 2 for p in split):
+                for g in grades:
+                    relations.append(((scope, g, None), tuple(add((p, g, None)) for p in split)))
+                for x in GENDERS:
+                    relations.append(((scope, None, x), tuple(add((p, None, x)) for p in split)))
+    if max_level < 9:
+        kept = {k for k in keys if cell_level(scopes, k) <= max_level}
+        relations = [(p, c) for p, c in relations if p in kept and all(x in kept for x in c)]
+        return [k for k in keys if k in kept], relations
+    return list(keys), relations
+
+
+def cell_values(cube: Cube, keys: Iterable[ScopeKey]) -> dict[ScopeKey, int]:
+    """Each cell's count, summed from the fine cube."""
+    school_total: dict[int, int] = defaultdict(int)
+    school_grade: dict[tuple[int, int], int] = defaultdict(int)
+    school_gender: dict[tuple[int, str], int] = defaultdict(int)
+    for (sid, grade, gender), n in cube.items():
+        school_total[sid] += n
+        school_grade[(sid, grade)] += n
+        school_gender[(sid, gender)] += n
+    out = {}
+    for key in keys:
+        schools, grade, gender = key
+        if grade is not None:
+            out[key] = sum(school_grade.get((s, grade), 0) for s in schools)
+        elif gender is not None:
+            out[key] = sum(school_gender.get((s, gender), 0) for s in schools)
+        else:
+            out[key] = sum(school_total.get(s, 0) for s in schools)
+    return out
+
+
+@dataclass
+class Figures:
+    """Protected figures of every measure over the whole family of one selection."""
+
+    scopes: Scopes
+    grades: list[int]
+    protected: dict[str, Protected]
+    k: int
+
+    def value(self, measure: str, key: ScopeKey) -> int | None:
+        p = self.protected.get(measure)
+        return None if p is None else p.value(key)
+
+    def text(self, measure: str, key: ScopeKey) -> str:
+        p = self.protected.get(measure)
+        return "0" if p is None else p.text(key)
+
+    def status(self, measure: str, key: ScopeKey) -> str:
+        p = self.protected.get(measure)
+        return "shown" if p is None else p.status.get(key, "shown")
+
+    def rate(self, numerator: str, denominator: str, key: ScopeKey) -> float | None:
+        return rate_value(self.value(numerator, key), self.value(denominator, key))
+
+
+def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9) -> Figures:
+    keys, rels = family_keys(scopes, grades, max_level)
+    levels = {key: cell_level(scopes, key) for key in keys}
+    grades = sorted(grades)
+    protected: dict[str, Protected] = {}
+    done: set[str] = set()
+    for measure in cubes:
+        if measure in done:
+            continue
+        group = [measure, *LINKED.get(measure, ())]
+        group = [m for m in group if m in cubes]
+        values: dict[Any, int] = {}
+        relations: list[Relation] = []
+        lv: dict[Any, int] = {}
+        for m in group:
+            vals = cell_values(cubes[m], keys)
+            values.update({(m, key): v for key, v in vals.items()})
+            lv.update({(m, key): levels[key] for key in keys})
+            relations += [Relation((m, p), tuple((m, c) for c in children)) for p, children in rels]
+        if len(group) > 1:
+            relations += [Relation((group[0], key), tuple((m, key) for m in group[1:])) for key in keys]
+        if not any(1 <= v < k for v in values.values()):
+            result = Protected(values, {key: "shown" for key in values}, k)
+        else:
+            result = protect(values, relations, k, lv)
+        for m in group:
+            protected[m] = Protected(
+                {key: result.values[(m, key)] for key in keys}, {key: result.status[(m, key)] for key in keys}, k
+            )
+            done.add(m)
+    return Figures(scopes, grades, protected, k)
+
+
+def present_grades(ctx: Context) -> list[int]:
+    return sorted({g for grades in ctx.eligible.values() for g in grades})
+
+
+def compute_figures(db: Session, district_id: int | None, selection: Selection, k: int, today: date,
+                    tz_name: str = "Asia/Shanghai", max_level: int = 9) -> tuple[Context, Figures]:
+    ctx = load_context(db, district_id, selection)
+    cubes = query_cubes(db, ctx, today, tz_name)
+    scopes = make_scopes(ctx)
+    return ctx, protect_cubes(cubes, scopes, present_grades(ctx), k, max_level)
+
+
+# -- staffing -----------------------------------------------------------------------------------------------
+@dataclass
+class StaffingRow:
+    school: SchoolInfo
+    full_time: int
+    part_time: int
+    students_text: str
+    per_counselor: str
+    gap: bool
+
+
+def staffing(db: Session, district_id: int | None, k: int) -> tuple[list[StaffingRow], int]:
+    """Counselors per school and students per full-time counselor; two-type schools with none are gaps.
+
+    Student counts here are the school's enrolled students; a count below k reads "<k" and the ratio over it
+    is hidden, like everywhere else. Returns the rows and the number of distinct full-time counselors.
+    """
+    from .suppression import cell_text
+
+    schools = _district_schools(db, district_id)
+    counts: dict[int, tuple[int, int]] = {}
+    stmt = (
+        select(counselor_schools.c.school_id,
+               func.count(case((User.full_time.is_(True), User.id))),
+               func.count(case((User.full_time.is_(False), User.id))))
+        .join(User, User.id == counselor_schools.c.user_id)
+        .where(User.role == "counselor", User.active.is_(True))
+        .group_by(counselor_schools.c.school_id)
+    )
+    for sid, ft, pt in db.execute(stmt):
+        counts[sid] = (int(ft), int(pt))
+    total_ft = db.execute(
+        select(func.count(distinct(User.id)))
+        .join(counselor_schools, counselor_schools.c.user_id == User.id)
+        .where(User.role == "counselor", User.active.is_(True), User.full_time.is_(True),
+               counselor_schools.c.school_id.in_(list(schools) or [-1]))
+    ).scalar_one()
+    rows = []
+    for school in schools.values():
+        ft, pt = counts.get(school.id, (0, 0))
+        n = school.enrolled_all
+        small = 1 <= n < k
+        text = cell_text(n, "primary" if small else "shown", k)
+        ratio = "—" if small or ft == 0 else f"{n / ft:.0f}"
+        rows.append(StaffingRow(school, ft, pt, text, ratio, school.type in TWO_TYPES and ft == 0))
+    return rows, int(total_ft)
+
+
+# -- trends -------------------------------------------------------------------------------------------------
+@dataclass
+class TrendPoint:
+    term: str
+    figures: Figures
+    scopes: Scopes
+
+
+def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: str = "Asia/Shanghai",
+           limit: int = 10) -> list[TrendPoint]:
+    """District-level figures (levels 0-1: district, each type / stage / grade / gender) for each term."""
+    out = []
+    for term in list_terms(db, district_id)[-limit:]:
+        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1)
+        out.append(TrendPoint(term, figures, figures.scopes))
+    return out

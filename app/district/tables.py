@@ -1,0 +1,248 @@
+"""The dashboard's tables, built from protected figures only, and their CSV / XLSX exports.
+
+A table is rows (the groups of the chosen dimension inside the filters, then a total row) by columns (counts
+of a measure, or a rate of two measures). Every cell comes from `Figures`, so a figure hidden on the page is
+hidden in the export in exactly the same way: the export writes the same text ("<5", "*", "—").
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _, lazy_gettext as _l
+
+from .service import (
+    CARE_GROUPS,
+    GENDERS,
+    STAGES,
+    SCHOOL_TYPES,
+    Context,
+    Figures,
+    Filters,
+    ScopeKey,
+)
+from .suppression import rate_text, rate_value
+
+TYPE_LABELS = {
+    "urban": _l("Urban school"),
+    "rural_small": _l("Rural small-scale school"),
+    "township_boarding": _l("Township boarding school"),
+    "other": _l("Other school"),
+}
+STAGE_LABELS = {"primary": _l("Primary"), "junior": _l("Junior secondary"), "nine_year": _l("Nine-year school")}
+GENDER_LABELS = {"M": _l("Boys"), "F": _l("Girls")}
+DIMENSION_LABELS = {
+    "school": _l("School"),
+    "type": _l("School type"),
+    "stage": _l("Stage"),
+    "grade": _l("Grade"),
+    "gender": _l("Gender"),
+}
+CARE_LABELS = {"left_behind": _l("Left-behind children"), "migrant": _l("Migrant children"),
+               "hardship": _l("Students in hardship")}
+LEVEL_LABELS = {"L1": _l("Level 1"), "L2": _l("Level 2"), "L3": _l("Level 3"), "care": _l("Care")}
+
+
+def grade_label(grade: int) -> str:
+    return _("Grade %(n)s", n=grade)
+
+
+@dataclass(frozen=True)
+class Column:
+    label: Any
+    measure: str | None = None  # a count
+    numerator: str | None = None  # a rate
+    denominator: str | None = None
+
+    @property
+    def is_rate(self) -> bool:
+        return self.numerator is not None
+
+
+@dataclass
+class Cell:
+    text: str
+    value: float | None  # None when hidden or not applicable
+    status: str  # shown / primary / complement / rate
+
+
+@dataclass
+class Row:
+    label: str
+    cells: list[Cell]
+    total: bool = False
+
+
+@dataclass
+class TableView:
+    id: str
+    title: Any
+    columns: list[Column]
+    rows: list[Row]
+    dimension: str
+
+
+def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Column]]]:
+    from screening import get_instrument
+
+    def short(instrument: str) -> str:
+        try:
+            return get_instrument(instrument).short_name or instrument
+        except Exception:  # noqa: BLE001 - an instrument retired from the catalogue still has figures
+            return instrument
+
+    instruments = sorted(m.split(":", 1)[1] for m in figures.protected if m.startswith("screens:"))
+    positives: list[Column] = []
+    for instrument in instruments:
+        name = short(instrument)
+        positives += [
+            Column(_("%(name)s screened", name=name), f"screens:{instrument}"),
+            Column(_("%(name)s positive", name=name), f"positives:{instrument}"),
+            Column(_("%(name)s positive rate", name=name), None, f"positives:{instrument}", f"screens:{instrument}"),
+        ]
+    care_groups: list[Column] = []
+    for group in CARE_GROUPS:
+        label = CARE_LABELS[group]
+        care_groups += [
+            Column(_("%(group)s screened", group=label), f"screened_{group}"),
+            Column(_("%(group)s positive", group=label), f"positive_{group}"),
+            Column(_("%(group)s positive rate", group=label), None, f"positive_{group}", f"screened_{group}"),
+        ]
+    return [
+        ("coverage", _l("Enrolment and screening coverage"), [
+            Column(_l("Students enrolled"), "enrolled"),
+            Column(_l("Students screened"), "screened"),
+            Column(_l("Coverage"), None, "screened", "enrolled"),
+            Column(_l("Students with a positive screen"), "positive"),
+            Column(_l("Positive rate"), None, "positive", "screened"),
+        ]),
+        ("positives", _l("Positive screens by instrument"), positives),
+        ("warnings", _l("Warnings by confirmed level"), [
+            Column(LEVEL_LABELS[lv], f"warn_{lv}") for lv in ("L1", "L2", "L3", "care")
+        ]),
+        ("care", _l("Care-group students compared with other students"), [
+            Column(_l("Care-group students screened"), "screened_care"),
+            Column(_l("Care-group students positive"), "positive_care"),
+            Column(_l("Care-group positive rate"), None, "positive_care", "screened_care"),
+            Column(_l("Other students screened"), "screened_other"),
+            Column(_l("Other students positive"), "positive_other"),
+            Column(_l("Other students positive rate"), None, "positive_other", "screened_other"),
+        ]),
+        ("care_groups", _l("Positive rates by care group"), care_groups),
+        ("followup", _l("Follow-up timeliness"), [
+            Column(_l("Crisis warnings"), "crisis"),
+            Column(_l("Contacted the same day"), "crisis_same_day"),
+            Column(_l("Same-day rate"), None, "crisis_same_day", "crisis"),
+            Column(_l("Interviews due"), "interview_due"),
+            Column(_l("Interviews within the policy window"), "interview_on_time"),
+            Column(_l("Interviews on time"), None, "interview_on_time", "interview_due"),
+            Column(_l("Rechecks due"), "recheck_due"),
+            Column(_l("Rechecks on time"), "recheck_on_time"),
+            Column(_l("Recheck on-time rate"), None, "recheck_on_time", "recheck_due"),
+        ]),
+        ("cases", _l("Open cases and referrals"), [
+            Column(_l("Open cases"), "cases_open"),
+            Column(_l("Cases referred"), "cases_referred"),
+        ]),
+    ]
+
+
+def group_rows(ctx: Context, figures: Figures, filters: Filters, dimension: str) -> list[tuple[str, ScopeKey, bool]]:
+    """(label, cell key, is total) for each group of `dimension` inside the filters, then the total."""
+    scopes = figures.scopes
+    scope = scopes.of(filters)
+    rows: list[tuple[str, ScopeKey, bool]] = []
+    if scope:
+        if dimension == "school":
+            for sid in sorted(scope, key=lambda s: ctx.schools[s].code):
+                rows.append((ctx.schools[sid].name, (frozenset([sid]), None, None), False))
+        elif dimension == "type":
+            for t in SCHOOL_TYPES:
+                part = scope & scopes.by_type.get(t, frozenset())
+                if part:
+                    rows.append((str(TYPE_LABELS[t]), (part, None, None), False))
+        elif dimension == "stage":
+            for st in STAGES:
+                part = scope & scopes.by_stage.get(st, frozenset())
+                if part:
+                    rows.append((str(STAGE_LABELS[st]), (part, None, None), False))
+        elif dimension == "grade":
+            for g in figures.grades:
+                rows.append((grade_label(g), (scope, g, None), False))
+        elif dimension == "gender":
+            for x in GENDERS:
+                rows.append((str(GENDER_LABELS[x]), (scope, None, x), False))
+        rows.append((_("Total"), (scope, None, None), True))
+    return rows
+
+
+def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str) -> list[TableView]:
+    rows = group_rows(ctx, figures, filters, dimension)
+    tables = []
+    for table_id, title, columns in table_specs(ctx, figures):
+        view_rows = []
+        for label, key, is_total in rows:
+            cells = []
+            for col in columns:
+                if col.is_rate:
+                    num = figures.value(col.numerator, key)  # type: ignore[arg-type]
+                    den = figures.value(col.denominator, key)  # type: ignore[arg-type]
+                    cells.append(Cell(rate_text(num, den), rate_value(num, den), "rate"))
+                else:
+                    status = figures.status(col.measure, key)  # type: ignore[arg-type]
+                    cells.append(Cell(figures.text(col.measure, key), figures.value(col.measure, key), status))  # type: ignore[arg-type]
+            view_rows.append(Row(label, cells, is_total))
+        tables.append(TableView(table_id, title, columns, view_rows, dimension))
+    return tables
+
+
+# -- exports ------------------------------------------------------------------------------------------------
+def table_matrix(table: TableView) -> list[list[str]]:
+    header = [str(DIMENSION_LABELS.get(table.dimension, table.dimension))] + [str(c.label) for c in table.columns]
+    return [header] + [[row.label] + [cell.text for cell in row.cells] for row in table.rows]
+
+
+def footnote(k: int) -> str:
+    return _(
+        "<%(k)s: fewer than %(k)s students, hidden so that no child can be identified. *: hidden so that a "
+        "<%(k)s figure cannot be worked out from totals. —: a rate over a hidden figure, or no students.",
+        k=k,
+    )
+
+
+def to_csv(matrix: list[list[str]], caption: list[str]) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for line in caption:
+        writer.writerow([line])
+    for row in matrix:
+        writer.writerow(row)
+    return "\ufeff".encode("utf-8") + out.getvalue().encode("utf-8")
+
+
+def to_xlsx(matrix: list[list[str]], caption: list[str], sheet_title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet_title[:31] or "Sheet1"
+    for line in caption:
+        ws.append([line])
+    header_row = len(caption) + 1
+    for r, row in enumerate(matrix):
+        values: list[Any] = []
+        for c, text in enumerate(row):
+            # Plain numbers are written as numbers; "<5", "*", "—" and rates stay text, exactly as on the page.
+            values.append(int(text) if r > 0 and c > 0 and text.isdigit() else text)
+        ws.append(values)
+    for cell in ws[header_row]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True)
+    ws.column_dimensions["A"].width = 24
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,301 @@
+"""The district office's pages: dashboard, trends, staffing, and exports. Figures only, never a child.
+
+Every view reaches data through `app.district.service` (aggregate queries) and shows protected figures only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+from app.charts import bar_chart, line_chart
+from app.db import db
+from app.security import current_actor, recent_login_required, roles
+from app.ui import local_today, register_nav
+from models import append_event
+
+from . import service
+from .service import DIMENSIONS, SCHOOL_TYPES, STAGES, Filters, Selection
+from .tables import (
+    DIMENSION_LABELS,
+    STAGE_LABELS,
+    TYPE_LABELS,
+    build_tables,
+    footnote,
+    table_matrix,
+    to_csv,
+    to_xlsx,
+)
+
+bp = Blueprint("district", __name__)
+
+
+def init_area(app: Flask) -> None:
+    from app.main.views import HOME_ENDPOINTS
+
+    HOME_ENDPOINTS["district"] = "district.dashboard"
+    register_nav("district.dashboard", _l("Dashboard"), ("district",), 10)
+    register_nav("district.trends", _l("Trends"), ("district",), 20)
+    register_nav("district.staffing", _l("Staffing"), ("district",), 30)
+
+
+# -- request parsing ----------------------------------------------------------------------------------------
+@dataclass
+class Query:
+    selection: Selection
+    filters: Filters
+    dimension: str
+
+    def args(self, **overrides: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.selection.campaign_id is not None:
+            out["campaign"] = self.selection.campaign_id
+        elif self.selection.term:
+            out["term"] = self.selection.term
+        if self.filters.type:
+            out["type"] = self.filters.type
+        if self.filters.stage:
+            out["stage"] = self.filters.stage
+        out["group"] = self.dimension
+        out.update(overrides)
+        return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def _district_id() -> int | None:
+    return current_user.district_id
+
+
+def parse_query() -> Query:
+    campaign = request.args.get("campaign", "")
+    selection = Selection(
+        term=request.args.get("term") or None,
+        campaign_id=int(campaign) if campaign.isdigit() else None,
+    )
+    selection = service.resolve_selection(db.session, _district_id(), selection)
+    school_type = request.args.get("type") or None
+    stage = request.args.get("stage") or None
+    dimension = request.args.get("group") or "type"
+    return Query(
+        selection,
+        Filters(school_type if school_type in SCHOOL_TYPES else None, stage if stage in STAGES else None),
+        dimension if dimension in DIMENSIONS else "type",
+    )
+
+
+def _k() -> int:
+    return int(current_app.config.get("SUPPRESSION_K", 5))
+
+
+def _compute(query: Query):  # type: ignore[no-untyped-def]
+    return service.compute_figures(
+        db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"]
+    )
+
+
+def _selection_label(query: Query, campaigns: list[tuple[int, str, str]]) -> str:
+    if query.selection.campaign_id is not None:
+        for cid, name, term in campaigns:
+            if cid == query.selection.campaign_id:
+                return f"{name}（{term}）"
+    return query.selection.term or "—"
+
+
+# -- pages --------------------------------------------------------------------------------------------------
+@bp.route("")
+@roles("district")
+def dashboard():
+    query = parse_query()
+    ctx, figures = _compute(query)
+    tables = build_tables(ctx, figures, query.filters, query.dimension)
+    campaigns = service.list_campaigns(db.session)
+    total_key = (figures.scopes.of(query.filters), None, None)
+    summary = [
+        (_("Students enrolled"), figures.text("enrolled", total_key)),
+        (_("Students screened"), figures.text("screened", total_key)),
+        (_("Coverage"), _pct(figures.rate("screened", "enrolled", total_key))),
+        (_("Positive rate"), _pct(figures.rate("positive", "screened", total_key))),
+        (_("Level 1 warnings"), figures.text("warn_L1", total_key)),
+        (_("Crises contacted the same day"), _pct(figures.rate("crisis_same_day", "crisis", total_key))),
+    ]
+    charts = _dashboard_charts(tables, query)
+    return render_template(
+        "district/dashboard.html",
+        query=query,
+        tables=tables,
+        summary=summary,
+        charts=charts,
+        terms=service.list_terms(db.session, _district_id()),
+        campaigns=campaigns,
+        selection_label=_selection_label(query, campaigns),
+        type_labels=TYPE_LABELS,
+        stage_labels=STAGE_LABELS,
+        dimension_labels=DIMENSION_LABELS,
+        has_data=bool(ctx.campaign_ids),
+        footnote=footnote(_k()),
+        k=_k(),
+    )
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-untyped-def]
+    by_id = {t.id: t for t in tables}
+    rows = [r for r in by_id["coverage"].rows if not r.total]
+    if not rows or len(rows) > 24:
+        return []
+    labels = [r.label for r in rows]
+    dim = str(DIMENSION_LABELS[query.dimension])
+    cov = by_id["coverage"]
+    charts = [
+        bar_chart(labels, [(_("Coverage"), [r.cells[2].value for r in rows]),
+                           (_("Positive rate"), [r.cells[4].value for r in rows])],
+                  title=_("Screening coverage and positive rate"), x_label=dim, y_label=_("Per cent"),
+                  percent=True, missing_label="—"),
+    ]
+    warn = by_id["warnings"]
+    warn_rows = [r for r in warn.rows if not r.total]
+    charts.append(
+        bar_chart(labels, [(str(col.label), [r.cells[i].value for r in warn_rows]) for i, col in enumerate(warn.columns[:3])],
+                  title=_("Warnings by confirmed level"), x_label=dim, y_label=_("Students"),
+                  missing_label=f"<{_k()}")
+    )
+    del cov
+    return charts
+
+
+@bp.route("/trends")
+@roles("district")
+def trends():
+    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"])
+    terms = [p.term for p in points]
+
+    def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
+        out = []
+        lines: list[tuple[str, Any]] = [(_("District"), lambda s: s.all)]
+        for t in SCHOOL_TYPES:
+            lines.append((str(TYPE_LABELS[t]), lambda s, t=t: s.by_type.get(t)))
+        for label, pick in lines:
+            pts = []
+            for p in points:
+                scope = pick(p.scopes)
+                if not scope:
+                    pts.append((p.term, None))
+                    continue
+                key = (scope, None, None)
+                pts.append((p.term, p.figures.rate(num, den, key) if den else p.figures.value(num, key)))
+            if any(y is not None for _, y in pts):
+                out.append((label, pts))
+        return out
+
+    term_label = _("Term")
+    charts = [
+        line_chart(series_for("screened", "enrolled"), title=_("Screening coverage"), x_label=term_label,
+                   y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+        line_chart(series_for("positive", "screened"), title=_("Positive rate"), x_label=term_label,
+                   y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+        line_chart(series_for("positive_care", "screened_care"), title=_("Positive rate of care-group students"),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+        line_chart(series_for("crisis_same_day", "crisis"), title=_("Crises contacted the same day"),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+        line_chart(series_for("interview_on_time", "interview_due"), title=_("Interviews within the policy window"),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+        line_chart(
+            [(str(label), [(p.term, p.figures.value(f"warn_{lv}", (p.scopes.all, None, None))) for p in points])
+             for lv, label in (("L1", _("Level 1")), ("L2", _("Level 2")), ("L3", _("Level 3")))],
+            title=_("Warnings by confirmed level"), x_label=term_label, y_label=_("Students"),
+            empty_text=_("No figures yet"),
+        ),
+    ]
+    rows = []
+    for p in points:
+        key = (p.scopes.all, None, None)
+        rows.append([
+            p.term,
+            p.figures.text("enrolled", key),
+            p.figures.text("screened", key),
+            _pct(p.figures.rate("screened", "enrolled", key)),
+            _pct(p.figures.rate("positive", "screened", key)),
+            p.figures.text("warn_L1", key),
+            p.figures.text("warn_L2", key),
+            p.figures.text("warn_L3", key),
+            _pct(p.figures.rate("crisis_same_day", "crisis", key)),
+        ])
+    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()))
+
+
+@bp.route("/staffing")
+@roles("district")
+def staffing():
+    rows, total_ft = service.staffing(db.session, _district_id(), _k())
+    gaps = [r for r in rows if r.gap]
+    return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft,
+                           type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()))
+
+
+# -- exports ------------------------------------------------------------------------------------------------
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def staffing_matrix() -> tuple[list[list[str]], str]:
+    rows, _total = service.staffing(db.session, _district_id(), _k())
+    header = [_("School code"), _("School"), _("School type"), _("Stage"), _("Students enrolled"),
+              _("Full-time counselors"), _("Part-time counselors"), _("Students per full-time counselor"),
+              _("Staffing gap")]
+    body = [
+        [r.school.code, r.school.name, str(TYPE_LABELS.get(r.school.type, r.school.type)),
+         str(STAGE_LABELS.get(r.school.stage, r.school.stage)), r.students_text, str(r.full_time), str(r.part_time),
+         r.per_counselor, _("Yes") if r.gap else ""]
+        for r in rows
+    ]
+    return [header] + body, _("Counselor staffing")
+
+
+@bp.route("/export/<table_id>.<fmt>")
+@roles("district")
+@recent_login_required
+def export(table_id: str, fmt: str):
+    if fmt not in EXPORT_TYPES:
+        abort(404)
+    query = parse_query()
+    if table_id == "staffing":
+        matrix, title = staffing_matrix()
+        caption = [title]
+    else:
+        ctx, figures = _compute(query)
+        tables = {t.id: t for t in build_tables(ctx, figures, query.filters, query.dimension)}
+        table = tables.get(table_id)
+        if table is None:
+            abort(404)
+        matrix, title = table_matrix(table), str(table.title)
+        campaigns = service.list_campaigns(db.session)
+        caption = [title, _("Selection: %(s)s", s=_selection_label(query, campaigns))]
+        if query.filters.type:
+            caption.append(f"{_('School type')}: {TYPE_LABELS[query.filters.type]}")
+        if query.filters.stage:
+            caption.append(f"{_('Stage')}: {STAGE_LABELS[query.filters.stage]}")
+    caption.append(footnote(_k()))
+    append_event(
+        db.session, current_actor(), "district.export", target=f"district:{table_id}",
+        detail={"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in query.args().items()}},
+    )
+    body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
+    stamp = datetime.now().strftime("%Y%m%d")
+    filename = f"district-{table_id}-{stamp}.{fmt}"
+    return Response(
+        body,
+        mimetype=EXPORT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+def export_url(table_id: str, fmt: str, query: Query) -> str:
+    return url_for("district.export", table_id=table_id, fmt=fmt, **query.args())
