@@ -20,21 +20,21 @@ ENTRY_KIND_LABELS = {
     "referral": _l("Referral"),
     "return": _l("Return to school"),
     "confidentiality": _l("Confidentiality broken because of risk of harm"),
-    "note": _l("Note"),
+    "note": _l("Note (entry)"),
 }
 VISIBILITY_CHOICES = [("counselor", _l("Counselors only")), ("shared", _l("Shared with the head teacher"))]
 REFERRAL_STATUS_LABELS = {
     "planned": _l("Planned"),
-    "sent": _l("Sent"),
-    "accepted": _l("Accepted"),
+    "sent": _l("Referral sent"),
+    "accepted": _l("Referral accepted"),
     "feedback": _l("Feedback received"),
-    "closed": _l("Closed"),
+    "closed": _l("Referral closed"),
 }
 CASE_STATUS_LABELS = {
-    "open": _l("Open"),
+    "open": _l("New case"),
     "following": _l("Following up"),
     "referred": _l("Referred"),
-    "closed": _l("Closed"),
+    "closed": _l("Case closed (status)"),
 }
 
 
@@ -57,7 +57,7 @@ class PlanForm(FlaskForm):
 class EntryForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=list(ENTRY_KIND_LABELS.items()))
     occurred_on = DateField(_l("Date"), validators=[InputRequired()])
-    note = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX)])
+    note = TextAreaField(_l("Note (entry)"), validators=[Length(max=NOTE_MAX)])
     visibility = SelectField(_l("Who may read it"), choices=VISIBILITY_CHOICES, default="counselor")
     destination = StringField(_l("Referral destination"), validators=[Length(max=300)])
     referral_status = SelectField(_l("Referral status"), choices=list(REFERRAL_STATUS_LABELS.items()), default="planned")
@@ -91,7 +91,7 @@ class ReferralForm(FlaskForm):
 class CheckinForm(FlaskForm):
     occurred_on = DateField(_l("Date"), validators=[InputRequired()])
     guardian_contacted = BooleanField(_l("The guardian was contacted"))
-    note = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX)])
+    note = TextAreaField(_l("Note (entry)"), validators=[Length(max=NOTE_MAX)])
 
 
 class TransferForm(FlaskForm):

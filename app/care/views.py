@@ -45,7 +45,7 @@ def init_area(app) -> None:  # type: ignore[no-untyped-def]
     HOME_ENDPOINTS["head_teacher"] = "care.class_list"
     register_nav("care.worklist", _l("To do"), ("counselor",), order=5)
     register_nav("care.class_list", _l("Class care list"), ("head_teacher",), order=5)
-    register_nav("care.groups", _l("Care groups"), ("counselor", "head_teacher"), order=40)
+    register_nav("care.groups", _l("Care-group roster"), ("counselor", "head_teacher"), order=40)
     register_file_section(30, sections.warnings_section)
     register_file_section(40, sections.case_section)
     register_file_section(60, sections.checkins_section)
