@@ -24,15 +24,17 @@ COMPLETION = 0.92  # some students were absent on the day
 
 def _answers(inst_id: str, profile: str, rng: Any, crisis: bool) -> list[int | None]:
     inst = get_instrument(inst_id)
-    weights = {"calm": (0.62, 0.28, 0.08, 0.02), "low": (0.30, 0.40, 0.22, 0.08), "high": (0.08, 0.27, 0.35, 0.30)}[profile]
+    weights = {"calm": (0.70, 0.24, 0.05, 0.01), "low": (0.42, 0.38, 0.15, 0.05), "high": (0.08, 0.27, 0.35, 0.30)}[profile]
     out: list[int | None] = []
     for item in inst.items:
         values = sorted(item.values)
         if len(values) == 2:  # yes / no questions (PHQ-A 10–13)
             out.append(0)
             continue
-        w = list(weights[: len(values)]) + [0.0] * max(0, len(values) - 4)
-        out.append(rng.choices(values, weights=w[: len(values)])[0])
+        w = (list(weights) + [0.0] * len(values))[: len(values)]
+        if item.reverse:  # a reverse-scored item: a calm child answers at the other end
+            w.reverse()
+        out.append(rng.choices(values, weights=w)[0])
     if inst_id == "phqa":
         out[8] = (1 if crisis else 0)  # item 9 carries the crisis; a calm demo never has one by chance
         if crisis and rng.random() < 0.5:
@@ -61,7 +63,7 @@ def demo_screenings(ctx: Any) -> str:
         if ctx.rng.random() > COMPLETION:
             continue
         roll = ctx.rng.random()
-        profile = "high" if roll < 0.10 else ("low" if roll < 0.35 else "calm")
+        profile = "high" if roll < 0.08 else ("low" if roll < 0.30 else "calm")
         crisis = st.grade >= 7 and profile == "high" and ctx.rng.random() < 0.12
         day = start + timedelta(days=ctx.rng.randrange(0, 10))
         for inst_id in campaign.instruments_for_grade(st.grade):
