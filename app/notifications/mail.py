@@ -25,9 +25,9 @@ MAX_AGE = timedelta(days=2)  # switching SMTP on later does not mail old notific
 
 
 def _config() -> Mapping[str, Any]:
-    from flask import current_app
+    from flask import current_app, has_app_context
 
-    return current_app.config
+    return current_app.config if has_app_context() else {}
 
 
 def compose(to: str, items: int, config: Mapping[str, Any], locale: str | None = None) -> EmailMessage:

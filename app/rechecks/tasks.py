@@ -75,6 +75,7 @@ def advance_rechecks(db: Session, now: datetime, policy: RecheckPolicy, tz: Zone
         .values(status="due", marked_due_at=now)
         .execution_options(**opts)
     ).rowcount
+    db.expire_all()  # the bulk UPDATEs bypassed the identity map; reload rechecks on next access
     created = 0
     for status, kind in STAGES:
         created += notify_recheck_stage(db, status, kind, now)
@@ -113,22 +114,22 @@ def notify_recheck_stage(db: Session, status: str, kind: str, now: datetime) -> 
         .join(User, User.id == counselor_schools.c.user_id)
         .where(Recheck.status == status, User.active.is_(True), User.role == "counselor", _not_notified(User.id, key))
     )
+
+    def run(select_stmt: Any) -> int:
+        # RETURNING counts the inserted rows on both backends (psycopg reports -1 for INSERT ... SELECT).
+        table = Notification.__table__
+        return len(db.execute(insert(table).from_select(cols, select_stmt).returning(table.c.id)).all())
+
     if status == "escalated":
-        stmt = school_counselors
-        created = db.execute(insert(Notification).from_select(cols, stmt)).rowcount
-    else:
-        owners = (
-            select(*values(CareCase.owner_id))
-            .select_from(Recheck)
-            .join(CareCase, CareCase.id == Recheck.case_id)
-            .join(User, User.id == CareCase.owner_id)
-            .where(Recheck.status == status, User.active.is_(True), _not_notified(CareCase.owner_id, key))
-        )
-        created = db.execute(insert(Notification).from_select(cols, owners)).rowcount
-        created += db.execute(
-            insert(Notification).from_select(cols, school_counselors.where(~active_owner.exists()))
-        ).rowcount
-    return max(created, 0)
+        return run(school_counselors)
+    owners = (
+        select(*values(CareCase.owner_id))
+        .select_from(Recheck)
+        .join(CareCase, CareCase.id == Recheck.case_id)
+        .join(User, User.id == CareCase.owner_id)
+        .where(Recheck.status == status, User.active.is_(True), _not_notified(CareCase.owner_id, key))
+    )
+    return run(owners) + run(school_counselors.where(~active_owner.exists()))
 
 
 # -- crises --------------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def insert_new_notifications(db: Session, rows: list[dict[str, Any]]) -> int:
             seen.add(ident)
             fresh.append({"student_id": None, "warning_id": None, "recheck_id": None, "requires_ack": False, **r})
     for i in range(0, len(fresh), 1000):
-        db.execute(insert(Notification), fresh[i:i + 1000])
+        db.execute(insert(Notification.__table__), fresh[i:i + 1000])
     return len(fresh)
 
 
