@@ -359,9 +359,12 @@ class ClassProgress:
         return round(100 * self.completed / self.assigned) if self.assigned else 0
 
 
-def class_progress(db: Session, campaign: Campaign, classes: Sequence[SchoolClass]) -> list[ClassProgress]:
+def class_progress(db: Session, campaign: Campaign, classes: Sequence[SchoolClass], *,
+                   self_only: bool = False) -> list[ClassProgress]:
     """Per class: assigned (enrolled, not opted out), completed (every assigned instrument done), in progress
-    (something done or a draft saved), not started, opted out. A few grouped queries for all classes."""
+    (something done or a draft saved), not started, opted out. A few grouped queries for all classes.
+
+    `self_only`: count only the instruments students answer themselves (a class session's view)."""
     if not classes:
         return []
     class_ids = [c.id for c in classes]
@@ -380,7 +383,7 @@ def class_progress(db: Session, campaign: Campaign, classes: Sequence[SchoolClas
     by_class = {c.id: ClassProgress(c) for c in classes}
     for sid, cid, grade in students:
         cp = by_class[cid]
-        assigned = set(campaign.instruments_for_grade(grade))
+        assigned = set(self_instruments_for(campaign, grade) if self_only else campaign.instruments_for_grade(grade))
         got = done.get(sid, set()) & assigned
         if sid in opted:
             cp.opted_out += 1
@@ -484,7 +487,7 @@ def session_statuses(db: Session, cs: ClassSession) -> dict[str, Any]:
     """Who in this session's class finished / is in progress / has not started (ids only, no names)."""
     campaign = cs.campaign
     klass = cs.school_class
-    progress = class_progress(db, campaign, [klass])[0]
+    progress = class_progress(db, campaign, [klass], self_only=True)[0]
     crises = db.execute(
         select(Warning.uid, Warning.student_id, Warning.acknowledged_at)
         .join(Screening, Screening.id == Warning.screening_id)
