@@ -25,6 +25,7 @@ AREAS: list[tuple[str, str | None]] = [
     ("app.notifications.views", "/notifications"),
     ("app.screenings.views", None),
     ("app.student_entry.views", "/s"),
+    ("app.roster_import.views", None),
     ("app.district.views", "/district"),
 ]
 

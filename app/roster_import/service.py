@@ -1,0 +1,404 @@
+"""Roster import and export services (flush, never commit; the CLI command or the request commits once).
+
+`plan_import` reads the file (see parse.py), matches every row to the district's students by student number
+through the blind index (ONE query preloads the district's index values; candidates are confirmed by comparing
+normalised plaintexts with `vault.matches`) and sorts the rows into: to create, to update (naming the changed
+fields), unchanged, transfers to confirm (the number belongs to a student of another school of the district),
+and problems. Nothing is written by planning.
+
+`apply_import` writes a plan in one transaction: classes created as needed for the school year, changed students
+updated (identity re-sealed only when it changed), new students sealed through the Vault and bulk inserted in
+batches (one INSERT ... RETURNING per batch, care groups in one executemany), transfers only when confirmed.
+One audit event per import (`roster.import` with the counts), never one per row.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from models import Actor, School, SchoolClass, Student, StudentCareGroup, append_event
+from models.vault import Vault
+
+from . import parse
+from .parse import ParsedFile, Problem, RosterFileError, RosterRow
+
+BATCH = 1000
+MATCH_CHUNK = 900
+STUDENT_COLUMNS = (
+    "public_id", "school_id", "class_id", "grade", "gender", "birth_ym", "status", "data_key_id",
+    "name_enc", "student_number_enc", "national_id_enc", "guardians_enc", "name_bidx", "student_number_bidx",
+)
+FIELD_LABELS = {
+    "name": _l("name"),
+    "gender": _l("gender"),
+    "birth_ym": _l("birth month"),
+    "grade": _l("grade"),
+    "class": _l("class"),
+    "status": _l("status (re-enrolled)"),
+    "care_groups": _l("care groups"),
+    "guardians": _l("guardian"),
+}
+
+
+def school_year_for(today: date) -> str:
+    start = today.year if today.month >= 9 else today.year - 1
+    return f"{start}-{start + 1}"
+
+
+@dataclass
+class Update:
+    row: RosterRow
+    student: Student
+    fields: list[str]
+
+
+@dataclass
+class Transfer:
+    row: RosterRow
+    student: Student
+    from_school: School
+    fields: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportPlan:
+    school: School
+    school_year: str
+    parsed: ParsedFile
+    creates: list[RosterRow] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    unchanged: list[RosterRow] = field(default_factory=list)
+    transfers: list[Transfer] = field(default_factory=list)
+    new_classes: list[tuple[int, int]] = field(default_factory=list)  # (grade, number)
+    problems: list[Problem] = field(default_factory=list)
+    classes: dict[tuple[int, int], SchoolClass] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def notes(self) -> list[Problem]:
+        return self.parsed.notes
+
+    @property
+    def extra_columns(self) -> list[str]:
+        return self.parsed.extra_columns
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "rows": self.parsed.data_rows,
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "unchanged": len(self.unchanged),
+            "transfers": len(self.transfers),
+            "classes_new": len(self.new_classes),
+            "errors": len(self.problems),
+            "bad_rows": len({p.row for p in self.problems}),
+        }
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    transferred: int = 0
+    transfers_pending: int = 0
+    classes_created: int = 0
+    skipped_rows: int = 0
+    written: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# -- planning -------------------------------------------------------------------------------------------------
+def plan_import(
+    db: Session,
+    vault: Vault,
+    school: School,
+    path: Path | str,
+    *,
+    today: date | None = None,
+    max_bytes: int = parse.MAX_BYTES,
+    max_rows: int = parse.MAX_ROWS,
+) -> ImportPlan:
+    """Parse and match; raises RosterFileError for a file that cannot be used at all. Writes nothing."""
+    today = today or date.today()
+    parsed = parse.parse_file(path, max_bytes=max_bytes, max_rows=max_rows, this_year=today.year)
+    plan = ImportPlan(school=school, school_year=school_year_for(today), parsed=parsed, problems=list(parsed.problems))
+    plan.classes = _school_classes(db, school, plan.school_year)
+    header = parsed.header
+    grade_col = header[parsed.columns["grade"]]
+    class_col = header[parsed.columns["class"]] if "class" in parsed.columns else "班级"
+    offered = set(school.grades)
+    rows: list[RosterRow] = []
+    for r in parsed.rows:
+        if r.grade not in offered:
+            plan.problems.append(Problem(r.row, grade_col, _l("%(school)s has no grade %(grade)s", school=school.name, grade=r.grade)))
+            continue
+        rows.append(r)
+    matches = _match_numbers(db, vault, school.district_id, rows)
+    new_classes: set[tuple[int, int]] = set()
+    for r in rows:
+        key = (r.grade, r.class_number) if r.class_number else None
+        if key and key not in plan.classes:
+            new_classes.add(key)
+        student = matches.get(r.student_number)
+        if student is None:
+            plan.creates.append(r)
+            continue
+        fields = _changed_fields(vault, student, r, plan.classes)
+        if student.school_id == school.id:
+            if student.status == "erased":
+                plan.problems.append(Problem(r.row, header[parsed.columns["student_number"]],
+                                             _l("this student number belongs to an erased record")))
+            elif fields:
+                plan.updates.append(Update(r, student, fields))
+            else:
+                plan.unchanged.append(r)
+        else:
+            if key is None:
+                plan.problems.append(Problem(r.row, class_col, _l("the student is at another school: a class is needed to transfer them here")))
+                continue
+            plan.transfers.append(Transfer(r, student, db.get(School, student.school_id), fields))  # type: ignore[arg-type]
+    plan.new_classes = sorted(new_classes)
+    plan.problems.sort(key=lambda p: p.row)
+    return plan
+
+
+def _school_classes(db: Session, school: School, school_year: str) -> dict[tuple[int, int], SchoolClass]:
+    out: dict[tuple[int, int], SchoolClass] = {}
+    for klass in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id, SchoolClass.school_year == school_year)):
+        parsed = parse.parse_class(klass.name)
+        if parsed is not None:
+            out.setdefault((klass.grade, parsed[1]), klass)
+    return out
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _match_numbers(db: Session, vault: Vault, district_id: int, rows: Iterable[RosterRow]) -> dict[str, Student]:
+    """student number -> the district's student with that number (one preload query, then confirm candidates)."""
+    rows = list(rows)
+    if not rows:
+        return {}
+    index: dict[str, list[int]] = {}
+    stmt = (
+        select(Student.id, Student.student_number_bidx)
+        .join(School, School.id == Student.school_id)
+        .where(School.district_id == district_id, Student.student_number_bidx.isnot(None))
+    )
+    for sid, bidx in db.execute(stmt):
+        index.setdefault(bidx, []).append(sid)
+    wanted: dict[int, list[str]] = {}
+    for r in rows:
+        for sid in index.get(vault.blind_index("student_number", r.student_number), ()):
+            wanted.setdefault(sid, []).append(r.student_number)
+    if not wanted:
+        return {}
+    found: dict[str, Student] = {}
+    for chunk in _chunks(sorted(wanted), MATCH_CHUNK):
+        students = list(db.scalars(select(Student).where(Student.id.in_(chunk))))
+        vault.preload_keys(s.data_key_id for s in students)
+        for s in students:
+            for number in wanted[s.id]:
+                if vault.matches(s, "student_number", number):
+                    # a number held twice (should not happen): prefer the enrolled record
+                    if number not in found or (found[number].status != "enrolled" and s.status == "enrolled"):
+                        found[number] = s
+    return found
+
+
+def _guardians_json(row: RosterRow) -> str:
+    return json.dumps([row.guardian] if row.guardian else [], ensure_ascii=False)
+
+
+def _changed_fields(vault: Vault, student: Student, r: RosterRow, classes: dict[tuple[int, int], SchoolClass]) -> list[str]:
+    """The fields this row would change on the student (identity compared as normalised plaintext)."""
+    fields: list[str] = []
+    if not vault.matches(student, "name", r.name):
+        fields.append("name")
+    for attr in ("gender", "birth_ym", "grade"):
+        if getattr(student, attr) != getattr(r, attr):
+            fields.append(attr)
+    if r.class_number:
+        klass = classes.get((r.grade, r.class_number))
+        if klass is None or klass.id != student.class_id:
+            fields.append("class")
+    if student.status != "enrolled":
+        fields.append("status")
+    if r.care_groups is not None and set(r.care_groups) != set(student.care_groups):
+        fields.append("care_groups")
+    if r.guardian is not None:
+        if student.guardians_enc is None or not vault.matches(student, "guardians", _guardians_json(r)):
+            fields.append("guardians")
+    return fields
+
+
+# -- writing --------------------------------------------------------------------------------------------------
+def apply_import(
+    db: Session,
+    actor: Actor,
+    vault: Vault,
+    plan: ImportPlan,
+    *,
+    apply_transfers: bool = False,
+    partial: bool = False,
+    audit_detail: dict[str, Any] | None = None,
+) -> ImportResult:
+    """Write the plan. With problems and not `partial`, nothing is written (result.written is False)."""
+    result = ImportResult(unchanged=len(plan.unchanged))
+    if plan.problems and not partial:
+        return result
+    result.skipped_rows = len({p.row for p in plan.problems})
+    school = plan.school
+    needed = set(plan.new_classes)
+    for (grade, number) in sorted(needed):
+        klass = SchoolClass(school_id=school.id, grade=grade, name=parse.class_name(grade, number), school_year=plan.school_year)
+        db.add(klass)
+        plan.classes[(grade, number)] = klass
+    if needed:
+        db.flush()
+    result.classes_created = len(needed)
+
+    for i, u in enumerate(plan.updates, start=1):
+        _apply_fields(vault, u.student, u.row, u.fields, plan.classes)
+        if i % BATCH == 0:
+            db.flush()
+    result.updated = len(plan.updates)
+    db.flush()
+
+    if apply_transfers and plan.transfers:
+        from app.care.service import transfer_student
+
+        for t in plan.transfers:
+            to_class = plan.classes[(t.row.grade, t.row.class_number)]  # type: ignore[index]
+            transfer_student(db, actor, t.student, to_class)
+            fields = [f for f in _changed_fields(vault, t.student, t.row, plan.classes)]
+            _apply_fields(vault, t.student, t.row, fields, plan.classes)
+        db.flush()
+        result.transferred = len(plan.transfers)
+    else:
+        result.transfers_pending = len(plan.transfers)
+
+    result.created = _bulk_create(db, vault, school, plan)
+    result.written = True
+    detail = {"school": school.code, **plan.counts(), **{k: v for k, v in result.as_dict().items() if k != "written"}}
+    detail.update(audit_detail or {})
+    append_event(db, actor, "roster.import", target=f"school:{school.code}", detail=detail)
+    return result
+
+
+def _apply_fields(vault: Vault, student: Student, r: RosterRow, fields: list[str], classes: dict[tuple[int, int], SchoolClass]) -> None:
+    identity: dict[str, Any] = {}
+    if "name" in fields:
+        identity["name"] = r.name
+    if "guardians" in fields:
+        identity["guardians"] = [r.guardian] if r.guardian else []
+    if identity:
+        vault.seal_identity(student, **identity)
+    student.gender = r.gender
+    student.birth_ym = r.birth_ym
+    student.grade = r.grade
+    if "status" in fields:
+        student.status = "enrolled"
+    if r.class_number:
+        klass = classes[(r.grade, r.class_number)]
+        student.class_id = klass.id
+        student.school_class = klass
+    elif "grade" in fields and student.class_id is not None:
+        student.class_id = None  # the old class belongs to another grade
+        student.school_class = None
+    if "care_groups" in fields and r.care_groups is not None:
+        student.set_care_groups(list(r.care_groups))
+
+
+def _bulk_create(db: Session, vault: Vault, school: School, plan: ImportPlan) -> int:
+    """Seal through the Vault, then one INSERT ... RETURNING per batch and one executemany for care groups."""
+    created = 0
+    for batch in _chunks(plan.creates, BATCH):
+        values: list[dict[str, Any]] = []
+        groups: list[tuple[int, tuple[str, ...]]] = []
+        for i, r in enumerate(batch):
+            klass = plan.classes.get((r.grade, r.class_number)) if r.class_number else None
+            st = Student(school_id=school.id, class_id=klass.id if klass else None, grade=r.grade, gender=r.gender,
+                         birth_ym=r.birth_ym, status="enrolled")
+            vault.seal_identity(st, name=r.name, student_number=r.student_number,
+                                guardians=[r.guardian] if r.guardian else [])
+            values.append({c: getattr(st, c) for c in STUDENT_COLUMNS})
+            if r.care_groups:
+                groups.append((i, r.care_groups))
+        db.flush()  # the data keys the vault added, before the students that reference them
+        ids = list(db.execute(insert(Student).returning(Student.id, sort_by_parameter_order=True), values).scalars())
+        if groups:
+            db.execute(insert(StudentCareGroup), [{"student_id": ids[i], "group": g} for i, gs in groups for g in gs])
+        created += len(values)
+    return created
+
+
+def audit_preview(db: Session, actor: Actor, plan: ImportPlan) -> None:
+    """The preview compared the file with stored (sealed) identities: one event, counts only."""
+    append_event(db, actor, "roster.import_preview", target=f"school:{plan.school.code}",
+                 detail={"school": plan.school.code, **plan.counts()})
+
+
+# -- export ---------------------------------------------------------------------------------------------------
+EXPORT_HEADER = ["姓名", "性别", "学籍号", "出生年月", "年级", "班级", "监护人", "关系", "联系电话"]
+
+
+def export_rows(db: Session, vault: Vault, school: School) -> tuple[list[str], Iterator[list[Any]], int]:
+    """The school's enrolled students as rows in the import's own format (so an export re-imports unchanged).
+
+    Identity is opened through ONE `reveal_many` (the `roster.export` audit event, with the count); every text
+    cell that a spreadsheet would evaluate (= + - @ at the start) is neutralised with a leading quote.
+    """
+    from app.care_groups import care_groups
+
+    groups = care_groups()
+    header = EXPORT_HEADER[:6] + [g.zh for g in groups] + EXPORT_HEADER[6:]
+    students = list(db.scalars(
+        select(Student).where(Student.school_id == school.id, Student.status == "enrolled")
+        .order_by(Student.grade, Student.class_id, Student.id)
+    ))
+    classes = {c.id: c.name for c in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id))}
+    identities = vault.reveal_many(students, "roster.export", columns=("name", "student_number", "guardians"),
+                                   detail={"school": school.code})
+
+    def rows() -> Iterator[list[Any]]:
+        for s in students:
+            ident = identities[s.id]
+            g = ident.guardians[0] if ident.guardians else {}
+            mine = set(s.care_groups)
+            row = [ident.name or "", "男" if s.gender == "M" else "女", ident.student_number or "", s.birth_ym,
+                   f"{parse.GRADE_WORDS[s.grade]}年级", classes.get(s.class_id, "") if s.class_id else ""]
+            row += ["是" if grp.key in mine else "否" for grp in groups]
+            row += [g.get("name", ""), g.get("relation", ""), g.get("phone", "")]
+            yield [parse.neutralise(v) for v in row]
+
+    return header, rows(), len(students)
+
+
+def export_xlsx(db: Session, vault: Vault, school: School, out: Any) -> int:
+    """Write the school's roster as XLSX (write-only, streamed) to a path or binary file; returns the count."""
+    from openpyxl import Workbook
+
+    header, rows, count = export_rows(db, vault, school)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title="学生名册")
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    wb.save(out)
+    return count

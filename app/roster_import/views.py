@@ -1,0 +1,235 @@
+"""Roster upload with preview (admin: any school; counselor: their schools) and the counselor's roster export.
+
+Between the preview and the confirmation the upload waits in a server-side temporary file named by a random token
+kept in the session (never a path from the form); it is deleted once confirmed or cancelled, and uploads older
+than an hour are swept away on the next upload. The confirmation plans again from that file (the database may
+have changed since the preview) and writes everything in the request's one transaction.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, send_file, session,
+                   url_for)
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.db import db
+from app.security import current_actor, recent_login_required, roles
+from app.ui import local_today, register_nav
+from app.vault import get_vault
+from models import School
+
+from . import parse, service
+from .cli import roster_cli
+from .forms import ConfirmForm, UploadForm
+
+bp = Blueprint("roster_import", __name__)
+
+SESSION_KEY = "roster_import"
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+STALE_SECONDS = 3600
+CHUNK = 1 << 16
+
+
+def init_area(app: Flask) -> None:
+    register_nav("roster_import.upload", _l("Roster import"), ("counselor", "admin"), order=25)
+    app.cli.add_command(roster_cli)
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+def _limits() -> tuple[int, int]:
+    cfg = current_app.config
+    return int(cfg.get("ROSTER_IMPORT_MAX_BYTES", parse.MAX_BYTES)), int(cfg.get("ROSTER_IMPORT_MAX_ROWS", parse.MAX_ROWS))
+
+
+def _upload_dir() -> Path:
+    path = Path(current_app.config.get("ROSTER_IMPORT_DIR") or Path(tempfile.gettempdir()) / "xinmiao-roster-import")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _path_for(token: str) -> Path:
+    if not TOKEN_RE.match(token or ""):
+        abort(400)
+    return _upload_dir() / f"{token}.upload"
+
+
+def _sweep_stale() -> None:
+    now = time.time()
+    for p in _upload_dir().glob("*.upload"):
+        try:
+            if now - p.stat().st_mtime > STALE_SECONDS:
+                p.unlink()
+        except OSError:
+            pass
+
+
+def _forget_upload() -> None:
+    pending = session.pop(SESSION_KEY, None)
+    if pending and TOKEN_RE.match(pending.get("token", "")):
+        try:
+            _path_for(pending["token"]).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _schools() -> list[School]:
+    if current_user.role == "admin":
+        return list(db.session.scalars(select(School).order_by(School.code)))
+    return list(current_user.schools)
+
+
+def _school_in_scope(school_id: int) -> School:
+    school = next((s for s in _schools() if s.id == school_id), None)
+    if school is None:
+        abort(404)
+    return school
+
+
+def _save_upload(storage, max_bytes: int) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+    """Stream the upload to a fresh token-named file, refusing it past the roster size limit."""
+    token = secrets.token_urlsafe(24)
+    path = _path_for(token)
+    written = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        while chunk := storage.stream.read(CHUNK):
+            written += len(chunk)
+            if written > max_bytes:
+                out.close()
+                path.unlink()
+                raise parse.RosterFileError(_l("The file is larger than %(n)s MB.", n=max_bytes // (1024 * 1024)))
+            out.write(chunk)
+    return token, path
+
+
+def _plan(school: School, path: Path) -> service.ImportPlan:
+    max_bytes, max_rows = _limits()
+    return service.plan_import(db.session, get_vault(), school, path, today=local_today(), max_bytes=max_bytes, max_rows=max_rows)
+
+
+def _upload_form() -> UploadForm:
+    form = UploadForm()
+    form.school_id.choices = [(s.id, f"{s.name}（{s.code}）") for s in _schools()]
+    return form
+
+
+def _render_upload(form: UploadForm, status: int = 200):  # type: ignore[no-untyped-def]
+    max_bytes, max_rows = _limits()
+    exportable = list(current_user.schools) if current_user.role == "counselor" else []
+    return render_template("roster_import/upload.html", form=form, max_mb=max_bytes // (1024 * 1024), max_rows=max_rows,
+                           exportable=exportable), status
+
+
+# -- routes ---------------------------------------------------------------------------------------------------
+@bp.route("/roster/import", methods=["GET", "POST"])
+@roles("counselor", "admin")
+def upload():
+    form = _upload_form()
+    if request.method == "GET":
+        return _render_upload(form)
+    if not form.school_id.choices:
+        abort(403)
+    if not form.validate_on_submit():
+        return _render_upload(form, 400)
+    school = _school_in_scope(form.school_id.data)
+    _forget_upload()
+    _sweep_stale()
+    max_bytes, _rows = _limits()
+    try:
+        token, path = _save_upload(form.file.data, max_bytes)
+    except parse.RosterFileError as exc:
+        flash(str(exc), "error")
+        return _render_upload(_upload_form(), 400)
+    filename = (form.file.data.filename or "")[:120]
+    try:
+        plan = _plan(school, path)
+    except parse.RosterFileError as exc:
+        path.unlink(missing_ok=True)
+        flash(str(exc), "error")
+        return _render_upload(_upload_form(), 400)
+    service.audit_preview(db.session, current_actor(), plan)
+    if plan.ok:
+        session[SESSION_KEY] = {"token": token, "school_id": school.id, "filename": filename, "user_id": current_user.id}
+    else:
+        path.unlink(missing_ok=True)  # nothing can be confirmed: the file is not kept
+    return render_template("roster_import/preview.html", plan=plan, filename=filename, form=ConfirmForm(),
+                           labels=service.FIELD_LABELS, class_label=parse.class_name)
+
+
+def _pending() -> tuple[dict, School, Path]:
+    pending = session.get(SESSION_KEY)
+    if not pending or pending.get("user_id") != current_user.id:
+        flash(_("There is no upload waiting for confirmation; upload the file again."), "error")
+        abort(redirect(url_for("roster_import.upload")))
+    school = _school_in_scope(int(pending["school_id"]))
+    path = _path_for(pending["token"])
+    if not path.exists():
+        session.pop(SESSION_KEY, None)
+        flash(_("The uploaded file has expired; upload it again."), "error")
+        abort(redirect(url_for("roster_import.upload")))
+    return pending, school, path
+
+
+@bp.route("/roster/import/confirm", methods=["POST"])
+@roles("counselor", "admin")
+def confirm():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    pending, school, path = _pending()
+    try:
+        plan = _plan(school, path)
+    except parse.RosterFileError as exc:
+        _forget_upload()
+        flash(str(exc), "error")
+        return redirect(url_for("roster_import.upload"))
+    if not plan.ok:
+        # the database changed since the preview (e.g. a number now taken): show the new preview, write nothing
+        _forget_upload()
+        return render_template("roster_import/preview.html", plan=plan, filename=pending.get("filename", ""),
+                               form=ConfirmForm(), labels=service.FIELD_LABELS, class_label=parse.class_name), 409
+    result = service.apply_import(db.session, current_actor(), get_vault(), plan,
+                                  apply_transfers=bool(form.apply_transfers.data),
+                                  audit_detail={"file": pending.get("filename", "")})
+    _forget_upload()
+    flash(_("Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(moved)s transferred.",
+            created=result.created, updated=result.updated, unchanged=result.unchanged, moved=result.transferred), "success")
+    if result.transfers_pending:
+        flash(_("%(n)s transfer(s) were not applied.", n=result.transfers_pending), "info")
+    return redirect(url_for("roster_import.upload"))
+
+
+@bp.route("/roster/import/cancel", methods=["POST"])
+@roles("counselor", "admin")
+def cancel():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    _forget_upload()
+    flash(_("The upload was discarded; nothing was imported."), "info")
+    return redirect(url_for("roster_import.upload"))
+
+
+@bp.route("/roster/export/<int:school_id>.xlsx")
+@roles("counselor")
+@recent_login_required
+def export(school_id: int):
+    school = next((s for s in current_user.schools if s.id == school_id), None)
+    if school is None:
+        abort(404)
+    buf = io.BytesIO()
+    service.export_xlsx(db.session, get_vault(), school, buf)
+    buf.seek(0)
+    name = f"roster-{school.code}-{local_today():%Y%m%d}.xlsx"
+    response = send_file(buf, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
