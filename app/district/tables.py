@@ -174,7 +174,7 @@ def group_rows(ctx: Context, figures: Figures, filters: Filters, dimension: str)
         elif dimension == "gender":
             for x in GENDERS:
                 rows.append((str(GENDER_LABELS[x]), (scope, None, x), False))
-        rows.append((_("Total"), (scope, None, None), True))
+        rows.append((_("Overall"), (scope, None, None), True))
     return rows
 
 

@@ -1,0 +1,124 @@
+"""District pages: figures for the district role only, exports audited, suppressed and behind a recent login."""
+import csv
+import io
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from models import AuditEvent
+from tests.conftest import login
+from tests.integration.district_world import TERM, build
+
+EXPORT_TABLES = ("coverage", "positives", "warnings", "care", "care_groups", "followup", "cases", "staffing")
+
+
+@pytest.fixture
+def world(factory):  # type: ignore[no-untyped-def]
+    return build(factory)
+
+
+@pytest.fixture
+def officer(client, world):  # type: ignore[no-untyped-def]
+    login(client, world.district_user.username)
+    return client
+
+
+def test_the_district_role_lands_on_the_dashboard(officer):
+    response = officer.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/district")
+
+
+def test_the_dashboard_shows_district_figures_charts_and_the_footnote(officer):
+    html = officer.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
+    assert "城区中学" in html and "农村小学" in html
+    assert "<svg" in html and 'role="img"' in html
+    assert "90.0%" in html  # coverage 36 / 40
+    assert "&lt;5" in html
+    assert 'data-testid="suppression-footnote"' in html
+
+
+@pytest.mark.parametrize("role", ["counselor", "head_teacher", "admin"])
+def test_other_roles_are_refused_every_district_page(client, factory, world, role):  # type: ignore[no-untyped-def]
+    kwargs = {"schools": [world.schools["A"]]} if role == "counselor" else {}
+    user = factory.user(role, **kwargs)
+    login(client, user.username)
+    for url in ("/district", "/district/trends", "/district/staffing", "/district/export/coverage.csv",
+                "/district/export/staffing.xlsx"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_district_pages_take_no_posts(officer):
+    for url in ("/district", "/district/trends", "/district/staffing", "/district/export/coverage.csv"):
+        assert officer.post(url, data={}).status_code in (400, 405), url
+
+
+def test_an_unknown_table_or_format_is_not_found(officer):
+    assert officer.get("/district/export/students.csv").status_code == 404
+    assert officer.get("/district/export/coverage.pdf").status_code == 404
+
+
+def test_the_csv_export_has_a_bom_and_the_same_suppressed_figures(officer):
+    response = officer.get(f"/district/export/coverage.csv?term={TERM}&group=school")
+    assert response.status_code == 200
+    body = response.data
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    by_school = {row[0]: row for row in rows if row and row[0] in ("城区中学", "农村小学", "寄宿制中学")}
+    assert by_school["城区中学"][1] == "20"  # enrolled
+    assert by_school["农村小学"][4] == "<5"  # positive students
+    assert by_school["寄宿制中学"][4] == "<5"
+    html = officer.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
+    for row in by_school.values():
+        for text in row[1:]:
+            assert text.replace("<", "&lt;") in html
+
+
+def test_the_xlsx_export_opens_and_matches_the_csv(officer):
+    xlsx = officer.get(f"/district/export/coverage.xlsx?term={TERM}&group=type")
+    assert xlsx.status_code == 200
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    cells = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    text = officer.get(f"/district/export/coverage.csv?term={TERM}&group=type").data.decode("utf-8-sig")
+    csv_rows = [row for row in csv.reader(io.StringIO(text))]
+    assert [row[: len(c)] for row, c in zip(cells, csv_rows)] == [c for c in csv_rows]
+
+
+def test_every_export_is_audited(officer, db_session):
+    before = db_session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
+    officer.get(f"/district/export/warnings.csv?term={TERM}")
+    officer.get("/district/export/staffing.xlsx")
+    events = db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "district.export")).all()
+    assert [e.target for e in events] == ["district:warnings", "district:staffing"]
+    assert all(e.student_public_id is None for e in events)
+
+
+def test_exports_need_a_recent_login(officer):
+    with officer.session_transaction() as sess:
+        sess["auth_at"] = 0
+    response = officer.get(f"/district/export/coverage.csv?term={TERM}")
+    assert response.status_code == 302
+    assert "/reauth" in response.headers["Location"] or "reauth" in response.headers["Location"]
+
+
+def test_the_staffing_page_lists_the_gaps(officer):
+    html = officer.get("/district/staffing").get_data(as_text=True)
+    gaps = html.split('data-testid="staffing-gaps"', 1)[1].split("</section>", 1)[0]
+    assert "农村小学" in gaps and "寄宿制中学" in gaps
+    assert "城区中学" not in gaps
+
+
+def test_the_trends_page_draws_charts_with_chinese_labels(officer):
+    html = officer.get("/district/trends").get_data(as_text=True)
+    assert html.count("<svg") >= 5
+    assert "学期" in html
+    assert TERM in html
+
+
+def test_an_empty_district_says_what_happens_next(client, factory):
+    user = factory.user("district")
+    login(client, user.username)
+    html = client.get("/district").get_data(as_text=True)
+    assert 'class="empty"' in html
