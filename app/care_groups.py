@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import yaml
 
@@ -57,6 +58,12 @@ def care_groups() -> tuple[CareGroup, ...]:
 
 def care_group_keys() -> tuple[str, ...]:
     return tuple(g.key for g in care_groups())
+
+
+def in_config_order(keys: Iterable[str]) -> list[str]:
+    """Keys in the order of the file (unknown keys last, alphabetically), for stable display."""
+    order = {k: i for i, k in enumerate(care_group_keys())}
+    return sorted(keys, key=lambda k: (order.get(k, len(order)), k))
 
 
 def care_group_label(key: str, locale: str | None = None) -> str:

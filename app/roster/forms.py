@@ -28,6 +28,10 @@ GRADE_LABELS = {
 REQUIRED = _l("This field is required")
 
 
+def _int_or_none(value: Any) -> int | None:
+    return None if value in (None, "") else int(value)
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -71,12 +75,12 @@ class StudentForm(FlaskForm):
         description=_l("The national student number (学籍号); unique in the district"),
     )
     national_id = StringField(_l("National ID number (optional)"), validators=[Optional()])
-    gender = SelectField(_l("Gender"), choices=[("F", _l("Female")), ("M", _l("Male"))],
+    gender = SelectField(_l("Gender"), choices=[("", _l("— choose —")), ("F", _l("Female")), ("M", _l("Male"))],
                          validators=[DataRequired(message=REQUIRED)])
     birth_ym = StringField(_l("Birth year and month"), validators=[DataRequired(message=REQUIRED)],
                            description=_l("Year and month only, as YYYY-MM, for example 2013-09"))
     school_id = SelectField(_l("School"), coerce=int, validators=[DataRequired(message=REQUIRED)])
-    grade = SelectField(_l("Grade"), coerce=int, choices=[(g, label) for g, label in GRADE_LABELS.items()],
+    grade = SelectField(_l("Grade"), coerce=_int_or_none, choices=[("", _l("— choose —"))] + list(GRADE_LABELS.items()),
                         validators=[DataRequired(message=REQUIRED)])
     class_id = SelectField(_l("Class"), coerce=int, validators=[Optional()],
                            description=_l("A class of the same school and grade"))

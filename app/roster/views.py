@@ -6,7 +6,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from app.care_groups import care_group_keys, care_group_label, care_groups
+from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
 from app.db import db
 from app.security import current_actor, get_or_404_visible, roles
 from app.student_file import render_sections
@@ -36,6 +36,8 @@ def init_area(app: Flask) -> None:
     register_nav("roster.students", _l("Student files"), ("counselor",), order=20)
     register_nav("roster.my_class", _l("My class"), ("head_teacher",), order=20)
     app.jinja_env.filters["care_group"] = care_group_label
+    app.jinja_env.filters["care_group_order"] = in_config_order
+    app.jinja_env.globals["grade_label"] = lambda g: GRADE_LABELS.get(g, g)
     app.jinja_env.globals["gender_label"] = lambda g: GENDER_LABELS.get(g, g)
     app.jinja_env.globals["status_label"] = lambda s: STATUS_LABELS.get(s, s)
 

@@ -212,3 +212,13 @@ def test_counselor_of_another_school_cannot_edit_by_url(app, factory, db_session
     login(client, factory.counselor(factory.school()).username, factory.PASSWORD)
     assert post(client, f"/students/{student.public_id}/edit", _form(school, klass, name="改名")).status_code == 404
     assert _open_identity(factory, student).name == "原名"
+
+
+def test_gender_and_grade_must_be_chosen_not_defaulted(client, factory):
+    school, klass = _setup(client, factory)
+    html = client.get("/students/new").get_data(as_text=True)
+    assert re.search(r'<option selected value="">— 请选择 —</option>', html)
+    response = post(client, "/students/new", _form(school, None, gender="", grade=""))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert _field_errors(html, "gender") == ["此项必填"] and _field_errors(html, "grade") == ["此项必填"]
