@@ -118,3 +118,13 @@ def test_erase_service_works_inside_a_caller_transaction(db_session, keyring):
     assert student.status == "erased"
     status = service.key_status(db_session, keyring)
     assert status.destroyed == 1 and status.live == 0
+
+
+def test_a_list_that_includes_an_erased_student_shows_them_without_identity(cli_app, db_session, keyring):
+    seeded = seed_sealed(db_session, keyring, count=2)
+    gone, kept = seeded.students
+    assert run(cli_app, "students", "erase", gone.public_id, "--yes").exit_code == 0
+    db_session.expire_all()
+    identities = Vault(db_session, keyring, Actor.system("t")).reveal_many([gone, kept], "roster.list")
+    assert identities[gone.id].name is None and identities[gone.id].student_number is None
+    assert identities[kept.id].name == seeded.names[1]
