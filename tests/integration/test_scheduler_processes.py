@@ -1,0 +1,108 @@
+"""Real `flask scheduler run` processes against one database (SQLite file or PostgreSQL via fresh_database)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from app.rechecks.scheduler import JOBS
+
+from .scheduler_support import Proc, migrated_engine, process_env, scheduler, seed_overdue_recheck, state, wait_for
+
+pytestmark = pytest.mark.slow
+JOB_IDS = {j.id for j in JOBS}
+
+
+def _ran(procs: list[Proc]) -> Counter:
+    return Counter(job["job"] for p in procs for job in p.jobs())
+
+
+def test_two_scheduler_processes_run_each_job_once_and_the_survivor_takes_over(fresh_database, keyring, tmp_path):
+    engine = migrated_engine(fresh_database.url)
+    recheck_id = seed_overdue_recheck(engine, keyring)
+    env = process_env(fresh_database.url, tmp_path)
+    a = scheduler(env, tmp_path / "a.log")
+    b = scheduler(env, tmp_path / "b.log")
+    procs = [a, b]
+    try:
+        wait_for(lambda: set(_ran(procs)) == JOB_IDS, what="every job to run once")
+        time.sleep(4)  # more lease renewals: a second process must still not run anything
+        assert _ran(procs) == Counter({job: 1 for job in JOB_IDS})
+        holders = [p for p in procs if "lease acquired" in p.output()]
+        assert len(holders) == 1
+        assert state(engine, recheck_id) == ("overdue", 1)
+
+        holder = holders[0]
+        survivor = b if holder is a else a
+        holder.kill(signal.SIGKILL)  # dies without releasing anything
+        wait_for(lambda: "lease acquired" in survivor.output(), what="the survivor to take over")
+        wait_for(lambda: {j["job"] for j in survivor.jobs()} == JOB_IDS, what="the survivor's catch-up run")
+        assert state(engine, recheck_id) == ("overdue", 1)  # catching up repeats nothing
+    finally:
+        for p in procs:
+            p.kill(signal.SIGTERM)
+        engine.dispose()
+
+
+def test_a_scheduler_stopped_and_started_again_runs_each_job_once_per_start(fresh_database, keyring, tmp_path):
+    engine = migrated_engine(fresh_database.url)
+    env = process_env(fresh_database.url, tmp_path)
+    try:
+        for n in range(2):
+            p = scheduler(env, tmp_path / f"run{n}.log")
+            try:
+                wait_for(lambda: set(_ran([p])) == JOB_IDS, what="every job to run")
+                time.sleep(1.5)
+                assert _ran([p]) == Counter({job: 1 for job in JOB_IDS})
+            finally:
+                p.kill(signal.SIGTERM)
+            assert "lease released" in p.output()
+    finally:
+        engine.dispose()
+
+
+CRASH_SCRIPT = r"""
+import sys, time
+from datetime import datetime, timezone
+import app.rechecks.tasks as tasks
+real = tasks.notify_recheck_stage
+def stalled(*args, **kwargs):
+    n = real(*args, **kwargs)
+    print("MID-SWEEP", n, flush=True)  # rows updated and a notification inserted, not committed
+    time.sleep(120)
+    return n
+tasks.notify_recheck_stage = stalled
+from app import create_app
+from app.db import db
+application = create_app()
+with application.app_context():
+    with db.transaction() as session:
+        tasks.run_all_sweeps(session, datetime.now(timezone.utc))
+"""
+
+
+def test_a_sweep_killed_midway_leaves_nothing_half_done_and_the_next_sweep_completes_it(fresh_database, keyring, tmp_path):
+    engine = migrated_engine(fresh_database.url)
+    recheck_id = seed_overdue_recheck(engine, keyring)
+    env = process_env(fresh_database.url, tmp_path)
+    try:
+        child = Proc([sys.executable, "-c", CRASH_SCRIPT], env, tmp_path / "crash.log")
+        try:
+            wait_for(lambda: "MID-SWEEP" in child.output() or child.p.poll() is not None, what="the sweep to reach its middle")
+            assert "MID-SWEEP" in child.output(), child.output()
+        finally:
+            child.kill(signal.SIGKILL)
+        assert state(engine, recheck_id) == ("planned", 0)  # the killed transaction left nothing behind
+
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "rechecks", "sweep", "--json"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert state(engine, recheck_id) == ("overdue", 1)
+    finally:
+        engine.dispose()
