@@ -347,17 +347,20 @@ def bar_chart(
     cats = [str(c) for c in categories]
     if isinstance(series, Mapping):
         data = [(str(k), list(v)) for k, v in series.items()]
-    elif series and all(v is None or isinstance(v, (int, float)) for v in series):
+    elif series and all(v is None or isinstance(v, (int, float, str)) for v in series):
         data = [("", list(series))]
     else:
         data = [(str(name), list(values)) for name, values in series]
     for name, values in data:
         if len(values) != len(cats):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(cats)} categories")
-    values = [float(v) for _, vs in data for v in vs if v is not None]
+    values = [float(v) for _, vs in data for v in vs if v is not None and not isinstance(v, str)]
     desc_parts = []
     for name, vs in data:
-        figures = "，".join(f"{c}: {missing_label or '—' if v is None else _fmt(v, percent)}" for c, v in zip(cats, vs))
+        figures = "，".join(
+            f"{c}: {(missing_label or '—') if v is None else v if isinstance(v, str) else _fmt(v, percent)}"
+            for c, v in zip(cats, vs)
+        )
         desc_parts.append(f"{name}: {figures}" if name else figures)
     uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)
     parts = [head, _patterns(uid, len(data))]
@@ -366,7 +369,9 @@ def bar_chart(
     top = 18 + (20 if title else 0) + legend_h
     left, right = 58.0, width - 16.0
     long_labels = any(_display_width(c) * 12 > (right - left) / max(len(cats), 1) - 4 for c in cats)
-    bottom = height - (46 if x_label else 26) - (28 if long_labels else 0)
+    # Rotated labels (-30 degrees) need about half their length in height below the axis.
+    drop = min(110.0, 6.0 * max((_display_width(c) for c in cats), default=0) + 6) if long_labels else 0.0
+    bottom = height - (46 if x_label else 26) - drop
     if title:
         parts.append(_text(width / 2, 20, title, size=14, extra=' font-weight="600"'))
     if not cats or not data:
@@ -391,9 +396,10 @@ def bar_chart(
             v = vs[ci]
             bx = gx + si * bar_w
             cx = bx + bar_w / 2
-            if v is None:
-                if missing_label:
-                    parts.append(_text(cx, bottom - 4, missing_label, size=10, colour=MUTED))
+            if v is None or isinstance(v, str):
+                label = v if isinstance(v, str) else missing_label
+                if label:
+                    parts.append(_text(cx, bottom - 4, label, size=10, colour=MUTED))
                 continue
             y = y_of(float(v))
             colour = COLOURS[si % len(COLOURS)]

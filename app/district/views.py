@@ -144,6 +144,11 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}%"
 
 
+def _chart_value(cell) -> float | str | None:  # type: ignore[no-untyped-def]
+    """A shown count as a number; a hidden one as its mark ("<5" or "*"), so the chart says what the table says."""
+    return cell.text if cell.value is None else cell.value
+
+
 def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-untyped-def]
     by_id = {t.id: t for t in tables}
     rows = [r for r in by_id["coverage"].rows if not r.total]
@@ -151,7 +156,6 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-unt
         return []
     labels = [r.label for r in rows]
     dim = str(DIMENSION_LABELS[query.dimension])
-    cov = by_id["coverage"]
     charts = [
         bar_chart(labels, [(_("Coverage"), [r.cells[2].value for r in rows]),
                            (_("Positive rate"), [r.cells[4].value for r in rows])],
@@ -161,11 +165,10 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-unt
     warn = by_id["warnings"]
     warn_rows = [r for r in warn.rows if not r.total]
     charts.append(
-        bar_chart(labels, [(str(col.label), [r.cells[i].value for r in warn_rows]) for i, col in enumerate(warn.columns[:3])],
-                  title=_("Warnings by confirmed level"), x_label=dim, y_label=_("Students"),
-                  missing_label=f"<{_k()}")
+        bar_chart(labels, [(str(col.label), [_chart_value(r.cells[i]) for r in warn_rows])
+                           for i, col in enumerate(warn.columns[:3])],
+                  title=_("Warnings by confirmed level"), x_label=dim, y_label=_("Students"))
     )
-    del cov
     return charts
 
 

@@ -81,3 +81,11 @@ def test_nice_ticks_cover_the_range_in_round_steps():
     assert nice_ticks(0, 93) == [0, 20, 40, 60, 80, 100]
     ticks = nice_ticks(3, 7)
     assert ticks[0] <= 3 and ticks[-1] >= 7
+
+
+def test_bar_chart_writes_a_string_value_as_a_mark_instead_of_a_bar():
+    chart = bar_chart(["甲", "乙", "丙"], [("一级预警", [12, "<5", "*"])])
+    root = parse(chart)
+    assert len(root.findall(f".//{SVG}rect[@class='bar']")) == 1
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "<5" in texts and "*" in texts
