@@ -14,7 +14,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.db import db
-from models.audit import Actor, verify_chain
+from sqlalchemy import select
+
+from models.audit import Actor, AuditEvent, verify_chain
 from models.crypto import CryptoError, KeyRing
 
 from . import service
@@ -100,8 +102,12 @@ def keys_status() -> None:
 
 @keys_cli.command("rotate")
 @click.option("--rewrap-only", is_flag=True, help="Do not add a master-key version; rewrap to the current one.")
+@click.option(
+    "--add-only", is_flag=True,
+    help="Only add the new version to the key file (then restart every app process and run --rewrap-only).",
+)
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
-def keys_rotate(rewrap_only: bool, batch_size: int) -> None:
+def keys_rotate(rewrap_only: bool, add_only: bool, batch_size: int) -> None:
     """Add a master-key version to the key file and rewrap every data key to it, one commit per batch.
 
     Resumable: if a previous rotation was interrupted (live data keys on an older version), running it again
@@ -111,8 +117,20 @@ def keys_rotate(rewrap_only: bool, batch_size: int) -> None:
     kind, path = key_source(current_app)
     session = db.session
     actor = _actor()
+    if rewrap_only and add_only:
+        click.echo("error: --rewrap-only and --add-only exclude each other", err=True)
+        sys.exit(2)
     try:
         status = service.key_status(session, ring, kind)
+        if add_only:
+            if kind != "file" or not path:
+                click.echo(ENV_ROTATION_HELP)
+                sys.exit(2)
+            version = service.add_master_version(ring, path, session, actor)
+            session.commit()
+            click.echo(f"added master key version {version} to {path}; no data key rewrapped yet.")
+            click.echo("Back up the key file, restart every app process, then run: flask keys rotate --rewrap-only")
+            return
         if not rewrap_only:
             if status.pending:
                 click.echo(
@@ -177,14 +195,20 @@ def keys_verify(sample: int | None) -> None:
 
 @audit_cli.command("verify")
 def audit_verify() -> None:
-    """Walk the audit chain; print the number of events, or the first broken link (exit 1)."""
+    """Walk the audit chain; print the number of events and the head hash, or the first broken link (exit 1).
+
+    Write the head hash down somewhere outside the database now and then (a signed email to the district, a
+    paper log): a chain rewritten from scratch by someone with full database access verifies, but its head will
+    not match the hash recorded earlier.
+    """
     session = db.session
     count, brk = verify_chain(session)
-    session.rollback()
     if brk is not None:
         click.echo(f"audit chain BROKEN at event {brk.seq}: {brk.problem} ({count} events verified before it)", err=True)
         sys.exit(1)
-    click.echo(f"audit chain OK: {count} events")
+    last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == count)) if count else None
+    session.rollback()
+    click.echo(f"audit chain OK: {count} events, head {last or '0' * 64}")
 
 
 # -- students erase -------------------------------------------------------------------------------------------------

@@ -203,9 +203,10 @@ def test_keys_verify_counts_an_erased_students_values_apart_from_failures(cli_ap
 def test_audit_verify_prints_the_number_of_events(cli_app, db_session, keyring):
     seeded = seed_sealed(db_session, keyring, count=2)
     Vault(db_session, keyring, Actor.system("t")).reveal(seeded.students[0], "student.view")
+    last = db_session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == 1))
     result = run(cli_app, "audit", "verify")
     assert result.exit_code == 0
-    assert result.output.strip() == "audit chain OK: 1 events"
+    assert result.output.strip() == f"audit chain OK: 1 events, head {last}"
 
 
 def test_audit_verify_prints_the_first_broken_link_and_exits_non_zero(cli_app, db_session, keyring):
@@ -230,3 +231,22 @@ def test_audit_verify_detects_a_deleted_event(cli_app, db_session, keyring):
     result = run(cli_app, "audit", "verify")
     assert result.exit_code == 1 and "BROKEN at event 1" in result.stderr
     assert verify_chain(db_session)[1] is not None
+
+
+def test_rotate_add_only_saves_the_new_version_and_rewraps_nothing_until_rewrap_only(cli_app, db_session, keyring, key_file):
+    seed_sealed(db_session, keyring, count=3)
+    added = run(cli_app, "keys", "rotate", "--add-only")
+    assert added.exit_code == 0, added.output + added.stderr
+    assert key_file_versions(key_file) == [1, 2] and "--rewrap-only" in added.output
+    db_session.expire_all()
+    assert versions_in_use(db_session) == {1: 3}
+    rewrap = run(cli_app, "keys", "rotate", "--rewrap-only")
+    assert rewrap.exit_code == 0
+    db_session.expire_all()
+    assert versions_in_use(db_session) == {2: 3}
+    assert key_file_versions(key_file) == [1, 2]
+
+
+def test_rotate_refuses_add_only_together_with_rewrap_only(cli_app):
+    result = run(cli_app, "keys", "rotate", "--add-only", "--rewrap-only")
+    assert result.exit_code == 2
