@@ -81,11 +81,14 @@ def student(public_id: str):
         abort(404)
     student = get_or_404_visible(Student, Student.public_id, public_id)
     reader = get_vault().reveal(student, "student.view")
-    try:
-        identity = reader.identity
-        erased = False
-    except ErasedStudentError:
-        identity, erased = None, True
+    # An erased student is a tombstone: their data key is gone, so no section could open anything.
+    erased = student.status == "erased"
+    identity = None
+    if not erased:
+        try:
+            identity = reader.identity
+        except ErasedStudentError:
+            erased = True
     sections: list[Markup] = [] if erased else render_sections(student, reader, current_user)
     return render_template("roster/student.html", student=student, identity=identity, erased=erased, sections=sections)
 

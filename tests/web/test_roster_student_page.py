@@ -107,3 +107,27 @@ def test_registered_file_sections_render_after_identity_with_the_same_reader(cli
     assert seen == ["李四"]
     assert html.index("李四") < html.index('id="test-section"')
     assert _events(db_session) == before + 1
+
+
+def test_an_erased_student_page_says_so_and_renders_no_sections(client, factory, db_session):
+    from markupsafe import Markup
+
+    from app import student_file
+    from app.keys.service import erase_student
+    from models import Actor
+
+    school = factory.school()
+    student = factory.student(school=school, name="将被删除")
+    erase_student(db_session, Actor.system("tests"), student.public_id)
+    calls = []
+    student_file.FILE_SECTIONS.append((99, "tests.erased", lambda *a: calls.append(a) or Markup("<p>x</p>")))
+    try:
+        login(client, factory.counselor(school).username, factory.PASSWORD)
+        response = client.get(f"/students/{student.public_id}")
+    finally:
+        student_file.FILE_SECTIONS[:] = [s for s in student_file.FILE_SECTIONS if s[1] != "tests.erased"]
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "身份信息已删除" in html and "将被删除" not in html
+    assert calls == []
+    assert client.get(f"/students/{student.public_id}/edit").status_code == 404
+    assert "将被删除" not in client.get("/students").get_data(as_text=True)
