@@ -29,6 +29,8 @@ from .policy import (
 
 SOURCE_LIMIT = 500  # rows per source on one page; the rest shows on the source's own list
 SECTIONS = ("crisis", "overdue", "today", "week")
+# Within a section: clinical work first, the routine termly check-ins last.
+KIND_ORDER = {"crisis": 0, "interview": 1, "recheck": 2, "observation": 3, "plan": 4, "plan_review": 5, "checkin": 6}
 
 
 @dataclass
@@ -95,7 +97,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
             item.section = "week"
         out.sections[item.section].append(item)
     for rows in out.sections.values():
-        rows.sort(key=lambda i: (i.due, i.kind, i.student_id))
+        rows.sort(key=lambda i: (KIND_ORDER[i.kind], i.due, i.student_id))
     _attach_students(db, vault, items, "care.worklist")
     return out
 
@@ -240,7 +242,6 @@ def class_care_list(db: Session, user: User, vault: Vault, today: date) -> tuple
     tiers: dict[str, list[ClassRow]] = {"close": [], "general": [], "care": []}
     if not students:
         return tiers, []
-    ids = [s.id for s in students]
     sub = select(Student.id).where(Student.visible_to(user))
     cases = {
         sid: (level, review)
@@ -274,7 +275,6 @@ def class_care_list(db: Session, user: User, vault: Vault, today: date) -> tuple
             tiers["care"].append(ClassRow(s, "care", name, next_checkin_due(last_terms.get(s.id), today)))
     everyone = [(s.public_id, names.get(s.id, Identity()).name or "", s.school_class.name if s.school_class else "")
                 for s in students]
-    del ids
     return tiers, everyone
 
 
