@@ -393,9 +393,11 @@ def iter_csv(path: Path, encoding: str) -> Iterator[list[Any]]:
 def iter_xlsx(path: Path) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
 
+    fh = path.open("rb")  # a file object: openpyxl would refuse a path without an .xlsx suffix (the upload's)
     try:
-        wb = load_workbook(path, read_only=True, data_only=False)
+        wb = load_workbook(fh, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one clear error
+        fh.close()
         raise RosterFileError(_l("The workbook is damaged and cannot be read.")) from exc
     try:
         ws = wb.worksheets[0]
@@ -407,6 +409,7 @@ def iter_xlsx(path: Path) -> Iterator[list[Any]]:
         raise RosterFileError(_l("The workbook is damaged and cannot be read.")) from exc
     finally:
         wb.close()
+        fh.close()
 
 
 def parse_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, this_year: int | None = None) -> ParsedFile:

@@ -138,6 +138,12 @@ def upload():
         return _render_upload(form)
     if not form.school_id.choices:
         abort(403)
+    try:
+        wanted = int(request.form.get("school_id", ""))
+    except ValueError:
+        wanted = None
+    if wanted is not None and wanted not in {c[0] for c in form.school_id.choices}:
+        abort(404)  # a school outside the user's scope is not disclosed
     if not form.validate_on_submit():
         return _render_upload(form, 400)
     school = _school_in_scope(form.school_id.data)

@@ -210,3 +210,8 @@ def test_text_in_no_known_encoding_is_refused(tmp_path):
 def test_a_header_only_file_is_an_error(tmp_path):
     with pytest.raises(RosterFileError):
         _parse(tmp_path, "r.csv", csv_bytes([]))
+
+
+def test_a_workbook_is_recognised_by_its_content_not_its_file_name(tmp_path):
+    parsed = _parse(tmp_path, "token.upload", xlsx_bytes([row()]))
+    assert parsed.kind == "xlsx" and len(parsed.rows) == 1
