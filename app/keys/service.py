@@ -260,6 +260,11 @@ def verify_sealed(
             pks = [r.pk for r in chunk if r.model is model]
             by_model[model] = {o.id: o for o in session.scalars(select(model).where(model.id.in_(pks)))}
         students = {s.id: s for objs in by_model.values() for s in objs.values() if isinstance(s, Student)}
+        owner_ids = {
+            getattr(o, "student_id", None) for objs in by_model.values() for o in objs.values() if not isinstance(o, Student)
+        } - set(students) - {None}
+        if owner_ids:
+            students.update({s.id: s for s in session.scalars(select(Student).where(Student.id.in_(sorted(owner_ids))))})
         for ref in chunk:
             obj = by_model[ref.model].get(ref.pk)
             if obj is None:  # deleted since the list was taken
