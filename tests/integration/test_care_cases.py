@@ -95,7 +95,8 @@ def test_two_counselors_saving_one_case_at_once_the_second_is_refused(fresh_data
             save("乙", 1)
 
         first, second = Session(engine), Session(engine)
-        second.get(CareCase, case_id).student  # loaded at version 2 before the first save commits
+        held = second.get(CareCase, case_id)  # loaded at version 2 before the first save commits (kept alive:
+        assert held.version == 2  # the identity map holds rows weakly)
         save("丙", 2, first)
         first.commit()
         with pytest.raises((StaleDataError, OperationalError)):
