@@ -154,12 +154,15 @@ def parse_filters(args: Mapping[str, str], school_ids: set[int], class_ids: set[
     grade = as_int("grade")
     class_id = as_int("class")
     group = args.get("group") or None
-    status = args.get("status") or None
+    # Enrolled students unless the user asks for another status or "all"; a search looks at every status so a
+    # graduated or transferred student can still be found by name.
+    q = (args.get("q") or "")[:100]
+    status = args.get("status") or (None if q.strip() else "enrolled")
     return StudentFilters(
         school_id=school_id if school_id in school_ids else None,
         grade=grade if grade in GRADE_LABELS else None,
         class_id=class_id if class_id in class_ids else None,
         care_group=group if group in care_keys else None,
         status=status if status in EDITABLE_STATUSES else None,
-        q=(args.get("q") or "")[:100],
+        q=q,
     )

@@ -56,7 +56,8 @@ def test_filters_by_grade_class_care_group_and_status(client, factory):
     _as_counselor(client, factory, school)
     get = lambda qs: sorted(_names(client.get(f"/students?{qs}").get_data(as_text=True)))  # noqa: E731
     assert get("grade=7") == ["七年级留守", "七年级随迁"]
-    assert get(f"class={g8.id}") == ["八年级学生", "已毕业学生"]
+    assert get(f"class={g8.id}") == ["八年级学生"]  # enrolled students unless asked otherwise
+    assert get(f"class={g8.id}&status=all") == ["八年级学生", "已毕业学生"]
     assert get("group=left_behind") == ["七年级留守"]
     assert get("status=graduated") == ["已毕业学生"]
     assert get("grade=7&group=migrant") == ["七年级随迁"]
@@ -165,6 +166,14 @@ def test_search_drops_blind_index_false_positives(client, factory, db_session):
     db_session.flush()
     _as_counselor(client, factory, school)
     assert _names(client.get("/students?q=孙悟空").get_data(as_text=True)) == ["孙悟空"]
+
+
+def test_search_finds_students_of_every_status(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="毕业生甲", status="graduated")
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students").get_data(as_text=True)) == []
+    assert _names(client.get("/students?q=毕业生甲").get_data(as_text=True)) == ["毕业生甲"]
 
 
 def test_search_does_not_reach_other_schools(client, factory):
