@@ -34,7 +34,7 @@ from models.rechecks import Recheck
 from models.roster import StudentCareGroup, counselor_schools
 from models.screenings import Campaign, CampaignInstrument, Screening, Warning, campaign_schools
 
-from .suppression import Protected, Relation, protect, rate_value
+from .suppression import Protected, Relation, Structure, rate_value
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 TWO_TYPES = ("rural_small", "township_boarding")
@@ -476,36 +476,41 @@ class Figures:
 
 
 def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9) -> Figures:
+    """Protect every measure over the family; linked measures (all = care + other) are protected together."""
     keys, rels = family_keys(scopes, grades, max_level)
     levels = {key: cell_level(scopes, key) for key in keys}
-    grades = sorted(grades)
+    single = Structure(keys, [Relation(p, c) for p, c in rels], levels)
+    linked_structures: dict[int, Structure] = {}
     protected: dict[str, Protected] = {}
     done: set[str] = set()
     for measure in cubes:
         if measure in done:
             continue
-        group = [measure, *LINKED.get(measure, ())]
-        group = [m for m in group if m in cubes]
-        values: dict[Any, int] = {}
-        relations: list[Relation] = []
-        lv: dict[Any, int] = {}
-        for m in group:
-            vals = cell_values(cubes[m], keys)
-            values.update({(m, key): v for key, v in vals.items()})
-            lv.update({(m, key): levels[key] for key in keys})
-            relations += [Relation((m, p), tuple((m, c) for c in children)) for p, children in rels]
-        if len(group) > 1:
-            relations += [Relation((group[0], key), tuple((m, key) for m in group[1:])) for key in keys]
-        if not any(1 <= v < k for v in values.values()):
-            result = Protected(values, {key: "shown" for key in values}, k)
-        else:
-            result = protect(values, relations, k, lv)
-        for m in group:
+        group = [m for m in (measure, *LINKED.get(measure, ())) if m in cubes]
+        values = [cell_values(cubes[m], keys) for m in group]
+        if not any(1 <= v < k for vals in values for v in vals.values()):
+            for m, vals in zip(group, values):
+                protected[m] = Protected(vals, dict.fromkeys(vals, "shown"), k)
+                done.add(m)
+            continue
+        if len(group) == 1:
+            protected[measure] = single.protect([values[0][key] for key in keys], k)
+            done.add(measure)
+            continue
+        structure = linked_structures.get(len(group))
+        if structure is None:
+            gkeys = [(g, key) for g in range(len(group)) for key in keys]
+            grels = [Relation((g, p), tuple((g, x) for x in c)) for g in range(len(group)) for p, c in rels]
+            grels += [Relation((0, key), tuple((g, key) for g in range(1, len(group)))) for key in keys]
+            structure = Structure(gkeys, grels, {(g, key): levels[key] for g in range(len(group)) for key in keys})
+            linked_structures[len(group)] = structure
+        result = structure.protect([values[g][key] for g in range(len(group)) for key in keys], k)
+        for g, m in enumerate(group):
             protected[m] = Protected(
-                {key: result.values[(m, key)] for key in keys}, {key: result.status[(m, key)] for key in keys}, k
+                {key: result.values[(g, key)] for key in keys}, {key: result.status[(g, key)] for key in keys}, k
             )
             done.add(m)
-    return Figures(scopes, grades, protected, k)
+    return Figures(scopes, sorted(grades), protected, k)
 
 
 def present_grades(ctx: Context) -> list[int]:

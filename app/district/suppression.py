@@ -114,49 +114,187 @@ def protect(
     levels: Mapping[Key, int] | None = None,
 ) -> Protected:
     """Primary and complementary suppression of a family of counts (see the module docstring)."""
-    vals = {key: int(v) for key, v in values.items()}
-    rels = [r for r in _clean(relations) if all(m in vals for m in r.members())]
-    lv = {key: (levels or {}).get(key, 0) for key in vals}
-    status = {key: (PRIMARY if 1 <= v < k else SHOWN) for key, v in vals.items()}
-    counter = [0]
-    rel_level = [max(lv[m] for m in r.members()) for r in rels]
-    by_member: dict[Key, list[int]] = {}
-    for i, r in enumerate(rels):
-        for m in r.members():
-            by_member.setdefault(m, []).append(i)
-    for level in sorted(set(rel_level)):
-        active = [i for i, rl in enumerate(rel_level) if rl <= level]
-        active_set = set(active)
-        while True:
-            added = _simple_pass(vals, rels, active, status, lv, level, k, counter)
-            if added:
+    structure = Structure(list(values), relations, levels or {})
+    return structure.protect([int(values[key]) for key in structure.keys], k)
+
+
+class Structure:
+    """The shape of a family (cells, relations, levels), indexed once and reused for every measure."""
+
+    def __init__(self, keys: Sequence[Key], relations: Iterable[Relation], levels: Mapping[Key, int]):
+        self.keys = list(keys)
+        self.index = {key: i for i, key in enumerate(self.keys)}
+        self.level = [int(levels.get(key, 0)) for key in self.keys]
+        self.order = sorted(range(len(self.keys)), key=lambda i: _sort_key(self.keys[i]))
+        self.rank_of = {i: r for r, i in enumerate(self.order)}  # deterministic tie-breaks
+        rels: list[tuple[int, ...]] = []
+        seen: set[tuple[int, frozenset[int]]] = set()
+        for r in relations:
+            if r.parent not in self.index or any(c not in self.index for c in r.children):
                 continue
-            determined = determined_cells([rels[i] for i in active], {key for key, s in status.items() if s != SHOWN})
-            if not determined:
+            parent = self.index[r.parent]
+            children = tuple(dict.fromkeys(self.index[c] for c in r.children if c != r.parent))
+            if not children:
+                continue
+            sig = (parent, frozenset(children))
+            if sig in seen:
+                continue
+            seen.add(sig)
+            rels.append((parent, *children))
+        self.relations = rels
+        self.rel_level = [max(self.level[m] for m in rel) for rel in rels]
+        self.by_member: list[list[int]] = [[] for _ in self.keys]
+        for ri, rel in enumerate(rels):
+            for m in rel:
+                self.by_member[m].append(ri)
+        self.steps = sorted(set(self.rel_level))
+
+    # -- the algorithm --------------------------------------------------------------------------------------
+    def protect(self, values: Sequence[int], k: int) -> Protected:
+        n = len(self.keys)
+        hidden = [1 <= v < k for v in values]
+        status = [PRIMARY if h else SHOWN for h in hidden]
+        escalations = 0
+        if any(hidden):
+            active = [False] * len(self.relations)
+            count = [0] * len(self.relations)
+            for step in self.steps:
+                work: list[int] = []
+                dirty = False  # the exact check is needed only if this step touches a hidden cell
+                for ri, lv in enumerate(self.rel_level):
+                    if lv == step:
+                        active[ri] = True
+                        count[ri] = sum(1 for m in self.relations[ri] if hidden[m])
+                        dirty = dirty or count[ri] > 0
+                        if count[ri] == 1:
+                            work.append(ri)
+                while dirty:
+                    while work:
+                        ri = work.pop()
+                        if count[ri] != 1:
+                            continue
+                        choice, escalated = self._pick([m for m in self.relations[ri] if not hidden[m]], values, step, k)
+                        if choice is None:
+                            continue
+                        escalations += escalated
+                        self._hide(choice, hidden, status, count, active, work)
+                    unknown = [i for i in range(n) if hidden[i]]
+                    determined = self._determined(active, hidden, unknown)
+                    if not determined:
+                        break
+                    for q in sorted(determined, key=self.rank_of.__getitem__):
+                        choice, escalated = self._complement_for(q, values, hidden, active, step, k)
+                        if choice is None:
+                            raise RuntimeError(f"no complement available for {self.keys[q]!r}")
+                        if not hidden[choice]:
+                            escalations += escalated
+                            self._hide(choice, hidden, status, count, active, work)
+                        break  # one at a time: the next check may find the rest already protected
+        return Protected(dict(zip(self.keys, values)), dict(zip(self.keys, status)), k, escalations)
+
+    def _hide(self, i: int, hidden: list[bool], status: list[str], count: list[int], active: list[bool],
+              work: list[int]) -> None:
+        hidden[i] = True
+        status[i] = COMPLEMENT
+        for ri in self.by_member[i]:
+            if active[ri]:
+                count[ri] += 1
+                if count[ri] == 1:
+                    work.append(ri)
+
+    def _pick(self, cands: Sequence[int], values: Sequence[int], step: int, k: int) -> tuple[int | None, bool]:
+        if not cands:
+            return None, False
+        at_level = [c for c in cands if self.level[c] == step]
+        pool, escalated = (at_level, False) if at_level else (list(cands), True)
+        best = min(pool, key=lambda c: (_rank(values[c], k), -self.level[c], self.rank_of[c]))
+        return best, escalated
+
+    def _complement_for(self, q: int, values: Sequence[int], hidden: list[bool], active: list[bool], step: int,
+                        k: int) -> tuple[int | None, bool]:
+        """A shown cell to hide so that q stops being determined: q's relations first, then their neighbours."""
+        seen_rel: set[int] = set()
+        frontier = [ri for ri in self.by_member[q] if active[ri]]
+        fallback: tuple[int | None, bool] = (None, False)
+        while frontier:
+            cands: list[int] = []
+            nxt: list[int] = []
+            for ri in frontier:
+                if ri in seen_rel:
+                    continue
+                seen_rel.add(ri)
+                for m in self.relations[ri]:
+                    if not hidden[m]:
+                        cands.append(m)
+                    else:
+                        nxt.extend(rj for rj in self.by_member[m] if active[rj] and rj not in seen_rel)
+            choice, escalated = self._pick(list(dict.fromkeys(cands)), values, step, k)
+            if choice is not None and not escalated:
+                return choice, False
+            if choice is not None and fallback[0] is None:
+                fallback = (choice, True)
+            frontier = nxt
+        return fallback
+
+    def _determined(self, active: list[bool], hidden: list[bool], unknown: list[int]) -> set[int]:
+        if not unknown:
+            return set()
+        col = {i: j for j, i in enumerate(unknown)}
+        rows = []
+        seen: set[int] = set()
+        for i in unknown:
+            for ri in self.by_member[i]:
+                if active[ri] and ri not in seen:
+                    seen.add(ri)
+                    rel = self.relations[ri]
+                    row: dict[int, int] = {}
+                    if hidden[rel[0]]:
+                        row[col[rel[0]]] = 1
+                    for m in rel[1:]:
+                        if hidden[m]:
+                            j = col[m]
+                            row[j] = (row.get(j, 0) - 1) % PRIME
+                    row = {j: v for j, v in row.items() if v}
+                    if row:
+                        rows.append(row)
+        return {unknown[j] for j in _determined_columns(rows)}
+
+
+def _determined_columns(rows: list[dict[int, int]]) -> set[int]:
+    """Columns fixed by the homogeneous system `rows` (mod PRIME): pivots whose reduced row is a unit vector.
+
+    Forward elimination keeps each pivot row's pivot at its smallest column; back substitution, from the last
+    pivot to the first, then gives the reduced row-echelon form.
+    """
+    pivots: dict[int, dict[int, int]] = {}
+    for row in rows:
+        row = dict(row)
+        while row:
+            c = min(row)
+            if c not in pivots:
+                inv = pow(row[c], PRIME - 2, PRIME)
+                pivots[c] = {j: (v * inv) % PRIME for j, v in row.items()}
                 break
-            q = min(determined, key=_sort_key)
-            choice, escalated = _complement_for(q, vals, rels, by_member, active_set, status, lv, level, k)
-            if choice is None:  # cannot happen for a consistent family; fail safe by hiding the relation's parent
-                raise RuntimeError(f"no complement available for {q!r}")
-            status[choice] = COMPLEMENT
-            counter[0] += escalated
-    return Protected(vals, status, k, counter[0])
-
-
-def _clean(relations: Iterable[Relation]) -> list[Relation]:
-    out, seen = [], set()
-    for r in relations:
-        children = tuple(c for c in dict.fromkeys(r.children) if c != r.parent)
-        if not children:
-            continue
-        if len(children) == 1 and children[0] == r.parent:
-            continue
-        sig = (r.parent, frozenset(children))
-        if sig in seen:
-            continue
-        seen.add(sig)
-        out.append(Relation(r.parent, children))
-    return out
+            factor = row[c]
+            for j, v in pivots[c].items():
+                nv = (row.get(j, 0) - factor * v) % PRIME
+                if nv:
+                    row[j] = nv
+                else:
+                    row.pop(j, None)
+    for c in sorted(pivots, reverse=True):
+        row = pivots[c]
+        for j in sorted(j for j in row if j != c and j in pivots):
+            if j not in row:
+                continue
+            factor = row[j]
+            for jj, v in pivots[j].items():
+                nv = (row.get(jj, 0) - factor * v) % PRIME
+                if nv:
+                    row[jj] = nv
+                else:
+                    row.pop(jj, None)
+    return {c for c, row in pivots.items() if len(row) == 1}
 
 
 def _sort_key(key: Key) -> str:
@@ -170,60 +308,6 @@ def _rank(value: int, k: int) -> tuple[int, int]:
     if value == k:
         return (1, value)
     return (2, value)
-
-
-def _candidates(rel: Relation, status: Mapping[Key, str], vals: Mapping[Key, int], k: int) -> list[Key]:
-    return [m for m in rel.members() if status[m] == SHOWN]
-
-
-def _pick(cands: Sequence[Key], vals: Mapping[Key, int], lv: Mapping[Key, int], level: int, k: int) -> tuple[Key | None, bool]:
-    if not cands:
-        return None, False
-    at_level = [c for c in cands if lv[c] == level]
-    pool, escalated = (at_level, False) if at_level else (list(cands), True)
-    best = min(pool, key=lambda c: (_rank(vals[c], k), -lv[c], _sort_key(c)))
-    return best, escalated
-
-
-def _simple_pass(vals, rels, active, status, lv, level, k, counter) -> bool:  # type: ignore[no-untyped-def]
-    """Give every active relation with exactly one suppressed member a second one. True if anything changed."""
-    changed = False
-    for i in active:
-        rel = rels[i]
-        hidden = [m for m in rel.members() if status[m] != SHOWN]
-        if len(hidden) != 1:
-            continue
-        choice, escalated = _pick(_candidates(rel, status, vals, k), vals, lv, level, k)
-        if choice is not None:
-            status[choice] = COMPLEMENT
-            changed = True
-            counter[0] += escalated
-    return changed
-
-
-def _complement_for(q, vals, rels, by_member, active_set, status, lv, level, k):  # type: ignore[no-untyped-def]
-    """A shown cell to hide so that q stops being determined: look through q's relations, then their neighbours."""
-    seen_rel: set[int] = set()
-    frontier = [i for i in by_member.get(q, []) if i in active_set]
-    fallback: tuple[Key | None, bool] = (None, False)
-    while frontier:
-        cands: list[Key] = []
-        nxt: list[int] = []
-        for i in frontier:
-            if i in seen_rel:
-                continue
-            seen_rel.add(i)
-            cands.extend(_candidates(rels[i], status, vals, k))
-            for m in rels[i].members():
-                if status[m] != SHOWN:
-                    nxt.extend(j for j in by_member.get(m, []) if j in active_set and j not in seen_rel)
-        choice, escalated = _pick(list(dict.fromkeys(cands)), vals, lv, level, k)
-        if choice is not None and not escalated:
-            return choice, False
-        if choice is not None and fallback[0] is None:
-            fallback = (choice, True)
-        frontier = nxt
-    return fallback
 
 
 def determined_cells(relations: Iterable[Relation], unknown: set[Key]) -> set[Key]:
@@ -243,42 +327,8 @@ def determined_cells(relations: Iterable[Relation], unknown: set[Key]) -> set[Ke
         row = {j: v for j, v in row.items() if v}
         if row:
             rows.append(row)
-    if not rows:
-        return set()
-    pivots: dict[int, dict[int, int]] = {}  # pivot column -> normalised row
-    for row in rows:
-        row = dict(row)
-        # reduce by the existing pivot rows (they are fully reduced, so one pass per pivot column suffices)
-        while True:
-            hit = [c for c in row if c in pivots]
-            if not hit:
-                break
-            pc = hit[0]
-            factor = row[pc]
-            for j, v in pivots[pc].items():
-                nv = (row.get(j, 0) - factor * v) % PRIME
-                if nv:
-                    row[j] = nv
-                else:
-                    row.pop(j, None)
-        if not row:
-            continue
-        pc = min(row)
-        inv = pow(row[pc], PRIME - 2, PRIME)
-        row = {j: (v * inv) % PRIME for j, v in row.items()}
-        # eliminate the new pivot from the existing pivot rows (keep the form fully reduced)
-        for other_pc, other in pivots.items():
-            if pc in other:
-                factor = other[pc]
-                for j, v in row.items():
-                    nv = (other.get(j, 0) - factor * v) % PRIME
-                    if nv:
-                        other[j] = nv
-                    else:
-                        other.pop(j, None)
-        pivots[pc] = row
     names = {j: key for key, j in cols.items()}
-    return {names[pc] for pc, row in pivots.items() if len(row) == 1}
+    return {names[c] for c in _determined_columns(rows)}
 
 
 # -- two-way tables -----------------------------------------------------------------------------------------

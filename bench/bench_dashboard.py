@@ -1,0 +1,330 @@
+"""District dashboard benchmark: the statistics service vs the hand-written SQL GROUP BY over the same rows.
+
+    .venv/bin/python -m bench.bench_dashboard [small|district] [DATABASE_URL]
+
+The data set is generated here with raw executemany inserts (no identity, no answers: the district figures never
+read them): `district` = 100 schools, 60,000 students, ten terms (five years, two rounds a year) of two
+instruments each = 1.2 million screenings, with warnings for the positive screens, rechecks, cases and
+referrals. `small` = 10 schools, 3,000 students, four terms.
+
+Metrics (each with the lower bound measured in the same run, on the same database):
+- `district_dashboard_seconds`: `service.compute_figures` for the latest term (the aggregate queries, the family
+  of cells and the disclosure control: everything the dashboard page computes) vs the same aggregates as
+  hand-written SQL GROUP BY statements run through the DB-API (fetchall, no Python afterwards).
+- `district_trends_seconds`: the trends page's figures (levels 0-1 of every term) vs hand-written SQL grouped
+  by term over all rows.
+Target: within 1.5x of the lower bound, and under 1 s on SQLite.
+"""
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+SCALES = {
+    "small": {"schools": 10, "students": 3_000, "terms": 4},
+    "district": {"schools": 100, "students": 60_000, "terms": 10},
+}
+INSTRUMENTS = ("phqa", "gad7")
+TODAY = date(2026, 11, 29)
+TARGET_RATIO = 1.5
+TARGET_SECONDS = 1.0
+
+
+def _terms(n: int) -> list[tuple[str, date]]:
+    """The last n terms up to autumn 2026, oldest first: (term code, screening day)."""
+    codes = []
+    y = 2026
+    while len(codes) < n:
+        codes.append((f"{y}-{y + 1}-1", date(y, 10, 12)))
+        if len(codes) < n:
+            codes.append((f"{y - 1}-{y}-2", date(y, 4, 12)))
+        y -= 1
+    return sorted(codes, key=lambda t: t[1])
+
+
+def _school_plan(i: int, n: int) -> tuple[str, str]:
+    """(type, stage): about a third rural small, a quarter township boarding, the rest urban / other."""
+    r = i / max(n, 1)
+    kind = "rural_small" if r < 0.34 else "township_boarding" if r < 0.6 else "urban" if r < 0.95 else "other"
+    stage = ("primary", "junior", "primary", "nine_year", "primary", "junior")[i % 6]
+    return kind, stage
+
+
+def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str, Any]:
+    """Fill a migrated, empty database with the synthetic district. Returns counts and the district id."""
+    from models.db import make_engine
+
+    cfg = SCALES.get(scale, SCALES["small"])
+    rng = random.Random(seed)
+    engine = make_engine(database_url)
+    started = time.perf_counter()
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc).isoformat(sep=" ")
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        def many(sql: str, rows: list[tuple]) -> None:  # type: ignore[type-arg]
+            if rows:
+                conn.exec_driver_sql(sql, rows)
+                counts[sql.split()[2]] = counts.get(sql.split()[2], 0) + len(rows)
+
+        conn.exec_driver_sql("INSERT INTO districts (code, name) VALUES ('BENCHD', '基准区')")
+        district_id = conn.exec_driver_sql("SELECT id FROM districts WHERE code = 'BENCHD'").scalar_one()
+        schools = []
+        for i in range(cfg["schools"]):
+            kind, stage = _school_plan(i, cfg["schools"])
+            schools.append((district_id, f"BD{i + 1:04d}", f"基准学校{i + 1}", kind, stage, now))
+        many("INSERT INTO schools (district_id, code, name, type, stage, created_at) VALUES (?, ?, ?, ?, ?, ?)", schools)
+        school_rows = conn.exec_driver_sql("SELECT id, type, stage FROM schools WHERE district_id = ?", (district_id,)).all()
+        grades_of = {"primary": range(1, 7), "junior": range(7, 10), "nine_year": range(1, 10)}
+        # Rural small schools are small: weights keep the total at the requested number of students.
+        weight = {"rural_small": 0.3, "township_boarding": 1.2, "urban": 1.6, "other": 0.5}
+        total_w = sum(weight[t] for _, t, _ in school_rows)
+        students = []
+        for sid, kind, stage in school_rows:
+            n = max(8, round(cfg["students"] * weight[kind] / total_w))
+            grades = list(grades_of[stage])
+            for j in range(n):
+                students.append((str(uuid.uuid4()), sid, grades[j % len(grades)], "M" if rng.random() < 0.52 else "F",
+                                 "2014-05", "enrolled", now, now))
+        many("INSERT INTO students (public_id, school_id, grade, gender, birth_ym, status, created_at, updated_at) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", students)
+        student_rows = conn.exec_driver_sql(
+            "SELECT students.id, students.school_id, students.grade, schools.type FROM students "
+            "JOIN schools ON schools.id = students.school_id WHERE schools.district_id = ?", (district_id,)).all()
+        care = []
+        for st_id, _, _, kind in student_rows:
+            for group, p in (("left_behind", 0.25 if kind != "urban" else 0.04), ("migrant", 0.1), ("hardship", 0.05)):
+                if rng.random() < p:
+                    care.append((st_id, group))
+        many('INSERT INTO student_care_groups (student_id, "group") VALUES (?, ?)', care)
+        # Counselors: one full-time per school except every seventh two-type school (a staffing gap).
+        users = []
+        for sid, kind, _ in school_rows:
+            if kind in ("rural_small", "township_boarding") and sid % 7 == 0:
+                continue
+            users.append((f"bench-dc{sid}", f"心理教师{sid}", "x", "counselor", True, district_id, True, 1, now, sid))
+        for u in users:
+            conn.exec_driver_sql(
+                "INSERT INTO users (username, display_name, password_hash, role, active, district_id, full_time, "
+                "session_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", u[:9])
+        conn.exec_driver_sql(
+            "INSERT INTO counselor_schools (user_id, school_id) SELECT users.id, CAST(substr(users.username, 9) AS INTEGER) "
+            "FROM users WHERE users.username LIKE 'bench-dc%'")
+        # Terms, campaigns, screenings, warnings, rechecks, cases, referrals.
+        terms = _terms(cfg["terms"])
+        screen_rows, warn_rows = [], []
+        case_plan, recheck_plan = [], []
+        for term, day in terms:
+            conn.exec_driver_sql(
+                "INSERT INTO campaigns (name, term, starts_on, ends_on, status, created_at) VALUES (?, ?, ?, ?, 'closed', ?)",
+                (f"{term} 测评", term, day, day + timedelta(days=20), now))
+            cid = conn.exec_driver_sql("SELECT max(id) FROM campaigns").scalar_one()
+            many("INSERT INTO campaign_instruments (campaign_id, instrument_id, grade_from, grade_to) VALUES (?, ?, 1, 9)",
+                 [(cid, inst) for inst in INSTRUMENTS])
+            recorded = datetime(day.year, day.month, day.day, 2, 0, tzinfo=timezone.utc)
+            for st_id, school_id, grade, _ in student_rows:
+                for inst in INSTRUMENTS:
+                    if rng.random() < 0.04:
+                        continue  # absent on the day
+                    positive = rng.random() < 0.09
+                    critical = positive and rng.random() < 0.08
+                    level = "L1" if critical else ("L2" if positive and rng.random() < 0.3 else "L3" if positive else "none")
+                    uid = str(uuid.uuid4())
+                    screen_rows.append((uid, st_id, school_id, grade, cid, inst, "1.0", "self", day, recorded.isoformat(sep=" "),
+                                        True, 10, positive, critical, level))
+                    if positive:
+                        warn_rows.append((uid, st_id, school_id, level, recorded, rng))
+            if len(screen_rows) > 100_000:
+                _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan)
+                screen_rows, warn_rows = [], []
+        _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan)
+        many("INSERT INTO rechecks (student_id, school_id, warning_id, level, instrument_id, due_on, status, created_at, "
+             "on_time) VALUES (?, ?, ?, ?, 'phqa', ?, ?, ?, ?)", recheck_plan)
+        many("INSERT INTO care_cases (uid, student_id, school_id, warning_id, level, status, opened_at, updated_at, version) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", [c[:8] for c in case_plan])
+        referrals = conn.exec_driver_sql(
+            "SELECT care_cases.id, care_cases.student_id FROM care_cases WHERE care_cases.id % 9 = 0").all()
+        many("INSERT INTO case_entries (uid, case_id, student_id, kind, occurred_on, visibility, referral_status, created_at) "
+             "VALUES (?, ?, ?, 'referral', ?, 'counselor', 'sent', ?)",
+             [(str(uuid.uuid4()), cid, st, TODAY, now) for cid, st in referrals])
+    engine.dispose()
+    return {"district_id": district_id, "rows": counts, "seconds": round(time.perf_counter() - started, 1),
+            "latest_term": _terms(cfg["terms"])[-1][0]}
+
+
+def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan) -> None:  # type: ignore[no-untyped-def]
+    if not screen_rows:
+        return
+    conn.exec_driver_sql(
+        "INSERT INTO screenings (uid, student_id, school_id, grade, campaign_id, instrument_id, instrument_version, mode, "
+        "administered_on, recorded_at, valid, total, positive, critical, suggested_level, flags, result_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}')", screen_rows)
+    counts["screenings"] = counts.get("screenings", 0) + len(screen_rows)
+    if not warn_rows:
+        return
+    ids = {}
+    uids = [w[0] for w in warn_rows]
+    for i in range(0, len(uids), 500):
+        part = uids[i:i + 500]
+        marks = ",".join("?" * len(part))
+        ids.update(conn.exec_driver_sql(f"SELECT uid, id FROM screenings WHERE uid IN ({marks})", tuple(part)).all())
+    rows = []
+    for uid, st_id, school_id, level, recorded, rng in warn_rows:
+        confirmed = rng.random() < 0.9
+        contact = recorded + timedelta(hours=rng.choice((1, 3, 5, 20, 30)))
+        due = recorded.date() + timedelta(days=3 if level in ("L1", "L2") else 14)
+        confirmed_at = recorded + timedelta(days=rng.choice((1, 2, 5, 10, 16)))
+        rows.append((str(uuid.uuid4()), st_id, school_id, ids[uid], level, level if confirmed else None,
+                     "confirmed" if confirmed else "suggested", recorded, due, confirmed_at if confirmed else None,
+                     contact if level == "L1" else None, contact if level == "L1" else None))
+    conn.exec_driver_sql(
+        "INSERT INTO warnings (uid, student_id, school_id, screening_id, suggested_level, confirmed_level, status, "
+        "created_at, interview_due_on, confirmed_at, first_contact_at, acknowledged_at, reasons) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]')",
+        [tuple(x.isoformat(sep=" ") if isinstance(x, datetime) else x for x in r) for r in rows])
+    counts["warnings"] = counts.get("warnings", 0) + len(rows)
+    wids = dict(conn.exec_driver_sql(
+        f"SELECT uid, id FROM warnings WHERE id > (SELECT coalesce(max(id), 0) - {len(rows)} FROM warnings)").all())
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc).isoformat(sep=" ")
+    for r in rows:
+        wid = wids.get(r[0])
+        if wid is None or r[6] != "confirmed":
+            continue
+        level = r[4]
+        recheck_plan.append((r[1], r[2], wid, level, r[8] + timedelta(days=14), "done", now, (wid % 5) != 0))
+        if level in ("L1", "L2"):
+            case_plan.append((str(uuid.uuid4()), r[1], r[2], wid, level, "closed" if wid % 3 == 0 else "open", now, now))
+
+
+# -- the hand-written lower bound ---------------------------------------------------------------------------
+def baseline_statements(campaign_filter: str, group: str) -> list[str]:
+    """The same aggregates as the service, as plain SQL (group = the GROUP BY columns incl. the term or not)."""
+    join_s = "JOIN students st ON st.id = s.student_id"
+    return [
+        f"SELECT st.school_id, st.grade, st.gender, count(*) FROM students st WHERE st.status = 'enrolled' "
+        f"GROUP BY st.school_id, st.grade, st.gender",
+        f"SELECT {group}, count(DISTINCT s.student_id), count(DISTINCT CASE WHEN s.positive THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN c.student_id IS NOT NULL THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN c.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN c.student_id IS NULL THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN c.student_id IS NULL AND s.positive THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN lb.student_id IS NOT NULL THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN lb.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN mg.student_id IS NOT NULL THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN mg.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN hd.student_id IS NOT NULL THEN s.student_id END), "
+        f"count(DISTINCT CASE WHEN hd.student_id IS NOT NULL AND s.positive THEN s.student_id END) "
+        f"FROM screenings s {join_s} "
+        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" IN ('left_behind','migrant','hardship') "
+        f"GROUP BY student_id) c ON c.student_id = s.student_id "
+        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'left_behind') lb ON lb.student_id = s.student_id "
+        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'migrant') mg ON mg.student_id = s.student_id "
+        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'hardship') hd ON hd.student_id = s.student_id "
+        f"WHERE {campaign_filter} AND s.valid GROUP BY {group}",
+        f"SELECT s.instrument_id, {group}, count(*), count(CASE WHEN s.positive THEN 1 END) FROM screenings s {join_s} "
+        f"WHERE {campaign_filter} AND s.valid GROUP BY s.instrument_id, {group}",
+        f"SELECT {group}, count(CASE WHEN w.status = 'confirmed' AND w.confirmed_level = 'L1' THEN 1 END), "
+        f"count(CASE WHEN w.status = 'confirmed' AND w.confirmed_level = 'L2' THEN 1 END), "
+        f"count(CASE WHEN w.status = 'confirmed' AND w.confirmed_level = 'L3' THEN 1 END), "
+        f"count(CASE WHEN w.status = 'confirmed' AND w.confirmed_level = 'care' THEN 1 END), "
+        f"count(CASE WHEN w.suggested_level = 'L1' OR w.confirmed_level = 'L1' THEN 1 END), "
+        f"count(CASE WHEN (w.suggested_level = 'L1' OR w.confirmed_level = 'L1') AND date(coalesce(w.first_contact_at, "
+        f"w.acknowledged_at), '+480 minutes') = date(w.created_at, '+480 minutes') THEN 1 END), "
+        f"count(CASE WHEN w.interview_due_on IS NOT NULL AND (w.confirmed_at IS NOT NULL OR w.interview_due_on < '{TODAY}') THEN 1 END), "
+        f"count(CASE WHEN w.confirmed_at IS NOT NULL AND date(w.confirmed_at, '+480 minutes') <= w.interview_due_on THEN 1 END) "
+        f"FROM warnings w JOIN screenings s ON s.id = w.screening_id {join_s} WHERE {campaign_filter} AND s.valid "
+        f"GROUP BY {group}",
+        f"SELECT {group}, count(CASE WHEN r.status IN ('overdue','escalated','done') OR r.on_time IS NOT NULL THEN 1 END), "
+        f"count(CASE WHEN r.on_time THEN 1 END) FROM rechecks r JOIN warnings w ON w.id = r.warning_id "
+        f"JOIN screenings s ON s.id = w.screening_id JOIN students st ON st.id = r.student_id "
+        f"WHERE {campaign_filter} AND s.valid AND r.status != 'cancelled' GROUP BY {group}",
+        f"SELECT {group}, count(CASE WHEN cc.status != 'closed' THEN 1 END), count(ref.case_id) FROM care_cases cc "
+        f"JOIN warnings w ON w.id = cc.warning_id JOIN screenings s ON s.id = w.screening_id "
+        f"JOIN students st ON st.id = cc.student_id "
+        f"LEFT JOIN (SELECT case_id FROM case_entries WHERE kind = 'referral' GROUP BY case_id) ref ON ref.case_id = cc.id "
+        f"WHERE {campaign_filter} AND s.valid GROUP BY {group}",
+    ]
+
+
+def _time(fn: Callable[[], Any], repeat: int) -> float:
+    fn()  # warm the page cache
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
+    from sqlalchemy.orm import Session
+
+    from app.cli import upgrade_database
+    from app.district import service
+    from app.district.service import Selection
+    from models.db import make_engine
+
+    tmp = None
+    if database_url is None:
+        tmp = tempfile.mkdtemp(prefix="xinmiao-bench-dashboard-")
+        database_url = f"sqlite:///{Path(tmp) / 'dashboard.db'}"
+    upgrade_database(database_url)
+    info = generate(database_url, scale)
+    engine = make_engine(database_url)
+    district_id = info["district_id"]
+    latest = info["latest_term"]
+    repeat = 3 if scale == "district" else 5
+    with engine.connect() as conn:
+        campaign_ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM campaigns WHERE term = ?", (latest,))]
+        conn.exec_driver_sql("ANALYZE") if engine.dialect.name == "sqlite" else None
+    latest_filter = f"s.campaign_id IN ({','.join(str(c) for c in campaign_ids)})"
+    dash_sql = baseline_statements(latest_filter, "s.school_id, s.grade, st.gender")
+    trend_sql = baseline_statements("s.campaign_id IS NOT NULL", "s.campaign_id, s.school_id, s.grade, st.gender")
+
+    def run_sql(statements: list[str]) -> None:
+        with engine.connect() as conn:
+            for q in statements:
+                conn.exec_driver_sql(q).fetchall()
+
+    def dashboard() -> None:
+        with Session(bind=engine) as s:
+            service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY)
+
+    def trends() -> None:
+        with Session(bind=engine) as s:
+            service.trends(s, district_id, 5, TODAY)
+
+    results = []
+    for metric, fn, statements, what in (
+        ("district_dashboard_seconds", dashboard, dash_sql, f"latest term {latest}"),
+        ("district_trends_seconds", trends, trend_sql, f"{SCALES.get(scale, SCALES['small'])['terms']} terms"),
+    ):
+        base = _time(lambda: run_sql(statements), repeat)
+        value = _time(fn, repeat)
+        results.append({
+            "metric": metric,
+            "value": round(value, 4),
+            "unit": "s",
+            "baseline": f"hand-written SQL GROUP BY over the same rows ({what}), DB-API fetchall",
+            "baseline_value": round(base, 4),
+            "ratio": round(value / base, 2) if base else None,
+            "target": f"<= {TARGET_RATIO}x baseline and < {TARGET_SECONDS:g} s on SQLite",
+            "scale": scale,
+            "rows": info["rows"],
+        })
+    engine.dispose()
+    return results
+
+
+if __name__ == "__main__":
+    scale_name = sys.argv[1] if len(sys.argv) > 1 else "small"
+    url = sys.argv[2] if len(sys.argv) > 2 else None
+    for row in run(scale_name, url):
+        print(json.dumps(row, ensure_ascii=False))
