@@ -15,7 +15,7 @@ from sqlalchemy import select
 from models import Actor, Campaign, School, Student, User, counselor_schools
 from screening import get_instrument
 
-from .service import InstrumentRule, create_campaign, record_screening
+from .service import InstrumentRule, batch, create_campaign, record_screening
 
 TERM = "2026-2027-1"
 RULES = (InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9))
@@ -58,6 +58,14 @@ def demo_screenings(ctx: Any) -> str:
     )
     students = list(s.scalars(select(Student).where(Student.status == "enrolled", Student.grade >= 4).order_by(Student.id)))
     ctx.vault.preload_keys(st.data_key_id for st in students)
+    with batch(s, students):
+        count, positive, crises = _screen_all(s, actor, ctx, campaign, students, start)
+    ctx.data["campaign"] = campaign
+    ctx.data.setdefault("campaigns", []).append(campaign)
+    return f"screenings: campaign {TERM} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
+
+
+def _screen_all(s: Any, actor: Any, ctx: Any, campaign: Campaign, students: list, start: date) -> tuple[int, int, int]:
     count = positive = crises = 0
     for st in students:
         if ctx.rng.random() > COMPLETION:
@@ -73,10 +81,9 @@ def demo_screenings(ctx: Any) -> str:
             count += 1
             positive += bool(screening.positive)
             crises += bool(screening.critical)
-    s.flush()
-    ctx.data["campaign"] = campaign
-    ctx.data.setdefault("campaigns", []).append(campaign)
-    return f"screenings: campaign {TERM} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
+        if count % 1000 < 3:
+            s.flush()
+    return count, positive, crises
 
 
-__all__ = ["demo_screenings", "Campaign"]
+__all__ = ["demo_screenings"]

@@ -21,7 +21,7 @@ from models import Actor, Campaign, Screening, Student, append_event
 from models.vault import Vault
 from screening import UnknownInstrument, get_instrument
 
-from .service import ScreeningError, _check_answers, answer_error_text, match_by_number, record_screening
+from .service import ScreeningError, _check_answers, answer_error_text, batch, match_by_number, record_screening
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -243,14 +243,17 @@ def run_import(db: Session, actor: Actor, vault: Vault, data: bytes, *, filename
     report = ImportReport(rows, dry_run=dry_run)
     if dry_run or (report.errors and not partial):
         return report
-    for r in report.good_rows:
-        assert r.student is not None and r.administered_on is not None
-        record_screening(db, actor, vault, r.student, r.instrument_id, r.answers, mode="import",
-                         administered_on=r.administered_on, campaign=campaign)
-        report.written += 1
-        if progress and report.written % 500 == 0:
-            progress(report.written)
-    db.flush()
+    good = report.good_rows
+    with batch(db, [r.student for r in good if r.student is not None]):
+        for r in good:
+            assert r.student is not None and r.administered_on is not None
+            record_screening(db, actor, vault, r.student, r.instrument_id, r.answers, mode="import",
+                             administered_on=r.administered_on, campaign=campaign)
+            report.written += 1
+            if report.written % 1000 == 0:
+                db.flush()
+                if progress:
+                    progress(report.written)
     append_event(db, actor, "screening.imported", target=f"campaign:{campaign.id}" if campaign else None,
                  detail={"rows": len(rows), "written": report.written, "bad": len(report.bad_rows)})
     return report

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, func, select, update
@@ -113,6 +114,8 @@ def _check_answers(instrument_id: str, answers: Sequence[Any]) -> list[int | Non
             f"{inst.short_name} has {inst.item_count} items, got {len(answers)} answers", code="count",
             item=min(len(answers) + 1, inst.item_count),
         )
+    if all(type(v) is int for v in answers) and all(v in m for v, m in zip(answers, inst.value_maps)):
+        return list(answers)  # the usual case (forms, imports, the demo): every answer already an allowed int
     clean: list[int | None] = []
     for item, value in zip(inst.items, answers):
         if value is None or value == "":
@@ -145,7 +148,8 @@ def record_screening(
     today: date | None = None,
 ) -> Screening:
     """Validate, score, seal the answers, keep the result in clear, suggest a level, open the warning, alert
-    counselors of a crisis, then send `signals.screening_recorded`. Flushes only when a notification needs ids.
+    counselors of a crisis, flush, then send `signals.screening_recorded` (inside `batch(...)`, a bulk load, the
+    flush per screening is skipped for students without an open recheck).
 
     Raises ScreeningError (naming the item) for an unknown instrument or an answer outside the item's set.
     """
@@ -160,7 +164,6 @@ def record_screening(
     level, reasons = suggest_level([result], student.care_groups, policy)
     detail = result.to_dict()
     screening = Screening(
-        student=student,
         student_id=student.id,
         school_id=student.school_id,
         class_id=student.class_id,
@@ -193,7 +196,6 @@ def record_screening(
     if level != "none" and not (level == "care" and _has_open_warning(db, student)):
         today = today or local_today()
         warning = Warning(
-            student=student,
             student_id=student.id,
             school_id=student.school_id,
             screening=screening,
@@ -213,13 +215,52 @@ def record_screening(
                 # references only: the notification is rendered per locale and carries no clinical text
                 notify(db, counselor, "crisis", f"crisis:{warning.uid}", student_id=student.id,
                        warning_id=warning.id, requires_ack=True)
-    screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
+    batch = db.info.get(BATCH_KEY)
+    if warning is not None and batch is not None:
+        batch["warned"].add(student.id)
+    if batch is None or student.id in batch["rechecks"]:
+        db.flush()  # receivers see the stored screening, with its id
+        screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
+    else:
+        # a bulk load, and this student has no open recheck: no per-screening flush (the batch flushes in bulk)
+        with db.no_autoflush:
+            screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
     return screening
+
+
+BATCH_KEY = "xinmiao_screening_batch"
+OPEN_RECHECK_STATUSES = ("planned", "due", "overdue", "escalated")
+
+
+@contextmanager
+def batch(db: Session, students: Iterable[Student]) -> Iterator[None]:
+    """Bulk loading (imports, the demo, benchmarks): learn with two queries which of these students already have an
+    open warning or an open recheck, so that `record_screening` needs no query and no flush per screening for the
+    others. Flushes at the end."""
+    from models import Recheck
+
+    ids = sorted({s.id for s in students if s.id is not None})
+    warned: set[int] = set()
+    rechecks: set[int] = set()
+    for chunk in _chunks(ids, 900):
+        warned.update(db.scalars(select(Warning.student_id).where(
+            Warning.student_id.in_(chunk), Warning.status.in_(("suggested", "confirmed")))))
+        rechecks.update(db.scalars(select(Recheck.student_id).where(
+            Recheck.student_id.in_(chunk), Recheck.status.in_(OPEN_RECHECK_STATUSES))))
+    db.info[BATCH_KEY] = {"warned": warned, "rechecks": rechecks}
+    try:
+        yield
+        db.flush()
+    finally:
+        db.info.pop(BATCH_KEY, None)
 
 
 def _has_open_warning(db: Session, student: Student) -> bool:
     if student.id is None:
         return False
+    batch_info = db.info.get(BATCH_KEY)
+    if batch_info is not None:
+        return student.id in batch_info["warned"]
     return db.scalar(
         select(Warning.id).where(Warning.student_id == student.id, Warning.status.in_(("suggested", "confirmed"))).limit(1)
     ) is not None
