@@ -48,6 +48,7 @@ class ConfirmForm(FlaskForm):
 
 class PlanForm(FlaskForm):
     version = IntegerField(validators=[InputRequired()])
+    owner_id = SelectField(_l("Owner"), coerce=int, choices=[], validate_choice=False, validators=[Optional()])
     goals = TextAreaField(_l("Goals"), validators=[Length(max=NOTE_MAX)])
     measures = TextAreaField(_l("Measures"), validators=[Length(max=NOTE_MAX)])
     responsibilities = TextAreaField(_l("Who does what"), validators=[Length(max=NOTE_MAX)])

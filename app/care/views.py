@@ -135,7 +135,9 @@ def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=
     reader = vault.reveal(case.student, "case.view", target=f"case:{case.uid}")
     plan = reader.get_json(case, "plan") or {}
     if plan_form is None:
-        plan_form = PlanForm(formdata=None, data={**plan, "review_on": case.plan_review_on, "version": case.version})
+        plan_form = PlanForm(formdata=None, data={**plan, "review_on": case.plan_review_on, "version": case.version,
+                                                  "owner_id": case.owner_id or 0})
+    plan_form.owner_id.choices = _owner_choices(case)
     entry_form = entry_form or EntryForm(formdata=None, data={"occurred_on": local_today()})
     close_form = close_form or CloseForm(formdata=None, data={"version": case.version})
     entries = db.session.scalars(
@@ -150,6 +152,12 @@ def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=
         close_reason=reader.get(case, "close_reason") if case.status == "closed" else None,
         student_file=student_file_url(case.student),
     ), status
+
+
+def _owner_choices(case: CareCase) -> list[tuple[int, str]]:
+    from app.notifications.service import counselors_of_school
+
+    return [(0, _("Not assigned"))] + [(u.id, u.display_name) for u in counselors_of_school(db.session, case.school_id)]
 
 
 def _entry_view(entry: CaseEntry, reader) -> dict:  # type: ignore[no-untyped-def]
@@ -176,9 +184,11 @@ def save_plan(uid: str):
     if not form.validate_on_submit():
         return _render_case(case, plan_form=form)
     plan = {"goals": form.goals.data, "measures": form.measures.data, "responsibilities": form.responsibilities.data}
+    owner_ids = {cid for cid, _label in _owner_choices(case) if cid}
+    owner_id = form.owner_id.data if form.owner_id.data in owner_ids else None  # only a counselor of this school
     try:
         service.update_plan(db.session, current_actor(), get_vault(), case, plan, form.review_on.data,
-                            expected_version=form.version.data)
+                            expected_version=form.version.data, owner_id=owner_id)
     except (service.StaleCaseError, StaleDataError):
         return _stale(uid, plan_form=form)
     except service.CareError as exc:
