@@ -39,7 +39,7 @@ def init_area(app: Flask) -> None:
     app.jinja_env.filters["care_group_order"] = in_config_order
     app.jinja_env.globals["grade_label"] = lambda g: GRADE_LABELS.get(g, g)
     app.jinja_env.globals["gender_label"] = lambda g: GENDER_LABELS.get(g, g)
-    app.jinja_env.globals["status_label"] = lambda s: STATUS_LABELS.get(s, s)
+    app.jinja_env.globals["student_status_label"] = lambda s: STATUS_LABELS.get(s, s)
 
 
 def _care_choices() -> list[tuple[str, str]]:
