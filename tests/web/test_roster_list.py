@@ -129,7 +129,7 @@ def test_list_page_query_count_does_not_grow_with_the_number_of_students(app, fa
 def test_empty_list_says_what_to_do(client, factory):
     _as_counselor(client, factory, factory.school())
     html = client.get("/students").get_data(as_text=True)
-    assert "还没有学生" in html and "/students/new" in html
+    assert "还没有在读学生" in html and "/students/new" in html and "status=all" in html
 
 
 # -- exact search ------------------------------------------------------------------------------------------------
