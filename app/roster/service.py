@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Actor, School, SchoolClass, Student, User, append_event
+from models import Actor, School, SchoolClass, Student, StudentCareGroup, User, append_event
 from models.crypto import normalise
 from models.vault import Identity, Vault
 
@@ -65,8 +65,6 @@ def _scoped(user: User, filters: StudentFilters) -> Any:
     else:
         stmt = stmt.where(Student.status.in_(LISTED_STATUSES))
     if filters.care_group:
-        from models import StudentCareGroup
-
         stmt = stmt.where(
             Student.id.in_(select(StudentCareGroup.student_id).where(StudentCareGroup.group == filters.care_group))
         )

@@ -192,3 +192,23 @@ def test_a_search_writes_one_audit_event_without_the_query(client, factory, db_s
     assert _events(db_session, "roster.search") == before + 1
     details = list(db_session.scalars(select(AuditEvent.detail)))
     assert not any("周杰" in d for d in details)
+
+
+def test_search_by_number_drops_blind_index_false_positives(client, factory, db_session):
+    school = factory.school()
+    real = factory.student(school=school, name="真学生", number="G3108880001")
+    impostor = factory.student(school=school, name="撞码学生", number="G3108880002")
+    impostor.student_number_bidx = real.student_number_bidx
+    db_session.flush()
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students?q=G3108880001").get_data(as_text=True)) == ["真学生"]
+
+
+def test_counselor_of_two_schools_filters_by_school_and_sees_the_school_column(client, factory):
+    first, second = factory.school(name="第一学校"), factory.school(name="第二学校")
+    factory.student(school=first, name="一校学生")
+    factory.student(school=second, name="二校学生")
+    _as_counselor(client, factory, first, second)
+    html = client.get("/students").get_data(as_text=True)
+    assert sorted(_names(html)) == ["一校学生", "二校学生"] and "<th>学校</th>" in html
+    assert _names(client.get(f"/students?school={second.id}").get_data(as_text=True)) == ["二校学生"]
