@@ -474,7 +474,7 @@ def acknowledge(uid: str):
 def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
     if getattr(user, "role", None) != "counselor":
         return None
-    from .chart import trend_svg
+    from app.charts import line_chart
 
     rows = service.screenings_of(db.session, student)
     groups: dict[str, list[Screening]] = {}
@@ -496,8 +496,8 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
             for band in inst.total.bands:
                 if band.severe:
                     cutoffs.append((band.min, _("severe ≥%(n)s", n=band.min)))
-            chart = trend_svg(points, lo=inst.total.lo, hi=inst.total.hi, cutoffs=cutoffs,
-                              title=_("%(name)s totals over time", name=inst.short_name))
+            chart = line_chart({inst.short_name: points}, cutoffs, title=_("%(name)s totals over time", name=inst.short_name),
+                               y_label=_("Total"), y_min=inst.total.lo, y_max=inst.total.hi, width=600, height=240)
         blocks.append({"inst": inst, "screenings": list(reversed(items)), "chart": chart})
     return Markup(render_template("screenings/_file_section.html", blocks=blocks, loc=loc, mode_label=MODE_LABELS,
                                   student=student))
