@@ -507,20 +507,22 @@ def find_open_session(db: Session, code: str) -> ClassSession | None:
 def identify_student(db: Session, vault: Vault, cs: ClassSession, student_number: str, birth_ym: str) -> Student | None:
     """The student of this session's class with this student number and birth month, or None.
 
-    The same path runs whether or not the number exists: one blind-index query, then a confirmation of each
-    candidate (a dummy comparison when there is none), and one answer for every kind of mismatch."""
+    The same path runs whether or not the number exists (one query, one decryption, one comparison of the month),
+    and every kind of mismatch gets the same answer."""
     number = (student_number or "").strip()
     month = (birth_ym or "").strip()
     bidx = vault.blind_index("student_number", number or "-")
-    candidates = list(db.scalars(select(Student).where(Student.student_number_bidx == bidx,
-                                                       Student.class_id == cs.class_id,
-                                                       Student.status == "enrolled")))
+    # one query for the whole class and exactly one decryption whatever the input: the number's candidate when
+    # there is one, else the first student of the class as a decoy (its answer is discarded)
+    rows = list(db.scalars(select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled")
+                           .order_by(Student.id)))
+    candidates = [s for s in rows if s.student_number_bidx == bidx]
     found = None
-    for student in candidates:
-        if vault.matches(student, "student_number", number) and secrets.compare_digest(student.birth_ym, month):
+    for student in candidates or rows[:1]:
+        same_number = vault.matches(student, "student_number", number)
+        same_month = secrets.compare_digest(student.birth_ym.encode(), month.encode())
+        if same_number and same_month and student in candidates:
             found = student
-    if not candidates:
-        secrets.compare_digest("0000-00", month)  # keep the comparison on the path
     return found
 
 
