@@ -58,6 +58,7 @@ class Worklist:
 
 
 def _reason_text(reasons_json: str, locale: str) -> str:
+    """The first (most urgent) rule reason, without its level prefix: the row already shows the level badge."""
     try:
         reasons = json.loads(reasons_json or "[]")
     except ValueError:
@@ -66,8 +67,26 @@ def _reason_text(reasons_json: str, locale: str) -> str:
         return ""
     first = reasons[0]
     if isinstance(first, dict):
-        return str(first.get("zh" if locale.startswith("zh") else "en") or first.get("zh") or "")
-    return str(first)
+        text = str(first.get("zh" if locale.startswith("zh") else "en") or first.get("zh") or "")
+    else:
+        text = str(first)
+    for sep in ("：", ": "):
+        head, found, rest = text.partition(sep)
+        if found and head in _LEVEL_NAMES:
+            return rest
+    return text
+
+
+def _level_names() -> frozenset[str]:
+    from .policy import warning_policy
+
+    names: set[str] = set()
+    for info in warning_policy().levels.values():
+        names.update(info.name.values())
+    return frozenset(names)
+
+
+_LEVEL_NAMES = _level_names()
 
 
 def _local_date(value: datetime, tz: Any) -> date:
@@ -98,7 +117,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
         out.sections[item.section].append(item)
     for rows in out.sections.values():
         rows.sort(key=lambda i: (KIND_ORDER[i.kind], i.due, i.student_id))
-    _attach_students(db, vault, items, "care.worklist")
+    _attach_students(db, vault, items, "care.worklist", with_school=len(school_ids) > 1)
     return out
 
 
@@ -193,7 +212,7 @@ def _observation_items(db: Session, school_ids: list[int], tz: Any) -> list[Work
             for uid, sid, kind, at in rows]
 
 
-def _attach_students(db: Session, vault: Vault, items: list[Any], action: str) -> dict[int, Student]:
+def _attach_students(db: Session, vault: Vault, items: list[Any], action: str, with_school: bool = False) -> dict[int, Student]:
     ids = sorted({i.student_id for i in items})
     if not ids:
         return {}
@@ -204,6 +223,8 @@ def _attach_students(db: Session, vault: Vault, items: list[Any], action: str) -
         if s is not None:
             item.name = names.get(s.id, Identity()).name
             item.class_name = s.school_class.name if s.school_class else ""
+            if with_school:  # a counselor of several schools: class names repeat across schools
+                item.class_name = f"{s.school.name} {item.class_name}"
             item.public_id = s.public_id
     return students
 
@@ -213,7 +234,8 @@ def _load_students(db: Session, ids: list[int]) -> dict[int, Student]:
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
         for s in db.scalars(
-            select(Student).options(joinedload(Student.school_class), lazyload(Student.care_group_rows))
+            select(Student).options(joinedload(Student.school_class), joinedload(Student.school),
+                                   lazyload(Student.care_group_rows))
             .where(Student.id.in_(chunk))
         ):
             out[s.id] = s
