@@ -29,6 +29,7 @@ def test_login_page_is_chinese(page, live_server):
 def test_each_demo_user_sees_a_chinese_home_page_for_their_role(page, live_server, username, role_label, home_text):
     login_as(page, live_server, username)
     shot(page, f"home-{username}")
+    shot(page, f"home-{username}-top", full_page=False)
     header = page.locator("header.topbar").inner_text()
     assert role_label in header, header
     heading = page.locator("main h1").first.inner_text()
