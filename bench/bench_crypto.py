@@ -1,6 +1,6 @@
 """Benchmark of sealed storage (issue 3): seals and opens per second, and the cost of decrypting a 3,000-student list.
 
-    .venv/bin/python -m bench.bench_crypto [small|district|large] [DATABASE_URL]
+    .venv/bin/python -m bench.bench_crypto [tiny|small|district|large] [DATABASE_URL]
 
 * seals/s and opens/s of one sealed field (the real path: associated data for table/column/row, fresh 96-bit
   nonce, header, AES-256-GCM), against a bare AES-GCM encrypt (resp. decrypt) of the same bytes with a reused
@@ -25,8 +25,9 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SIZES = {"small": 20_000, "district": 100_000, "large": 250_000}
+SIZES = {"tiny": 2_000, "small": 20_000, "district": 100_000, "large": 250_000}
 SCHOOL_STUDENTS = 3_000
+TINY_SCHOOL_STUDENTS = 300  # the smoke-test scale: the same code paths, a tenth of the school
 REPEATS = 5
 LIST_TARGET_MS = 150.0
 
@@ -141,7 +142,7 @@ def _seed_school(session, ring, n: int) -> tuple[int, str]:  # type: ignore[no-u
     return school.id, counselor.username
 
 
-def _list_rows(engine, ring, school_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _list_rows(engine, ring, school_id: int, n_students: int) -> list[dict]:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -154,7 +155,7 @@ def _list_rows(engine, ring, school_id: int) -> list[dict]:  # type: ignore[no-u
     def plain() -> None:
         with Session(engine) as s:
             rows = s.scalars(query).all()
-            assert len(rows) == SCHOOL_STUDENTS
+            assert len(rows) == n_students
             _ = [r.grade for r in rows]
 
     def decrypted() -> None:
@@ -167,11 +168,11 @@ def _list_rows(engine, ring, school_id: int) -> list[dict]:  # type: ignore[no-u
     t_plain, t_dec = _best(plain), _best(decrypted)
     return [
         {
-            "metric": f"list_{SCHOOL_STUDENTS}_students_with_decrypted_names_ms (lower is better; ratio = decrypted / "
+            "metric": f"list_{n_students}_students_with_decrypted_names_ms (lower is better; ratio = decrypted / "
                       "same query without decryption)",
             "value": round(t_dec * 1000, 2),
             "unit": "ms",
-            "baseline": f"the same SELECT of {SCHOOL_STUDENTS} students without unwrapping keys or opening names, same run",
+            "baseline": f"the same SELECT of {n_students} students without unwrapping keys or opening names, same run",
             "baseline_value": round(t_plain * 1000, 2),
             "ratio": round(t_dec / t_plain, 2),
             "target": f"the list page of a {SCHOOL_STUDENTS}-student school renders in < {LIST_TARGET_MS:.0f} ms",
@@ -179,7 +180,7 @@ def _list_rows(engine, ring, school_id: int) -> list[dict]:  # type: ignore[no-u
     ]
 
 
-def _page_rows(database_url: str, engine, ring, username: str, school_id: int, list_ms: float) -> list[dict]:  # type: ignore[no-untyped-def]
+def _page_rows(database_url: str, engine, ring, username: str, n_students: int, list_ms: float) -> list[dict]:  # type: ignore[no-untyped-def]
     from app import create_app
     from app.db import db
     from config import TestingConfig
@@ -200,11 +201,11 @@ def _page_rows(database_url: str, engine, ring, username: str, school_id: int, l
     t_page = _best(page)
     return [
         {
-            "metric": f"students_list_page_render_ms_{SCHOOL_STUDENTS}_student_school (GET /students through the Flask "
+            "metric": f"students_list_page_render_ms_{n_students}_student_school (GET /students through the Flask "
                       "test client, counselor; lower is better; ratio = page / decrypting the whole school's names)",
             "value": round(t_page * 1000, 2),
             "unit": "ms",
-            "baseline": f"listing all {SCHOOL_STUDENTS} students with decrypted names (previous metric), same run",
+            "baseline": f"listing all {n_students} students with decrypted names (previous metric), same run",
             "baseline_value": round(list_ms, 2),
             "ratio": round(t_page * 1000 / list_ms, 2) if list_ms else None,
             "target": f"< {LIST_TARGET_MS:.0f} ms",
@@ -220,6 +221,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from models.db import make_engine
 
     n = SIZES.get(scale, SIZES["small"])
+    n_students = TINY_SCHOOL_STUDENTS if scale == "tiny" else SCHOOL_STUDENTS
     rows = _crypto_rows(n)
     tmp = None
     if database_url is None:
@@ -230,11 +232,11 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         engine = make_engine(database_url)
         ring = KeyRing.generate()
         with Session(engine) as session:
-            school_id, username = _seed_school(session, ring, SCHOOL_STUDENTS)
+            school_id, username = _seed_school(session, ring, n_students)
             session.commit()
-        list_rows = _list_rows(engine, ring, school_id)
+        list_rows = _list_rows(engine, ring, school_id, n_students)
         rows += list_rows
-        rows += _page_rows(database_url, engine, ring, username, school_id, list_rows[0]["value"])
+        rows += _page_rows(database_url, engine, ring, username, n_students, list_rows[0]["value"])
         engine.dispose()
     finally:
         if tmp is not None:
