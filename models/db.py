@@ -26,10 +26,20 @@ def make_engine(url: str, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Foreign keys on, WAL for concurrent readers, and SQLAlchemy-managed BEGIN.
+    """Foreign keys on, WAL for concurrent readers, and SQLAlchemy-managed BEGIN IMMEDIATE.
 
     pysqlite's own transaction handling breaks SAVEPOINT (used by the tests' rollback-per-test and by
     services' nested transactions), so we turn it off and emit BEGIN ourselves, as SQLAlchemy's docs advise.
+
+    IMMEDIATE, not the default DEFERRED: almost every request both reads and writes (each view of a student
+    file appends an audit event). A deferred transaction that read a snapshot and then tries to write after
+    another worker committed fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT; busy_timeout
+    cannot help). Taking the write lock at BEGIN makes concurrent workers queue on busy_timeout instead, as
+    Rails and Django (transaction_mode=IMMEDIATE) do for SQLite. Writers are serialised either way on SQLite;
+    PostgreSQL is the database for many concurrent users.
+
+    Long read-only work (walking the audit chain, statistics) can ask for a plain deferred BEGIN with
+    `engine.execution_options(sqlite_begin="DEFERRED")` so that it does not hold the write lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -45,7 +55,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
