@@ -58,7 +58,7 @@ def test_counselor_confirms_a_crisis_and_the_right_people_see_the_right_things(b
     assert "/care/worklist" in page.url
     crisis = page.locator('[data-testid="worklist-crisis"]')
     assert STUDENT_NAME in crisis.inner_text()
-    shot(page, "care-worklist")
+    shot(page, "care-worklist", full_page=False)
     page.goto(f"{live_server.url}/warnings/{warning_uid}/confirm")
     page.check("input[name=level][value=L1]")
     page.fill("textarea[name=reason]", "当天约谈，学生承认近期有自伤念头")
@@ -86,6 +86,12 @@ def test_counselor_confirms_a_crisis_and_the_right_people_see_the_right_things(b
     assert "已转介" in page.locator('[data-testid="case-status"]').inner_text()
     shot(page, "care-case")
     assert page.url.startswith(case_url)
+    # The student file carries the warning with its history and the case with its timeline.
+    page.goto(f"{live_server.url}/students/{public_id}")
+    warnings_part = page.locator("#warnings").inner_text()
+    assert "当天约谈，学生承认近期有自伤念头" in warnings_part
+    assert "区精神卫生中心儿童青少年门诊" in page.locator("#case").inner_text()
+    shot(page, "care-student-file")
     ctx.close()
 
     # The head teacher of that class: the student, the guidance, the next date; nothing clinical.
