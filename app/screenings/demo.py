@@ -7,7 +7,8 @@ works on factory data).
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from screening import get_instrument
 from .service import InstrumentRule, batch, create_campaign, record_screening
 
 TERM = "2026-2027-1"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = (InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9))
 COMPLETION = 0.92  # some students were absent on the day
 
@@ -77,7 +79,8 @@ def _screen_all(s: Any, actor: Any, ctx: Any, campaign: Campaign, students: list
         for inst_id in campaign.instruments_for_grade(st.grade):
             screening = record_screening(s, actor, ctx.vault, st, inst_id, _answers(inst_id, profile, ctx.rng, crisis and inst_id == "phqa"),
                                          mode="self" if ctx.rng.random() < 0.85 else "paper", administered_on=day,
-                                         campaign=campaign, today=day)
+                                         campaign=campaign, today=day,
+                                         recorded_at=datetime.combine(day, time(10, 30), tzinfo=SHANGHAI))
             count += 1
             positive += bool(screening.positive)
             crises += bool(screening.critical)

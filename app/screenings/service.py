@@ -146,12 +146,14 @@ def record_screening(
     session: ClassSession | None = None,
     recheck: Any = None,
     today: date | None = None,
+    recorded_at: datetime | None = None,
 ) -> Screening:
     """Validate, score, seal the answers, keep the result in clear, suggest a level, open the warning, alert
     counselors of a crisis, flush, then send `signals.screening_recorded` (inside `batch(...)`, a bulk load, the
     flush per screening is skipped for students without an open recheck).
 
     Raises ScreeningError (naming the item) for an unknown instrument or an answer outside the item's set.
+    `today` and `recorded_at` default to now (given for historical loads such as the demo).
     """
     from app.notifications.service import counselors_of_school, notify
     from app.signals import screening_recorded
@@ -189,6 +191,8 @@ def record_screening(
         ),
         suggested_level=level,
     )
+    if recorded_at is not None:
+        screening.recorded_at = recorded_at
     vault.seal_into(screening, "answers", clean, student=student)
     db.add(screening)
 
@@ -206,6 +210,8 @@ def record_screening(
         )
         warning.ensure_uid()
         change = WarningChange(student_id=student.id, action="suggested", to_level=level, by_id=actor.user_id)
+        if recorded_at is not None:
+            warning.created_at = change.at = recorded_at
         change.ensure_uid()
         warning.history.append(change)
         db.add(warning)
