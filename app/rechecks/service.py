@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import CareCase, Recheck, School, Screening, User, Warning, counselor_schools, utcnow
 
@@ -207,6 +207,7 @@ def recheck_lists(db: Session, user: User, today: date, school_id: int | None = 
     out.overdue = list(
         db.scalars(
             select(Recheck)
+            .options(selectinload(Recheck.student))
             .where(*scope, Recheck.status.in_(OPEN_STATUSES), Recheck.due_on < today)
             .order_by(Recheck.due_on, Recheck.id)
         )
@@ -214,6 +215,7 @@ def recheck_lists(db: Session, user: User, today: date, school_id: int | None = 
     out.due_this_week = list(
         db.scalars(
             select(Recheck)
+            .options(selectinload(Recheck.student))
             .where(*scope, Recheck.status.in_(OPEN_STATUSES), Recheck.due_on >= today, Recheck.due_on <= week_end)
             .order_by(Recheck.due_on, Recheck.id)
         )
@@ -222,6 +224,7 @@ def recheck_lists(db: Session, user: User, today: date, school_id: int | None = 
     out.recently_done = list(
         db.scalars(
             select(Recheck)
+            .options(selectinload(Recheck.student))
             .where(*scope, Recheck.status == "done", Recheck.completed_at >= since)
             .order_by(Recheck.completed_at.desc(), Recheck.id.desc())
             .limit(200)

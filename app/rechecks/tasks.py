@@ -107,12 +107,16 @@ def notify_recheck_stage(db: Session, status: str, kind: str, now: datetime) -> 
         .where(CareCase.id == Recheck.case_id, User.active.is_(True))
         .correlate(Recheck)
     )
+    # The rechecks in `status` drive the join and reach their school's counselors through an automatic index on
+    # school_id; the user filter is an uncorrelated IN evaluated once ("+ 0" keeps SQLite from probing the
+    # (user_id, school_id) key once per counselor instead). With users first it walked users x rechecks.
+    active_counselors = select(User.id).where(User.active.is_(True), User.role == "counselor")
+    member = counselor_schools.c.user_id
     school_counselors = (
-        select(*values(User.id))
+        select(*values(member))
         .select_from(Recheck)
         .join(counselor_schools, counselor_schools.c.school_id == Recheck.school_id)
-        .join(User, User.id == counselor_schools.c.user_id)
-        .where(Recheck.status == status, User.active.is_(True), User.role == "counselor", _not_notified(User.id, key))
+        .where(Recheck.status == status, (member + 0).in_(active_counselors), _not_notified(member, key))
     )
 
     def run(select_stmt: Any) -> int:
