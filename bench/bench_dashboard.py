@@ -204,30 +204,30 @@ def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_p
 
 
 # -- the hand-written lower bound ---------------------------------------------------------------------------
+def per_student_keys(group: str) -> str:
+    return "s.campaign_id AS campaign_id" if "campaign_id" in group else "0 AS campaign_id"
+
+
 def baseline_statements(campaign_filter: str, group: str) -> list[str]:
     """The same aggregates as the service, as plain SQL (group = the GROUP BY columns incl. the term or not)."""
     join_s = "JOIN students st ON st.id = s.student_id"
     return [
         f"SELECT st.school_id, st.grade, st.gender, count(*) FROM students st WHERE st.status = 'enrolled' "
         f"GROUP BY st.school_id, st.grade, st.gender",
-        f"SELECT {group}, count(DISTINCT s.student_id), count(DISTINCT CASE WHEN s.positive THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN c.student_id IS NOT NULL THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN c.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN c.student_id IS NULL THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN c.student_id IS NULL AND s.positive THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN lb.student_id IS NOT NULL THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN lb.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN mg.student_id IS NOT NULL THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN mg.student_id IS NOT NULL AND s.positive THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN hd.student_id IS NOT NULL THEN s.student_id END), "
-        f"count(DISTINCT CASE WHEN hd.student_id IS NOT NULL AND s.positive THEN s.student_id END) "
-        f"FROM screenings s {join_s} "
-        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" IN ('left_behind','migrant','hardship') "
-        f"GROUP BY student_id) c ON c.student_id = s.student_id "
-        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'left_behind') lb ON lb.student_id = s.student_id "
-        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'migrant') mg ON mg.student_id = s.student_id "
-        f"LEFT JOIN (SELECT student_id FROM student_care_groups WHERE \"group\" = 'hardship') hd ON hd.student_id = s.student_id "
-        f"WHERE {campaign_filter} AND s.valid GROUP BY {group}",
+        f"SELECT {group.replace('s.', 'p.').replace('p.campaign_id', 'p.campaign_id')}, count(*), sum(p.pos), "
+        f"sum(coalesce(c.a, 0)), sum(coalesce(c.a, 0) * p.pos), sum(1 - coalesce(c.a, 0)), "
+        f"sum((1 - coalesce(c.a, 0)) * p.pos), sum(coalesce(c.lb, 0)), sum(coalesce(c.lb, 0) * p.pos), "
+        f"sum(coalesce(c.mg, 0)), sum(coalesce(c.mg, 0) * p.pos), sum(coalesce(c.hd, 0)), sum(coalesce(c.hd, 0) * p.pos) "
+        f"FROM (SELECT s.student_id, {per_student_keys(group)}, min(s.school_id) AS school_id, min(s.grade) AS grade, "
+        f"max(CASE WHEN s.positive THEN 1 ELSE 0 END) AS pos FROM screenings s WHERE {campaign_filter} AND s.valid "
+        f"GROUP BY s.student_id{', s.campaign_id' if 'campaign_id' in group else ''}) p "
+        f"JOIN students st ON st.id = p.student_id "
+        f"LEFT JOIN (SELECT student_id, max(CASE WHEN \"group\" IN ('left_behind','migrant','hardship') THEN 1 ELSE 0 END) AS a, "
+        f"max(CASE WHEN \"group\" = 'left_behind' THEN 1 ELSE 0 END) AS lb, "
+        f"max(CASE WHEN \"group\" = 'migrant' THEN 1 ELSE 0 END) AS mg, "
+        f"max(CASE WHEN \"group\" = 'hardship' THEN 1 ELSE 0 END) AS hd "
+        f"FROM student_care_groups GROUP BY student_id) c ON c.student_id = p.student_id "
+        f"GROUP BY {group.replace('s.', 'p.')}",
         f"SELECT s.instrument_id, {group}, count(*), count(CASE WHEN s.positive THEN 1 END) FROM screenings s {join_s} "
         f"WHERE {campaign_filter} AND s.valid GROUP BY s.instrument_id, {group}",
         f"SELECT {group}, count(CASE WHEN w.status = 'confirmed' AND w.confirmed_level = 'L1' THEN 1 END), "

@@ -226,39 +226,39 @@ def query_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dict[st
         return cubes
     in_campaigns = and_(Screening.campaign_id.in_(ctx.campaign_ids), Screening.valid.is_(True))
 
-    # Students screened and positive, overall, care-group students vs others, and per care group.
-    any_care = (
-        select(StudentCareGroup.student_id)
-        .where(StudentCareGroup.group.in_(CARE_GROUPS))
+    # Students screened and positive, overall, care-group students vs others, and per care group. One row per
+    # student first (inner GROUP BY), so each student counts once and the groups partition the students.
+    def flag(condition: Any) -> Any:
+        return func.max(case((condition, 1), else_=0))
+
+    flags = (
+        select(StudentCareGroup.student_id.label("sid"), flag(StudentCareGroup.group.in_(CARE_GROUPS)).label("any_care"),
+               *[flag(StudentCareGroup.group == g).label(f"cg_{g}") for g in CARE_GROUPS])
         .group_by(StudentCareGroup.student_id)
-        .subquery("any_care")
+        .subquery("care_flags")
     )
-    group_subs = {
-        g: select(StudentCareGroup.student_id).where(StudentCareGroup.group == g).subquery(f"cg_{g}")
-        for g in CARE_GROUPS
-    }
-    sid_col = Screening.student_id
-    positive_sid = case((Screening.positive.is_(True), sid_col))
-    columns = [
-        func.count(distinct(sid_col)),
-        func.count(distinct(positive_sid)),
-        func.count(distinct(case((any_care.c.student_id.is_not(None), sid_col)))),
-        func.count(distinct(case((and_(any_care.c.student_id.is_not(None), Screening.positive.is_(True)), sid_col)))),
-        func.count(distinct(case((any_care.c.student_id.is_(None), sid_col)))),
-        func.count(distinct(case((and_(any_care.c.student_id.is_(None), Screening.positive.is_(True)), sid_col)))),
-    ]
+    per = (
+        select(Screening.student_id.label("sid"), func.min(Screening.school_id).label("school_id"),
+               func.min(Screening.grade).label("grade"), flag(Screening.positive.is_(True)).label("pos"))
+        .where(in_campaigns)
+        .group_by(Screening.student_id)
+        .subquery("per_student")
+    )
+    care_any = func.coalesce(flags.c.any_care, 0)
+    columns = [func.count(), func.sum(per.c.pos), func.sum(care_any), func.sum(care_any * per.c.pos),
+               func.sum(1 - care_any), func.sum((1 - care_any) * per.c.pos)]
     names = ["screened", "positive", "screened_care", "positive_care", "screened_other", "positive_other"]
-    stmt = (
-        select(Screening.school_id, Screening.grade, Student.gender)
-        .join(Student, Student.id == Screening.student_id)
-        .outerjoin(any_care, any_care.c.student_id == Screening.student_id)
-    )
-    for g, sub in group_subs.items():
-        stmt = stmt.outerjoin(sub, sub.c.student_id == Screening.student_id)
-        columns.append(func.count(distinct(case((sub.c.student_id.is_not(None), sid_col)))))
-        columns.append(func.count(distinct(case((and_(sub.c.student_id.is_not(None), Screening.positive.is_(True)), sid_col)))))
+    for g in CARE_GROUPS:
+        member = func.coalesce(flags.c[f"cg_{g}"], 0)
+        columns += [func.sum(member), func.sum(member * per.c.pos)]
         names += [f"screened_{g}", f"positive_{g}"]
-    stmt = stmt.add_columns(*columns).where(in_campaigns).group_by(Screening.school_id, Screening.grade, Student.gender)
+    stmt = (
+        select(per.c.school_id, per.c.grade, Student.gender, *columns)
+        .select_from(per)
+        .join(Student, Student.id == per.c.sid)
+        .outerjoin(flags, flags.c.sid == per.c.sid)
+        .group_by(per.c.school_id, per.c.grade, Student.gender)
+    )
     cubes.update(zip(names, _cube(db.execute(stmt), len(names))))
 
     # Screens and positive screens per instrument.
@@ -366,6 +366,19 @@ class Scopes:
         sets = [self.all, *self.by_type.values(), *self.by_stage.values(), *self.by_type_stage.values()]
         return [s for s in dict.fromkeys(sets) if s]
 
+    def part_of(self) -> dict[int, frozenset[int]]:
+        """Each school's type x stage set (these sets partition the schools)."""
+        return {sid: part for part in self.by_type_stage.values() for sid in part}
+
+    def components(self) -> dict[frozenset[int], list[frozenset[int]]]:
+        """Each filter set as the type x stage sets it is made of."""
+        cached = getattr(self, "_components", None)
+        if cached is None:
+            parts = list(self.by_type_stage.values())
+            cached = {f: [p for p in parts if p <= f] for f in self.filter_sets()}
+            self._components = cached
+        return cached
+
 
 def make_scopes(ctx: Context) -> Scopes:
     ids = ctx.school_ids
@@ -429,24 +442,31 @@ def family_keys(scopes: Scopes, grades: Iterable[int], max_level: int = 9) -> tu
     return list(keys), relations
 
 
-def cell_values(cube: Cube, keys: Iterable[ScopeKey]) -> dict[ScopeKey, int]:
-    """Each cell's count, summed from the fine cube."""
-    school_total: dict[int, int] = defaultdict(int)
-    school_grade: dict[tuple[int, int], int] = defaultdict(int)
-    school_gender: dict[tuple[int, str], int] = defaultdict(int)
+def cell_values(cube: Cube, keys: Iterable[ScopeKey], scopes: Scopes) -> dict[ScopeKey, int]:
+    """Each cell's count, summed from the fine cube.
+
+    Every filter set is a union of type x stage sets, and those partition the schools: sum the fine entries into
+    schools and type x stage sets once, then each other set from its type x stage parts.
+    """
+    part_of = scopes.part_of()
+    school: dict[int, int] = defaultdict(int)
+    base: dict[ScopeKey, int] = defaultdict(int)
     for (sid, grade, gender), n in cube.items():
-        school_total[sid] += n
-        school_grade[(sid, grade)] += n
-        school_gender[(sid, gender)] += n
-    out = {}
+        school[sid] += n
+        part = part_of.get(sid)
+        if part is not None:
+            base[(part, None, None)] += n
+            base[(part, grade, None)] += n
+            base[(part, None, gender)] += n
+    components = scopes.components()
+    out: dict[ScopeKey, int] = {}
     for key in keys:
         schools, grade, gender = key
-        if grade is not None:
-            out[key] = sum(school_grade.get((s, grade), 0) for s in schools)
-        elif gender is not None:
-            out[key] = sum(school_gender.get((s, gender), 0) for s in schools)
-        else:
-            out[key] = sum(school_total.get(s, 0) for s in schools)
+        parts = components.get(schools)
+        if parts is not None:
+            out[key] = sum(base.get((p, grade, gender), 0) for p in parts)
+        else:  # a single school that is not a filter set
+            out[key] = sum(school.get(s, 0) for s in schools)
     return out
 
 
@@ -487,7 +507,7 @@ def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int],
         if measure in done:
             continue
         group = [m for m in (measure, *LINKED.get(measure, ())) if m in cubes]
-        values = [cell_values(cubes[m], keys) for m in group]
+        values = [cell_values(cubes[m], keys, scopes) for m in group]
         if not any(1 <= v < k for vals in values for v in vals.values()):
             for m, vals in zip(group, values):
                 protected[m] = Protected(vals, dict.fromkeys(vals, "shown"), k)
