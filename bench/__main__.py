@@ -7,7 +7,8 @@ Environment:
   BENCH_DATABASE_URL  a database to build in (default: a fresh SQLite file in a temporary directory); for PostgreSQL
                       point it at an empty database: the district is added next to whatever is there
   BENCH_ONLY          comma-separated module names to run (e.g. bench_import,bench_http)
-  BENCH_RESULTS_DIR   where the JSON goes (default bench/results); BENCH_DOCS=0 leaves docs/benchmarks.md alone
+  BENCH_RESULTS_DIR   where the JSON goes (default bench/results); BENCH_DOCS=0 leaves docs/benchmarks.md alone;
+  BENCH_KEEP=1        keep the temporary directory with the synthetic database
 
 Every `bench/bench_*.py` module found by glob is imported and its `run(scale, database_url)` called (modules whose
 `run` takes only `scale` are called with the scale). A module that fails is reported in the table and the JSON,
@@ -242,6 +243,12 @@ def main() -> int:
     if os.environ.get("BENCH_DOCS", "1") != "0":
         write_docs(report)
         print(f"docs: {DOCS}")
+    if os.environ.get("BENCH_KEEP") != "1":
+        import shutil
+
+        shutil.rmtree(workdir, ignore_errors=True)  # the synthetic database can be gigabytes at district scale
+    else:
+        print(f"kept: {workdir}")
     return 0
 
 

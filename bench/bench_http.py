@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 CLIENTS = 8
-REQUESTS = {"tiny": 6, "small": 25, "district": 60}  # per client and page
+REQUESTS = {"tiny": 6, "small": 15, "district": 40}  # per client and page
 WORKERS = 4  # PostgreSQL; SQLite gets one worker (see below) unless BENCH_HTTP_WORKERS says otherwise
 # On SQLite the app's deferred transactions (read, then append the audit event) fail with "database is locked"
 # (SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot wait out) as soon as two worker processes write at once:
@@ -194,6 +194,9 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         bare_lat = _measure(bare_server.port, bare_paths, n, None)
     finally:
         bare_server.stop()
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
     rows = []
     for k, (page, label) in enumerate((("/care/worklist", "counselor_worklist"), ("/students", "student_list"))):
         for q in (50, 95):

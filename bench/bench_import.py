@@ -100,8 +100,21 @@ def _raw_insert(engine: Any, files: list[Path]) -> float:
     return seconds
 
 
-def child(scale: str, database_url: str | None, mode: str) -> dict[str, Any]:
-    """One measurement (run in its own process)."""
+def write_files(scale: str, mode: str, workdir: Path) -> int:
+    """The roster files (written by the parent, so the child's peak memory is the import's own); returns rows."""
+    schools_n, per_school = SIZES.get(scale, SIZES["small"])
+    rng = random.Random(7)
+    prefix = f"{rng.randint(10, 99)}{uuid.uuid4().int % 10_000:04d}"
+    if mode == "one-file":
+        _write_csv(workdir / "all.csv", _rows(rng, prefix, 0, schools_n * per_school))
+    else:
+        for n in range(schools_n):
+            _write_csv(workdir / f"school-{n:03d}.csv", _rows(rng, prefix, n * per_school, per_school))
+    return schools_n * per_school
+
+
+def child(scale: str, database_url: str | None, mode: str, workdir: Path) -> dict[str, Any]:
+    """One measurement (run in its own process) over the files in workdir."""
     from sqlalchemy.orm import Session
 
     from app.cli import upgrade_database
@@ -111,43 +124,29 @@ def child(scale: str, database_url: str | None, mode: str) -> dict[str, Any]:
     from models.db import make_engine
     from models.vault import Vault
 
-    schools_n, per_school = SIZES.get(scale, SIZES["small"])
-    total = schools_n * per_school
-    workdir = Path(tempfile.mkdtemp(prefix="xinmiao-bench-import-"))
+    files = sorted(workdir.glob("*.csv"))
+    total = sum(1 for f in files for _ in f.open(encoding="utf-8-sig")) - len(files)
     if not database_url:
         database_url = f"sqlite:///{workdir / 'import.db'}"
         upgrade_database(database_url)
     engine = make_engine(database_url)
     ring = KeyRing.generate()
-    rng = random.Random(7)
     tag = uuid.uuid4().hex[:6]
     with Session(bind=engine, expire_on_commit=False) as s:
         district = District(code=f"IMP-{tag}", name="导入基准区")
         s.add(district)
         s.flush()
-        count = 1 if mode == "one-file" else schools_n
         schools = [School(district_id=district.id, code=f"IMP-{tag}-{i:03d}", name=f"导入基准学校{i}", type="urban",
-                          stage="nine_year") for i in range(count)]
+                          stage="nine_year") for i in range(len(files))]
         s.add_all(schools)
         s.commit()
         school_ids = [sc.id for sc in schools]
-    prefix = f"{rng.randint(10, 99)}{int(tag, 16) % 10_000:04d}"
-    files: list[Path] = []
-    if mode == "one-file":
-        path = workdir / "all.csv"
-        _write_csv(path, _rows(rng, prefix, 0, total))
-        files.append(path)
-    else:
-        for n in range(schools_n):
-            path = workdir / f"school-{n:03d}.csv"
-            _write_csv(path, _rows(rng, prefix, n * per_school, per_school))
-            files.append(path)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     def import_all() -> tuple[float, dict[str, int]]:
         counts = {"created": 0, "updated": 0, "unchanged": 0, "errors": 0}
         start = time.perf_counter()
-        for sid, path in zip(school_ids * (len(files) if len(school_ids) == 1 else 1), files):
+        for sid, path in zip(school_ids, files):
             with Session(bind=engine, expire_on_commit=False) as s:
                 actor = Actor.system("bench-import")
                 vault = Vault(s, ring, actor)
@@ -173,10 +172,17 @@ def child(scale: str, database_url: str | None, mode: str) -> dict[str, Any]:
 
 
 def _run_child(scale: str, database_url: str | None, mode: str) -> dict[str, Any]:
+    import shutil
+
     root = Path(__file__).resolve().parent.parent
-    cmd = [sys.executable, "-m", "bench.bench_import", "--child", mode, scale, database_url or ""]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "PYTHONPATH": str(root)})
+    workdir = Path(tempfile.mkdtemp(prefix="xinmiao-bench-import-"))
+    try:
+        write_files(scale, mode, workdir)
+        cmd = [sys.executable, "-m", "bench.bench_import", "--child", mode, scale, database_url or "", str(workdir)]
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=7200,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     if proc.returncode != 0:
         raise RuntimeError(f"import benchmark child failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -209,7 +215,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         rows.append({
             "metric": f"roster_import_peak_memory [{label}] (ru_maxrss of the importing process)",
             "value": round(r["peak_rss_mb"], 1), "unit": "MB",
-            "baseline": "the same process before the import (interpreter, app modules, files written)",
+            "baseline": "the same process before the import (interpreter, app and SQLAlchemy modules loaded)",
             "baseline_value": round(r["rss_before_import_mb"], 1),
             "ratio": round(r["peak_rss_mb"] / max(r["rss_before_import_mb"], 1), 2),
             "target": f"< {TARGET_MB} MB (district scale)",
@@ -219,7 +225,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        print(json.dumps(child(sys.argv[3], sys.argv[4] or None, sys.argv[2])))
+        print(json.dumps(child(sys.argv[3], sys.argv[4] or None, sys.argv[2], Path(sys.argv[5]))))
     else:
         for row in run(sys.argv[1] if len(sys.argv) > 1 else "small", sys.argv[2] if len(sys.argv) > 2 else None):
             print(f"{row['metric']}\n  {row['value']:,} {row['unit']}; baseline {row['baseline_value']:,}; ratio {row['ratio']}")

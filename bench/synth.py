@@ -255,14 +255,37 @@ def build_district(database_url: str | None = None, scale: str = "small", *, wor
     recorded_at = datetime(2026, 10, 20, 8, 0, tzinfo=timezone.utc)
     from app.screenings.service import interview_due
 
-    chunk: list[dict[str, Any]] = []
+    # The 1.2 million screening rows go through the driver's executemany with values already in the database's
+    # representation (SQLAlchemy's bind processors applied once per distinct value): no per-row SQLAlchemy work.
+    table = Screening.__table__
+    columns = ["uid", "student_id", "school_id", "class_id", "grade", "instrument_id", "instrument_version", "mode",
+               "administered_on", "recorded_at", "answers_enc", "valid", "total", "band", "positive", "critical",
+               "flags", "result_json", "suggested_level"]
+    dialect = engine.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    raw_sql = f"INSERT INTO screenings ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+
+    def bound(column: str, value: Any) -> Any:
+        proc = table.c[column].type._cached_bind_processor(dialect)
+        return proc(value) if proc is not None and value is not None else value
+
+    recorded_bound = bound("recorded_at", recorded_at)
+    day_bound = {day: bound("administered_on", day) for day in rounds}
+    bool_bound = {v: bound("valid", v) for v in (True, False)}
+    for inst in INSTRUMENTS:
+        for _, res in pools[inst]:
+            res["_fixed"] = (res["instrument_version"], "self")
+            res["_tail"] = (bool_bound[bool(res["valid"])], res["total"], res["band"],
+                            None if res["positive"] is None else bool_bound[bool(res["positive"])],
+                            bool_bound[bool(res["critical"])], res["flags"], res["result_json"], res["suggested_level"])
+    chunk: list[tuple[Any, ...]] = []
     pending_warnings: list[tuple[str, dict[str, Any]]] = []
 
     def flush_chunk() -> None:
         nonlocal chunk, pending_warnings, warnings
         if not chunk:
             return
-        session.execute(insert(Screening), chunk)
+        session.connection().exec_driver_sql(raw_sql, chunk)
         if pending_warnings:
             uids = [u for u, _ in pending_warnings]
             ids = dict(session.execute(select(Screening.uid, Screening.id).where(Screening.uid.in_(uids))).all())
@@ -283,14 +306,8 @@ def build_district(database_url: str | None = None, scale: str = "small", *, wor
                 uid = str(uuid.uuid4())
                 target = _SealTarget(uid)
                 vault.seal_into(target, "answers", answers, student=holder)  # type: ignore[arg-type]
-                chunk.append({
-                    "uid": uid, "student_id": sid, "school_id": school_id, "class_id": class_id, "grade": grade,
-                    "instrument_id": inst, "instrument_version": res["instrument_version"], "mode": "self",
-                    "administered_on": day, "recorded_at": recorded_at, "answers_enc": target.answers_enc,
-                    "valid": res["valid"], "total": res["total"], "band": res["band"], "positive": res["positive"],
-                    "critical": res["critical"], "flags": res["flags"], "result_json": res["result_json"],
-                    "suggested_level": res["suggested_level"],
-                })
+                chunk.append((uid, sid, school_id, class_id, grade, inst, *res["_fixed"], day_bound[day], recorded_bound,
+                              target.answers_enc, *res["_tail"]))
                 screenings += 1
                 if day == latest and res["suggested_level"] in ("L1", "L2", "L3"):
                     positives_latest += 1
