@@ -26,3 +26,4 @@ from .screenings import (  # noqa: F401
 )
 from .care import CareCase, CareCheckin, CaseEntry  # noqa: F401
 from .rechecks import Recheck, SchedulerLease  # noqa: F401
+from .district import DistrictRollup  # noqa: F401

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+import json
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select
+from sqlalchemy import and_, case, delete, distinct, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import School, Student, User
+from models import School, Student, User, utcnow
+from models.district import DistrictRollup
 from models.care import CareCase, CaseEntry
 from models.rechecks import Recheck
 from models.roster import StudentCareGroup, counselor_schools
@@ -47,6 +50,11 @@ WARNING_LEVELS = ("L1", "L2", "L3", "care")
 
 # Measures protected together because they are linked by an additive relation (all = care + other).
 LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positive_care", "positive_other")}
+
+# Rollups of closed campaigns are trusted for this long (late follow-ups still change them); bump the version
+# whenever the meaning of a stored measure changes, so old rollups are recomputed.
+ROLLUP_MAX_AGE = timedelta(hours=1)
+ROLLUP_VERSION = "1"
 
 Cube = dict[tuple[int, int, str], int]  # (school_id, grade, gender) -> count
 ScopeKey = tuple[frozenset[int], int | None, str | None]  # (schools, grade or None, gender or None)
@@ -85,6 +93,7 @@ class Context:
     campaign_ids: list[int]
     eligible: dict[int, set[int]]  # school id -> grades the selected campaigns screen
     instruments: list[str]
+    closed_stamp: str | None = None  # set when every selected campaign is closed: ids and closing times
 
     @property
     def school_ids(self) -> frozenset[int]:
@@ -150,12 +159,21 @@ def resolve_selection(db: Session, district_id: int | None, selection: Selection
 
 def load_context(db: Session, district_id: int | None, selection: Selection) -> Context:
     schools = _district_schools(db, district_id)
-    stmt = select(Campaign.id).where(Campaign.status != "draft").group_by(Campaign.id)
+    stmt = (
+        select(Campaign.id, Campaign.status, Campaign.closed_at)
+        .where(Campaign.status != "draft")
+        .group_by(Campaign.id, Campaign.status, Campaign.closed_at)
+        .order_by(Campaign.id)
+    )
     if selection.campaign_id is not None:
         stmt = stmt.where(Campaign.id == selection.campaign_id)
     else:
         stmt = stmt.where(Campaign.term == (selection.term or ""))
-    campaign_ids = [row[0] for row in db.execute(stmt)]
+    campaign_rows = db.execute(stmt).all()
+    campaign_ids = [row[0] for row in campaign_rows]
+    closed_stamp = None
+    if campaign_rows and all(row[1] == "closed" for row in campaign_rows):
+        closed_stamp = ";".join(f"{cid}@{closed.isoformat() if closed else '-'}" for cid, _, closed in campaign_rows)
     links: dict[int, set[int]] = defaultdict(set)
     ranges: dict[int, list[tuple[int, int]]] = defaultdict(list)
     instruments: set[str] = set()
@@ -182,7 +200,7 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
         for sid in targets:
             if sid in schools:
                 eligible[sid] |= grades
-    return Context(schools, campaign_ids, dict(eligible), sorted(instruments))
+    return Context(schools, campaign_ids, dict(eligible), sorted(instruments), closed_stamp)
 
 
 # -- the aggregate queries ----------------------------------------------------------------------------------
@@ -207,21 +225,38 @@ def _cube(rows: Iterable[Any], n_measures: int) -> list[Cube]:
     return cubes
 
 
-def query_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dict[str, Cube]:
-    """Every measure as a fine cube (school, grade, gender) -> count. Aggregate queries only."""
-    cubes: dict[str, Cube] = {}
-    school_ids = list(ctx.school_ids)
-    # Students enrolled in the grades the campaigns screen.
-    enrolled: Cube = {}
-    if school_ids:
+def enrolled_by_school(db: Session, school_ids: Iterable[int]) -> Cube:
+    """Enrolled students per (school, grade, gender): the current roster, the same for every term."""
+    ids = list(school_ids)
+    if not ids:
+        return {}
+    return {
+        (sid, grade, gender): int(n)
         for sid, grade, gender, n in db.execute(
             select(Student.school_id, Student.grade, Student.gender, func.count(Student.id))
-            .where(Student.status == "enrolled", Student.school_id.in_(school_ids))
+            .where(Student.status == "enrolled", Student.school_id.in_(ids))
             .group_by(Student.school_id, Student.grade, Student.gender)
-        ):
-            if grade in ctx.eligible.get(sid, ()):
-                enrolled[(sid, grade, gender)] = int(n)
-    cubes["enrolled"] = enrolled
+        )
+    }
+
+
+def eligible_enrolled(ctx: Context, enrolled: Cube) -> Cube:
+    """Students enrolled in the grades the selected campaigns screen, in their schools."""
+    return {key: n for key, n in enrolled.items() if key[1] in ctx.eligible.get(key[0], ())}
+
+
+def query_cubes(db: Session, ctx: Context, today: date, tz_name: str, enrolled: Cube | None = None) -> dict[str, Cube]:
+    """Every measure as a fine cube (school, grade, gender) -> count. Aggregate queries only."""
+    if enrolled is None:
+        enrolled = enrolled_by_school(db, ctx.school_ids)
+    cubes: dict[str, Cube] = {"enrolled": eligible_enrolled(ctx, enrolled)}
+    cubes.update(screening_cubes(db, ctx, today, tz_name))
+    return cubes
+
+
+def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dict[str, Cube]:
+    """The measures that follow the screenings of the selected campaigns (what the rollups keep)."""
+    cubes: dict[str, Cube] = {}
     if not ctx.campaign_ids:
         return cubes
     in_campaigns = and_(Screening.campaign_id.in_(ctx.campaign_ids), Screening.valid.is_(True))
@@ -538,11 +573,106 @@ def present_grades(ctx: Context) -> list[int]:
 
 
 def compute_figures(db: Session, district_id: int | None, selection: Selection, k: int, today: date,
-                    tz_name: str = "Asia/Shanghai", max_level: int = 9) -> tuple[Context, Figures]:
+                    tz_name: str = "Asia/Shanghai", max_level: int = 9, *, enrolled: Cube | None = None,
+                    rollup_max_age: timedelta | None = ROLLUP_MAX_AGE) -> tuple[Context, Figures]:
+    """Protected figures for one selection. `max_level=1` computes only the district-level cells (trends)."""
     ctx = load_context(db, district_id, selection)
-    cubes = query_cubes(db, ctx, today, tz_name)
+    if enrolled is None:
+        enrolled = enrolled_by_school(db, ctx.school_ids)
+    detail = "coarse" if max_level <= 1 else "full"
+    cubes = {"enrolled": eligible_enrolled(ctx, enrolled)}
+    cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age))
     scopes = make_scopes(ctx)
     return ctx, protect_cubes(cubes, scopes, present_grades(ctx), k, max_level)
+
+
+# -- maintained rollups -------------------------------------------------------------------------------------
+def rollup_key(district_id: int | None, selection: Selection, detail: str) -> str:
+    what = f"campaign:{selection.campaign_id}" if selection.campaign_id is not None else f"term:{selection.term}"
+    return f"d{district_id or 0}:{what}:{detail}"
+
+
+def coarsen(cubes: dict[str, Cube], ctx: Context) -> dict[str, Cube]:
+    """Counts per (type x stage part, grade, gender), each part stored under its first school's id.
+
+    Enough for the district-level cells (levels 0-1) the trend charts show; ~20x smaller than the full cubes.
+    """
+    rep: dict[int, int] = {}
+    parts: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for sid in ctx.school_ids:
+        info = ctx.schools[sid]
+        parts[(info.type, info.stage)].append(sid)
+    for members in parts.values():
+        first = min(members)
+        for sid in members:
+            rep[sid] = first
+    out: dict[str, Cube] = {}
+    for measure, cube in cubes.items():
+        coarse: Cube = defaultdict(int)  # type: ignore[assignment]
+        for (sid, grade, gender), n in cube.items():
+            coarse[(rep.get(sid, sid), grade, gender)] += n
+        out[measure] = dict(coarse)
+    return out
+
+
+def _encode(cubes: dict[str, Cube]) -> str:
+    return json.dumps({m: [[s, g, x, n] for (s, g, x), n in cube.items()] for m, cube in cubes.items()},
+                      separators=(",", ":"))
+
+
+def _decode(text: str) -> dict[str, Cube]:
+    return {m: {(s, g, x): n for s, g, x, n in rows} for m, rows in json.loads(text).items()}
+
+
+def cached_screening_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
+                           tz_name: str, detail: str, max_age: timedelta | None) -> dict[str, Cube]:
+    """The screening measures, from a maintained rollup when every campaign of the selection is closed.
+
+    A rollup is used while its stamp (campaign ids and closing times) matches and it is younger than `max_age`
+    (follow-up figures of a closed campaign still move: late interviews, cases closing); otherwise the figures
+    are computed from the screenings and the rollup is written again. Open campaigns are always computed live.
+    """
+    if ctx.closed_stamp is None or max_age is None:
+        cubes = screening_cubes(db, ctx, today, tz_name)
+        return coarsen(cubes, ctx) if detail == "coarse" else cubes
+    stamp = f"{ctx.closed_stamp}|{ROLLUP_VERSION}"
+    key = rollup_key(district_id, selection, detail)
+    row = db.execute(select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
+                     .where(DistrictRollup.key == key).group_by(DistrictRollup.key, DistrictRollup.stamp,
+                                                                DistrictRollup.refreshed_at, DistrictRollup.cubes)).first()
+    if row is not None and row[0] == stamp and utcnow() - row[1] < max_age:
+        return _decode(row[2])
+    cubes = screening_cubes(db, ctx, today, tz_name)
+    store_rollups(db, district_id, selection, ctx, cubes, stamp)
+    return coarsen(cubes, ctx) if detail == "coarse" else cubes
+
+
+def store_rollups(db: Session, district_id: int | None, selection: Selection, ctx: Context, cubes: dict[str, Cube],
+                  stamp: str) -> None:
+    """Write the full and coarse rollups of a selection (replacing older ones). Flushes, never commits."""
+    now = utcnow()
+    for detail, data in (("full", cubes), ("coarse", coarsen(cubes, ctx))):
+        key = rollup_key(district_id, selection, detail)
+        try:
+            with db.begin_nested():
+                db.execute(delete(DistrictRollup).where(DistrictRollup.key == key))
+                db.execute(insert(DistrictRollup).values(key=key, stamp=stamp, refreshed_at=now, cubes=_encode(data)))
+        except IntegrityError:  # another request wrote the same rollup a moment ago: theirs is as good
+            pass
+
+
+def refresh_rollups(db: Session, district_id: int | None, today: date, tz_name: str = "Asia/Shanghai") -> list[str]:
+    """Recompute the rollups of every term whose campaigns are all closed (`flask district refresh-rollups`)."""
+    done = []
+    for term in list_terms(db, district_id):
+        selection = Selection(term, None)
+        ctx = load_context(db, district_id, selection)
+        if ctx.closed_stamp is None:
+            continue
+        store_rollups(db, district_id, selection, ctx, screening_cubes(db, ctx, today, tz_name),
+                      f"{ctx.closed_stamp}|{ROLLUP_VERSION}")
+        done.append(term)
+    return done
 
 
 # -- staffing -----------------------------------------------------------------------------------------------
@@ -602,10 +732,12 @@ class TrendPoint:
 
 
 def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: str = "Asia/Shanghai",
-           limit: int = 10) -> list[TrendPoint]:
+           limit: int = 10, rollup_max_age: timedelta | None = ROLLUP_MAX_AGE) -> list[TrendPoint]:
     """District-level figures (levels 0-1: district, each type / stage / grade / gender) for each term."""
     out = []
+    enrolled = enrolled_by_school(db, _district_schools(db, district_id))
     for term in list_terms(db, district_id)[-limit:]:
-        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1)
+        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1,
+                                       enrolled=enrolled, rollup_max_age=rollup_max_age)
         out.append(TrendPoint(term, figures, figures.scopes))
     return out

@@ -5,10 +5,12 @@ Every view reaches data through `app.district.service` (aggregate queries) and s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import click
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask.cli import AppGroup
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
@@ -17,6 +19,7 @@ from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today, register_nav
 from models import append_event
+from sqlalchemy import select
 
 from . import service
 from .service import DIMENSIONS, SCHOOL_TYPES, STAGES, Filters, Selection
@@ -41,6 +44,21 @@ def init_area(app: Flask) -> None:
     register_nav("district.dashboard", _l("Dashboard"), ("district",), 10)
     register_nav("district.trends", _l("Trends"), ("district",), 20)
     register_nav("district.staffing", _l("Staffing"), ("district",), 30)
+    app.cli.add_command(district_cli)
+
+
+district_cli = AppGroup("district", help="District statistics: maintained rollups.")
+
+
+@district_cli.command("refresh-rollups")
+def refresh_rollups_command() -> None:
+    """Recompute the rollups of every term whose campaigns are all closed (run nightly, e.g. from cron)."""
+    from models import District
+
+    with db.transaction() as session:
+        for district_id in session.scalars(select(District.id).group_by(District.id)):
+            terms = service.refresh_rollups(session, district_id, local_today(), current_app.config["TIMEZONE"])
+            click.echo(f"district {district_id}: rollups refreshed for {len(terms)} closed terms: {', '.join(terms) or '-'}")
 
 
 # -- request parsing ----------------------------------------------------------------------------------------
@@ -90,9 +108,15 @@ def _k() -> int:
     return int(current_app.config.get("SUPPRESSION_K", 5))
 
 
+def _rollup_max_age() -> timedelta:
+    minutes = current_app.config.get("DISTRICT_ROLLUP_MAX_AGE_MINUTES")
+    return timedelta(minutes=int(minutes)) if minutes is not None else service.ROLLUP_MAX_AGE
+
+
 def _compute(query: Query):  # type: ignore[no-untyped-def]
     return service.compute_figures(
-        db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"]
+        db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
+        rollup_max_age=_rollup_max_age(),
     )
 
 
@@ -175,7 +199,8 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-unt
 @bp.route("/trends")
 @roles("district")
 def trends():
-    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"])
+    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+                            rollup_max_age=_rollup_max_age())
     terms = [p.term for p in points]
 
     def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
