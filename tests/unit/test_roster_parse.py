@@ -215,3 +215,18 @@ def test_a_header_only_file_is_an_error(tmp_path):
 def test_a_workbook_is_recognised_by_its_content_not_its_file_name(tmp_path):
     parsed = _parse(tmp_path, "token.upload", xlsx_bytes([row()]))
     assert parsed.kind == "xlsx" and len(parsed.rows) == 1
+
+
+def test_chinese_and_english_headers_mixed_in_one_file_are_both_understood(tmp_path):
+    header = ["姓名", "gender", "学籍号", "birth_month", "年级", "class", "Left-behind child", "寄宿生", "phone"]
+    values = ["王芳", "女", "G310151201401010003", "2014/3", "初一", "3班", "√", "否", "13900000001"]
+    parsed = _parse(tmp_path, "r.csv", csv_bytes([values], header=header))
+    assert not parsed.problems and not parsed.extra_columns
+    r = parsed.rows[0]
+    assert (r.gender, r.birth_ym, r.grade, r.class_number, r.care_groups) == ("F", "2014-03", 7, 3, ("left_behind",))
+    assert r.guardian == {"name": "", "relation": "", "phone": "13900000001"}
+
+
+def test_an_excel_date_cell_gives_the_birth_month(tmp_path):
+    parsed = _parse(tmp_path, "r.xlsx", xlsx_bytes([row(birth=datetime(2013, 11, 2))]))
+    assert parsed.rows[0].birth_ym == "2013-11"
