@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, HasUid, UTCDateTime, utcnow
+from .base import Base, HasUid, UTCDateTime, new_uid, utcnow
 from sqlalchemy import false, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -154,6 +154,9 @@ class Screening(Base, HasUid):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # the client-side random uid doubles as the "insert sentinel": SQLite can then INSERT many screenings in one
+    # statement and still match the returned ids to the rows (bulk imports); no schema change
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid, insert_sentinel=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))  # at the time of screening
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))

@@ -150,7 +150,7 @@ def record_screening(
 ) -> Screening:
     """Validate, score, seal the answers, keep the result in clear, suggest a level, open the warning, alert
     counselors of a crisis, flush, then send `signals.screening_recorded` (inside `batch(...)`, a bulk load, the
-    flush per screening is skipped for students without an open recheck).
+    flush and the signal happen per group of screenings).
 
     Raises ScreeningError (naming the item) for an unknown instrument or an answer outside the item's set.
     `today` and `recorded_at` default to now (given for historical loads such as the demo).
@@ -221,42 +221,49 @@ def record_screening(
                 # references only: the notification is rendered per locale and carries no clinical text
                 notify(db, counselor, "crisis", f"crisis:{warning.uid}", student_id=student.id,
                        warning_id=warning.id, requires_ack=True)
-    batch = db.info.get(BATCH_KEY)
-    if warning is not None and batch is not None:
-        batch["warned"].add(student.id)
-    if batch is None or student.id in batch["rechecks"]:
+    batch_info = db.info.get(BATCH_KEY)
+    if batch_info is None:
         db.flush()  # receivers see the stored screening, with its id
         screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
     else:
-        # a bulk load, and this student has no open recheck: no per-screening flush (the batch flushes in bulk)
-        with db.no_autoflush:
-            screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
+        # a bulk load: screenings are flushed together, then their signals sent in order (same transaction)
+        if warning is not None:
+            batch_info["warned"].add(student.id)
+        batch_info["pending"].append((actor, screening, warning))
+        if len(batch_info["pending"]) >= BATCH_FLUSH:
+            _drain(db, batch_info)
     return screening
 
 
 BATCH_KEY = "xinmiao_screening_batch"
-OPEN_RECHECK_STATUSES = ("planned", "due", "overdue", "escalated")
+BATCH_FLUSH = 500
+
+
+def _drain(db: Session, batch_info: dict[str, Any]) -> None:
+    from app.signals import screening_recorded
+
+    pending, batch_info["pending"] = batch_info["pending"], []
+    db.flush()
+    for actor, screening, warning in pending:
+        screening_recorded.send("screenings", db=db, actor=actor, screening=screening, warning=warning)
 
 
 @contextmanager
 def batch(db: Session, students: Iterable[Student]) -> Iterator[None]:
-    """Bulk loading (imports, the demo, benchmarks): learn with two queries which of these students already have an
-    open warning or an open recheck, so that `record_screening` needs no query and no flush per screening for the
-    others. Flushes at the end."""
-    from models import Recheck
-
+    """Bulk loading (imports, the demo, benchmarks). One query learns which of these students already have an open
+    warning (no query per screening); screenings are flushed in groups of BATCH_FLUSH and `screening_recorded` is
+    sent for each, in order, right after its group is flushed (receivers always see stored rows with ids). Everything
+    pending is flushed and signalled when the block ends; on an exception nothing more is sent."""
     ids = sorted({s.id for s in students if s.id is not None})
     warned: set[int] = set()
-    rechecks: set[int] = set()
     for chunk in _chunks(ids, 900):
         warned.update(db.scalars(select(Warning.student_id).where(
             Warning.student_id.in_(chunk), Warning.status.in_(("suggested", "confirmed")))))
-        rechecks.update(db.scalars(select(Recheck.student_id).where(
-            Recheck.student_id.in_(chunk), Recheck.status.in_(OPEN_RECHECK_STATUSES))))
-    db.info[BATCH_KEY] = {"warned": warned, "rechecks": rechecks}
+    info: dict[str, Any] = {"warned": warned, "pending": []}
+    db.info[BATCH_KEY] = info
     try:
         yield
-        db.flush()
+        _drain(db, info)
     finally:
         db.info.pop(BATCH_KEY, None)
 
