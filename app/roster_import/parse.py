@@ -23,6 +23,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
@@ -138,6 +139,8 @@ def _squash(value: str) -> str:
 
 def cell_text(value: Any) -> str:
     """A cell as text: Excel integers without '.0', dates as ISO, everything stripped."""
+    if type(value) is str:  # the common case first (every CSV cell)
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -185,6 +188,7 @@ def cn_number(text: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a column holds few distinct spellings; parsing is pure
 def parse_gender(text: str) -> str | None:
     t = _squash(text).lower()
     if t in MALE:
@@ -194,6 +198,7 @@ def parse_gender(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a column holds few distinct spellings; parsing is pure
 def parse_bool(text: str) -> bool | None:
     t = _squash(text).lower()
     if t in TRUE_WORDS:
@@ -207,7 +212,12 @@ def parse_birth(value: Any) -> str | None:
     """YYYY-MM from 2014-03, 2014/3, 2014.3, 201403, 20140315, 2014年3月(15日), an Excel date cell."""
     if isinstance(value, (datetime, date)):
         return f"{value.year:04d}-{value.month:02d}"
-    text = _squash(cell_text(value))
+    return _parse_birth_text(cell_text(value))
+
+
+@lru_cache(maxsize=4096)
+def _parse_birth_text(raw: str) -> str | None:
+    text = _squash(raw)
     m = YM_RE.match(text) or YM_COMPACT_RE.match(text)
     if not m:
         return None
@@ -217,6 +227,7 @@ def parse_birth(value: Any) -> str | None:
     return f"{year:04d}-{month:02d}"
 
 
+@lru_cache(maxsize=4096)  # a column holds few distinct spellings; parsing is pure
 def parse_grade(text: str) -> int | None:
     t = _squash(text)
     if t in JUNIOR:
@@ -228,6 +239,7 @@ def parse_grade(text: str) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # a column holds few distinct spellings; parsing is pure
 def parse_class(text: str) -> tuple[int | None, int] | None:
     """(grade or None, class number) from 七(3)班, 七年级(3)班, 初一(3)班, 7年级3班, 7.3, 7-3, 3班, (3), 3."""
     t = _squash(text).replace("（", "(").replace("）", ")")
