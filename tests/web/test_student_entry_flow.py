@@ -200,3 +200,24 @@ def test_a_post_without_csrf_is_refused(client, factory, db_session):
     assert r.status_code == 400
     assert client.post("/s/q", data={"instrument": "phqa"}).status_code == 400
     assert client.post("/s/save", data={"instrument": "phqa"}).status_code == 400
+
+
+def test_identification_attempts_are_capped_per_client_address_even_when_they_succeed(client, factory, db_session, app):
+    from app.auth.throttle import MemoryThrottle
+
+    app.extensions["xinmiao_student_attempts"] = MemoryThrottle(2, 600)
+    setup = build(factory, db_session)
+    assert enter(client, setup, 0).status_code == 302
+    assert enter(client, setup, 1).status_code == 302
+    assert enter(client, setup, 2).status_code == 429
+
+
+def test_a_generic_limiter_counts_hits_per_key_and_refuses_past_the_limit():
+    from app.auth.throttle import MemoryThrottle
+
+    now = [0.0]
+    limiter = MemoryThrottle(3, 60, clock=lambda: now[0])
+    assert [limiter.hit("10.0.0.1") for _ in range(4)] == [True, True, True, False]
+    assert limiter.hit("10.0.0.2")  # another address is not affected
+    now[0] = 61.0
+    assert limiter.hit("10.0.0.1")  # the window has passed
