@@ -78,12 +78,15 @@ def test_two_counselors_saving_one_case_at_once_the_second_is_refused(fresh_data
     def save(goals, version, session=None):  # type: ignore[no-untyped-def]
         own = session is None
         session = session or Session(engine, expire_on_commit=False)
-        case = session.get(CareCase, case_id)
-        actor, vault = actor_vault(session, keyring, session.get(User, counselor_id))
-        service.update_plan(session, actor, vault, case, {"goals": goals}, None, expected_version=version)
-        if own:
-            session.commit()
-            session.close()
+        try:
+            case = session.get(CareCase, case_id)
+            actor, vault = actor_vault(session, keyring, session.get(User, counselor_id))
+            service.update_plan(session, actor, vault, case, {"goals": goals}, None, expected_version=version)
+            if own:
+                session.commit()
+        finally:
+            if own:
+                session.close()  # a refused save rolls back and lets go of the database
 
     try:
         with Session(engine, expire_on_commit=False) as setup:
@@ -94,7 +97,8 @@ def test_two_counselors_saving_one_case_at_once_the_second_is_refused(fresh_data
         with pytest.raises(service.StaleCaseError):
             save("乙", 1)
 
-        first, second = Session(engine), Session(engine)
+        # The second counselor's page read the case in a read-only (DEFERRED, on SQLite) transaction.
+        first, second = Session(engine), Session(engine.execution_options(sqlite_begin="DEFERRED"))
         held = second.get(CareCase, case_id)  # loaded at version 2 before the first save commits (kept alive:
         assert held.version == 2  # the identity map holds rows weakly)
         save("丙", 2, first)
