@@ -94,3 +94,19 @@ def test_the_worklist_runs_the_same_number_of_queries_for_many_students(app, fac
     large = count_queries()
     assert large == small, f"{small} queries for 3 students, {large} for 33"
     assert small <= 30
+
+
+def test_the_care_pages_render_in_english_too(app, factory, db_session):
+    school = factory.school()
+    klass = factory.klass(school)
+    student = factory.student(klass=klass, name="English生", groups=["migrant"])
+    make_warning(db_session, student, "L1")
+    for user, url, text in ((factory.counselor(school), "/care/worklist", "Level 1 warnings not yet acknowledged"),
+                            (factory.head_teacher(klass), "/care/class", "Care-group student")):
+        c = app.test_client()
+        login(c, user.username)
+        from tests.conftest import post
+
+        post(c, "/lang", {"lang": "en", "next": url})
+        html = c.get(url).get_data(as_text=True)
+        assert text in html and "English生" in html
