@@ -23,7 +23,9 @@ The rule (k = SUPPRESSION_K, default 5)
    except with negligible probability; the unit tests cross-check with exact fractions).
    While some suppressed cell is determined, one more cell is suppressed: first a cheap pass (any relation with
    exactly one suppressed member gets a second one), then the exact check catches the remaining cases (a cell
-   whose only protection is a bridge between two protected blocks). The complement chosen is the member of a
+   whose only protection is a bridge between two protected blocks). The exact check runs at levels 0 and 1 (so
+   the coarse figures are final there) and at the last level over every relation; middle levels use the cheap
+   pass only, which is enough because the last check sees all relations at once. The complement chosen is the member of a
    relation through the determined cell with the smallest value above k (then exactly k, then zero), so as
    little as possible is hidden and a pair "<5" + hidden cell cannot be pinned down by "one is 1..4, the other
    is at least 5". Complements read "*" (hidden to protect another cell), never a number.
@@ -178,10 +180,13 @@ class Structure:
                             continue
                         escalations += escalated
                         self._hide(choice, hidden, status, count, active, work)
+                    if 1 < step < self.steps[-1]:
+                        break  # middle levels: the single-hidden pass only; the exact check runs at the last level
                     unknown = [i for i in range(n) if hidden[i]]
                     determined = self._determined(active, hidden, unknown)
                     if not determined:
                         break
+                    # One complement per determined cell, then check again (the simple pass may add more).
                     for q in sorted(determined, key=self.rank_of.__getitem__):
                         choice, escalated = self._complement_for(q, values, hidden, active, step, k)
                         if choice is None:
@@ -189,7 +194,6 @@ class Structure:
                         if not hidden[choice]:
                             escalations += escalated
                             self._hide(choice, hidden, status, count, active, work)
-                        break  # one at a time: the next check may find the rest already protected
         return Protected(dict(zip(self.keys, values)), dict(zip(self.keys, status)), k, escalations)
 
     def _hide(self, i: int, hidden: list[bool], status: list[str], count: list[int], active: list[bool],
@@ -272,8 +276,14 @@ def _determined_columns(rows: list[dict[int, int]]) -> set[int]:
         while row:
             c = min(row)
             if c not in pivots:
-                inv = pow(row[c], PRIME - 2, PRIME)
-                pivots[c] = {j: (v * inv) % PRIME for j, v in row.items()}
+                lead = row[c]
+                if lead == 1:
+                    pivots[c] = row
+                elif lead == PRIME - 1:  # -1: negate (the usual case besides 1; no modular inverse needed)
+                    pivots[c] = {j: (PRIME - v) % PRIME for j, v in row.items()}
+                else:
+                    inv = pow(lead, PRIME - 2, PRIME)
+                    pivots[c] = {j: (v * inv) % PRIME for j, v in row.items()}
                 break
             factor = row[c]
             for j, v in pivots[c].items():
