@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
-from models import CareCase, CareCheckin, CaseEntry, Warning
+from models import CareCase, CareCheckin, CaseEntry, Warning, WarningChange
 
 from .service import closing_suggested
 
@@ -19,7 +19,7 @@ def warnings_section(student: Any, reader: Any, user: Any) -> Markup | None:
     if user.role != "counselor":
         return None
     warnings = db.session.scalars(
-        select(Warning).options(selectinload(Warning.history))
+        select(Warning).options(selectinload(Warning.history).selectinload(WarningChange.by))
         .where(Warning.student_id == student.id).order_by(Warning.created_at.desc())
     ).all()
     rows = [(w, _reasons(w), [(c, reader.get(c, "reason")) for c in w.history]) for w in warnings]
@@ -30,10 +30,11 @@ def case_section(student: Any, reader: Any, user: Any) -> Markup | None:
     if user.role != "counselor":
         return None
     cases = db.session.scalars(
-        select(CareCase).where(CareCase.student_id == student.id).order_by(CareCase.opened_at.desc())
+        select(CareCase).options(selectinload(CareCase.owner))
+        .where(CareCase.student_id == student.id).order_by(CareCase.opened_at.desc())
     ).all()
     entries = db.session.scalars(
-        select(CaseEntry).where(CaseEntry.student_id == student.id)
+        select(CaseEntry).options(selectinload(CaseEntry.author)).where(CaseEntry.student_id == student.id)
         .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
     ).all()
     timeline = [

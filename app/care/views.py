@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _, get_locale, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import db
@@ -141,7 +142,7 @@ def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=
     entry_form = entry_form or EntryForm(formdata=None, data={"occurred_on": local_today()})
     close_form = close_form or CloseForm(formdata=None, data={"version": case.version})
     entries = db.session.scalars(
-        select(CaseEntry).where(CaseEntry.student_id == case.student_id)
+        select(CaseEntry).options(selectinload(CaseEntry.author)).where(CaseEntry.student_id == case.student_id)
         .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
     ).all()
     timeline = [_entry_view(e, reader) for e in entries]
@@ -367,7 +368,8 @@ def class_student(public_id: str):
     student = _student_in_scope(public_id)
     reader = get_vault().reveal(student, "care.class_student")
     entries = db.session.scalars(
-        select(CaseEntry).where(CaseEntry.student_id == student.id, CaseEntry.visibility == "shared")
+        select(CaseEntry).options(selectinload(CaseEntry.author))
+        .where(CaseEntry.student_id == student.id, CaseEntry.visibility == "shared")
         .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
     ).all()
     shared = [(e, reader.get(e, "note")) for e in entries]
