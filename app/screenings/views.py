@@ -134,7 +134,12 @@ def campaign(campaign_id: int):
     totals = {k: sum(getattr(p, k) for p in progress) for k in ("assigned", "completed", "in_progress", "not_started", "opted_out")}
     sessions = list(db.session.scalars(select(ClassSession).where(ClassSession.campaign_id == c.id, ClassSession.visible_to(_user()))
                                        .order_by(ClassSession.opened_at.desc()).limit(30)))
+    open_by_class = {}
+    for cs in sessions:
+        if service.session_is_open(cs) and cs.class_id not in open_by_class:
+            open_by_class[cs.class_id] = cs
     return render_template("screenings/campaign.html", campaign=c, progress=progress, totals=totals, sessions=sessions,
+                           open_by_class=open_by_class,
                            session_form=OpenSessionForm(), is_open=service.session_is_open, instrument_name=instrument_name,
                            self_instruments=service.self_instruments_for)
 
@@ -357,8 +362,9 @@ def result(uid: str):
     warning = service.warning_for(db.session, screening)
     inst = get_instrument(screening.instrument_id)
     detail = service.result_of(screening)
+    answers = reader.get_json(screening, "answers") or []
     return render_template("screenings/result.html", screening=screening, student=student, name=reader.name, inst=inst,
-                           detail=detail, warning=warning, reasons=json.loads(warning.reasons) if warning else [],
+                           detail=detail, answers=answers, warning=warning, reasons=json.loads(warning.reasons) if warning else [],
                            loc=loc, mode_label=MODE_LABELS)
 
 

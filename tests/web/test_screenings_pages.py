@@ -97,6 +97,8 @@ def test_opening_a_session_gives_a_short_code_and_a_qr_code(client, factory, db_
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     assert cs.code in html and "<svg" in html and f"/s?code={cs.code}" in html
     assert 'http-equiv="refresh"' in html  # without JavaScript the page still refreshes
+    campaign_page = client.get(f"/campaigns/{setup.campaign.id}").get_data(as_text=True)
+    assert f"/sessions/{cs.id}" in campaign_page and "场次进行中" in campaign_page
 
 
 def test_the_session_status_json_lists_statuses_and_crises_without_names(client, factory, db_session, keyring):
@@ -135,6 +137,7 @@ def test_paper_entry_scores_and_shows_the_result_with_the_suggested_level(client
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="total">13<' in html
     assert "level-l3" in html and "中度" in html
+    assert "逐题作答" in html and "一半以上的天数" in html  # the answers, opened under the page's one audit event
     s = db_session.scalars(select(Screening)).one()
     assert s.mode == "paper" and s.recorded_by_id == setup.counselor.id and s.campaign_id == setup.campaign.id
 
