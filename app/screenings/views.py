@@ -248,6 +248,9 @@ def session_status(session_id: int):
     p = info["progress"]
     return jsonify({
         "open": service.session_is_open(cs),
+        # students already in may submit for a while after the code ends; after that the page stops polling (so an
+        # unattended page does not keep the counselor's session alive for ever)
+        "polling": service.session_is_open(cs, grace=service.SESSION_GRACE),
         "counts": {"assigned": p.assigned, "completed": p.completed, "in_progress": p.in_progress,
                    "not_started": p.not_started, "opted_out": p.opted_out},
         "students": {public[sp.student_id]: sp.status for sp in p.students},

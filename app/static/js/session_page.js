@@ -40,12 +40,13 @@
     });
     data.crises.forEach(addAlert);
   }
+  var polling = true;
   function poll() {
     fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(update)
+      .then(function (data) { update(data); polling = data.polling; })
       .catch(function () {})
-      .then(function () { setTimeout(poll, 4000); });
+      .then(function () { if (polling) { setTimeout(poll, 4000); } });
   }
   setTimeout(poll, 3000);
 })();
