@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -18,7 +18,7 @@ from app.db import db
 from app.security import current_actor, get_or_404_visible, roles
 from app.ui import local_today, register_nav
 from app.vault import get_vault
-from models import Campaign, ClassSession, School, SchoolClass, Screening, Student, Warning
+from models import Campaign, ClassSession, School, SchoolClass, Screening, Student
 from screening import get_instrument, list_instruments
 
 from . import importer, service
@@ -377,11 +377,9 @@ MODE_LABELS = {"self": _l("Self-completed in class"), "paper": _l("Entered from 
 # -- import -------------------------------------------------------------------------------------------------------
 def _import_form() -> ImportForm:
     form = ImportForm()
-    mine = _user().school_ids
     open_campaigns = list(db.session.scalars(select(Campaign).where(Campaign.visible_to(_user()), Campaign.status == "open")
                                              .order_by(Campaign.starts_on.desc())))
     form.campaign.choices = [("", _("— none —"))] + [(str(c.id), f"{c.name}（{c.term}）") for c in open_campaigns]
-    del mine
     return form
 
 
@@ -513,7 +511,6 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
 
 
 def init_area(app: Flask) -> None:
-    from app.cli import CLI_GROUPS  # noqa: F401 - the group is added directly below
     from app.student_file import register_file_section
 
     from .cli import screenings_cli

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from app.screenings.service import ScreeningError, record_screening
 from app.signals import screening_recorded
-from models import Actor, AuditEvent, Notification, Screening, Warning, WarningChange
+from models import Actor, Notification, Warning
 from models.vault import Vault
 
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]

@@ -233,8 +233,6 @@ def test_other_roles_are_refused_and_other_schools_records_are_not_found(client,
                 f"/screenings/{s.uid}"):
         assert client.get(url).status_code == 403, url
     assert post(client, f"/interviews/{warning.uid}/acknowledge").status_code == 403
-    client.get("/logout")
-    other = factory.app_client = None
     stranger = factory.counselor(factory.school())
     c2 = client.application.test_client()
     signed_in(c2, stranger)
@@ -245,7 +243,6 @@ def test_other_roles_are_refused_and_other_schools_records_are_not_found(client,
     assert post(c2, f"/interviews/{warning.uid}/acknowledge").status_code == 404
     assert post(c2, f"/sessions/{setup.session.id}/close").status_code == 404
     assert post(c2, f"/campaigns/{setup.campaign.id}/close").status_code == 404
-    del other
 
 
 def test_state_changes_without_csrf_are_refused(client, factory, db_session):
