@@ -198,11 +198,10 @@ the harness completes at a tiny scale and writes its JSON.
   insert of the row, so the 4x target is missed; closing the gap needs changes in the Vault rather than the import
   (an ASCII fast path in `models.crypto.normalise`, inserting data keys in bulk, or a per-student fingerprint so a
   re-import does not decrypt to compare).
-- Page latency on SQLite is measured with one gunicorn worker: with several worker processes the app's deferred
-  SQLite transactions (read first, then append the audit event) fail with "database is locked"
-  (SQLITE_BUSY_SNAPSHOT, which busy_timeout cannot wait out) under concurrent writes, already at eight concurrent
-  logins. With one worker the eight clients queue, so p95 is roughly eight service times. Beginning write
-  transactions IMMEDIATE in models/db.py would allow several workers on SQLite; PostgreSQL runs use four workers.
+- Page latency: real HTTP against gunicorn (4 sync workers) with 8 concurrent keep-alive clients, each logged in
+  as a counselor of a different school. Every page view writes one audit event (the names it decrypted), so on
+  SQLite (which begins every transaction IMMEDIATE, models/db.py) page views are serialised by the database write
+  lock: p95 grows with the number of concurrent clients. The bare endpoint writes nothing.
 """
     DOCS.write_text(text, encoding="utf-8")
 
