@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from models import Actor, Campaign, School, Student
+from models import Actor, Campaign, District, School, Student
 
 screenings_cli = AppGroup("screenings", help="Screening results: import from CSV/XLSX.")
 
@@ -16,10 +16,12 @@ screenings_cli = AppGroup("screenings", help="Screening results: import from CSV
 @screenings_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
-@click.option("--school", "school_code", help="Only match students of this school (code). Default: the whole district.")
+@click.option("--school", "school_code", help="Only match students of this school (code).")
+@click.option("--district", "district_code", help="Match students of this district (code); the default when there is one.")
 @click.option("--campaign", "campaign_id", type=int, help="Attach the screenings to this campaign (id).")
 @click.option("--partial", is_flag=True, help="Write the valid rows even when some rows are wrong.")
-def import_command(path: Path, dry_run: bool, school_code: str | None, campaign_id: int | None, partial: bool) -> None:
+def import_command(path: Path, dry_run: bool, school_code: str | None, district_code: str | None, campaign_id: int | None,
+                   partial: bool) -> None:
     """Import screening results from PATH (CSV in UTF-8 or GBK, or XLSX)."""
     from app.db import db
     from app.vault import keyring
@@ -33,7 +35,16 @@ def import_command(path: Path, dry_run: bool, school_code: str | None, campaign_
     actor = Actor.system("cli:screenings-import")
     # messages are translated (default locale), which Flask-Babel does within a request context
     with current_app.test_request_context(), db.transaction() as session:
-        school_filter = Student.status.isnot(None)
+        districts = list(session.scalars(select(District).order_by(District.code)))
+        if district_code:
+            district = next((d for d in districts if d.code == district_code), None)
+            if district is None:
+                raise click.ClickException(f"no district with code {district_code!r}")
+        elif len(districts) == 1 or school_code:
+            district = districts[0] if districts else None
+        else:
+            raise click.ClickException("several districts: give --district CODE or --school CODE")
+        school_filter = Student.school_id.in_(select(School.id).where(School.district_id == (district.id if district else -1)))
         if school_code:
             school = session.scalars(select(School).where(School.code == school_code)).first()
             if school is None:

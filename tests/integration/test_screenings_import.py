@@ -133,3 +133,21 @@ def test_the_cli_reports_a_bad_row_and_exits_non_zero(app, db_session, factory, 
     assert result.exit_code == 1
     assert "3" in result.output and "instrument" in result.output
     assert count(db_session) == 0
+
+
+def test_the_cli_matches_students_within_one_district_and_asks_which_when_there_are_several(app, db_session, factory, tmp_path):
+    from models import District
+
+    school, _ = _students(factory)
+    path = tmp_path / "results.csv"
+    path.write_text(_csv([_row(f"IMP{school.id:04d}0")]), encoding="utf-8")
+    db_session.add(District(code="OTHER-D", name="另一个区"))
+    db_session.flush()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["screenings", "import", str(path)])
+    assert result.exit_code != 0 and "--district" in result.output
+    result = runner.invoke(args=["screenings", "import", str(path), "--district", "OTHER-D", "--dry-run"])
+    assert result.exit_code == 1 and "学籍号" in result.output  # not found in the other district
+    result = runner.invoke(args=["screenings", "import", str(path), "--district", school.district.code])
+    assert result.exit_code == 0, result.output
+    assert count(db_session) == 1
