@@ -162,7 +162,8 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from bench.synth import build_district
 
     ctx = bench.CONTEXT
-    if not ctx or (database_url and ctx.get("database_url") != database_url):
+    own = not ctx or (database_url and ctx.get("database_url") != database_url)
+    if own:
         ctx = build_district(database_url, "tiny" if scale == "tiny" else scale)
     n = REQUESTS.get(scale, REQUESTS["small"])
     workdir = Path(tempfile.mkdtemp(prefix="xinmiao-bench-http-"))
@@ -194,6 +195,8 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     import shutil
 
     shutil.rmtree(workdir, ignore_errors=True)
+    if own:
+        shutil.rmtree(ctx["workdir"], ignore_errors=True)
     rows = []
     for k, (page, label) in enumerate((("/care/worklist", "counselor_worklist"), ("/students", "student_list"))):
         for q in (50, 95):
