@@ -224,15 +224,15 @@ def trends():
     term_label = _("Term")
     charts = [
         line_chart(series_for("screened", "enrolled"), title=_("Screening coverage"), x_label=term_label,
-                   y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+                   y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(series_for("positive", "screened"), title=_("Positive rate"), x_label=term_label,
                    y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(series_for("positive_care", "screened_care"), title=_("Positive rate of care-group students"),
                    x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(series_for("crisis_same_day", "crisis"), title=_("Crises contacted the same day"),
-                   x_label=term_label, y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(series_for("interview_on_time", "interview_due"), title=_("Interviews within the policy window"),
-                   x_label=term_label, y_label=_("Per cent"), percent=True, y_max=100, empty_text=_("No figures yet")),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(
             [(str(label), [(p.term, p.figures.value(f"warn_{lv}", (p.scopes.all, None, None))) for p in points])
              for lv, label in (("L1", _("Level 1")), ("L2", _("Level 2")), ("L3", _("Level 3")))],
@@ -240,6 +240,11 @@ def trends():
             empty_text=_("No figures yet"),
         ),
     ]
+    rows = trend_rows(points)
+    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()))
+
+
+def trend_rows(points) -> list[list[str]]:  # type: ignore[no-untyped-def]
     rows = []
     for p in points:
         key = (p.scopes.all, None, None)
@@ -254,7 +259,12 @@ def trends():
             p.figures.text("warn_L3", key),
             _pct(p.figures.rate("crisis_same_day", "crisis", key)),
         ])
-    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()))
+    return rows
+
+
+def trend_header() -> list[str]:
+    return [_("Term"), _("Students enrolled"), _("Students screened"), _("Coverage"), _("Positive rate"),
+            _("Level 1"), _("Level 2"), _("Level 3"), _("Crises contacted the same day")]
 
 
 @bp.route("/staffing")
@@ -296,6 +306,11 @@ def export(table_id: str, fmt: str):
     query = parse_query()
     if table_id == "staffing":
         matrix, title = staffing_matrix()
+        caption = [title]
+    elif table_id == "trends":
+        points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+                                rollup_max_age=_rollup_max_age())
+        matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
         caption = [title]
     else:
         ctx, figures = _compute(query)

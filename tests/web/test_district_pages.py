@@ -11,7 +11,7 @@ from models import AuditEvent
 from tests.conftest import login
 from tests.integration.district_world import TERM, build
 
-EXPORT_TABLES = ("coverage", "positives", "warnings", "care", "care_groups", "followup", "cases", "staffing")
+EXPORT_TABLES = ("coverage", "positives", "warnings", "care", "care_groups", "followup", "cases", "staffing", "trends")
 
 
 @pytest.fixture
@@ -122,3 +122,15 @@ def test_an_empty_district_says_what_happens_next(client, factory):
     login(client, user.username)
     html = client.get("/district").get_data(as_text=True)
     assert 'class="empty"' in html
+
+
+@pytest.mark.parametrize("table", EXPORT_TABLES)
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_table_exports_in_both_formats(officer, table, fmt):
+    response = officer.get(f"/district/export/{table}.{fmt}?term={TERM}&group=school")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    if fmt == "csv":
+        assert response.data.startswith(b"\xef\xbb\xbf")
+    else:
+        load_workbook(io.BytesIO(response.data))
