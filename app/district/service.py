@@ -15,6 +15,10 @@ How figures are built
    gender (the groupings) — and states the additive relations between them.
 3. `app.district.suppression.protect` hides small cells and their complements over the whole family at once,
    so every page, filter and export shows the same protected figures.
+4. Maintained rollups: when every campaign of a selection is closed, its cubes (counts only) are kept in
+   `district_rollups` (full detail for the dashboard, type x stage detail for the trends) and read back while
+   fresh (`ROLLUP_MAX_AGE`, and until a campaign is closed again); `flask district refresh-rollups` recomputes
+   them (nightly). The open term is always computed live. Enrolment is always live (the current roll).
 Schools, their names and their staff are not children: the staffing table names schools.
 """
 from __future__ import annotations
