@@ -4,6 +4,10 @@ Between the preview and the confirmation the upload waits in a server-side tempo
 kept in the session (never a path from the form); it is deleted once confirmed or cancelled, and uploads older
 than an hour are swept away on the next upload. The confirmation plans again from that file (the database may
 have changed since the preview) and writes everything in the request's one transaction.
+
+Settings (app.config, optional): ROSTER_IMPORT_MAX_BYTES (default 20 MB; the request as a whole is capped by
+MAX_CONTENT_LENGTH, answered 413), ROSTER_IMPORT_MAX_ROWS (default 10,000 students per file), ROSTER_IMPORT_DIR
+(default <tmp>/xinmiao-roster-import, mode 0700; several app servers need a shared directory here).
 """
 from __future__ import annotations
 
