@@ -27,7 +27,10 @@ def init_area(app: Flask) -> None:
 
     from .cli import rechecks_cli
     from .demo import seed_rechecks
+    from .policy import load_recheck_policy
     from .scheduler import scheduler_cli, serve_command
+
+    load_recheck_policy()  # a broken policy file stops the app at start, with the field named, not at 3 a.m.
 
     signals.level_confirmed.connect(on_level_confirmed, weak=False)
     signals.screening_recorded.connect(on_screening_recorded, weak=False)

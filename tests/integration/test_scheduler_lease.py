@@ -13,14 +13,14 @@ from .scheduler_support import migrated_engine
 
 
 @pytest.fixture
-def engine(fresh_database):  # type: ignore[no-untyped-def]
+def fresh_engine(fresh_database):  # type: ignore[no-untyped-def]
     eng = migrated_engine(fresh_database.url)
     yield eng
     eng.dispose()
 
 
-def test_only_one_holder_gets_the_lease_and_a_second_waits(engine):
-    first, second = make_lease(engine, "first", ttl=30), make_lease(engine, "second", ttl=30)
+def test_only_one_holder_gets_the_lease_and_a_second_waits(fresh_engine):
+    first, second = make_lease(fresh_engine, "first", ttl=30), make_lease(fresh_engine, "second", ttl=30)
     try:
         assert first.try_acquire() is True
         assert second.try_acquire() is False
@@ -31,8 +31,8 @@ def test_only_one_holder_gets_the_lease_and_a_second_waits(engine):
         second.release()
 
 
-def test_the_lease_passes_on_when_the_holder_dies(engine):
-    first, second = make_lease(engine, "first", ttl=5), make_lease(engine, "second", ttl=5)
+def test_the_lease_passes_on_when_the_holder_dies(fresh_engine):
+    first, second = make_lease(fresh_engine, "first", ttl=5), make_lease(fresh_engine, "second", ttl=5)
     try:
         assert first.try_acquire()
         if isinstance(first, PostgresLease):
@@ -49,11 +49,11 @@ def test_the_lease_passes_on_when_the_holder_dies(engine):
         second.release()
 
 
-def test_a_job_confirms_the_lease_inside_its_own_transaction(engine):
-    holder, other = make_lease(engine, "holder", ttl=30), make_lease(engine, "other", ttl=30)
+def test_a_job_confirms_the_lease_inside_its_own_transaction(fresh_engine):
+    holder, other = make_lease(fresh_engine, "holder", ttl=30), make_lease(fresh_engine, "other", ttl=30)
     try:
         assert holder.try_acquire()
-        with Session(engine) as session:
+        with Session(fresh_engine) as session:
             assert holder.confirm(session) is True
             assert other.confirm(session) is False
             session.commit()
@@ -62,8 +62,8 @@ def test_a_job_confirms_the_lease_inside_its_own_transaction(engine):
         other.release()
 
 
-def test_releasing_frees_the_lease_at_once(engine):
-    first, second = make_lease(engine, "first", ttl=60), make_lease(engine, "second", ttl=60)
+def test_releasing_frees_the_lease_at_once(fresh_engine):
+    first, second = make_lease(fresh_engine, "first", ttl=60), make_lease(fresh_engine, "second", ttl=60)
     try:
         assert first.try_acquire()
         first.release()
@@ -72,14 +72,14 @@ def test_releasing_frees_the_lease_at_once(engine):
         second.release()
 
 
-def test_adding_the_jobs_again_as_on_a_restart_does_not_duplicate_them(app, engine):
+def test_adding_the_jobs_again_as_on_a_restart_does_not_duplicate_them(app, fresh_engine):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(job_defaults=dict(JOB_DEFAULTS))
     scheduler.start(paused=True)
     try:
         for _ in range(3):
-            SchedulerRunner(app, make_lease(engine, "x")).add_jobs(scheduler)
+            SchedulerRunner(app, make_lease(fresh_engine, "x")).add_jobs(scheduler)
         jobs = scheduler.get_jobs()
         assert sorted(j.id for j in jobs) == sorted(["lease", *(j.id for j in JOBS)])
         for job in jobs:
@@ -88,12 +88,12 @@ def test_adding_the_jobs_again_as_on_a_restart_does_not_duplicate_them(app, engi
         scheduler.shutdown(wait=False)
 
 
-def test_a_runner_that_does_not_hold_the_lease_runs_nothing(app, engine):
+def test_a_runner_that_does_not_hold_the_lease_runs_nothing(app, fresh_engine):
     lines: list[str] = []
-    holder = make_lease(engine, "holder", ttl=30)
+    holder = make_lease(fresh_engine, "holder", ttl=30)
     try:
         assert holder.try_acquire()
-        standby = SchedulerRunner(app, make_lease(engine, "standby", ttl=30), out=lines.append)
+        standby = SchedulerRunner(app, make_lease(fresh_engine, "standby", ttl=30), out=lines.append)
         standby.tick_lease()
         assert standby.held is False
         assert standby.run_job("rechecks") is None

@@ -98,3 +98,14 @@ def _token(client):
     from tests.conftest import csrf_token
 
     return csrf_token(client)
+
+
+def test_the_student_file_lists_the_students_rechecks(client, db_session, factory):
+    school = factory.school()
+    counselor = factory.counselor(school)
+    student = factory.student(school=school)
+    _recheck(db_session, student, school_today() + timedelta(days=4), "planned")
+    login(client, counselor.username)
+    html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
+    section = html.split('data-testid="file-rechecks"')[1]
+    assert "复查" in html and "PHQA" in section and "已安排" in section
