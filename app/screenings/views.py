@@ -395,7 +395,8 @@ def import_upload():
         data = form.file.data.read(importer.MAX_BYTES + 1)
         filename = form.file.data.filename or ""
         return _preview(data, filename, form.campaign.data or "", bool(form.partial.data))
-    return render_template("screenings/import.html", form=form, max_mb=importer.MAX_BYTES // (1024 * 1024))
+    return render_template("screenings/import.html", form=form, max_mb=importer.MAX_BYTES // (1024 * 1024),
+                           instruments=list_instruments())
 
 
 def _campaign_choice(value: str) -> Campaign | None:
@@ -418,10 +419,27 @@ def _preview(data: bytes, filename: str, campaign_value: str, partial: bool):  #
                                      school_filter=_school_filter(), campaign=campaign, dry_run=True)
     except importer.ImportFileError as exc:
         flash(str(exc), "error")
-        return render_template("screenings/import.html", form=_import_form(), max_mb=importer.MAX_BYTES // (1024 * 1024)), 400
+        return render_template("screenings/import.html", form=_import_form(), max_mb=importer.MAX_BYTES // (1024 * 1024),
+                               instruments=list_instruments()), 400
     return render_template("screenings/import_preview.html", report=report, filename=filename, campaign=campaign,
                            partial=partial, payload=base64.b64encode(data).decode("ascii"),
                            instrument_name=instrument_name)
+
+
+@bp.route("/screenings/import/template.csv")
+@roles("counselor")
+def import_template():
+    """An empty CSV (UTF-8 with BOM, so Excel opens it in Chinese) with the columns of one instrument."""
+    from flask import Response
+
+    inst_id = request.args.get("instrument", "phqa")
+    try:
+        columns = importer.sample_rows(inst_id)
+    except KeyError:
+        abort(404)
+    body = "\ufeff" + ",".join(columns) + "\r\n"
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=screenings-{inst_id}.csv"})
 
 
 @bp.route("/screenings/import/confirm", methods=["POST"])

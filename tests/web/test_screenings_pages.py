@@ -170,6 +170,14 @@ def test_the_import_upload_previews_then_writes_on_confirm(client, factory, db_s
     assert db_session.scalar(select(func.count()).select_from(Screening)) == 3
 
 
+def test_an_empty_import_template_is_offered_per_instrument(client, factory, db_session):
+    signed_in(client, factory.counselor(factory.school()))
+    r = client.get("/screenings/import/template.csv", query_string={"instrument": "gad7"})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.get_data(as_text=True).lstrip("\ufeff").strip() == "学籍号,instrument,date,q1,q2,q3,q4,q5,q6,q7"
+    assert client.get("/screenings/import/template.csv", query_string={"instrument": "nosuch"}).status_code == 404
+
+
 def test_an_import_upload_with_a_bad_row_names_it_and_offers_no_confirmation(client, factory, db_session):
     setup = build(factory, db_session)
     signed_in(client, setup.counselor)
@@ -230,6 +238,7 @@ def test_other_roles_are_refused_and_other_schools_records_are_not_found(client,
     signed_in(client, teacher)
     for url in ("/campaigns", "/campaigns/new", f"/campaigns/{setup.campaign.id}", f"/sessions/{setup.session.id}",
                 f"/sessions/{setup.session.id}/status.json", "/screenings/enter", "/screenings/import", "/interviews",
+                "/screenings/import/template.csv",
                 f"/screenings/{s.uid}"):
         assert client.get(url).status_code == 403, url
     assert post(client, f"/interviews/{warning.uid}/acknowledge").status_code == 403
