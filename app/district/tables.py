@@ -212,14 +212,19 @@ def footnote(k: int) -> str:
     )
 
 
+def safe_cell(text: str) -> str:
+    """A text cell a spreadsheet will not run as a formula (a school name such as "=HYPERLINK(...)")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def to_csv(matrix: list[list[str]], caption: list[str]) -> bytes:
     """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
     out = io.StringIO()
     writer = csv.writer(out)
     for line in caption:
-        writer.writerow([line])
+        writer.writerow([safe_cell(line)])
     for row in matrix:
-        writer.writerow(row)
+        writer.writerow([safe_cell(cell) for cell in row])
     return "\ufeff".encode("utf-8") + out.getvalue().encode("utf-8")
 
 
@@ -231,13 +236,13 @@ def to_xlsx(matrix: list[list[str]], caption: list[str], sheet_title: str) -> by
     ws = wb.active
     ws.title = sheet_title[:31] or "Sheet1"
     for line in caption:
-        ws.append([line])
+        ws.append([safe_cell(line)])
     header_row = len(caption) + 1
     for r, row in enumerate(matrix):
         values: list[Any] = []
         for c, text in enumerate(row):
             # Plain numbers are written as numbers; "<5", "*", "—" and rates stay text, exactly as on the page.
-            values.append(int(text) if r > 0 and c > 0 and text.isdigit() else text)
+            values.append(int(text) if r > 0 and c > 0 and text.isdigit() else safe_cell(text))
         ws.append(values)
     for cell in ws[header_row]:
         cell.font = Font(bold=True)
