@@ -38,9 +38,11 @@ The rule (k = SUPPRESSION_K, default 5)
    own value, so a filter cannot narrow a group down to a few students.
 5. **Rates.** A rate is shown only when both its numerator and its denominator are shown (`rate_text`).
 
-Known limits (documented, not hidden): complements of differences between *different* measures (enrolled minus
-screened = not screened) are not protected; nor are integer-interval attacks across many cells beyond the
-"above k" preference of rule 2.
+Known limits (documented, not hidden): differences between *different* measures that are not declared as a
+relation (enrolled minus screened = not screened; a care group's count against all care-group students, which
+only bound each other because groups overlap) are not protected; nor are integer-interval attacks across many
+cells beyond the "above k" preference of rule 2. Measures with identical counts get identical hidden cells
+(the algorithm is deterministic), so they never reveal each other.
 """
 from __future__ import annotations
 
