@@ -558,9 +558,23 @@ def session_statuses(db: Session, cs: ClassSession) -> dict[str, Any]:
 
 
 # -- student drafts -------------------------------------------------------------------------------------------
+def _latest_draft(db: Session, cs: ClassSession, student: Student, instrument_id: str) -> ResponseDraft | None:
+    """This student's latest draft of the instrument in any session of the campaign (a new session after the first
+    expired picks up where the student stopped)."""
+    return db.scalars(
+        select(ResponseDraft).join(ClassSession, ClassSession.id == ResponseDraft.session_id)
+        .where(ClassSession.campaign_id == cs.campaign_id, ResponseDraft.student_id == student.id,
+               ResponseDraft.instrument_id == instrument_id)
+        .order_by(ResponseDraft.updated_at.desc(), ResponseDraft.id.desc()).limit(1)
+    ).first()
+
+
+def has_draft(db: Session, cs: ClassSession, student: Student, instrument_id: str) -> bool:
+    return _latest_draft(db, cs, student, instrument_id) is not None
+
+
 def load_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, instrument_id: str) -> dict[str, int]:
-    draft = db.scalars(select(ResponseDraft).where(ResponseDraft.session_id == cs.id, ResponseDraft.student_id == student.id,
-                                                   ResponseDraft.instrument_id == instrument_id)).first()
+    draft = _latest_draft(db, cs, student, instrument_id)
     if draft is None or draft.answers_enc is None:
         return {}
     # the student's own answers back to themselves: audited as such
@@ -583,7 +597,9 @@ def save_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, in
 
 
 def drop_draft(db: Session, cs: ClassSession, student: Student, instrument_id: str) -> None:
-    db.execute(delete(ResponseDraft).where(ResponseDraft.session_id == cs.id, ResponseDraft.student_id == student.id,
+    """Forget the student's drafts of this instrument in every session of the campaign (it has been submitted)."""
+    sessions = select(ClassSession.id).where(ClassSession.campaign_id == cs.campaign_id)
+    db.execute(delete(ResponseDraft).where(ResponseDraft.session_id.in_(sessions), ResponseDraft.student_id == student.id,
                                            ResponseDraft.instrument_id == instrument_id))
 
 

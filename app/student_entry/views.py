@@ -150,18 +150,11 @@ def questionnaire():
         saved = answers
     else:
         saved = {int(k): v for k, v in service.load_draft(db.session, vault, cs, student, current).items()} \
-            if _has_draft(cs, student, current) else {}
+            if service.has_draft(db.session, cs, student, current) else {}
     position = assigned.index(current) + 1
     return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
                            position=position, total=len(assigned), percent=round(100 * (position - 1) / len(assigned)),
                            current=current)
-
-
-def _has_draft(cs: ClassSession, student: Student, instrument_id: str) -> bool:
-    from models import ResponseDraft
-
-    return db.session.scalar(select(ResponseDraft.id).where(ResponseDraft.session_id == cs.id, ResponseDraft.student_id == student.id,
-                                                            ResponseDraft.instrument_id == instrument_id)) is not None
 
 
 def _answers_from_form(inst: Any) -> dict[int, int]:

@@ -221,3 +221,20 @@ def test_a_generic_limiter_counts_hits_per_key_and_refuses_past_the_limit():
     assert limiter.hit("10.0.0.2")  # another address is not affected
     now[0] = 61.0
     assert limiter.hit("10.0.0.1")  # the window has passed
+
+
+def test_a_new_session_of_the_same_campaign_resumes_the_draft_of_an_expired_one(client, factory, db_session, app):
+    from app.screenings.service import open_session
+    from models import Actor
+
+    setup = build(factory, db_session)
+    enter(client, setup)
+    post(client, "/s/save", {"instrument": "phqa", "q1": "2", "q2": "1", "q3": "0"})
+    setup.session.closed_at = utcnow()
+    second = open_session(db_session, Actor.system("t"), setup.campaign, setup.klass)
+    db_session.flush()
+    other = app.test_client()
+    assert enter(other, setup, code=second.code).status_code == 302
+    assert other.get("/s/q").get_data(as_text=True).count("checked") == 3
+    post(other, "/s/q", answers_form(PHQA_CALM, "phqa"))
+    assert db_session.scalar(select(func.count()).select_from(ResponseDraft)) == 0  # every draft of it forgotten
