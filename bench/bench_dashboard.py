@@ -14,7 +14,7 @@ the maintained rollups once written). Metrics, each with the lower bound measure
   hand-written SQL GROUP BY statements run through the DB-API (fetchall, no Python afterwards).
 - `district_dashboard_closed_term_seconds`: the same for a closed term (rollup) vs the SQL for that term.
 - `district_trends_seconds`: the trends page's figures for every term (levels 0-1) vs hand-written SQL grouped by
-  campaign over all rows.
+  campaign over all rows (closed terms from their rollups; the running term's point is at most 5 minutes old).
 - `district_rollup_refresh_seconds`: `flask district refresh-rollups` for all closed terms (no target: nightly).
 Target: within 1.5x of the lower bound (or faster through the rollups), and under 1 s on SQLite.
 """
@@ -332,7 +332,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         ("district_dashboard_closed_term_seconds", closed_dashboard, closed_sql,
          f"closed term {closed_term}: from the maintained rollup", True),
         ("district_trends_seconds", trends_warm, trend_sql,
-         f"{n_terms} terms: {n_terms - 1} closed from rollups + the open one live", True),
+         f"{n_terms} terms: closed terms from their rollups, the running one from its 5-minute rollup", True),
         ("district_rollup_refresh_seconds", refresh, trend_sql,
          f"recomputing the rollups of the {n_terms - 1} closed terms (nightly job)", False),
     )

@@ -18,7 +18,8 @@ How figures are built
 4. Maintained rollups: when every campaign of a selection is closed, its cubes (counts only) are kept in
    `district_rollups` (full detail for the dashboard, type x stage detail for the trends) and read back while
    fresh (`ROLLUP_MAX_AGE`, and until a campaign is closed again); `flask district refresh-rollups` recomputes
-   them (nightly). The open term is always computed live. Enrolment is always live (the current roll).
+   them (nightly). The dashboard of a running term is always computed live; its point on the trend charts
+   may be up to five minutes old. Enrolment is always live (the current roll).
 Schools, their names and their staff are not children: the staffing table names schools.
 """
 from __future__ import annotations
@@ -58,6 +59,7 @@ LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positiv
 # Rollups of closed campaigns are trusted for this long (late follow-ups still change them); bump the version
 # whenever the meaning of a stored measure changes, so old rollups are recomputed.
 ROLLUP_MAX_AGE = timedelta(hours=1)
+OPEN_TERM_TREND_MAX_AGE = timedelta(minutes=5)  # the running term's point on the trend charts
 ROLLUP_VERSION = "1"
 
 Cube = dict[tuple[int, int, str], int]  # (school_id, grade, gender) -> count
@@ -634,12 +636,20 @@ def cached_screening_cubes(db: Session, district_id: int | None, selection: Sele
 
     A rollup is used while its stamp (campaign ids and closing times) matches and it is younger than `max_age`
     (follow-up figures of a closed campaign still move: late interviews, cases closing); otherwise the figures
-    are computed from the screenings and the rollup is written again. Open campaigns are always computed live.
+    are computed from the screenings and the rollup is written again. A running term is computed live for the
+    dashboard; for the trends ("coarse") it is rolled up too, for at most OPEN_TERM_TREND_MAX_AGE.
     """
-    if ctx.closed_stamp is None or max_age is None:
+    if max_age is None or not ctx.campaign_ids:
         cubes = screening_cubes(db, ctx, today, tz_name)
         return coarsen(cubes, ctx) if detail == "coarse" else cubes
-    stamp = f"{ctx.closed_stamp}|{ROLLUP_VERSION}"
+    if ctx.closed_stamp is None:
+        if detail != "coarse":  # the dashboard of a term still running is always live
+            return screening_cubes(db, ctx, today, tz_name)
+        # The trend point of a running term may be a few minutes old.
+        stamp = "open:" + ",".join(map(str, ctx.campaign_ids)) + f"|{ROLLUP_VERSION}"
+        max_age = min(max_age, OPEN_TERM_TREND_MAX_AGE)
+    else:
+        stamp = f"{ctx.closed_stamp}|{ROLLUP_VERSION}"
     key = rollup_key(district_id, selection, detail)
     row = db.execute(select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
                      .where(DistrictRollup.key == key).group_by(DistrictRollup.key, DistrictRollup.stamp,

@@ -30,12 +30,26 @@ def close(db_session, world):  # type: ignore[no-untyped-def]
     db_session.flush()
 
 
-def test_an_open_campaign_is_always_computed_live_and_writes_no_rollup(db_session, factory):
+def test_the_dashboard_of_an_open_campaign_is_always_computed_live(db_session, factory):
     world = build(factory)
     assert figures(db_session, world) == 36
     add_screening(db_session, world)
     assert figures(db_session, world) == 37
     assert db_session.scalar(select(DistrictRollup.key)) is None
+
+
+def test_the_trend_point_of_an_open_term_is_at_most_a_few_minutes_old(db_session, factory):
+    world = build(factory)
+    district_id = world.district_user.district_id
+
+    def trend_screened(**kw):  # type: ignore[no-untyped-def]
+        point = service.trends(db_session, district_id, 5, TODAY, **kw)[0]
+        return point.figures.value("screened", (point.scopes.all, None, None))
+
+    assert trend_screened() == 36
+    add_screening(db_session, world)
+    assert trend_screened() == 36  # the running term's rollup, younger than five minutes
+    assert trend_screened(rollup_max_age=timedelta(0)) == 37
 
 
 def test_a_closed_term_is_rolled_up_and_read_back_while_fresh(db_session, factory):
