@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from app.db import db
 from app.security import ALL_ROLES, roles

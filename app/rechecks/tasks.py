@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -327,7 +327,3 @@ def run_all_sweeps(db: Session, now: datetime, policy: RecheckPolicy | None = No
         out[name] = run_sweep(name, db, now, policy, tz)
     out["notifications_created"] = sum(v.get("notifications_created", 0) for v in out.values() if isinstance(v, dict))
     return out
-
-
-def today_for(now: datetime) -> date:
-    return local_date(_aware(now))
