@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.bench_dashboard [small|district] [DATABASE_URL]
 
-The data set is generated here with raw executemany inserts (no identity, no answers: the district figures never
+The data set is generated here with raw executemany inserts, into the database the harness gives (next to its
+synthetic district, which has no campaigns) or a fresh SQLite file (no identity, no answers: the district figures never
 read them): `district` = 100 schools, 60,000 students, ten terms (five years, two rounds a year) of two
 instruments each = 1.2 million screenings, with warnings for the positive screens, rechecks, cases and
 referrals. `small` = 10 schools, 3,000 students, four terms.
@@ -122,6 +123,7 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
             "FROM users WHERE users.username LIKE 'bench-dc%'")
         # Terms, campaigns, screenings, warnings, rechecks, cases, referrals.
         terms = _terms(cfg["terms"])
+        campaigns: dict[str, int] = {}
         screen_rows, warn_rows = [], []
         case_plan, recheck_plan = [], []
         for term, day in terms:
@@ -133,6 +135,7 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
                 (f"{term} 测评", term, day, day + timedelta(days=20), "open" if is_latest else "closed", now,
                  closed_at.isoformat(sep=" ") if closed_at else None))
             cid = conn.exec_driver_sql("SELECT max(id) FROM campaigns").scalar_one()
+            campaigns[term] = cid
             many("INSERT INTO campaign_instruments (campaign_id, instrument_id, grade_from, grade_to) VALUES (?, ?, 1, 9)",
                  [(cid, inst) for inst in INSTRUMENTS])
             recorded = datetime(day.year, day.month, day.day, 2, 0, tzinfo=timezone.utc)
@@ -163,7 +166,7 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
              [(str(uuid.uuid4()), cid, st, TODAY, now) for cid, st in referrals])
     engine.dispose()
     return {"district_id": district_id, "rows": counts, "seconds": round(time.perf_counter() - started, 1),
-            "latest_term": _terms(cfg["terms"])[-1][0]}
+            "latest_term": _terms(cfg["terms"])[-1][0], "campaigns": campaigns}
 
 
 def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan) -> None:  # type: ignore[no-untyped-def]
@@ -215,11 +218,12 @@ def per_student_keys(group: str) -> str:
     return "s.campaign_id AS campaign_id" if "campaign_id" in group else "0 AS campaign_id"
 
 
-def baseline_statements(campaign_filter: str, group: str) -> list[str]:
+def baseline_statements(campaign_filter: str, group: str, district_id: int) -> list[str]:
     """The same aggregates as the service, as plain SQL (group = the GROUP BY columns incl. the term or not)."""
     join_s = "JOIN students st ON st.id = s.student_id"
     return [
         f"SELECT st.school_id, st.grade, st.gender, count(*) FROM students st WHERE st.status = 'enrolled' "
+        f"AND st.school_id IN (SELECT id FROM schools WHERE district_id = {int(district_id)}) "
         f"GROUP BY st.school_id, st.grade, st.gender",
         f"SELECT {group.replace('s.', 'p.').replace('p.campaign_id', 'p.campaign_id')}, count(*), sum(p.pos), "
         f"sum(coalesce(c.a, 0)), sum(coalesce(c.a, 0) * p.pos), sum(1 - coalesce(c.a, 0)), "
@@ -278,8 +282,8 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from app.district.service import Selection
     from models.db import make_engine
 
-    tmp = None
-    if database_url is None:
+    # The generator writes SQLite-flavoured SQL: on another database it builds its own SQLite file instead.
+    if database_url is None or not database_url.startswith("sqlite"):
         tmp = tempfile.mkdtemp(prefix="xinmiao-bench-dashboard-")
         database_url = f"sqlite:///{Path(tmp) / 'dashboard.db'}"
     upgrade_database(database_url)
@@ -289,11 +293,14 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     latest = info["latest_term"]
     repeat = 3 if scale == "district" else 5
     with engine.connect() as conn:
-        campaign_ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM campaigns WHERE term = ?", (latest,))]
+        campaign_ids = [info["campaigns"][latest]]
+        all_campaign_ids = sorted(info["campaigns"].values())
         conn.exec_driver_sql("ANALYZE") if engine.dialect.name == "sqlite" else None
     latest_filter = f"s.campaign_id IN ({','.join(str(c) for c in campaign_ids)})"
-    dash_sql = baseline_statements(latest_filter, "s.school_id, s.grade, st.gender")
-    trend_sql = baseline_statements("s.campaign_id IS NOT NULL", "s.campaign_id, s.school_id, s.grade, st.gender")
+    dash_sql = baseline_statements(latest_filter, "s.school_id, s.grade, st.gender", district_id)
+    all_ids = ",".join(str(c) for c in all_campaign_ids)
+    trend_sql = baseline_statements(f"s.campaign_id IN ({all_ids})", "s.campaign_id, s.school_id, s.grade, st.gender",
+                                    district_id)
 
     def run_sql(statements: list[str]) -> None:
         with engine.connect() as conn:
@@ -305,10 +312,9 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
             service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY)
 
     closed_term = [t for t, _ in _terms(SCALES.get(scale, SCALES["small"])["terms"])][-2]
-    with engine.connect() as conn:
-        closed_ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM campaigns WHERE term = ?", (closed_term,))]
+    closed_ids = [info["campaigns"][closed_term]]
     closed_sql = baseline_statements(f"s.campaign_id IN ({','.join(str(c) for c in closed_ids)})",
-                                     "s.school_id, s.grade, st.gender")
+                                     "s.school_id, s.grade, st.gender", district_id)
 
     def closed_dashboard() -> None:
         with Session(bind=engine) as s:

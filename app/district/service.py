@@ -24,7 +24,7 @@ Schools, their names and their staff are not children: the staffing table names 
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 import json
 from datetime import date, datetime, timedelta
@@ -536,7 +536,32 @@ class Figures:
         return rate_value(self.value(numerator, key), self.value(denominator, key))
 
 
+_PROTECTED_CACHE: "OrderedDict[tuple[Any, ...], Figures]" = OrderedDict()
+_PROTECTED_CACHE_SIZE = 32
+
+
 def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9) -> Figures:
+    """Protect every measure over the family, memoised: the result is a pure function of its inputs, so the same
+    counts (another filter or grouping of the same selection, an export of the page just seen) are not
+    protected twice. The cache key holds counts and school ids only."""
+    grades = sorted(grades)
+    key = (
+        k, max_level, tuple(grades),
+        frozenset(scopes.by_type_stage.items()),  # the schools of each type x stage: the whole family's shape
+        frozenset((m, frozenset(c.items())) for m, c in cubes.items()),
+    )
+    cached = _PROTECTED_CACHE.get(key)
+    if cached is not None:
+        _PROTECTED_CACHE.move_to_end(key)
+        return cached
+    figures = _protect_cubes(cubes, scopes, grades, k, max_level)
+    _PROTECTED_CACHE[key] = figures
+    while len(_PROTECTED_CACHE) > _PROTECTED_CACHE_SIZE:
+        _PROTECTED_CACHE.popitem(last=False)
+    return figures
+
+
+def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k: int, max_level: int) -> Figures:
     """Protect every measure over the family; linked measures (all = care + other) are protected together."""
     keys, rels = family_keys(scopes, grades, max_level)
     levels = {key: cell_level(scopes, key) for key in keys}
