@@ -165,15 +165,6 @@ def cancel_for_case(db: Session, case_id: int) -> int:
     return len(rows)
 
 
-def move_open_rechecks(db: Session, student_id: int, school_id: int) -> int:
-    """A transferred student's open rechecks follow them: the new school's counselors are told from now on."""
-    rows = open_rechecks(db, student_id)
-    for r in rows:
-        r.school_id = school_id
-    db.flush()
-    return len(rows)
-
-
 def closing_suggested(db: Session, case_id: int) -> bool:
     """Two negative rechecks in a row (the latest two done) suggest closing the case; a counselor decides."""
     last_two = list(

@@ -35,7 +35,6 @@ def init_area(app: Flask) -> None:
     signals.level_confirmed.connect(on_level_confirmed, weak=False)
     signals.screening_recorded.connect(on_screening_recorded, weak=False)
     signals.case_closed.connect(on_case_closed, weak=False)
-    signals.student_transferred.connect(on_student_transferred, weak=False)
     register_nav("rechecks.index", _l("Rechecks"), ("counselor",), order=40)
     register_demo_step(40, seed_rechecks)
     register_file_section(50, recheck_file_section)
@@ -55,10 +54,6 @@ def on_screening_recorded(sender: Any, db: Any, actor: Any, screening: Any, warn
 
 def on_case_closed(sender: Any, db: Any, actor: Any, case: Any, **_: Any) -> None:
     service.cancel_for_case(db, case.id)
-
-
-def on_student_transferred(sender: Any, db: Any, actor: Any, student: Any, to_school_id: int, **_: Any) -> None:
-    service.move_open_rechecks(db, student.id, to_school_id)
 
 
 # -- views ---------------------------------------------------------------------------------------------------

@@ -190,14 +190,3 @@ def test_lists_show_overdue_due_this_week_and_done_only_for_the_counselors_schoo
     assert lists.week_end == date(2026, 11, 29)
     assert [(r["label"], r["overdue"], r["due_this_week"]) for r in lists.per_school] == [(mine.name, 1, 1)]
 
-
-def test_a_transferred_students_open_recheck_moves_to_the_new_school(db_session, factory):
-    from app import signals
-    from models import Actor
-
-    student, warning = _flagged(db_session, factory, "L2")
-    confirm(db_session, warning, "L2", at(DAY))
-    old_school, new_school = student.school_id, factory.school()
-    signals.student_transferred.send("tests", db=db_session, actor=Actor.system("tests"), student=student,
-                                     from_school_id=old_school, to_school_id=new_school.id)
-    assert [r.school_id for r in open_rechecks(db_session, student)] == [new_school.id]
