@@ -165,19 +165,6 @@ def cancel_for_case(db: Session, case_id: int) -> int:
     return len(rows)
 
 
-def closing_suggested(db: Session, case_id: int) -> bool:
-    """Two negative rechecks in a row (the latest two done) suggest closing the case; a counselor decides."""
-    last_two = list(
-        db.scalars(
-            select(Recheck.negative)
-            .where(Recheck.case_id == case_id, Recheck.status == "done")
-            .order_by(Recheck.completed_at.desc(), Recheck.id.desc())
-            .limit(2)
-        )
-    )
-    return len(last_two) == 2 and all(last_two)
-
-
 # -- lists ---------------------------------------------------------------------------------------------------
 def visible_rechecks(user: User) -> Any:
     """The permission rule: counselors see the rechecks of their schools; nobody else sees single rechecks."""

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from app.care.service import closing_suggested
 from app.rechecks import service
 from models import Recheck
 
@@ -151,22 +152,24 @@ def test_while_the_case_is_open_a_done_recheck_plans_the_next_and_closing_the_ca
 def test_two_negative_rechecks_in_a_row_suggest_closing_the_case(db_session, factory):
     student, warning = _flagged(db_session, factory, "L2", "phqa")
     case = make_case(db_session, student, warning, factory.counselor(student.school))
+    case.opened_at = at(DAY)
     confirm(db_session, warning, "L2", at(DAY), case=case)
     record(db_session, make_screening(db_session, student, "phqa", on=DAY + timedelta(days=14), positive=False))
-    assert service.closing_suggested(db_session, case.id) is False
+    assert closing_suggested(db_session, case) is False
     record(db_session, make_screening(db_session, student, "phqa", on=DAY + timedelta(days=28), positive=False,
                                       recorded_at=at(DAY + timedelta(days=28), 11)))
-    assert service.closing_suggested(db_session, case.id) is True
+    assert closing_suggested(db_session, case) is True  # the care area's rule, fed by these rechecks
 
 
 def test_a_positive_recheck_between_negatives_does_not_suggest_closing(db_session, factory):
     student, warning = _flagged(db_session, factory, "L2", "phqa")
     case = make_case(db_session, student, warning, factory.counselor(student.school))
+    case.opened_at = at(DAY)
     confirm(db_session, warning, "L2", at(DAY), case=case)
     for days, positive in ((14, False), (28, True), (42, False)):
         record(db_session, make_screening(db_session, student, "phqa", on=DAY + timedelta(days=days), positive=positive,
                                           recorded_at=at(DAY + timedelta(days=days), 11)))
-    assert service.closing_suggested(db_session, case.id) is False
+    assert closing_suggested(db_session, case) is False
 
 
 def test_lists_show_overdue_due_this_week_and_done_only_for_the_counselors_schools(db_session, factory):
