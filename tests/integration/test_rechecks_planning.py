@@ -193,3 +193,15 @@ def test_lists_show_overdue_due_this_week_and_done_only_for_the_counselors_schoo
     assert lists.week_end == date(2026, 11, 29)
     assert [(r["label"], r["overdue"], r["due_this_week"]) for r in lists.per_school] == [(mine.name, 1, 1)]
 
+
+
+def test_the_care_areas_confirm_level_plans_the_recheck_with_its_case(db_session, factory):
+    from app.care.service import confirm_level
+    from models import Actor
+
+    student, warning = _flagged(db_session, factory, "L2", "phqa")
+    counselor = factory.counselor(student.school)
+    case = confirm_level(db_session, Actor.for_user(counselor), factory.vault, warning, "L1", "约谈后确认")
+    [recheck] = open_rechecks(db_session, student)
+    assert (recheck.level, recheck.instrument_id) == ("L1", "phqa")
+    assert case is not None and recheck.case_id == case.id

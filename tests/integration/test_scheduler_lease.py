@@ -113,3 +113,15 @@ def test_a_runner_that_lost_the_lease_since_its_last_renewal_skips_the_job(app):
     assert runner.run_job("rechecks") is None
     assert runner.held is False
     assert any("skipped, lease not held" in line for line in lines)
+
+
+def test_scheduler_status_says_whether_a_scheduler_holds_the_lock(app):
+    result = app.test_cli_runner().invoke(args=["scheduler", "status"])
+    assert result.exit_code == 0, result.output
+    assert "not running" in result.output
+
+
+def test_scheduler_run_refuses_a_renewal_slower_than_half_the_lease(app):
+    result = app.test_cli_runner().invoke(args=["scheduler", "run", "--lease-ttl", "10", "--renew-every", "8"])
+    assert result.exit_code != 0
+    assert "renew" in result.output
