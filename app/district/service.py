@@ -106,14 +106,13 @@ class Context:
         return frozenset(self.eligible)
 
 
-def _district_schools(db: Session, district_id: int | None) -> dict[int, SchoolInfo]:
-    enrolled = func.count(Student.id)
-    stmt = (
-        select(School.id, School.code, School.name, School.type, School.stage, enrolled)
-        .outerjoin(Student, and_(Student.school_id == School.id, Student.status == "enrolled"))
-        .group_by(School.id, School.code, School.name, School.type, School.stage)
-        .order_by(School.code)
-    )
+def _district_schools(db: Session, district_id: int | None, with_enrolled: bool = False) -> dict[int, SchoolInfo]:
+    """The district's schools; with `with_enrolled`, each school's count of enrolled students (for staffing)."""
+    enrolled = func.count(Student.id) if with_enrolled else func.count(School.id) * 0
+    stmt = select(School.id, School.code, School.name, School.type, School.stage, enrolled)
+    if with_enrolled:
+        stmt = stmt.outerjoin(Student, and_(Student.school_id == School.id, Student.status == "enrolled"))
+    stmt = stmt.group_by(School.id, School.code, School.name, School.type, School.stage).order_by(School.code)
     if district_id is not None:
         stmt = stmt.where(School.district_id == district_id)
     return {row[0]: SchoolInfo(row[0], row[1], row[2], row[3], row[4], row[5]) for row in db.execute(stmt)}
@@ -733,7 +732,7 @@ def staffing(db: Session, district_id: int | None, k: int) -> tuple[list[Staffin
     """
     from .suppression import cell_text
 
-    schools = _district_schools(db, district_id)
+    schools = _district_schools(db, district_id, with_enrolled=True)
     counts: dict[int, tuple[int, int]] = {}
     stmt = (
         select(counselor_schools.c.school_id,
