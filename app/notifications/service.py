@@ -17,6 +17,7 @@ from models import Notification, User, counselor_schools
 KINDS = (
     "crisis",  # a level-1 warning: stays until acknowledged
     "crisis_realert",  # still unacknowledged after the policy's window
+    "crisis_unassigned",  # to admins: a crisis arrived at a school with no active counselor (no student named)
     "recheck_due",
     "recheck_overdue",
     "recheck_escalated",
@@ -58,6 +59,10 @@ def notify(
     db.add(note)
     db.flush()
     return note
+
+
+def admins(db: Session) -> list[User]:
+    return list(db.scalars(select(User).where(User.role == "admin", User.active.is_(True)).order_by(User.id)))
 
 
 def counselors_of_school(db: Session, school_id: int) -> list[User]:

@@ -62,6 +62,13 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
         return Shown(note, _("A level 1 warning needs your attention today."), file_link, open_file)
     if note.kind == "crisis_realert":
         return Shown(note, _("A level 1 warning is still not acknowledged (reminder %(n)s).", n=p.get("window", 1)), file_link, open_file)
+    if note.kind == "crisis_unassigned":
+        return Shown(
+            note,
+            _("A level 1 warning arrived at %(school)s, which has no active counselor to receive it. Assign a counselor to this school now.",
+              school=p.get("school", "—")),
+            "/admin/users", _("Users"),
+        )
     if note.kind == "recheck_due":
         return Shown(note, _("A recheck is due on %(date)s.", date=due), file_link, open_file)
     if note.kind == "recheck_overdue":

@@ -155,7 +155,7 @@ def record_screening(
     Raises ScreeningError (naming the item) for an unknown instrument or an answer outside the item's set.
     `today` and `recorded_at` default to now (given for historical loads such as the demo).
     """
-    from app.notifications.service import counselors_of_school, notify
+    from app.notifications.service import admins, counselors_of_school, notify
     from app.signals import screening_recorded
 
     if mode not in MODES:
@@ -217,10 +217,17 @@ def record_screening(
         db.add(warning)
         if level == "L1":
             db.flush()
-            for counselor in counselors_of_school(db, student.school_id):
+            counselors = counselors_of_school(db, student.school_id)
+            for counselor in counselors:
                 # references only: the notification is rendered per locale and carries no clinical text
                 notify(db, counselor, "crisis", f"crisis:{warning.uid}", student_id=student.id,
                        warning_id=warning.id, requires_ack=True)
+            if not counselors:
+                # Nobody could act on it: tell the administrators (school name only, no student, no clinical
+                # detail) so that a counselor is assigned; the warning waits in that counselor's queue.
+                for admin in admins(db):
+                    notify(db, admin, "crisis_unassigned", f"crisis_unassigned:{warning.uid}",
+                           params={"school": student.school.name})
     batch_info = db.info.get(BATCH_KEY)
     if batch_info is None:
         db.flush()  # receivers see the stored screening, with its id
