@@ -118,30 +118,33 @@ def _district_schools(db: Session, district_id: int | None, with_enrolled: bool 
     return {row[0]: SchoolInfo(row[0], row[1], row[2], row[3], row[4], row[5]) for row in db.execute(stmt)}
 
 
+def _in_district(district_id: int | None) -> Any:
+    """Campaigns of the district: linked to one of its schools, or to no school at all (every school)."""
+    if district_id is None:
+        return Campaign.id.is_not(None)
+    return or_(
+        Campaign.id.in_(
+            select(campaign_schools.c.campaign_id)
+            .join(School, School.id == campaign_schools.c.school_id)
+            .where(School.district_id == district_id)
+            .group_by(campaign_schools.c.campaign_id)
+        ),
+        ~Campaign.id.in_(select(campaign_schools.c.campaign_id).group_by(campaign_schools.c.campaign_id)),
+    )
+
+
 def list_terms(db: Session, district_id: int | None) -> list[str]:
     """Terms that have a campaign, oldest first."""
-    stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(Campaign.status != "draft")
-    if district_id is not None:
-        stmt = stmt.where(
-            or_(
-                Campaign.id.in_(
-                    select(campaign_schools.c.campaign_id)
-                    .join(School, School.id == campaign_schools.c.school_id)
-                    .where(School.district_id == district_id)
-                    .group_by(campaign_schools.c.campaign_id)
-                ),
-                ~Campaign.id.in_(select(campaign_schools.c.campaign_id).group_by(campaign_schools.c.campaign_id)),
-            )
-        )
+    stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(Campaign.status != "draft", _in_district(district_id))
     rows = db.execute(stmt.group_by(Campaign.term).order_by(func.min(Campaign.starts_on), Campaign.term)).all()
     return [row[0] for row in rows]
 
 
-def list_campaigns(db: Session, term: str | None = None) -> list[tuple[int, str, str]]:
-    """(id, name, term) of campaigns that are not drafts, newest first."""
+def list_campaigns(db: Session, district_id: int | None, term: str | None = None) -> list[tuple[int, str, str]]:
+    """(id, name, term) of the district's campaigns that are not drafts, newest first."""
     stmt = select(Campaign.id, Campaign.name, Campaign.term, func.count(CampaignInstrument.id)).outerjoin(
         CampaignInstrument, CampaignInstrument.campaign_id == Campaign.id
-    ).where(Campaign.status != "draft")
+    ).where(Campaign.status != "draft", _in_district(district_id))
     if term:
         stmt = stmt.where(Campaign.term == term)
     stmt = stmt.group_by(Campaign.id, Campaign.name, Campaign.term, Campaign.starts_on).order_by(
@@ -153,7 +156,7 @@ def list_campaigns(db: Session, term: str | None = None) -> list[tuple[int, str,
 def resolve_selection(db: Session, district_id: int | None, selection: Selection) -> Selection:
     """Fill in a default (the latest term) and drop a campaign id that does not exist."""
     if selection.campaign_id is not None:
-        ids = {cid for cid, _, _ in list_campaigns(db)}
+        ids = {cid for cid, _, _ in list_campaigns(db, district_id)}
         if selection.campaign_id in ids:
             return Selection(None, selection.campaign_id)
     terms = list_terms(db, district_id)

@@ -135,7 +135,7 @@ def dashboard():
     query = parse_query()
     ctx, figures = _compute(query)
     tables = build_tables(ctx, figures, query.filters, query.dimension)
-    campaigns = service.list_campaigns(db.session)
+    campaigns = service.list_campaigns(db.session, _district_id())
     total_key = (figures.scopes.of(query.filters), None, None)
     summary = [
         (_("Students enrolled"), figures.text("enrolled", total_key)),
@@ -319,7 +319,7 @@ def export(table_id: str, fmt: str):
         if table is None:
             abort(404)
         matrix, title = table_matrix(table), str(table.title)
-        campaigns = service.list_campaigns(db.session)
+        campaigns = service.list_campaigns(db.session, _district_id())
         caption = [title, _("Selection: %(s)s", s=_selection_label(query, campaigns))]
         if query.filters.type:
             caption.append(f"{_('School type')}: {TYPE_LABELS[query.filters.type]}")

@@ -35,7 +35,7 @@ def test_the_service_never_names_a_sealed_blind_index_or_public_id_column(db_ses
         service.compute_figures(db_session, district_id, Selection(TERM, None), 5, date(2026, 10, 15))
         service.trends(db_session, district_id, 5, date(2026, 10, 15))
         service.staffing(db_session, district_id, 5)
-        service.list_campaigns(db_session)
+        service.list_campaigns(db_session, district_id)
 
     statements = capture(db_session, run)
     assert len(statements) >= 8

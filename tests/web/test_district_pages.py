@@ -134,3 +134,23 @@ def test_every_table_exports_in_both_formats(officer, table, fmt):
         assert response.data.startswith(b"\xef\xbb\xbf")
     else:
         load_workbook(io.BytesIO(response.data))
+
+
+def test_another_districts_campaign_is_neither_listed_nor_selectable(officer, factory, db_session, world):
+    from datetime import date
+
+    from models import Campaign, District, School
+
+    other_district = District(code="OTHER9", name="外区")
+    db_session.add(other_district)
+    db_session.flush()
+    other_school = School(district_id=other_district.id, code="OX001", name="外区学校", type="urban", stage="junior")
+    db_session.add(other_school)
+    campaign = Campaign(name="外区测评", term="2030-2031-1", starts_on=date(2030, 9, 1), ends_on=date(2030, 9, 30))
+    campaign.schools = [other_school]
+    db_session.add(campaign)
+    db_session.flush()
+    html = officer.get("/district").get_data(as_text=True)
+    assert "外区测评" not in html and "2030-2031-1" not in html
+    html = officer.get(f"/district?campaign={campaign.id}").get_data(as_text=True)
+    assert "外区测评" not in html
