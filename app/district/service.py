@@ -169,7 +169,7 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
     schools = _district_schools(db, district_id)
     stmt = (
         select(Campaign.id, Campaign.status, Campaign.closed_at)
-        .where(Campaign.status != "draft")
+        .where(Campaign.status != "draft", _in_district(district_id))
         .group_by(Campaign.id, Campaign.status, Campaign.closed_at)
         .order_by(Campaign.id)
     )
