@@ -22,3 +22,21 @@ class DistrictRollup(Base):
     stamp: Mapped[str] = mapped_column(String(200))  # what the rollup was computed from (campaign ids, closing times)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cubes: Mapped[str] = mapped_column(Text)  # JSON {measure: [[school_id, grade, gender, count], ...]}
+
+
+# Indexes for the district's aggregate queries (migration 0005). The covering index lets the per-student and
+# per-instrument counts of a campaign read the index alone instead of the wide screening rows (answers, results);
+# the two others let rechecks and cases be found from the campaign's warnings instead of scanning every row.
+from sqlalchemy import Index  # noqa: E402
+
+from .care import CareCase  # noqa: E402
+from .rechecks import Recheck  # noqa: E402
+from .screenings import Screening  # noqa: E402
+
+Index(
+    "ix_district_screenings_cover",
+    Screening.campaign_id, Screening.student_id, Screening.school_id, Screening.grade, Screening.instrument_id,
+    Screening.positive, Screening.valid,
+)
+Index("ix_district_rechecks_warning", Recheck.warning_id)
+Index("ix_district_care_cases_warning", CareCase.warning_id)
