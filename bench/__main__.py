@@ -172,7 +172,7 @@ Synthetic district: {synth.get('students', 0):,} students in {schools} schools, 
 and answers sealed by the real Vault.
 
 {table(report['results'])}
-"""
+{chr(10) + "Note: " + report['note'] + chr(10) if report.get('note') else ''}"""
 
 
 def write_docs(reports: list[dict[str, Any]]) -> None:
