@@ -83,6 +83,7 @@ def schedule_recheck(
     if keep is None:
         keep = Recheck(student_id=warning.student_id, school_id=warning.school_id, status="planned")
         db.add(keep)
+        _note_open(db, warning.student_id)
     elif keep.level == level and keep.warning_id == warning.id:
         if case_id is not None:
             keep.case_id = case_id
@@ -121,18 +122,56 @@ def plan_follow_up(db: Session, done: Recheck, *, policy: RecheckPolicy | None =
         status="planned",
     )
     db.add(nxt)
+    _note_open(db, done.student_id)
     db.flush()
     return nxt
 
 
+BATCH_OPEN_KEY = "rechecks.open"
+
+
+def _load_open_by_student(db: Session, student_ids: list[int]) -> dict[int, bool]:
+    """{student id: has an open recheck} for every id given (one query per 900 ids)."""
+    out = dict.fromkeys(student_ids, False)
+    for i in range(0, len(student_ids), 900):
+        chunk = student_ids[i:i + 900]
+        for sid in db.scalars(select(Recheck.student_id).where(Recheck.student_id.in_(chunk),
+                                                               Recheck.status.in_(OPEN_STATUSES)).distinct()):
+            out[sid] = True
+    return out
+
+
+def _batch_open(db: Session) -> dict[int, bool] | None:
+    """Inside a screenings `batch(...)`: which of the batch's students have an open recheck, prefetched once per
+    batch (None outside a batch). Kept current by `_note_open` when a recheck is planned during the batch."""
+    from app.screenings.service import batch_prefetch
+
+    return batch_prefetch(db, BATCH_OPEN_KEY, lambda ids: _load_open_by_student(db, ids))
+
+
+def _note_open(db: Session, student_id: int) -> None:
+    from app.screenings.service import BATCH_KEY
+
+    if BATCH_KEY in db.info:  # only inside a batch (never prefetches for this)
+        known = _batch_open(db)
+        if known is not None:
+            known[student_id] = True
+
+
 def complete_recheck(db: Session, screening: Screening, *, policy: RecheckPolicy | None = None) -> Recheck | None:
-    """Link a screening to the student's open recheck with the same instrument; None when there is none."""
+    """Link a screening to the student's open recheck with the same instrument; None when there is none.
+
+    Inside a screenings `batch(...)` (a bulk load), the students without any open recheck are known from one
+    prefetch and cost no query."""
     recheck: Recheck | None = None
     if screening.recheck_id is not None:
         recheck = db.get(Recheck, screening.recheck_id)
         if recheck is not None and recheck.status not in OPEN_STATUSES:
             return None
     if recheck is None:
+        known = _batch_open(db)
+        if known is not None and known.get(screening.student_id) is False:
+            return None
         recheck = db.scalars(
             select(Recheck)
             .where(

@@ -12,7 +12,7 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -266,13 +266,32 @@ def batch(db: Session, students: Iterable[Student]) -> Iterator[None]:
     for chunk in _chunks(ids, 900):
         warned.update(db.scalars(select(Warning.student_id).where(
             Warning.student_id.in_(chunk), Warning.status.in_(("suggested", "confirmed")))))
-    info: dict[str, Any] = {"warned": warned, "pending": []}
+    info: dict[str, Any] = {"warned": warned, "pending": [], "student_ids": ids, "prefetched": {}}
     db.info[BATCH_KEY] = info
     try:
         yield
         _drain(db, info)
     finally:
         db.info.pop(BATCH_KEY, None)
+
+
+def batch_prefetch(db: Session, key: str, load: Callable[[list[int]], Any]) -> Any:
+    """The batch-prefetch hook for `screening_recorded` receivers (and anything else that runs per screening).
+
+    Inside `batch(...)`: `load(student_ids)` (the batch's student ids, sorted) runs ONCE per batch and its result is
+    kept under `key` (name it after your area, e.g. "rechecks.open"); later calls return the same object, so a
+    receiver may keep it up to date as it changes rows. Outside a batch: None (the receiver queries per screening
+    as usual). A screening may be recorded inside the batch for a student not given to `batch(...)`: a receiver
+    should treat a student id missing from its prefetched data as "not prefetched" and query for it.
+
+    Also: the batch's open-warning check and the grouped flush + signal described in `batch`."""
+    info = db.info.get(BATCH_KEY)
+    if info is None:
+        return None
+    cache = info["prefetched"]
+    if key not in cache:
+        cache[key] = load(info["student_ids"])
+    return cache[key]
 
 
 def _has_open_warning(db: Session, student: Student) -> bool:

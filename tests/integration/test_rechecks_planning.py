@@ -205,3 +205,39 @@ def test_the_care_areas_confirm_level_plans_the_recheck_with_its_case(db_session
     [recheck] = open_rechecks(db_session, student)
     assert (recheck.level, recheck.instrument_id) == ("L1", "phqa")
     assert case is not None and recheck.case_id == case.id
+
+
+def test_inside_a_screenings_batch_rechecks_are_completed_as_one_by_one_with_one_recheck_query_for_the_batch(db_session, factory):
+    from sqlalchemy import event
+
+    from app.screenings.service import batch, record_screening
+    from models import Actor
+    from models.vault import Vault
+
+    student, warning = _flagged(db_session, factory, "L2", "phqa")
+    owner = factory.counselor(student.school)
+    case = make_case(db_session, student, warning, owner)
+    confirm(db_session, warning, "L2", at(DAY), case=case)
+    [recheck] = open_rechecks(db_session, student)
+    others = [factory.student(school=student.school) for _ in range(3)]
+    vault = Vault(db_session, factory.keyring, Actor.system("tests"))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(db_session.connection(), "before_cursor_execute", seen)
+    try:
+        with batch(db_session, [student, *others]):
+            for who in [student, *others]:
+                record_screening(db_session, Actor.system("tests"), vault, who, "phqa", [0] * 13, mode="import",
+                                 administered_on=DAY + timedelta(days=10), today=DAY + timedelta(days=10))
+    finally:
+        event.remove(db_session.connection(), "before_cursor_execute", seen)
+    assert (recheck.status, recheck.on_time, recheck.negative) == ("done", True, True)
+    [nxt] = open_rechecks(db_session, student)  # the follow-up, planned inside the batch
+    assert nxt.case_id == case.id
+    assert all(open_rechecks(db_session, o) == [] for o in others)
+    recheck_selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM rechecks" in s]
+    # the batch's prefetch, then only the student who had an open recheck is looked up (plus the follow-up check)
+    assert len(recheck_selects) <= 3
