@@ -53,11 +53,13 @@ run: translations demo
 
 ## make test: virtualenv, dev dependencies, translations, then the whole suite on SQLite, and on PostgreSQL
 ## when TEST_DATABASE_URL is set. Browser tests need /usr/bin/chromium (.ci/run installs it).
+# Tests run in parallel processes (pytest-xdist); each process gets its own databases.
+PYTEST_ARGS ?= -n 2
 test: dev-deps translations
-	$(VENV)/bin/pytest -q -p no:cacheprovider
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== database-touching tests again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
-	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider -m "db" ; \
+	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) -m "db" || exit $$?; \
 	fi
 
 bench: dev-deps
