@@ -80,6 +80,12 @@ class Actor:
         return cls(user.id, user.username, user.role, client_addr)
 
 
+# The head row is only ever read with a column SELECT, so an UPDATE of it need not synchronise ORM objects; the
+# default ("auto" -> "evaluate") scans the session's whole identity map on every append, which made bulk jobs
+# holding thousands of rows (the demo seed, imports) spend most of their time here.
+_NO_SYNC = {"synchronize_session": False}
+
+
 def append_event(
     session: Session,
     actor: Actor,
@@ -91,7 +97,8 @@ def append_event(
 ) -> AuditEvent:
     """Append one event to the chain inside the caller's transaction (flushes, never commits)."""
     session.flush()
-    result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1),
+                             execution_options=_NO_SYNC)
     if result.rowcount == 0:
         # First event ever: create the head row inside a savepoint. A concurrent creator loses on the primary
         # key (on PostgreSQL it waits for the winner to commit first); it rolls back to the savepoint and
@@ -119,7 +126,7 @@ def append_event(
     )
     event.hash = chain_hash(prev, event.payload())
     session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash), execution_options=_NO_SYNC)
     session.flush()
     return event
 
