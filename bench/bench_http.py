@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 CLIENTS = 8
-REQUESTS = {"tiny": 6, "small": 15, "district": 40}  # per client and page
+REQUESTS = {"tiny": 6, "small": 8, "district": 40}  # per client and page
 WORKERS = 4  # sync workers for both servers (BENCH_HTTP_WORKERS overrides). On SQLite the app begins every
 # transaction IMMEDIATE (models/db.py), so writers queue on busy_timeout instead of failing with "database is locked";
 # every page view writes its audit event, so the database serialises page views there whatever the worker count.
