@@ -78,7 +78,7 @@ def _raw_insert(engine: Any, files: list[Path]) -> float:
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {RAW_TABLE}"))
         conn.execute(text(
-            f"CREATE TABLE {RAW_TABLE} (id INTEGER PRIMARY KEY, school INTEGER, name VARCHAR(50), gender VARCHAR(4), "
+            f"CREATE TABLE {RAW_TABLE} (school INTEGER, name VARCHAR(50), gender VARCHAR(4), "
             "student_number VARCHAR(40), birth VARCHAR(12), grade VARCHAR(10), class VARCHAR(20), left_behind VARCHAR(4), "
             "migrant VARCHAR(4), hardship VARCHAR(4), boarding VARCHAR(4), guardian VARCHAR(50), phone VARCHAR(20))"))
     loaded = []
