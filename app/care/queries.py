@@ -48,13 +48,23 @@ class WorkItem:
     public_id: str = ""
 
 
+# Sections the page shortens to their most urgent rows (crises are always listed in full).
+SHORTENED = ("overdue", "today", "week")
+
+
 @dataclass
 class Worklist:
     sections: dict[str, list[WorkItem]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    totals: dict[str, int] = field(default_factory=lambda: {s: 0 for s in SECTIONS})  # before any shortening
+    limit: int | None = None
 
     @property
     def count(self) -> int:
-        return sum(len(v) for v in self.sections.values())
+        return sum(self.totals.values())
+
+    def hidden(self, section: str) -> int:
+        """Rows of the section not listed (shortened to the most urgent `limit`)."""
+        return self.totals[section] - len(self.sections[section])
 
 
 def _reason_text(reasons_json: str, locale: str) -> str:
@@ -93,8 +103,13 @@ def _local_date(value: datetime, tz: Any) -> date:
     return value.astimezone(tz).date()
 
 
-def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale: str = "zh") -> Worklist:
-    """Most urgent first: unacknowledged crises, then overdue, due today and due this week."""
+def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale: str = "zh", *,
+             limit: int | None = None, show: str | None = None) -> Worklist:
+    """Most urgent first: unacknowledged crises, then overdue, due today and due this week.
+
+    With `limit`, the overdue / today / week sections keep their `limit` most urgent rows (clinical work first, then
+    the earliest due) except the section named by `show`, listed in full; `totals` keeps every section's size.
+    Only listed students' names are revealed (one `reveal_many`, one audit event)."""
     school_ids = user.school_ids
     week_end = today + timedelta(days=6)
     items: list[WorkItem] = []
@@ -104,7 +119,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
         items += _recheck_items(db, school_ids, week_end)
         items += _checkin_items(db, school_ids, today, week_end)
         items += _observation_items(db, school_ids, tz)
-    out = Worklist()
+    out = Worklist(limit=limit)
     for item in items:
         if item.kind == "crisis":
             item.section = "crisis"
@@ -115,9 +130,13 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
         else:
             item.section = "week"
         out.sections[item.section].append(item)
-    for rows in out.sections.values():
+    for section, rows in out.sections.items():
         rows.sort(key=lambda i: (KIND_ORDER[i.kind], i.due, i.student_id))
-    _attach_students(db, vault, items, "care.worklist", with_school=len(school_ids) > 1)
+        out.totals[section] = len(rows)
+        if limit is not None and section in SHORTENED and section != show:
+            del rows[limit:]
+    listed = [i for rows in out.sections.values() for i in rows]
+    _attach_students(db, vault, listed, "care.worklist", with_school=len(school_ids) > 1)
     return out
 
 

@@ -33,6 +33,7 @@ from .forms import (
 from .policy import TIER_GUIDANCE, TIER_LABELS, group_label
 
 bp = Blueprint("care", __name__, template_folder="../../templates")
+WORKLIST_ROWS = 15  # rows per worklist section before "show all" (the most urgent first)
 
 
 def init_area(app) -> None:  # type: ignore[no-untyped-def]
@@ -307,8 +308,11 @@ def print_referral(uid: str):
 @roles("counselor")
 def worklist():
     today = local_today()
-    work = queries.worklist(db.session, current_user, get_vault(), today, _tz(), str(get_locale()))
-    return render_template("care/worklist.html", work=work, today=today)
+    show = request.args.get("show")
+    show = show if show in queries.SHORTENED else None  # ?show=overdue: that section in full, still one page
+    work = queries.worklist(db.session, current_user, get_vault(), today, _tz(), str(get_locale()),
+                            limit=WORKLIST_ROWS, show=show)
+    return render_template("care/worklist.html", work=work, today=today, show=show)
 
 
 # -- head teacher home ----------------------------------------------------------------------------------------

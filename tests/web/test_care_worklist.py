@@ -110,3 +110,36 @@ def test_the_care_pages_render_in_english_too(app, factory, db_session):
         post(c, "/lang", {"lang": "en", "next": url})
         html = c.get(url).get_data(as_text=True)
         assert text in html and "English生" in html
+
+
+def test_a_long_section_lists_its_most_urgent_rows_with_a_link_to_show_all_under_one_audit_event(app, factory, db_session):
+    from sqlalchemy import func, select
+
+    from app.care.views import WORKLIST_ROWS
+    from models.audit import AuditEvent
+
+    today = _today(app)
+    school = factory.school()
+    klass = factory.klass(school)
+    counselor = factory.counselor(school)
+    n = WORKLIST_ROWS + 5
+    for i in range(n):  # student i is i+1 days late: the most urgent are the latest
+        make_warning(db_session, factory.student(klass=klass, name=f"逾期{i:02d}"), "L2", due=today - timedelta(days=i + 1))
+    login(client := app.test_client(), counselor.username)
+
+    def events() -> int:
+        return db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "care.worklist"))
+
+    before = events()
+    html = client.get("/care/worklist").get_data(as_text=True)
+    assert events() == before + 1
+    listed = [i for i in range(n) if f"逾期{i:02d}" in html]
+    assert listed == list(range(n - WORKLIST_ROWS, n))  # the longest overdue (earliest due date) first
+    assert f"显示全部 ({n})" in html and "/care/worklist?show=overdue#worklist-overdue" in html
+    assert f"({n})" in html  # the heading counts the whole section
+
+    html = client.get("/care/worklist?show=overdue").get_data(as_text=True)
+    assert events() == before + 2
+    assert all(f"逾期{i:02d}" in html for i in range(n))
+    assert "显示全部" not in html and f"只显示最紧急的 {WORKLIST_ROWS} 项" in html
+    assert client.get("/care/worklist?show=nonsense").status_code == 200
