@@ -1,5 +1,8 @@
 """Demo step 30: confirmed levels, open cases with plans and timelines, a referral with feedback, check-ins.
 
+The counselors are shown at work: nearly every October warning confirmed or dismissed after its interview, a
+handful of interviews still to do, two crises not yet acknowledged, most termly check-ins done.
+
 Works on the warnings the screenings step (20) created; without them it only records care-group check-ins.
 Deterministic for a given seed: rows are taken in id order and choices come from `ctx.rng`.
 """
@@ -14,6 +17,9 @@ from models import Actor, Student, StudentCareGroup, User, Warning, counselor_sc
 
 from . import service
 from .policy import term_of, term_start, triggering_groups
+
+UNACKNOWLEDGED_CRISES = 2  # crises still waiting for a counselor to acknowledge them (the rest were handled)
+CHECKINS_MISSED = 0.03  # care-group students whose termly check-in is still to do
 
 PLAN = {
     "goals": "稳定情绪，恢复正常作息和学习；每周至少一次与同伴的积极交往",
@@ -36,13 +42,11 @@ def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
         .where(Warning.status == "suggested", Warning.suggested_level.in_(("L1", "L2", "L3")))
         .order_by(Warning.id)
     ).all()
+    pending = _still_pending(ctx, warnings, counselors)
     confirmed = dismissed = cases = referrals = 0
-    for n, warning in enumerate(warnings):
+    for warning in warnings:
         counselor = counselors.get(warning.school_id)
-        if counselor is None:
-            continue
-        # Leave some warnings (and every third crisis) unconfirmed so the worklist has interviews and alerts.
-        if (warning.suggested_level == "L1" and n % 3 == 2) or rng.random() < 0.3:
+        if counselor is None or warning.id in pending:
             continue
         actor = Actor.for_user(counselor)
         if warning.suggested_level == "L3" and rng.random() < 0.25:
@@ -61,7 +65,9 @@ def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
         opened = today - timedelta(days=rng.randint(3, 40))
         service.add_entry(db, actor, ctx.vault, student, "interview", opened, "首次约谈：了解近期学习和家庭情况，约定下周再谈",
                           case=case)
-        service.update_plan(db, actor, ctx.vault, case, PLAN, today + timedelta(days=rng.randint(-3, 12)))
+        # reviews spread over the coming weeks; now and then one slipped by a day or two
+        review = today - timedelta(days=rng.randint(1, 3)) if rng.random() < 0.06 else today + timedelta(days=rng.randint(1, 28))
+        service.update_plan(db, actor, ctx.vault, case, PLAN, review)
         service.add_entry(db, actor, ctx.vault, student, "parent_contact", opened + timedelta(days=1),
                           "电话联系家长，说明情况，家长表示会多陪伴孩子", case=case, visibility="shared")
         if level == "L1":
@@ -82,6 +88,32 @@ def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
             f"with feedback, {checkins} care-group check-ins")
 
 
+def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) -> set[int]:  # type: ignore[no-untyped-def]
+    """The warnings a working counselor has not got to yet: 1–3 interviews per school (mostly due this week, now and
+    then one a few days late) and UNACKNOWLEDGED_CRISES crises, taken first in the demo counselor's schools. Every
+    other October warning has been confirmed or dismissed after its interview."""
+    rng, today = ctx.rng, ctx.today
+    mine = {s.id for s in getattr(ctx.data.get("users", {}).get("counselor"), "schools", [])}
+    pending: set[int] = set()
+    by_school: dict[int, list[Warning]] = {}
+    for w in warnings:
+        if w.suggested_level != "L1" and w.school_id in counselors:
+            by_school.setdefault(w.school_id, []).append(w)
+    for school_id in sorted(by_school):
+        rows = by_school[school_id]
+        chosen = sorted(rng.sample(rows, min(len(rows), rng.randint(1, 3))), key=lambda w: w.id)
+        for k, w in enumerate(chosen):
+            late = k == 0 and rng.random() < 0.5
+            # the interview was rescheduled (absence, exams): due in the coming days, or just missed
+            w.interview_due_on = today - timedelta(days=rng.randint(1, 3)) if late else today + timedelta(days=rng.randint(0, 5))
+            pending.add(w.id)
+    crises = [w for w in warnings if w.suggested_level == "L1" and w.school_id in counselors]
+    crises.sort(key=lambda w: (w.school_id not in mine, w.id))
+    pending.update(w.id for w in crises[:UNACKNOWLEDGED_CRISES])
+    ctx.session.flush()
+    return pending
+
+
 def _seed_checkins(ctx, counselors: dict[int, User]) -> int:  # type: ignore[no-untyped-def]
     db, rng, today = ctx.session, ctx.rng, ctx.today
     students = db.scalars(
@@ -95,7 +127,7 @@ def _seed_checkins(ctx, counselors: dict[int, User]) -> int:  # type: ignore[no-
     count = 0
     for student in students:
         counselor = counselors.get(student.school_id)
-        if counselor is None or rng.random() < 0.5:
+        if counselor is None or rng.random() < CHECKINS_MISSED:
             continue
         day = start + timedelta(days=rng.randint(0, span)) if span else today
         service.record_checkin(db, Actor.for_user(counselor), ctx.vault, student, day,

@@ -27,11 +27,11 @@ def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
     done = 0
     for r in rows:
         roll = rng.random()
-        if roll < 0.2:
+        if roll < 0.05:
             r.due_on = today - timedelta(days=rng.randint(1, 12))  # overdue, some long enough to escalate
-        elif roll < 0.45:
-            r.due_on = today + timedelta(days=rng.randint(0, 6 - today.weekday()))
-        elif roll < 0.6:
+        elif roll < 0.28:
+            r.due_on = today + timedelta(days=rng.randint(0, 6))  # the coming seven days, as the worklist counts
+        elif roll < 0.65:  # confirmed in October: many rechecks are already behind the counselor
             r.due_on = today - timedelta(days=rng.randint(2, 20))
             late = rng.random() < 0.3
             finished = r.due_on + timedelta(days=rng.randint(1, 4) if late else -rng.randint(0, 2))

@@ -104,3 +104,31 @@ def test_demo_seed_is_refused_when_the_config_forbids_it(app, db_session):
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code != 0 and "Refused" in result.output
     assert db_session.scalar(select(func.count()).select_from(School)) == 0
+
+
+def test_the_demo_counselor_is_at_work_a_few_interviews_two_new_crises_and_a_short_worklist(app, db_session, keyring):
+    from zoneinfo import ZoneInfo
+
+    from app.care import queries
+    from models import CareCheckin, CaseEntry, Warning
+
+    ctx, _ = _seed(db_session, keyring)
+    counselor = ctx.data["users"]["counselor"]
+    work = queries.worklist(db_session, counselor, Vault(db_session, keyring, Actor.system("test")), TODAY,
+                            ZoneInfo("Asia/Shanghai"))
+    kinds = Counter(item.kind for rows in work.sections.values() for item in rows)
+    assert 1 <= len(work.sections["crisis"]) <= 3
+    assert 3 <= kinds["interview"] <= 8
+    assert work.sections["overdue"] and len(work.sections["overdue"]) <= 12
+    assert work.sections["week"] or work.sections["today"]
+    assert work.count <= 40
+    mine = counselor.school_ids
+    statuses = Counter(db_session.scalars(select(Warning.status).where(
+        Warning.school_id.in_(mine), Warning.suggested_level.in_(("L1", "L2", "L3")))))
+    assert statuses["confirmed"] + statuses["dismissed"] >= 5 * statuses["suggested"]  # most October warnings handled
+    handled_crises = db_session.scalar(select(func.count()).select_from(Warning).where(
+        Warning.suggested_level == "L1", Warning.acknowledged_at.is_not(None)))
+    assert handled_crises >= 2
+    assert db_session.scalar(select(func.count()).select_from(CaseEntry).where(
+        CaseEntry.kind == "referral", CaseEntry.referral_status == "feedback")) >= 1
+    assert db_session.scalar(select(func.count()).select_from(CareCheckin)) > 0
