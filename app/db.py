@@ -13,6 +13,7 @@ from flask import Flask, Response, g
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from models.audit import defer_events, take_deferred, write_deferred
 from models.db import make_engine, make_session_factory
 
 
@@ -35,9 +36,15 @@ class Database:
     @property
     def session(self) -> Session:
         if "db_session" not in g:
-            from flask import current_app
+            from flask import current_app, has_request_context, request
 
-            g.db_session = current_app.extensions["xinmiao_session_factory"]()
+            session = current_app.extensions["xinmiao_session_factory"]()
+            if has_request_context() and request.method in READ_METHODS:
+                # A read: no write lock while the page is built (SQLite: a deferred BEGIN), and its access-audit
+                # events are written in their own short transaction at the end (see models.audit).
+                defer_events(session)
+                session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            g.db_session = session
         return g.db_session
 
     @staticmethod
@@ -45,7 +52,10 @@ class Database:
         session: Session | None = g.get("db_session")
         if session is not None:
             if response.status_code < 400:
+                queued = take_deferred(session)
                 session.commit()
+                if queued:
+                    _write_audit(queued)
             else:
                 session.rollback()
         return response
@@ -68,6 +78,24 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+
+
+READ_METHODS = ("GET", "HEAD")
+
+
+def _write_audit(queued: list) -> None:  # type: ignore[type-arg]
+    """Write a read request's audit events; if this fails the request fails (500): no unrecorded access."""
+    from flask import current_app
+
+    writer = current_app.extensions["xinmiao_session_factory"]()
+    try:
+        write_deferred(writer, queued)
+        writer.commit()
+    except BaseException:
+        writer.rollback()
+        raise
+    finally:
+        writer.close()
 
 
 db = Database()

@@ -5,6 +5,12 @@ Each event stores the hash of the previous one, so editing or deleting any row b
 an UPDATE of that row takes a write lock (a row lock on PostgreSQL, the database write lock on SQLite) that is
 held until the transaction ends, so two workers can never read the same "last hash" and fork the chain.
 On PostgreSQL a trigger (see the migration) also refuses UPDATE and DELETE on `audit_events`.
+
+Read-only requests (GET) defer their events: `defer_events(session)` makes `append_event` queue the event (with
+its time) instead of writing it, and the request's end writes the queue in a short transaction of its own
+(`write_deferred`) before the response leaves. The page is still never shown unless its access was recorded,
+but the chain's single head is locked for a few milliseconds instead of for a whole page render — otherwise
+every audited page view in the district would queue behind every other.
 """
 from __future__ import annotations
 
@@ -86,6 +92,25 @@ class Actor:
 _NO_SYNC = {"synchronize_session": False}
 
 
+_DEFERRED_KEY = "xinmiao_deferred_audit"
+
+
+def defer_events(session: Session) -> None:
+    """From now on, `append_event` on this session queues events for `write_deferred` instead of writing."""
+    session.info[_DEFERRED_KEY] = []
+
+
+def take_deferred(session: Session) -> list[dict[str, Any]]:
+    """The queued events (and stop queueing)."""
+    return session.info.pop(_DEFERRED_KEY, None) or []
+
+
+def write_deferred(session: Session, queued: list[dict[str, Any]]) -> None:
+    """Append queued events, in order, in the caller's transaction (flushes, never commits)."""
+    for item in queued:
+        append_event(session, **item)
+
+
 def append_event(
     session: Session,
     actor: Actor,
@@ -94,8 +119,18 @@ def append_event(
     student_public_id: str | None = None,
     target: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction (flushes, never commits)."""
+    at: datetime | None = None,
+) -> AuditEvent | None:
+    """Append one event to the chain inside the caller's transaction (flushes, never commits).
+
+    On a session in deferred mode (see `defer_events`) the event is queued, stamped with the current time, and
+    None is returned.
+    """
+    queue = session.info.get(_DEFERRED_KEY)
+    if queue is not None:
+        queue.append(dict(actor=actor, action=action, student_public_id=student_public_id, target=target,
+                          detail=detail, at=at or utcnow()))
+        return None
     session.flush()
     result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1),
                              execution_options=_NO_SYNC)
@@ -113,7 +148,7 @@ def append_event(
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one()
     event = AuditEvent(
         seq=seq,
-        at=utcnow(),
+        at=at or utcnow(),
         actor_id=actor.user_id,
         actor=actor.username,
         role=actor.role,
