@@ -71,6 +71,14 @@ class BaseConfig:
     BASE_URL = _env("XINMIAO_BASE_URL", "http://127.0.0.1:5000")
 
     SUPPRESSION_K = _int("XINMIAO_SUPPRESSION_K", 5)
+    # District statistics rollups (app/district/service.py): how long a rollup is trusted for a term whose
+    # campaigns are all closed / for a term with a campaign still running (older: recomputed in the request; the
+    # page shows the figures' time either way), how often the scheduler refreshes them, and when the nightly
+    # full refresh runs (HH:MM, school time zone).
+    DISTRICT_ROLLUP_MAX_AGE_MINUTES = _int("XINMIAO_DISTRICT_ROLLUP_MAX_AGE_MINUTES", 60)
+    DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES = _int("XINMIAO_DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES", 5)
+    DISTRICT_ROLLUP_REFRESH_MINUTES = _int("XINMIAO_DISTRICT_ROLLUP_REFRESH_MINUTES", 3)
+    DISTRICT_NIGHTLY_REFRESH_AT = _env("XINMIAO_DISTRICT_NIGHTLY_REFRESH_AT", "02:30")
     DEMO_PASSWORD = _env("DEMO_PASSWORD", "xinmiao-demo")
     ALLOW_DEMO_SEED = True
     RUN_SCHEDULER_IN_PROCESS = False

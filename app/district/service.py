@@ -17,9 +17,12 @@ How figures are built
    so every page, filter and export shows the same protected figures.
 4. Maintained rollups: when every campaign of a selection is closed, its cubes (counts only) are kept in
    `district_rollups` (full detail for the dashboard, type x stage detail for the trends) and read back while
-   fresh (`ROLLUP_MAX_AGE`, and until a campaign is closed again); `flask district refresh-rollups` recomputes
-   them (nightly). The dashboard of a running term is always computed live; its point on the trend charts
-   may be up to five minutes old. Enrolment is always live (the current roll).
+   fresh (`ROLLUP_MAX_AGE`, and until a campaign is closed again). A selection with a campaign still running is
+   rolled up too, but trusted for `OPEN_ROLLUP_MAX_AGE` only (5 minutes, a setting) and only for the same
+   campaigns on the same day; older, it is recomputed in the request. The scheduler job `district_rollups`
+   (app/district/tasks.py) keeps running terms (and closed ones about to expire) fresh every few minutes, so
+   requests find a fresh rollup; the nightly job recomputes them all. `Context.as_of` tells when the figures
+   shown were computed (the page shows it). Enrolment is always live (the current roll).
 Schools, their names and their staff are not children: the staffing table names schools.
 """
 from __future__ import annotations
@@ -59,7 +62,7 @@ LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positiv
 # Rollups of closed campaigns are trusted for this long (late follow-ups still change them); bump the version
 # whenever the meaning of a stored measure changes, so old rollups are recomputed.
 ROLLUP_MAX_AGE = timedelta(hours=1)
-OPEN_TERM_TREND_MAX_AGE = timedelta(minutes=5)  # the running term's point on the trend charts
+OPEN_ROLLUP_MAX_AGE = timedelta(minutes=5)  # a selection with a running campaign (dashboard and trend point)
 ROLLUP_VERSION = "1"
 
 Cube = dict[tuple[int, int, str], int]  # (school_id, grade, gender) -> count
@@ -100,6 +103,7 @@ class Context:
     eligible: dict[int, set[int]]  # school id -> grades the selected campaigns screen
     instruments: list[str]
     closed_stamp: str | None = None  # set when every selected campaign is closed: ids and closing times
+    as_of: datetime | None = None  # when the screening figures were computed (a rollup's refresh time, or now)
 
     @property
     def school_ids(self) -> frozenset[int]:
@@ -607,14 +611,19 @@ def present_grades(ctx: Context) -> list[int]:
 
 def compute_figures(db: Session, district_id: int | None, selection: Selection, k: int, today: date,
                     tz_name: str = "Asia/Shanghai", max_level: int = 9, *, enrolled: Cube | None = None,
-                    rollup_max_age: timedelta | None = ROLLUP_MAX_AGE) -> tuple[Context, Figures]:
-    """Protected figures for one selection. `max_level=1` computes only the district-level cells (trends)."""
+                    rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
+                    open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> tuple[Context, Figures]:
+    """Protected figures for one selection. `max_level=1` computes only the district-level cells (trends).
+
+    Disclosure control runs on whatever counts are used (live or from a rollup); `ctx.as_of` says how old they are.
+    """
     ctx = load_context(db, district_id, selection)
     if enrolled is None:
         enrolled = enrolled_by_school(db, ctx.school_ids)
     detail = "coarse" if max_level <= 1 else "full"
     cubes = {"enrolled": eligible_enrolled(ctx, enrolled)}
-    cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age))
+    cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age,
+                                        open_max_age))
     scopes = make_scopes(ctx)
     return ctx, protect_cubes(cubes, scopes, present_grades(ctx), k, max_level)
 
@@ -657,40 +666,60 @@ def _decode(text: str) -> dict[str, Cube]:
     return {m: {(s, g, x): n for s, g, x, n in rows} for m, rows in json.loads(text).items()}
 
 
-def cached_screening_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
-                           tz_name: str, detail: str, max_age: timedelta | None) -> dict[str, Cube]:
-    """The screening measures, from a maintained rollup when every campaign of the selection is closed.
+def rollup_stamp(ctx: Context, today: date) -> str:
+    """What a rollup of this context must have been computed from to be reused.
 
-    A rollup is used while its stamp (campaign ids and closing times) matches and it is younger than `max_age`
-    (follow-up figures of a closed campaign still move: late interviews, cases closing); otherwise the figures
-    are computed from the screenings and the rollup is written again. A running term is computed live for the
-    dashboard; for the trends ("coarse") it is rolled up too, for at most OPEN_TERM_TREND_MAX_AGE.
+    Closed: the campaigns and their closing times. Running: the campaigns and the day (interview deadlines count
+    against today), so a new campaign in the term, a campaign closing or midnight all invalidate it.
     """
-    if max_age is None or not ctx.campaign_ids:
-        cubes = screening_cubes(db, ctx, today, tz_name)
-        return coarsen(cubes, ctx) if detail == "coarse" else cubes
-    if ctx.closed_stamp is None:
-        if detail != "coarse":  # the dashboard of a term still running is always live
-            return screening_cubes(db, ctx, today, tz_name)
-        # The trend point of a running term may be a few minutes old.
-        stamp = "open:" + ",".join(map(str, ctx.campaign_ids)) + f"|{ROLLUP_VERSION}"
-        max_age = min(max_age, OPEN_TERM_TREND_MAX_AGE)
-    else:
-        stamp = f"{ctx.closed_stamp}|{ROLLUP_VERSION}"
-    key = rollup_key(district_id, selection, detail)
+    if ctx.closed_stamp is not None:
+        return f"{ctx.closed_stamp}|{ROLLUP_VERSION}"
+    return "open:" + ",".join(map(str, ctx.campaign_ids)) + f"@{today.isoformat()}|{ROLLUP_VERSION}"
+
+
+def _max_age(ctx: Context, max_age: timedelta | None, open_max_age: timedelta | None) -> timedelta | None:
+    if max_age is None or open_max_age is None and ctx.closed_stamp is None:
+        return None
+    return max_age if ctx.closed_stamp is not None else min(max_age, open_max_age)  # type: ignore[type-var]
+
+
+def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
     row = db.execute(select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
                      .where(DistrictRollup.key == key).group_by(DistrictRollup.key, DistrictRollup.stamp,
                                                                 DistrictRollup.refreshed_at, DistrictRollup.cubes)).first()
-    if row is not None and row[0] == stamp and utcnow() - row[1] < max_age:
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def cached_screening_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
+                           tz_name: str, detail: str, max_age: timedelta | None,
+                           open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> dict[str, Cube]:
+    """The screening measures, from a maintained rollup while it is fresh; sets `ctx.as_of`.
+
+    A rollup is used while its stamp (see `rollup_stamp`) matches and it is younger than `max_age` (closed
+    campaigns: follow-up figures still move — late interviews, cases closing) or `open_max_age` (a campaign still
+    running); otherwise the figures are computed from the screenings and the rollup is written again.
+    `max_age=None` (or `open_max_age=None` for a running selection) always computes live and writes nothing.
+    """
+    age = _max_age(ctx, max_age, open_max_age)
+    if age is None or not ctx.campaign_ids:
+        ctx.as_of = utcnow()
+        cubes = screening_cubes(db, ctx, today, tz_name)
+        return coarsen(cubes, ctx) if detail == "coarse" else cubes
+    stamp = rollup_stamp(ctx, today)
+    row = read_rollup(db, rollup_key(district_id, selection, detail))
+    if row is not None and row[0] == stamp and utcnow() - row[1] < age:
+        ctx.as_of = row[1]
         return _decode(row[2])
     cubes = screening_cubes(db, ctx, today, tz_name)
-    store_rollups(db, district_id, selection, ctx, cubes, stamp)
+    ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
     return coarsen(cubes, ctx) if detail == "coarse" else cubes
 
 
 def store_rollups(db: Session, district_id: int | None, selection: Selection, ctx: Context, cubes: dict[str, Cube],
-                  stamp: str) -> None:
-    """Write the full and coarse rollups of a selection (replacing older ones). Flushes, never commits."""
+                  stamp: str) -> datetime:
+    """Write the full and coarse rollups of a selection (replacing older ones). Flushes, never commits.
+
+    Returns the refresh time written. The counts must have been computed just before (the time is taken here)."""
     now = utcnow()
     for detail, data in (("full", cubes), ("coarse", coarsen(cubes, ctx))):
         key = rollup_key(district_id, selection, detail)
@@ -700,18 +729,38 @@ def store_rollups(db: Session, district_id: int | None, selection: Selection, ct
                 db.execute(insert(DistrictRollup).values(key=key, stamp=stamp, refreshed_at=now, cubes=_encode(data)))
         except IntegrityError:  # another request wrote the same rollup a moment ago: theirs is as good
             pass
+    return now
 
 
-def refresh_rollups(db: Session, district_id: int | None, today: date, tz_name: str = "Asia/Shanghai") -> list[str]:
-    """Recompute the rollups of every term whose campaigns are all closed (`flask district refresh-rollups`)."""
+def refresh_rollups(db: Session, district_id: int | None, today: date, tz_name: str = "Asia/Shanghai",
+                    *, running: bool = False, due_within: timedelta | None = None,
+                    max_age: timedelta = ROLLUP_MAX_AGE, open_max_age: timedelta = OPEN_ROLLUP_MAX_AGE) -> list[str]:
+    """Recompute rollups (`flask district refresh-rollups`, the scheduler jobs). Returns the terms refreshed.
+
+    Default: every term whose campaigns are all closed. `running=True`: terms with a running campaign too (and,
+    when such a term has a single campaign, the same counts stored under that campaign's selection, whose figures
+    are identical). `due_within`: only rollups that are missing, computed from other campaigns, or would expire
+    within that time (the frequent job; a term rolled up a moment ago is not computed again).
+    """
     done = []
     for term in list_terms(db, district_id):
         selection = Selection(term, None)
         ctx = load_context(db, district_id, selection)
-        if ctx.closed_stamp is None:
+        if not ctx.campaign_ids or (ctx.closed_stamp is None and not running):
             continue
-        store_rollups(db, district_id, selection, ctx, screening_cubes(db, ctx, today, tz_name),
-                      f"{ctx.closed_stamp}|{ROLLUP_VERSION}")
+        stamp = rollup_stamp(ctx, today)
+        if due_within is not None:
+            row = read_rollup(db, rollup_key(district_id, selection, "full"))
+            age = max_age if ctx.closed_stamp is not None else min(max_age, open_max_age)
+            if row is not None and row[0] == stamp and utcnow() - row[1] + due_within < age:
+                continue
+        cubes = screening_cubes(db, ctx, today, tz_name)
+        store_rollups(db, district_id, selection, ctx, cubes, stamp)
+        if len(ctx.campaign_ids) == 1:
+            one = Selection(None, ctx.campaign_ids[0])
+            one_ctx = load_context(db, district_id, one)
+            if one_ctx.campaign_ids == ctx.campaign_ids and one_ctx.eligible == ctx.eligible:
+                store_rollups(db, district_id, one, one_ctx, cubes, rollup_stamp(one_ctx, today))
         done.append(term)
     return done
 
@@ -770,15 +819,17 @@ class TrendPoint:
     term: str
     figures: Figures
     scopes: Scopes
+    as_of: datetime | None = None  # when this term's figures were computed
 
 
 def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: str = "Asia/Shanghai",
-           limit: int = 10, rollup_max_age: timedelta | None = ROLLUP_MAX_AGE) -> list[TrendPoint]:
+           limit: int = 10, rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
+           open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> list[TrendPoint]:
     """District-level figures (levels 0-1: district, each type / stage / grade / gender) for each term."""
     out = []
     enrolled = enrolled_by_school(db, _district_schools(db, district_id))
     for term in list_terms(db, district_id)[-limit:]:
         ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1,
-                                       enrolled=enrolled, rollup_max_age=rollup_max_age)
-        out.append(TrendPoint(term, figures, figures.scopes))
+                                       enrolled=enrolled, rollup_max_age=rollup_max_age, open_max_age=open_max_age)
+        out.append(TrendPoint(term, figures, figures.scopes, ctx.as_of))
     return out

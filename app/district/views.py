@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
@@ -113,11 +114,25 @@ def _rollup_max_age() -> timedelta:
     return timedelta(minutes=int(minutes)) if minutes is not None else service.ROLLUP_MAX_AGE
 
 
+def _open_max_age() -> timedelta:
+    minutes = current_app.config.get("DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES")
+    return timedelta(minutes=int(minutes)) if minutes is not None else service.OPEN_ROLLUP_MAX_AGE
+
+
 def _compute(query: Query):  # type: ignore[no-untyped-def]
     return service.compute_figures(
         db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
-        rollup_max_age=_rollup_max_age(),
+        rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
     )
+
+
+def as_of_text(value: datetime | None) -> str:
+    """"Figures as of HH:MM" in the school time zone (with the date when not today), so the officer knows their age."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+    shown = local.strftime("%H:%M") if local.date() == local_today() else local.strftime("%Y-%m-%d %H:%M")
+    return _("Figures as of %(time)s", time=shown)
 
 
 def _selection_label(query: Query, campaigns: list[tuple[int, str, str]]) -> str:
@@ -149,6 +164,7 @@ def dashboard():
     return render_template(
         "district/dashboard.html",
         query=query,
+        as_of=as_of_text(ctx.as_of),
         tables=tables,
         summary=summary,
         charts=charts,
@@ -200,7 +216,7 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-unt
 @roles("district")
 def trends():
     points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                            rollup_max_age=_rollup_max_age())
+                            rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age())
     terms = [p.term for p in points]
 
     def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
@@ -241,7 +257,9 @@ def trends():
         ),
     ]
     rows = trend_rows(points)
-    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()))
+    stamps = [p.as_of for p in points if p.as_of is not None]
+    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
+                           as_of=as_of_text(min(stamps) if stamps else None))
 
 
 def trend_rows(points) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -309,7 +327,7 @@ def export(table_id: str, fmt: str):
         caption = [title]
     elif table_id == "trends":
         points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                                rollup_max_age=_rollup_max_age())
+                                rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age())
         matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
         caption = [title]
     else:

@@ -47,8 +47,9 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
 @dataclass(frozen=True)
 class JobSpec:
     id: str
-    sweeps: tuple[str, ...]
-    minutes_key: str
+    sweeps: tuple[str, ...]  # rechecks sweeps (app.rechecks.tasks.SWEEPS), or one "module:function(db, now)"
+    minutes_key: str = ""  # interval: a key of the recheck policy's schedule, else an app config key (minutes)
+    at_key: str = ""  # instead of an interval: daily at HH:MM (app config key; scheduler time zone)
 
 
 JOBS = (
@@ -56,7 +57,20 @@ JOBS = (
     JobSpec("crisis_realerts", ("crisis_realerts",), "crisis_minutes"),
     JobSpec("reminders", ("checkin_reminders", "weekly_digest"), "reminders_minutes"),
     JobSpec("mail", ("mail",), "mail_minutes"),
+    JobSpec("district_rollups", ("app.district.tasks:refresh_due_rollups",), "DISTRICT_ROLLUP_REFRESH_MINUTES"),
+    JobSpec("district_rollups_nightly", ("app.district.tasks:refresh_all_rollups",), at_key="DISTRICT_NIGHTLY_REFRESH_AT"),
 )
+
+
+def _call_sweep(name: str, session: Session, now: datetime) -> dict[str, Any]:
+    from app.rechecks.tasks import run_sweep
+
+    if ":" not in name:
+        return run_sweep(name, session, now)
+    import importlib
+
+    module, func = name.split(":", 1)
+    return getattr(importlib.import_module(module), func)(session, now)
 
 
 def new_holder_id() -> str:
@@ -201,9 +215,15 @@ class SchedulerRunner:
             replace_existing=True, next_run_time=datetime.now(timezone.utc), **JOB_DEFAULTS,
         )
         for job in JOBS:
+            if job.at_key:
+                hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
+                trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+            else:
+                minutes = policy.schedule.get(job.minutes_key) or self.app.config[job.minutes_key]
+                trigger = {"trigger": "interval", "minutes": int(minutes)}
             scheduler.add_job(
-                self.run_job, "interval", minutes=policy.schedule[job.minutes_key], args=[job.id], id=job.id,
-                name=f"sweep {job.id}", replace_existing=True, **JOB_DEFAULTS,
+                self.run_job, args=[job.id], id=job.id, name=f"sweep {job.id}", replace_existing=True,
+                **trigger, **JOB_DEFAULTS,
             )
 
     def tick_lease(self) -> None:
@@ -228,7 +248,6 @@ class SchedulerRunner:
 
     def run_job(self, job_id: str) -> dict[str, Any] | None:
         from app.db import db
-        from app.rechecks.tasks import run_sweep
 
         if not self.held:
             return None
@@ -240,7 +259,7 @@ class SchedulerRunner:
                     self.held = False
                     self.out(f"scheduler: job {job_id} skipped, lease not held")
                     return None
-                counts = {name: run_sweep(name, session, now) for name in spec.sweeps}
+                counts = {name: _call_sweep(name, session, now) for name in spec.sweeps}
         self.out("job " + json.dumps({"job": job_id, "holder": self.lease.holder, "at": now.isoformat(), "counts": counts}, sort_keys=True))
         return counts
 
