@@ -52,14 +52,20 @@ district_cli = AppGroup("district", help="District statistics: maintained rollup
 
 
 @district_cli.command("refresh-rollups")
-def refresh_rollups_command() -> None:
-    """Recompute the rollups of every term whose campaigns are all closed (run nightly, e.g. from cron)."""
+@click.option("--running/--closed-only", default=False, help="Also the terms with a campaign still running.")
+def refresh_rollups_command(running: bool) -> None:
+    """Recompute the rollups of every term whose campaigns are all closed (and, with --running, the others).
+
+    The scheduler does this by itself: job district_rollups every few minutes, district_rollups_nightly nightly.
+    """
     from models import District
 
     with db.transaction() as session:
         for district_id in session.scalars(select(District.id).group_by(District.id)):
-            terms = service.refresh_rollups(session, district_id, local_today(), current_app.config["TIMEZONE"])
-            click.echo(f"district {district_id}: rollups refreshed for {len(terms)} closed terms: {', '.join(terms) or '-'}")
+            terms = service.refresh_rollups(session, district_id, local_today(), current_app.config["TIMEZONE"],
+                                            running=running)
+            what = "terms" if running else "closed terms"
+            click.echo(f"district {district_id}: rollups refreshed for {len(terms)} {what}: {', '.join(terms) or '-'}")
 
 
 # -- request parsing ----------------------------------------------------------------------------------------

@@ -154,3 +154,12 @@ def test_another_districts_campaign_is_neither_listed_nor_selectable(officer, fa
     assert "外区测评" not in html and "2030-2031-1" not in html
     html = officer.get(f"/district?campaign={campaign.id}").get_data(as_text=True)
     assert "外区测评" not in html
+
+
+def test_the_dashboard_and_trends_say_when_their_figures_were_computed(officer):
+    for url in ("/district", "/district/trends"):
+        html = officer.get(url).get_data(as_text=True)
+        assert 'data-testid="figures-as-of"' in html
+        assert "数据更新于 " in html
+        stamp = html.split("数据更新于 ", 1)[1][:5]
+        assert stamp[2] == ":" and stamp.replace(":", "").isdigit()

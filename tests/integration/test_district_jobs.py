@@ -1,0 +1,46 @@
+"""The scheduler keeps the district rollups fresh: every few minutes for running terms, a full refresh nightly."""
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from app.district import tasks
+from app.rechecks.scheduler import JOB_DEFAULTS, JOBS, SchedulerRunner, make_lease
+from models import DistrictRollup, utcnow
+from tests.integration.district_world import build
+
+
+def test_the_district_jobs_are_scheduled_every_few_minutes_and_nightly(app, engine):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    assert {"district_rollups", "district_rollups_nightly"} <= {j.id for j in JOBS}
+    scheduler = BackgroundScheduler(job_defaults=dict(JOB_DEFAULTS), timezone=app.config["TIMEZONE"])
+    scheduler.start(paused=True)
+    try:
+        for _ in range(2):  # a restart re-adds, never duplicates
+            SchedulerRunner(app, make_lease(engine, "x")).add_jobs(scheduler)
+        frequent = scheduler.get_job("district_rollups")
+        nightly = scheduler.get_job("district_rollups_nightly")
+        assert frequent.trigger.interval == timedelta(minutes=app.config["DISTRICT_ROLLUP_REFRESH_MINUTES"])
+        assert app.config["DISTRICT_ROLLUP_REFRESH_MINUTES"] < app.config["DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES"]
+        fields = {f.name: str(f) for f in nightly.trigger.fields}
+        hour, minute = app.config["DISTRICT_NIGHTLY_REFRESH_AT"].split(":")
+        assert (fields["hour"], fields["minute"]) == (str(int(hour)), str(int(minute)))
+        assert [j.id for j in scheduler.get_jobs()].count("district_rollups") == 1
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_frequent_job_rolls_up_the_running_term_and_the_nightly_job_everything(app, db_session, factory):
+    world = build(factory)
+    now = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+    with app.app_context():
+        assert tasks.refresh_due_rollups(db_session, now) == {"terms_refreshed": 1}
+        assert tasks.refresh_due_rollups(db_session, now) == {"terms_refreshed": 0}  # still fresh: not recomputed
+        before = set(db_session.scalars(select(DistrictRollup.refreshed_at)))
+        assert tasks.refresh_all_rollups(db_session, now) == {"terms_refreshed": 1}
+    after = set(db_session.scalars(select(DistrictRollup.refreshed_at)))
+    assert after and max(after) >= max(before)
+    keys = set(db_session.scalars(select(DistrictRollup.key)))
+    assert f"d{world.district_user.district_id}:term:{world.campaign.term}:full" in keys
+    assert all(utcnow() - t < timedelta(minutes=1) for t in after)
+    assert date(2026, 10, 15).isoformat() in db_session.scalar(select(DistrictRollup.stamp))  # the school day
