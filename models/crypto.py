@@ -66,6 +66,7 @@ MAX_KEY_ID = 2**64 - 1
 BLIND_INDEX_HEX_LEN = 10  # 40 bits: deliberately collision-prone; the app filters after decrypting
 
 FORMAT_AES256GCM = 1
+_SHA256_BLOCK = 64
 
 _BLIND_INDEX_INFO = b"xinmiao/blind-index/v1/"
 _WRAP_AAD_PREFIX = b"xinmiao/wrap/v1"
@@ -123,6 +124,12 @@ def _format(version: int) -> _AesGcmFormat:
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
 
 
+# The per-character rules of normalise() below, restricted to ASCII: drop what str.isspace() calls whitespace
+# (which includes the separators \x1c-\x1f; the only ASCII "Zs" is the space), lower-case A-Z, keep the rest.
+# Exactly the slow path's result for ASCII text (tests/unit/test_crypto.py compares the two with Hypothesis).
+_ASCII_NORMALISE = {i: None for i in range(128) if chr(i).isspace()} | {i: i + 32 for i in range(ord("A"), ord("Z") + 1)}
+
+
 def normalise(value: str) -> str:
     """Normalise a searchable value: NFKC, ASCII digits, no whitespace at all, ASCII letters lower-cased.
 
@@ -131,7 +138,18 @@ def normalise(value: str) -> str:
     """
     if not isinstance(value, str):
         raise CryptoError("normalise() takes a str")
+    if value.isascii():  # fast path (student numbers, phones): NFKC leaves ASCII unchanged
+        return value.translate(_ASCII_NORMALISE)
     text = unicodedata.normalize("NFKC", value)
+    if text.isascii() or text.isalpha():
+        # Full-width digits and letters become ASCII under NFKC. Letters only (a Chinese name): no whitespace, no
+        # Zs, no invisible format character and no decimal digit is a letter, so only A-Z change.
+        return text.translate(_ASCII_NORMALISE)
+    return _normalise_chars(text)
+
+
+def _normalise_chars(text: str) -> str:
+    """The per-character rules, on NFKC text."""
     out = []
     for ch in text:
         if ch.isspace() or ch in _INVISIBLE or unicodedata.category(ch) == "Zs":
@@ -142,6 +160,11 @@ def normalise(value: str) -> str:
             ch = str(unicodedata.decimal(ch))
         out.append(ch)
     return "".join(out)
+
+
+def _normalise_slow(value: str) -> str:
+    """normalise() without its ASCII fast paths: the reference the tests compare the fast paths with."""
+    return _normalise_chars(unicodedata.normalize("NFKC", value))
 
 
 def _lp(part: str | bytes) -> bytes:
@@ -283,6 +306,7 @@ class KeyRing:
         if any(hmac.compare_digest(self._index_key, k) for k in self._master.values()):
             raise CryptoError("the index key must not equal a master key")
         self._column_keys: dict[str, bytes] = {}
+        self._column_hmacs: dict[str, tuple[object, object]] = {}
 
     def __repr__(self) -> str:  # never print key material
         return f"KeyRing(versions={self.versions}, current_version={self.current_version})"
@@ -483,8 +507,18 @@ class KeyRing:
 
     def blind_index(self, column: str, value: str) -> str:
         """Truncated (40-bit, 10 hex chars) HMAC-SHA-256 of normalise(value) under the column's derived key."""
-        digest = hmac.new(self._column_key(column), normalise(value).encode("utf-8"), hashlib.sha256)
-        return digest.hexdigest()[:BLIND_INDEX_HEX_LEN]
+        # HMAC (RFC 2104) with the keyed inner and outer SHA-256 states computed once per column and copied per
+        # value: the same bytes as hmac.new(key, msg, sha256), without redoing the key schedule on every call.
+        states = self._column_hmacs.get(column)
+        if states is None:
+            key = self._column_key(column).ljust(_SHA256_BLOCK, b"\0")  # 32-byte key: zero-padded, never hashed
+            states = (hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key)))
+            self._column_hmacs[column] = states
+        inner = states[0].copy()  # type: ignore[attr-defined]
+        inner.update(normalise(value).encode("utf-8"))
+        outer = states[1].copy()  # type: ignore[attr-defined]
+        outer.update(inner.digest())
+        return outer.digest()[: BLIND_INDEX_HEX_LEN // 2].hex()
 
 
 # --------------------------------------------------------------------------------------------------------------

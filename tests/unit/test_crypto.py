@@ -7,8 +7,14 @@ import json
 import os
 import stat
 
-import pytest
+import hashlib
+import hmac
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models import crypto
 from models.crypto import (
     BLIND_INDEX_HEX_LEN,
     FORMAT_AES256GCM,
@@ -224,6 +230,40 @@ def test_normalise_removes_spaces_maps_full_width_and_lowercases(raw, expected):
 
 def test_normalise_keeps_chinese_characters_unchanged():
     assert normalise("欧阳娜娜") == "欧阳娜娜"
+
+
+# The ASCII fast paths of normalise() must give exactly what the character-by-character rules give.
+_ASCII_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127))
+_MIXED_TEXT = st.text(alphabet=st.one_of(
+    st.characters(min_codepoint=0, max_codepoint=127),
+    st.sampled_from("０１２３４５６７８９ＡＢＺａｚ\u3000\u00a0\u2000\u200b\ufeff\u0661\u0967张三欧阳①㈠ﬁ"),
+    st.characters(),
+))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_ASCII_TEXT)
+def test_normalise_fast_path_equals_the_slow_path_for_any_ascii_text(value):
+    assert normalise(value) == crypto._normalise_slow(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_MIXED_TEXT)
+def test_normalise_equals_the_slow_path_for_any_text(value):
+    assert normalise(value) == crypto._normalise_slow(value)
+
+
+@pytest.mark.parametrize("value", ["\x1c\x1d\x1e\x1f", "A\x0bB\x0cC", "G31 0151\t2014", "ＧＳ１２", "Ab\r\n"])
+def test_normalise_fast_path_equals_the_slow_path_for_ascii_separators_and_full_width(value):
+    assert normalise(value) == crypto._normalise_slow(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_blind_index_is_the_truncated_hmac_sha256_of_the_normalised_value(value):
+    ring = KeyRing.generate()
+    expected = hmac.new(ring._column_key("students.name"), normalise(value).encode("utf-8"), hashlib.sha256)
+    assert ring.blind_index("students.name", value) == expected.hexdigest()[:BLIND_INDEX_HEX_LEN]
 
 
 # -- key ring: wrapping -------------------------------------------------------------------------------------------
