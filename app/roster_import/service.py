@@ -338,42 +338,39 @@ class _NewStudent:
             setattr(self, c, values.get(c))
 
 
-def _insert_new_data_keys(db: Session) -> None:
-    """The wrapped data keys the Vault just added to the session, written with one executemany instead of the
-    unit of work (the Vault made them; this only changes how the rows travel)."""
-    keys = [obj for obj in db.new if isinstance(obj, DataKey)]
-    for key in keys:
-        db.expunge(key)
-    if keys:
-        db.execute(insert(DataKey.__table__),
-                   [{"id": k.id, "wrapped": k.wrapped, "master_version": k.master_version} for k in keys])
-    db.flush()
-
-
 def _bulk_create(db: Session, vault: Vault, school: School, plan: ImportPlan) -> int:
     """Seal through the Vault, then one executemany per batch for the students and one for their care groups."""
     created = 0
-    for batch in _chunks(plan.creates, BATCH):
-        values: list[dict[str, Any]] = []
-        groups: list[tuple[str, tuple[str, ...]]] = []
-        for r in batch:
-            klass = plan.classes.get((r.grade, r.class_number)) if r.class_number else None
-            st = _NewStudent(public_id=str(uuid.uuid4()), school_id=school.id, class_id=klass.id if klass else None,
-                             grade=r.grade, gender=r.gender, birth_ym=r.birth_ym, status="enrolled")
-            vault.seal_identity(st, name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
-                                guardians=[r.guardian] if r.guardian else [])
-            values.append({c: getattr(st, c) for c in STUDENT_COLUMNS})
-            if r.care_groups:
-                groups.append((st.public_id, r.care_groups))  # type: ignore[attr-defined]
-        _insert_new_data_keys(db)  # before the students that reference them
-        db.execute(insert(Student.__table__), values)
-        if groups:
-            ids = dict(db.execute(select(Student.public_id, Student.id)
-                                  .where(Student.public_id.in_([pid for pid, _ in groups]))).all())
-            db.execute(insert(StudentCareGroup.__table__),
-                       [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
-        created += len(values)
+    with vault.collecting_new_keys() as new_keys:
+        for batch in _chunks(plan.creates, BATCH):
+            created += _create_batch(db, vault, school, plan, batch, new_keys)
+            new_keys.clear()
     return created
+
+
+def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, batch: Sequence[RosterRow],
+                  new_keys: list[dict[str, Any]]) -> int:
+    """One batch: seal each new student through the Vault, then one executemany each for the data keys, the
+    students and their care groups."""
+    values: list[dict[str, Any]] = []
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    for r in batch:
+        klass = plan.classes.get((r.grade, r.class_number)) if r.class_number else None
+        st = _NewStudent(public_id=str(uuid.uuid4()), school_id=school.id, class_id=klass.id if klass else None,
+                         grade=r.grade, gender=r.gender, birth_ym=r.birth_ym, status="enrolled")
+        vault.seal_identity(st, name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
+                            guardians=[r.guardian] if r.guardian else [])
+        values.append({c: getattr(st, c) for c in STUDENT_COLUMNS})
+        if r.care_groups:
+            groups.append((st.public_id, r.care_groups))  # type: ignore[attr-defined]
+    db.execute(insert(DataKey.__table__), new_keys)  # the wrapped data keys, before the students using them
+    db.execute(insert(Student.__table__), values)
+    if groups:
+        ids = dict(db.execute(select(Student.public_id, Student.id)
+                              .where(Student.public_id.in_([pid for pid, _ in groups]))).all())
+        db.execute(insert(StudentCareGroup.__table__),
+                   [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
+    return len(values)
 
 
 def audit_preview(db: Session, actor: Actor, plan: ImportPlan) -> None:
