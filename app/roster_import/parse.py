@@ -117,6 +117,7 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)  # non-blocking (formula-like text kept as plain text)
     data_rows: int = 0
+    group_columns: list[str] | None = field(default=None, repr=False)  # the "group:*" keys of columns (cached)
 
     @property
     def bad_rows(self) -> set[int]:
@@ -159,6 +160,9 @@ def unquote(text: str) -> str:
     if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
         return text[1:]
     return text
+
+
+_QUOTE_OR_FORMULA = frozenset(FORMULA_START) | {"'"}
 
 
 def looks_like_formula(text: str) -> bool:
@@ -262,10 +266,14 @@ def parse_class(text: str) -> tuple[int | None, int] | None:
 
 
 def clean_number(text: str) -> str:
+    if text.isascii() and text.isalnum():  # the usual case: NFKC and _squash would leave it unchanged
+        return text.upper()
     return _squash(text).upper()
 
 
 def clean_name(text: str) -> str:
+    if text.isalpha():  # the usual case (张小明): no whitespace, BOM or zero-width space to remove
+        return text
     return re.sub(r"\s+", " ", text.replace("\ufeff", "").replace("\u200b", "")).strip()
 
 
@@ -473,14 +481,20 @@ def _parse_row(parsed: ParsedFile, number: int, raw: list[Any], this_year: int) 
     header = parsed.header
     problems: list[Problem] = []
 
+    width = len(raw)
+
     def raw_at(key: str) -> Any:
         i = cols.get(key)
-        return raw[i] if i is not None and i < len(raw) else None
+        return raw[i] if i is not None and i < width else None
 
     def text_at(key: str) -> str:
-        text = unquote(cell_text(raw_at(key)))
-        if looks_like_formula(text) and key in ("name", "guardian", "relation"):
-            parsed.notes.append(Problem(number, header[cols[key]], _l("starts like a formula; kept as plain text")))
+        i = cols.get(key)
+        value = raw[i] if i is not None and i < width else None
+        text = value.strip() if type(value) is str else cell_text(value)
+        if text and text[0] in _QUOTE_OR_FORMULA:  # rare: only then can unquote() or the formula note apply
+            text = unquote(text)
+            if looks_like_formula(text) and key in ("name", "guardian", "relation"):
+                parsed.notes.append(Problem(number, header[cols[key]], _l("starts like a formula; kept as plain text")))
         if len(text) > MAX_CELL:
             problems.append(Problem(number, header[cols[key]], _l("too long")))
             return text[:MAX_CELL]
@@ -530,7 +544,9 @@ def _parse_row(parsed: ParsedFile, number: int, raw: list[Any], this_year: int) 
                     bad("class", _l("the class %(value)s is not in grade %(grade)s", value=class_text, grade=grade))
 
     care: tuple[str, ...] | None = None
-    group_cols = [k for k in cols if k.startswith("group:")]
+    group_cols = parsed.group_columns
+    if group_cols is None:  # once per file
+        group_cols = parsed.group_columns = [k for k in cols if k.startswith("group:")]
     if group_cols:
         chosen = []
         for key in group_cols:

@@ -1,10 +1,13 @@
 """Roster file parsing: encodings, headers, values as people type them, limits and hostile files."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.roster_import import parse
 from app.roster_import.parse import RosterFileError, parse_file
@@ -230,3 +233,25 @@ def test_chinese_and_english_headers_mixed_in_one_file_are_both_understood(tmp_p
 def test_an_excel_date_cell_gives_the_birth_month(tmp_path):
     parsed = _parse(tmp_path, "r.xlsx", xlsx_bytes([row(birth=datetime(2013, 11, 2))]))
     assert parsed.rows[0].birth_ym == "2013-11"
+
+
+# -- the fast paths of clean_number / clean_name give what the general rules give ----------------------------
+
+_CELL_TEXT = st.text(alphabet=st.one_of(
+    st.characters(min_codepoint=0, max_codepoint=127),
+    st.sampled_from("张小明欧阳·０１ＧＡ\u3000\u00a0\u200b\ufeff\u0661①ﬁ"),
+    st.characters(),
+))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_CELL_TEXT)
+def test_clean_number_equals_the_squashed_upper_cased_text_for_any_text(text):
+    assert parse.clean_number(text) == parse._squash(text).upper()
+
+
+@settings(max_examples=400, deadline=None)
+@given(_CELL_TEXT)
+def test_clean_name_equals_the_whitespace_collapsing_rule_for_any_text(text):
+    expected = re.sub(r"\s+", " ", text.replace("\ufeff", "").replace("\u200b", "")).strip()
+    assert parse.clean_name(text) == expected
