@@ -22,6 +22,7 @@ from .audit import Actor, append_event
 from .base import utcnow
 from .roster import DataKey, Student
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(value, ensure_ascii=False) uses, made once
 IDENTITY_COLUMNS = ("name", "student_number", "national_id", "guardians")
 BLIND_INDEXED = {"name": "students.name", "student_number": "students.student_number"}
 
@@ -124,14 +125,15 @@ class Vault:
 
             student.public_id = str(uuid.uuid4())
         key_id, dek = self._key_for(student, create=True)
+        sealer = crypto.Sealer(dek, key_id)  # one keyed cipher for this student's values
         for column, value in values.items():
             if column not in IDENTITY_COLUMNS:
                 raise ValueError(f"not an identity column: {column}")
             if column == "guardians":
-                value = json.dumps(value or [], ensure_ascii=False)
+                value = _JSON.encode(value or [])
             blob = None
             if value not in (None, ""):
-                blob = crypto.seal(dek, key_id, str(value), crypto.aad_for("students", column, student.public_id))
+                blob = sealer.seal(str(value), crypto.aad_for("students", column, student.public_id))
             setattr(student, f"{column}_enc", blob)
             if column in BLIND_INDEXED:
                 setattr(student, f"{column}_bidx", self.blind_index(column, value) if value else None)

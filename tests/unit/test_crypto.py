@@ -9,6 +9,7 @@ import stat
 
 import hashlib
 import hmac
+import struct
 
 import pytest
 from hypothesis import given, settings
@@ -28,6 +29,7 @@ from models.crypto import (
     normalise,
     open_sealed,
     parse_header,
+    Sealer,
     seal,
 )
 
@@ -264,6 +266,52 @@ def test_blind_index_is_the_truncated_hmac_sha256_of_the_normalised_value(value)
     ring = KeyRing.generate()
     expected = hmac.new(ring._column_key("students.name"), normalise(value).encode("utf-8"), hashlib.sha256)
     assert ring.blind_index("students.name", value) == expected.hexdigest()[:BLIND_INDEX_HEX_LEN]
+
+
+def test_aad_is_the_prefix_and_each_length_prefixed_utf8_part():
+    def lp(text: str) -> bytes:
+        raw = text.encode("utf-8")
+        return struct.pack(">I", len(raw)) + raw
+
+    expected = b"xinmiao/field/v1" + lp("students") + lp("name") + lp("学生-42")
+    assert aad_for("students", "name", "学生-42") == expected
+    assert aad_for("students", "name", 42) == b"xinmiao/field/v1" + lp("students") + lp("name") + lp("42")
+
+
+def test_a_sealer_makes_the_same_format_as_seal_with_a_fresh_nonce_each_time(data_key):
+    sealer = Sealer(data_key, KEY_ID)
+    a, b = sealer.seal("张小明", AAD), sealer.seal("张小明", AAD)
+    reference = seal(data_key, KEY_ID, "张小明", AAD)
+    assert len(a) == len(b) == len(reference)
+    assert a[:9] == reference[:9]  # format byte and key id
+    assert parse_header(a)[2] != parse_header(b)[2]
+    for blob in (a, b):
+        assert open_sealed(blob, lambda _: data_key, AAD) == "张小明".encode()
+    with pytest.raises(CryptoError):
+        open_sealed(a, lambda _: data_key, aad_for("students", "name", "43"))
+
+
+def test_a_sealer_refuses_what_seal_refuses(data_key):
+    with pytest.raises(CryptoError):
+        Sealer(b"short", KEY_ID)
+    with pytest.raises(CryptoError):
+        Sealer(data_key, -1)
+    with pytest.raises(CryptoError):
+        Sealer(data_key, KEY_ID).seal(123, AAD)  # type: ignore[arg-type]
+    with pytest.raises(CryptoError):
+        Sealer(data_key, KEY_ID).seal("x", "not bytes")  # type: ignore[arg-type]
+
+
+def test_wrapping_many_keys_under_one_master_version_unwraps_each(ring):
+    keys = [(new_key_id(), new_data_key()) for _ in range(3)]
+    wrapped = [(key_id, *ring.wrap(dek, key_id)) for key_id, dek in keys]
+    assert [ring.unwrap(w, key_id, v) for key_id, w, v in wrapped] == [dek for _, dek in keys]
+    new_version = ring.add_version()
+    key_id, dek = keys[0]
+    w, v = ring.wrap(dek, key_id)
+    assert v == new_version and ring.unwrap(w, key_id, new_version) == dek
+    with pytest.raises(CryptoError):
+        ring.unwrap(w, key_id, new_version - 1)
 
 
 # -- key ring: wrapping -------------------------------------------------------------------------------------------
