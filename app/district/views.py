@@ -171,6 +171,7 @@ def dashboard():
         "district/dashboard.html",
         query=query,
         as_of=as_of_text(ctx.as_of),
+        open_minutes=int(_open_max_age().total_seconds() // 60),
         tables=tables,
         summary=summary,
         charts=charts,
