@@ -44,3 +44,42 @@ def test_the_frequent_job_rolls_up_the_running_term_and_the_nightly_job_everythi
     assert f"d{world.district_user.district_id}:term:{world.campaign.term}:full" in keys
     assert all(utcnow() - t < timedelta(minutes=1) for t in after)
     assert date(2026, 10, 15).isoformat() in db_session.scalar(select(DistrictRollup.stamp))  # the school day
+
+
+def test_a_read_request_that_cannot_store_the_rollup_still_gets_its_figures(fresh_database):
+    """SQLite: a deferred read transaction whose snapshot predates another commit cannot write (busy snapshot)."""
+    from sqlalchemy.orm import Session
+
+    from app.cli import upgrade_database
+    from app.district import service
+    from app.district.service import Selection
+    from models import Campaign, District, School
+    from models.db import make_engine
+
+    upgrade_database(fresh_database.url)
+    engine = make_engine(fresh_database.url)
+    try:
+        with Session(engine) as s:
+            district = District(code="D9", name="九区")
+            s.add(district)
+            s.flush()
+            s.add(School(district_id=district.id, code="S9", name="九校", type="urban", stage="junior"))
+            s.add(Campaign(name="秋季", term="2026-2027-1", starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 30)))
+            s.commit()
+            district_id = district.id
+        reader = Session(engine.execution_options(sqlite_begin="DEFERRED"))
+        writer = Session(engine)
+        try:
+            ctx = service.load_context(reader, district_id, Selection("2026-2027-1", None))  # the snapshot starts
+            writer.add(School(district_id=district_id, code="S10", name="十校", type="urban", stage="junior"))
+            writer.commit()
+            ctx, figures = service.compute_figures(reader, district_id, Selection("2026-2027-1", None), 5,
+                                                   date(2026, 9, 15))
+            assert ctx.as_of is not None
+            assert figures.value("screened", (figures.scopes.all, None, None)) == 0
+            reader.commit()
+        finally:
+            reader.close()
+            writer.close()
+    finally:
+        engine.dispose()
