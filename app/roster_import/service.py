@@ -14,7 +14,7 @@ One audit event per import (`roster.import` with the counts), never one per row.
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,6 +25,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import Actor, DataKey, School, SchoolClass, Student, StudentCareGroup, append_event
+from models.base import utcnow
 from models.vault import Vault
 
 from . import parse
@@ -32,10 +33,6 @@ from .parse import ParsedFile, Problem, RosterFileError, RosterRow
 
 BATCH = 1000
 MATCH_CHUNK = 900
-STUDENT_COLUMNS = (
-    "public_id", "school_id", "class_id", "grade", "gender", "birth_ym", "status", "data_key_id",
-    "name_enc", "student_number_enc", "national_id_enc", "guardians_enc", "name_bidx", "student_number_bidx",
-)
 FIELD_LABELS = {
     "name": _l("name"),
     "gender": _l("gender"),
@@ -328,14 +325,62 @@ class _NewStudent:
     """What `Vault.seal_identity` needs of a student about to be bulk inserted: the row's values, no ORM state.
 
     The Vault sets `public_id`, `data_key_id`, the `*_enc` and `*_bidx` attributes exactly as on a `Student`;
-    skipping the ORM instrumentation for thousands of new rows is most of what makes the import fast.
+    the instance's `__dict__` is the row handed to the INSERT (skipping the ORM instrumentation for thousands of
+    new rows is much of what makes the import fast).
     """
 
-    __slots__ = STUDENT_COLUMNS
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__ = values
 
-    def __init__(self, **values: Any):
-        for c in STUDENT_COLUMNS:
-            setattr(self, c, values.get(c))
+
+def _new_public_id() -> str:
+    """str(uuid.uuid4()) (random 122 bits, version 4, RFC 4122 variant, same text form) at a fraction of the cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _insert_rows(db: Session, table: Any, rows: list[dict[str, Any]], same: dict[str, Any] | None = None) -> None:
+    """INSERT `rows` (dicts with the same keys), each completed with the `same` values, in one executemany.
+
+    On SQLite the rows go straight to the driver's executemany: every value still passes through its column's
+    bind processor (as SQLAlchemy would do), the `same` values once for the whole call, without SQLAlchemy's
+    per-row parameter machinery, which cost twice the driver's own time. Elsewhere (PostgreSQL) it is SQLAlchemy's
+    executemany, which batches the rows into multi-row INSERTs.
+    """
+    if not rows:
+        return
+    same = same or {}
+    conn = db.connection()
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        conn.execute(insert(table), [{**row, **same} for row in rows])
+        return
+    keys = list(rows[0])
+    fixed = list(same)
+
+    def processor(key: str) -> Any:
+        column = table.c[key]
+        return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+    fixed_values = []
+    for key in fixed:
+        proc = processor(key)
+        fixed_values.append(proc(same[key]) if proc else same[key])
+    procs = [(i, proc) for i, key in enumerate(keys) if (proc := processor(key)) is not None]
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys + fixed)}) "
+           f"VALUES ({', '.join('?' for _ in keys + fixed)})")
+    params = []
+    for row in rows:
+        values = [row[k] for k in keys]
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        values.extend(fixed_values)
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
 def _bulk_create(db: Session, vault: Vault, school: School, plan: ImportPlan) -> int:
@@ -354,22 +399,25 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     students and their care groups."""
     values: list[dict[str, Any]] = []
     groups: list[tuple[str, tuple[str, ...]]] = []
+    classes = plan.classes
+    seal_identity = vault.seal_identity
     for r in batch:
-        klass = plan.classes.get((r.grade, r.class_number)) if r.class_number else None
-        st = _NewStudent(public_id=str(uuid.uuid4()), school_id=school.id, class_id=klass.id if klass else None,
-                         grade=r.grade, gender=r.gender, birth_ym=r.birth_ym, status="enrolled")
-        vault.seal_identity(st, name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
-                            guardians=[r.guardian] if r.guardian else [])
-        values.append({c: getattr(st, c) for c in STUDENT_COLUMNS})
+        klass = classes.get((r.grade, r.class_number)) if r.class_number else None
+        row = {"public_id": _new_public_id(), "class_id": klass.id if klass else None, "grade": r.grade,
+               "gender": r.gender, "birth_ym": r.birth_ym, "data_key_id": None, "national_id_enc": None}
+        seal_identity(_NewStudent(row), name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
+                      guardians=[r.guardian] if r.guardian else [])
+        values.append(row)
         if r.care_groups:
-            groups.append((st.public_id, r.care_groups))  # type: ignore[attr-defined]
-    db.execute(insert(DataKey.__table__), new_keys)  # the wrapped data keys, before the students using them
-    db.execute(insert(Student.__table__), values)
+            groups.append((row["public_id"], r.care_groups))
+    now = utcnow()
+    _insert_rows(db, DataKey.__table__, new_keys, {"created_at": now})  # the keys, before the students using them
+    _insert_rows(db, Student.__table__, values,
+                 {"school_id": school.id, "status": "enrolled", "created_at": now, "updated_at": now})
     if groups:
         ids = dict(db.execute(select(Student.public_id, Student.id)
                               .where(Student.public_id.in_([pid for pid, _ in groups]))).all())
-        db.execute(insert(StudentCareGroup.__table__),
-                   [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
+        _insert_rows(db, StudentCareGroup.__table__, [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
     return len(values)
 
 
