@@ -260,6 +260,15 @@ def test_normalise_fast_path_equals_the_slow_path_for_ascii_separators_and_full_
     assert normalise(value) == crypto._normalise_slow(value)
 
 
+def test_the_translate_table_applies_the_per_character_rules_to_every_code_point():
+    table = crypto._CharRules()  # a fresh one: the module's shared table stays small
+    for codepoint in range(0x110000):
+        if 0xD800 <= codepoint <= 0xDFFF:
+            continue  # surrogates are not characters of a str that came from text
+        ch = chr(codepoint)
+        assert ch.translate(table) == crypto._normalise_chars(ch), hex(codepoint)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text())
 def test_blind_index_is_the_truncated_hmac_sha256_of_the_normalised_value(value):
