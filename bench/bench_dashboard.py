@@ -315,7 +315,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
 
     def refresh_running() -> None:  # the scheduler job district_rollups (every 3 minutes)
         with Session(bind=engine) as s:
-            service.refresh_rollups(s, district_id, TODAY, running=True, due_within=timedelta(0))
+            service.refresh_rollups(s, district_id, TODAY, running=True)  # recomputes even a fresh one
             s.commit()
 
     def dashboard() -> None:  # a request finding the rollup the job keeps younger than five minutes
