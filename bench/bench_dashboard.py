@@ -313,9 +313,12 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
             for q in statements:
                 conn.exec_driver_sql(q).fetchall()
 
-    def refresh_running() -> None:  # the scheduler job district_rollups (every 3 minutes)
+    def refresh_running() -> None:  # what the scheduler job district_rollups does for the running term (every 3 min)
         with Session(bind=engine) as s:
-            service.refresh_rollups(s, district_id, TODAY, running=True)  # recomputes even a fresh one
+            selection = Selection(latest, None)
+            ctx = service.load_context(s, district_id, selection)
+            service.store_rollups(s, district_id, selection, ctx, service.screening_cubes(s, ctx, TODAY, "Asia/Shanghai"),
+                                  service.rollup_stamp(ctx, TODAY))
             s.commit()
 
     def dashboard() -> None:  # a request finding the rollup the job keeps younger than five minutes
