@@ -13,8 +13,10 @@ One audit event per import (`roster.import` with the counts), never one per row.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -131,7 +133,8 @@ def plan_import(
 ) -> ImportPlan:
     """Parse and match; raises RosterFileError for a file that cannot be used at all. Writes nothing."""
     today = today or date.today()
-    parsed = parse.parse_file(path, max_bytes=max_bytes, max_rows=max_rows, this_year=today.year)
+    with _cyclic_gc_paused():
+        parsed = parse.parse_file(path, max_bytes=max_bytes, max_rows=max_rows, this_year=today.year)
     plan = ImportPlan(school=school, school_year=school_year_for(today), parsed=parsed, problems=list(parsed.problems))
     plan.classes = _school_classes(db, school, plan.school_year)
     header = parsed.header
@@ -338,6 +341,24 @@ class _NewStudent:
         self.__dict__ = values
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file's rows are parsed or its students sealed and inserted.
+
+    Those loops allocate millions of short-lived containers (freed at once by reference counting); each
+    allocation burst triggered a collection that walked every live object, the whole plan included (about a
+    tenth of a 60,000-row import). Memory stays bounded: nothing cyclic is made there, and the collector is
+    switched back on (unless it was already off) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _new_public_id() -> str:
     """str(uuid.uuid4()) (random 122 bits, version 4, RFC 4122 variant, same text form) at a fraction of the cost."""
     raw = bytearray(os.urandom(16))
@@ -391,7 +412,7 @@ def _insert_rows(db: Session, table: Any, rows: list[dict[str, Any]], same: dict
 def _bulk_create(db: Session, vault: Vault, school: School, plan: ImportPlan) -> int:
     """Seal through the Vault, then one executemany per batch for the students and one for their care groups."""
     created = 0
-    with vault.collecting_new_keys() as new_keys:
+    with vault.collecting_new_keys() as new_keys, _cyclic_gc_paused():
         for batch in _chunks(plan.creates, BATCH):
             created += _create_batch(db, vault, school, plan, batch, new_keys)
             new_keys.clear()
