@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, render_template, request, session
+from flask import Flask, render_template, session
 from flask_login import current_user
 
 from config import ROOT, BaseConfig, load_config

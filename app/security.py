@@ -10,11 +10,10 @@ a record outside the user's scope -> 404 (`get_or_404_visible`), so its existenc
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import wraps
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from sqlalchemy import select
 
 from models import Actor

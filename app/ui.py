@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from flask_babel import get_locale, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape

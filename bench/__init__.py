@@ -7,6 +7,31 @@ run on its own finds it empty and builds what it needs.
 """
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 CONTEXT: dict[str, Any] = {}
+
+
+@contextmanager
+def scratch_database(prefix: str, database_url: str | None = None) -> Iterator[tuple[str, Any]]:
+    """(url, engine) of a database migrated to head: the given one, or a temporary SQLite file removed afterwards."""
+    from app.cli import upgrade_database
+    from models.db import make_engine
+
+    tmp = None
+    if database_url is None:
+        tmp = tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-")
+        database_url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+    try:
+        upgrade_database(database_url)
+        engine = make_engine(database_url)
+        try:
+            yield database_url, engine
+        finally:
+            engine.dispose()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 import uuid
 from typing import Any, Callable
@@ -216,20 +215,13 @@ def _page_rows(database_url: str, engine, ring, username: str, n_students: int, 
 def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from sqlalchemy.orm import Session
 
-    from app.cli import upgrade_database
+    from bench import scratch_database
     from models.crypto import KeyRing
-    from models.db import make_engine
 
     n = SIZES.get(scale, SIZES["small"])
     n_students = TINY_SCHOOL_STUDENTS if scale == "tiny" else SCHOOL_STUDENTS
     rows = _crypto_rows(n)
-    tmp = None
-    if database_url is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bench-crypto-")
-        database_url = f"sqlite:///{tmp.name}/bench.db"
-    try:
-        upgrade_database(database_url)
-        engine = make_engine(database_url)
+    with scratch_database("crypto", database_url) as (database_url, engine):
         ring = KeyRing.generate()
         with Session(engine) as session:
             school_id, username = _seed_school(session, ring, n_students)
@@ -237,10 +229,6 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         list_rows = _list_rows(engine, ring, school_id, n_students)
         rows += list_rows
         rows += _page_rows(database_url, engine, ring, username, n_students, list_rows[0]["value"])
-        engine.dispose()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return rows
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import random
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date
@@ -151,20 +150,13 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from sqlalchemy.orm import Session
 
     from app import create_app
-    from app.cli import upgrade_database
     from app.db import db
+    from bench import scratch_database
     from config import TestingConfig
     from models.crypto import KeyRing
-    from models.db import make_engine
 
     n = SIZES.get(scale, SIZES["small"])
-    tmp = None
-    if database_url is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bench-ingest-")
-        database_url = f"sqlite:///{tmp.name}/bench.db"
-    try:
-        upgrade_database(database_url)
-        engine = make_engine(database_url)
+    with scratch_database("ingest", database_url) as (database_url, engine):
         ring = KeyRing.generate()
         app = create_app(TestingConfig(), {"DATABASE_URL": database_url, "KEYRING": ring})
         db.bind(app, engine)
@@ -180,10 +172,6 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
         with screening_recorded.muted():  # this area's own path: no receiver of another area runs
             t_own = _service(app, engine, ring, second, _forms(len(second)))
         t_raw = _raw(engine, first, forms)
-        engine.dispose()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     rate, raw_rate, own_rate = len(forms) / t_service, len(forms) / t_raw, len(forms) / t_own
     backend = database_url.split(":", 1)[0]
     return [

@@ -11,10 +11,8 @@ Best of several runs, so other processes on the machine disturb the figure as li
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
-import tempfile
 import time
 from typing import Any, Callable
 
@@ -79,23 +77,17 @@ def _populate(session: Any, keyring: Any, n: int) -> tuple[Any, Any, str]:
 def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from app import create_app
     from app.auth.throttle import MemoryThrottle
-    from app.cli import upgrade_database
+    from bench import scratch_database
     from app.roster import service
     from config import TestingConfig
     from models import Actor, Student
     from models.crypto import KeyRing
-    from models.db import make_engine, make_session_factory
+    from models.db import make_session_factory
     from models.vault import Vault
 
     n = SIZES.get(scale, SIZES["small"])
-    tmp = None
-    if database_url is None:
-        tmp = tempfile.TemporaryDirectory(prefix="bench-roster-")
-        database_url = f"sqlite:///{os.path.join(tmp.name, 'bench.db')}"
-    try:
-        upgrade_database(database_url)
+    with scratch_database("roster", database_url) as (database_url, engine):
         keyring = KeyRing.generate()
-        engine = make_engine(database_url)
         session = make_session_factory(engine)()
         _, counselor, probe = _populate(session, keyring, n)
         filters = service.StudentFilters()
@@ -142,10 +134,6 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
 
         http_ms, health_ms = best_ms(http_page), best_ms(http_health)
         session.close()
-        engine.dispose()
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
     where = f"{n:,}-student school, {engine.dialect.name}"
     return [

@@ -149,7 +149,7 @@ def build_district(database_url: str | None = None, scale: str = "small", *, wor
     """Build the synthetic district in a (fresh) database; returns ids, counts, the key file and timings."""
     from app.auth.service import hash_password
     from app.cli import upgrade_database
-    from models import (Actor, DataKey, District, School, SchoolClass, Screening, Student, StudentCareGroup, User,
+    from models import (Actor, District, School, SchoolClass, Screening, Student, StudentCareGroup, User,
                         Warning)
     from models.crypto import KeyRing
     from models.db import make_engine

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,16 +19,12 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
-    true,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from .base import Base, UTCDateTime, utcnow
-
-if TYPE_CHECKING:
-    pass
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")

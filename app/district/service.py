@@ -28,7 +28,7 @@ Schools, their names and their staff are not children: the staffing table names 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import json
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
