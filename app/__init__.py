@@ -9,25 +9,34 @@ from flask_login import current_user
 
 from config import ROOT, BaseConfig, load_config
 from models.crypto import KeyRing
+from screening import use_instrument_dirs
 
+from .areas import Area, install
 from .db import db
 from .extensions import babel, csrf, login_manager
 
-# Areas: (module with `bp`, url prefix). Each area owns app/<area>/ and templates/<area>/.
-AREAS: list[tuple[str, str | None]] = [
-    ("app.auth.views", None),
-    ("app.main.views", None),
-    ("app.roster.views", None),
-    ("app.admin.views", "/admin"),
-    ("app.audit.views", "/admin/audit"),
-    ("app.care.views", None),
-    ("app.rechecks.views", "/rechecks"),
-    ("app.notifications.views", "/notifications"),
-    ("app.screenings.views", None),
-    ("app.student_entry.views", "/s"),
-    ("app.roster_import.views", None),
-    ("app.district.views", "/district"),
-]
+
+
+def all_areas() -> tuple[Area, ...]:
+    """Every area, in the order they are installed. Each owns app/<area>/ and templates/<area>/, and declares what
+    it contributes (blueprint, navigation, file sections, demo steps, jobs...) once, in app/<area>/area.py."""
+    from .admin.area import AREA as admin
+    from .audit.area import AREA as audit
+    from .auth.area import AREA as auth
+    from .care.area import AREA as care
+    from .demo.area import AREA as demo
+    from .district.area import AREA as district
+    from .keys.area import AREA as keys
+    from .main.area import AREA as main
+    from .notifications.area import AREA as notifications
+    from .rechecks.area import AREA as rechecks
+    from .roster.area import AREA as roster
+    from .roster_import.area import AREA as roster_import
+    from .screenings.area import AREA as screenings
+    from .student_entry.area import AREA as student_entry
+
+    return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
+            roster_import, district)
 
 
 def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -60,10 +69,15 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     login_manager.user_loader(load_user)
     app.extensions["xinmiao_throttle"] = app.config.get("THROTTLE") or make_throttle(app.config)
 
+    from . import policies
+
+    use_instrument_dirs(app.config.get("INSTRUMENT_DIRS") or ())
+    policies.init_app(app)  # the warning policy and care groups of this app, read and checked once
+
     from .security import init_security
 
     init_security(app)
-    _register_areas(app)
+    install(app, all_areas())
     _register_template_helpers(app)
     _register_errors(app)
 
@@ -100,17 +114,6 @@ def _select_locale() -> str:
     if current_user and current_user.is_authenticated and current_user.locale in current_app.config["LANGUAGES"]:
         return current_user.locale
     return current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
-def _register_areas(app: Flask) -> None:
-    import importlib
-
-    for module_name, prefix in AREAS:
-        module = importlib.import_module(module_name)
-        app.register_blueprint(module.bp, url_prefix=prefix)
-        init = getattr(module, "init_area", None)
-        if init is not None:
-            init(app)
 
 
 def _register_template_helpers(app: Flask) -> None:

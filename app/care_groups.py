@@ -1,20 +1,21 @@
-"""The configurable set of care groups (关爱对象类别), read from config/care_groups.yaml.
+"""The care groups (关爱对象类别) of the app, as its warning policy defines them (app/policies.py).
 
-Shared by every area that shows or filters care groups (roster, care list, demo, statistics): import
-`care_groups()` / `care_group_label(key)` from here rather than hard-coding the four groups.
+One definition: the `care_groups` of the warning policy file (config/warning_policy.yaml): each group's key (what
+the database stores), its zh and en labels, whether it raises a warning level (`triggers`), in the order shown in
+forms and lists. Shared by every area that shows or filters care groups (roster, import, care lists, demo,
+district statistics): use `care_groups()` / `care_group_label(key)` / `triggering_groups()` from here rather than
+naming groups in code.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-import yaml
+from screening import DefinitionError, Policy, load_policy
 
-from config import CONFIG_DIR
-
-DEFAULT_PATH = CONFIG_DIR / "care_groups.yaml"
+from .policies import CareGroupConfigError, check_care_group_keys, warning_policy
+from .texts import pick
 
 
 @dataclass(frozen=True)
@@ -22,42 +23,41 @@ class CareGroup:
     key: str
     zh: str
     en: str
+    triggers: bool  # a member's screening is raised (positive_in_care_group / care_group rules)
 
-    def label(self, locale: str = "zh") -> str:
-        return self.en if str(locale).startswith("en") else self.zh
-
-
-class CareGroupConfigError(ValueError):
-    pass
+    def label(self, locale: str | None = None) -> str:
+        return pick({"zh": self.zh, "en": self.en}, locale)
 
 
-def load_care_groups(path: Path | str = DEFAULT_PATH) -> tuple[CareGroup, ...]:
-    """Parse and check the file: each group has a unique short key and both labels."""
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    rows = data.get("groups")
-    if not isinstance(rows, list) or not rows:
-        raise CareGroupConfigError(f"{path}: 'groups' must be a non-empty list")
-    out: list[CareGroup] = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict) or set(row) != {"key", "zh", "en"}:
-            raise CareGroupConfigError(f"{path}: groups[{i}] needs exactly key, zh, en")
-        key = str(row["key"])
-        if not key.isidentifier() or len(key) > 30:
-            raise CareGroupConfigError(f"{path}: groups[{i}].key {key!r} must be a short identifier (<= 30)")
-        if any(g.key == key for g in out):
-            raise CareGroupConfigError(f"{path}: duplicate care group {key!r}")
-        out.append(CareGroup(key, str(row["zh"]), str(row["en"])))
-    return tuple(out)
+def groups_of(policy: Policy) -> tuple[CareGroup, ...]:
+    return tuple(CareGroup(g.code, g.label["zh"], g.label["en"], g.triggers) for g in policy.care_groups.values())
 
 
-@lru_cache(maxsize=1)
+def load_care_groups(path: Path | str) -> tuple[CareGroup, ...]:
+    """Parse and check a policy file's care groups (refused: a bad key, a missing label or `triggers`)."""
+    try:
+        policy = load_policy(path)
+    except DefinitionError as exc:
+        raise CareGroupConfigError(str(exc)) from exc
+    check_care_group_keys(policy)
+    return groups_of(policy)
+
+
+__all__ = ["CareGroup", "CareGroupConfigError", "care_group_keys", "care_group_label", "care_groups", "groups_of",
+           "in_config_order", "load_care_groups", "triggering_groups"]
+
+
 def care_groups() -> tuple[CareGroup, ...]:
-    return load_care_groups()
+    return groups_of(warning_policy())
 
 
 def care_group_keys() -> tuple[str, ...]:
-    return tuple(g.key for g in care_groups())
+    return tuple(warning_policy().care_groups)
+
+
+def triggering_groups() -> tuple[str, ...]:
+    """Keys of the groups that raise a level, in file order."""
+    return tuple(g.key for g in care_groups() if g.triggers)
 
 
 def in_config_order(keys: Iterable[str]) -> list[str]:
@@ -67,22 +67,7 @@ def in_config_order(keys: Iterable[str]) -> list[str]:
 
 
 def care_group_label(key: str, locale: str | None = None) -> str:
-    """The label in the request's locale (zh by default); an unknown key (removed from config) shows as itself."""
-    if locale is None:
-        locale = _current_locale()
-    for g in care_groups():
-        if g.key == key:
-            return g.label(locale)
-    return key
-
-
-def _current_locale() -> str:
-    try:
-        from flask import has_request_context
-        from flask_babel import get_locale
-
-        if has_request_context():
-            return str(get_locale() or "zh")
-    except ImportError:  # pragma: no cover - Flask is always installed with the app
-        pass
-    return "zh"
+    """The label in `locale` (default: the request's; zh outside a request); an unknown key (removed from the
+    policy) shows as itself."""
+    group = warning_policy().care_groups.get(key)
+    return key if group is None else pick(group.label, locale)

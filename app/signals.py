@@ -1,7 +1,7 @@
 """Domain events that let one area react to another without importing its views.
 
 Senders call `signal.send(sender_name, db=session, actor=actor, ...)` inside their service, in the same
-transaction; receivers (connected in an area's `init_area`) must only flush, never commit. Receivers run
+transaction; receivers (declared in an area's `area.py`, app/areas.py) must only flush, never commit. Receivers run
 synchronously, so a failure in one rolls the whole request back: nothing half-written stays.
 
 - screening_recorded: db, actor, screening (models.Screening), warning (models.Warning | None)

@@ -1,9 +1,10 @@
-"""Template helpers shared by every area: navigation per role, dates, level badges, notification badge."""
+"""Template helpers shared by every area: navigation per role, dates, level badges, notification badge.
+
+The navigation items and badge counts are the app's wiring (app/areas.py), declared by each area."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -11,23 +12,7 @@ from flask_babel import get_locale, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-
-@dataclass(frozen=True)
-class NavItem:
-    endpoint: str
-    label: Any
-    roles: frozenset[str]
-    order: int = 50
-
-
-NAV: list[NavItem] = []
-# Callables returning a count for the badge beside "Notifications"; registered by the notifications area.
-BADGE_PROVIDERS: list[Callable[[Any], int]] = []
-
-
-def register_nav(endpoint: str, label: Any, roles: tuple[str, ...], order: int = 50) -> None:
-    if not any(item.endpoint == endpoint for item in NAV):
-        NAV.append(NavItem(endpoint, label, frozenset(roles), order))
+from app.areas import NavItem, wiring
 
 
 LEVEL_STYLE = {
@@ -92,9 +77,9 @@ def init_app(app: Flask) -> None:
         items: list[NavItem] = []
         badge = 0
         if current_user and current_user.is_authenticated:
-            items = sorted((i for i in NAV if current_user.role in i.roles), key=lambda i: i.order)
-            for provider in BADGE_PROVIDERS:
-                badge += provider(current_user)
+            wired = wiring(app)
+            items = wired.nav_for(current_user.role)
+            badge = sum(provider(current_user) for provider in wired.badges)
         return {
             "nav_items": [(i.endpoint, i.label) for i in items if i.endpoint in app.view_functions],
             "notification_badge": badge,

@@ -115,9 +115,11 @@ class _KeyHolder:
 
 
 def _answer_pool(rng: random.Random, instrument_id: str, n: int = 4000) -> list[tuple[list[int], dict[str, Any]]]:
-    from screening import get_instrument, score, suggest_level
+    from config import BaseConfig
+    from screening import get_instrument, load_policy, score, suggest_level
 
     inst = get_instrument(instrument_id)
+    policy = load_policy(BaseConfig.WARNING_POLICY_FILE)  # the policy an app of the default config would load
     critical_items = {c.item for c in inst.critical}
     pool = []
     for _ in range(n):
@@ -134,7 +136,7 @@ def _answer_pool(rng: random.Random, instrument_id: str, n: int = 4000) -> list[
             weights = (weights + [0.01] * len(values))[: len(values)] if len(values) > 2 else [weights[0], sum(weights[1:])]
             answers.append(rng.choices(values, weights=weights)[0])
         r = score(instrument_id, answers)
-        level, reasons = suggest_level([r], ())
+        level, reasons = suggest_level([r], (), policy)
         pool.append((answers, {
             "instrument_version": r.version, "valid": r.valid, "total": r.total, "band": r.band,
             "positive": r.positive, "critical": r.critical, "flags": json.dumps(list(r.flags)),

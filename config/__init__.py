@@ -70,6 +70,10 @@ class BaseConfig:
     MAIL_FROM = _env("MAIL_FROM", "xinmiao@localhost")
     BASE_URL = _env("XINMIAO_BASE_URL", "http://127.0.0.1:5000")
 
+    # The district's policies (app/policies.py loads them once per app; the engine is passed them).
+    WARNING_POLICY_FILE: str = _env("XINMIAO_WARNING_POLICY", str(CONFIG_DIR / "warning_policy.yaml"))  # type: ignore[assignment]
+    INSTRUMENT_DIRS: tuple[str, ...] = tuple(p.strip() for p in (_env("XINMIAO_INSTRUMENT_DIRS") or "").split(os.pathsep) if p.strip())
+
     SUPPRESSION_K = _int("XINMIAO_SUPPRESSION_K", 5)
     # District statistics rollups (app/district/service.py): how long a rollup is trusted for a term whose
     # campaigns are all closed / for a term with a campaign still running (older: recomputed in the request; the

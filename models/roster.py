@@ -165,7 +165,7 @@ class Student(Base):
 
 
 class StudentCareGroup(Base):
-    """Membership of a care group (left_behind, migrant, hardship, boarding; the set is in config/care_groups.yaml)."""
+    """Membership of a care group (left_behind, migrant, hardship, boarding; the set is the warning policy's care_groups, config/warning_policy.yaml)."""
 
     __tablename__ = "student_care_groups"
 

@@ -2,11 +2,13 @@
 
     python -m screening list
     python -m screening show ID
-    python -m screening score ID V1 V2 … [--groups left_behind,migrant] [--policy PATH]
+    python -m screening score ID V1 V2 … [--groups left_behind,migrant] [--policy PATH] [--instruments DIR]
 
 Answers are given in item order, ``-`` for an unanswered item, yes/no as 1/0 (``phqa``: items 1–9, then past-year
 low mood, difficulty, past-month serious thoughts, ever attempted). ``score`` prints one JSON object: the Result
 keys plus ``suggested_level`` and ``level_reasons``. Bad input exits with status 2 and a message naming the item.
+The policy is the file given with ``--policy``, by default the repository's ``config/warning_policy.yaml`` as
+seen from the current directory (run it from the repository); the engine itself knows no default.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import sys
 from typing import Sequence
 
 from .errors import AnswerError, DefinitionError, UnknownInstrument
-from .registry import get_instrument, list_instruments
+from .registry import get_instrument, list_instruments, use_instrument_dirs
 from .scoring import score
 from .warning import load_policy, suggest_level
 
@@ -30,8 +32,11 @@ def _parse_answer(token: str, item: int) -> int | None:
         raise AnswerError(item, f"item {item}: {token!r} is not a number (use - for an unanswered item)") from None
 
 
+DEFAULT_POLICY = "config/warning_policy.yaml"  # relative to the current directory: the repository's file
+
+
 def result_json(instrument_id: str, answers: Sequence[int | None], groups: Sequence[str] = (),
-                policy_path: str | None = None) -> dict:
+                policy_path: str = DEFAULT_POLICY) -> dict:
     """What `score` prints, as a dict (the CLI and the tests share this)."""
     result = score(instrument_id, answers)
     level, reasons = suggest_level([result], groups, load_policy(policy_path))
@@ -43,6 +48,8 @@ def result_json(instrument_id: str, answers: Sequence[int | None], groups: Seque
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m screening", description="心苗 screening engine")
+    parser.add_argument("--instruments", action="append", default=[], metavar="DIR",
+                        help="also load the instrument definitions in DIR (repeatable)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="each instrument id, name and item count")
     p_show = sub.add_parser("show", help="one instrument's items, answer options and settings as JSON")
@@ -51,8 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_score.add_argument("instrument")
     p_score.add_argument("answers", nargs="*", help="answers in item order; - for unanswered")
     p_score.add_argument("--groups", default="", help="care groups, comma-separated (e.g. left_behind,migrant)")
-    p_score.add_argument("--policy", default=None, help="warning policy file (default config/warning_policy.yaml)")
+    p_score.add_argument("--policy", default=DEFAULT_POLICY, help=f"warning policy file (default {DEFAULT_POLICY})")
     args = parser.parse_args(argv)
+    use_instrument_dirs(args.instruments)
 
     try:
         if args.command == "list":

@@ -1,31 +1,39 @@
-"""Where instruments come from: the shipped definitions in ``screening/instruments/`` plus any directories a
-district lists in ``XINMIAO_INSTRUMENT_DIRS`` (os.pathsep-separated) for instruments it holds a licence for.
+"""Where instruments come from: the shipped definitions in ``screening/instruments/`` plus any directories the
+caller names with ``use_instrument_dirs(dirs)`` (a district's instruments it holds a licence for; the app reads
+them from its setting XINMIAO_INSTRUMENT_DIRS in config/ and passes them at start).
 
-Definitions are read and compiled once per process and cached; ``reload_instruments()`` drops the cache.
+Definitions are read and compiled once per process and cached (an instrument is the same questionnaire for every
+app of a process); ``reload_instruments()`` drops the cache.
 """
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
+from typing import Iterable
 
 from .definition import Instrument, load_definition
 from .errors import DefinitionError, UnknownInstrument
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "instruments"
-ENV_DIRS = "XINMIAO_INSTRUMENT_DIRS"
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 _lock = threading.Lock()
 _cache: dict[str, Instrument] | None = None
+_extra_dirs: tuple[Path, ...] = ()
 
 
 def _directories() -> list[Path]:
-    dirs = [BUILTIN_DIR]
-    for part in os.environ.get(ENV_DIRS, "").split(os.pathsep):
-        if part.strip():
-            dirs.append(Path(part.strip()))
-    return dirs
+    return [BUILTIN_DIR, *_extra_dirs]
+
+
+def use_instrument_dirs(dirs: Iterable[str | Path]) -> None:
+    """Also load the definitions in `dirs` (after the shipped ones); the cache is dropped when the list changes."""
+    global _extra_dirs
+    wanted = tuple(Path(d) for d in dirs)
+    if wanted != _extra_dirs:
+        with _lock:
+            _extra_dirs = wanted
+        reload_instruments()
 
 
 def load_directory(directory: str | Path) -> dict[str, Instrument]:
@@ -71,7 +79,7 @@ def list_instruments() -> list[Instrument]:
 
 
 def reload_instruments() -> None:
-    """Forget the cache (after a district adds a definition file, or in tests that set XINMIAO_INSTRUMENT_DIRS)."""
+    """Forget the cache (after a district adds a definition file)."""
     global _cache
     with _lock:
         _cache = None

@@ -1,11 +1,12 @@
-"""Warning levels: results + care groups + the district policy (config/warning_policy.yaml) -> a suggested level.
+"""Warning levels: results + care groups + the district policy -> a suggested level.
 
-The policy is data; this module only applies it. Each rule that applies adds a reason; the most urgent level
-wins. The suggested level is a suggestion: a counselor confirms, raises or lowers it.
+The policy is data (the app keeps the district's file, config/warning_policy.yaml, and loads it once per app:
+app/policies.py); this module reads a file it is given and applies a policy it is passed. It knows no default
+path and reads no environment. Each rule that applies adds a reason; the most urgent level wins. The suggested
+level is a suggestion: a counselor confirms, raises or lowers it.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -23,10 +24,6 @@ RULES = ("critical", "critical_unanswered", "invalid_form", "severe_band", "posi
          "positive_subscale", "care_group")
 # rules that may be tuned but never switched off (see the policy file's header)
 SAFETY_RULES = ("critical", "critical_unanswered", "invalid_form")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_POLICY_PATH = REPO_ROOT / "config" / "warning_policy.yaml"
-ENV_POLICY = "XINMIAO_WARNING_POLICY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +66,9 @@ class Policy:
         return frozenset(code for code, g in self.care_groups.items() if g.triggers)
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    """Read and check a policy file (default: $XINMIAO_WARNING_POLICY or config/warning_policy.yaml)."""
-    path = Path(path or os.environ.get(ENV_POLICY) or DEFAULT_POLICY_PATH)
+def load_policy(path: str | Path) -> Policy:
+    """Read and check a policy file."""
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -142,16 +139,6 @@ def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None)
                   severe_bands=severe, path=path)
 
 
-_default_policy: Policy | None = None
-
-
-def default_policy() -> Policy:
-    global _default_policy
-    if _default_policy is None:
-        _default_policy = load_policy()
-    return _default_policy
-
-
 def _names(result: Result):
     """(short name, instrument or None): results of synthetic instruments still get a readable reason."""
     try:
@@ -161,10 +148,8 @@ def _names(result: Result):
     return inst.short_name, inst
 
 
-def suggest_level(results: Sequence[Result], care_groups: Iterable[str] = (),
-                  policy: Policy | None = None) -> tuple[str, list[dict[str, str]]]:
+def suggest_level(results: Sequence[Result], care_groups: Iterable[str], policy: Policy) -> tuple[str, list[dict[str, str]]]:
     """The suggested level and every reason for it (most urgent first), each as {"zh": ..., "en": ...}."""
-    policy = policy or default_policy()
     rules = policy.rules
     groups = [g for g in dict.fromkeys(care_groups) if g in policy.triggering_groups]
     groups_zh = "、".join(policy.care_groups[g].label["zh"] for g in groups)

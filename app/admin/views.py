@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
@@ -33,20 +33,7 @@ from .forms import (
 bp = Blueprint("admin", __name__)
 
 
-def init_area(app: Flask) -> None:
-    from app.demo.cli import demo_cli
-    from app.main.views import HOME_ENDPOINTS
-    from app.ui import register_nav
-
-    from .cli import schools_cli, users_cli
-
-    HOME_ENDPOINTS["admin"] = "admin.home"
-    register_nav("admin.home", _l("Administration"), ("admin",), order=10)
-    register_nav("admin.schools", _l("Schools and classes"), ("admin",), order=20)
-    register_nav("admin.users", _l("Users"), ("admin",), order=30)
-    for group in (demo_cli, schools_cli, users_cli):
-        app.cli.add_command(group)
-
+def init_templates(app: Flask) -> None:
     @app.context_processor
     def _labels() -> dict[str, Any]:
         return {"school_type_labels": SCHOOL_TYPE_LABELS, "school_stage_labels": SCHOOL_STAGE_LABELS}

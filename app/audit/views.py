@@ -1,12 +1,11 @@
 """Admin audit browser: `/admin/audit` (filter, paginate; browsing is itself audited) and a verify button."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
-from app.ui import register_nav
 from models.audit import append_event, verify_chain
 
 from . import service
@@ -67,8 +66,3 @@ def verify():
     return redirect(url_for("audit.index"))
 
 
-def init_area(app: Flask) -> None:
-    register_nav("audit.index", _l("Audit log"), ("admin",), order=90)
-    from app.keys.cli import register_cli
-
-    register_cli(app)

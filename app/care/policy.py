@@ -6,33 +6,20 @@ check-in once per term; the check-in counts as late after CHECKIN_WEEKS into the
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 
-from screening import load_policy
+from app import care_groups
 
 CHECKIN_WEEKS = 6  # a termly check-in should be done within the first weeks of a term
 ACTIVE_CASE_STATUSES = ("open", "following", "referred")
 PENDING_RECHECK_STATUSES = ("planned", "due", "overdue", "escalated")
-LEVEL_RANK = {"L1": 0, "L2": 1, "L3": 2, "care": 3, "none": 4}
 CASE_LEVELS = ("L1", "L2", "L3")
 
 
-@lru_cache(maxsize=1)
-def warning_policy():  # type: ignore[no-untyped-def]
-    return load_policy()
-
-
 def triggering_groups() -> tuple[str, ...]:
-    return tuple(sorted(warning_policy().triggering_groups))
-
-
-def group_label(code: str, locale: str = "zh") -> str:
-    group = warning_policy().care_groups.get(code)
-    if group is None:
-        return code
-    return group.label.get("zh" if locale.startswith("zh") else "en", code)
+    """The app's care groups that raise a level, sorted by key (the order the care lists show them in)."""
+    return tuple(sorted(care_groups.triggering_groups()))
 
 
 def term_of(day: date) -> str:

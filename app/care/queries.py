@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
+from app.policies import warning_policy
+from app.texts import pick
 from models import CareCase, CareCheckin, CaseEntry, Recheck, Student, StudentCareGroup, User, Warning
 from models.vault import Identity, Vault
 
@@ -75,28 +77,13 @@ def _reason_text(reasons_json: str, locale: str) -> str:
         return ""
     if not reasons:
         return ""
-    first = reasons[0]
-    if isinstance(first, dict):
-        text = str(first.get("zh" if locale.startswith("zh") else "en") or first.get("zh") or "")
-    else:
-        text = str(first)
+    text = pick(reasons[0], locale)
+    names = {name for info in warning_policy().levels.values() for name in info.name.values()}
     for sep in ("：", ": "):
         head, found, rest = text.partition(sep)
-        if found and head in _LEVEL_NAMES:
+        if found and head in names:
             return rest
     return text
-
-
-def _level_names() -> frozenset[str]:
-    from .policy import warning_policy
-
-    names: set[str] = set()
-    for info in warning_policy().levels.values():
-        names.update(info.name.values())
-    return frozenset(names)
-
-
-_LEVEL_NAMES = _level_names()
 
 
 def _local_date(value: datetime, tz: Any) -> date:

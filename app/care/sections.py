@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
+from app.texts import pick_list
 from models import CareCase, CareCheckin, CaseEntry, Warning, WarningChange
 
 from .service import closing_suggested
@@ -22,7 +23,7 @@ def warnings_section(student: Any, reader: Any, user: Any) -> Markup | None:
         select(Warning).options(selectinload(Warning.history).selectinload(WarningChange.by))
         .where(Warning.student_id == student.id).order_by(Warning.created_at.desc())
     ).all()
-    rows = [(w, _reasons(w), [(c, reader.get(c, "reason")) for c in w.history]) for w in warnings]
+    rows = [(w, pick_list(w.reasons), [(c, reader.get(c, "reason")) for c in w.history]) for w in warnings]
     return Markup(render_template("care/_section_warnings.html", rows=rows, student=student))
 
 
@@ -59,9 +60,3 @@ def checkins_section(student: Any, reader: Any, user: Any) -> Markup | None:
         return None
     rows = [(c, reader.get(c, "note")) for c in checkins]
     return Markup(render_template("care/_section_checkins.html", rows=rows, student=student))
-
-
-def _reasons(warning: Warning) -> list[str]:
-    from .views import _reasons as reasons
-
-    return reasons(warning)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import signals
+from screening import RANK
 from models import (
     Actor,
     CareCase,
@@ -29,7 +30,7 @@ from models import (
 from models.care import ENTRY_KINDS, VISIBILITIES
 from models.vault import Vault
 
-from .policy import ACTIVE_CASE_STATUSES, CASE_LEVELS, LEVEL_RANK, PENDING_RECHECK_STATUSES, term_of
+from .policy import ACTIVE_CASE_STATUSES, CASE_LEVELS, PENDING_RECHECK_STATUSES, term_of
 
 REFERRAL_STATUSES = ("planned", "sent", "accepted", "feedback", "closed")
 HEAD_TEACHER_KINDS = ("observation", "parent_contact")
@@ -60,16 +61,16 @@ def confirm_level(
     if level == "none":
         dismiss_warning(db, actor, vault, warning, reason)
         return None
-    if level not in LEVEL_RANK:
+    if level not in RANK:
         raise CareError("Unknown level.")
     reason = _require(reason, "A reason is required.")
     if warning.status in ("dismissed", "superseded"):
         raise CareError("This warning is closed.")
     previous = warning.confirmed_level
     from_level = previous or warning.suggested_level
-    if LEVEL_RANK[level] < LEVEL_RANK[from_level]:
+    if RANK[level] < RANK[from_level]:
         action = "raised"
-    elif LEVEL_RANK[level] > LEVEL_RANK[from_level]:
+    elif RANK[level] > RANK[from_level]:
         action = "lowered"
     else:
         action = "confirmed"

@@ -4,15 +4,17 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, get_locale, lazy_gettext as _l
+from flask_babel import gettext as _, get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.care_groups import care_group_label
 from app.db import db
 from app.security import current_actor, roles, safe_next
-from app.ui import local_today, register_nav
+from app.texts import pick_list
+from app.ui import local_today
 from app.vault import get_vault
 from models import CareCase, CaseEntry, School, SchoolClass, Student, Warning
 
@@ -30,36 +32,20 @@ from .forms import (
     ReferralForm,
     TransferForm,
 )
-from .policy import TIER_GUIDANCE, TIER_LABELS, group_label
+from .policy import TIER_GUIDANCE, TIER_LABELS
 
 bp = Blueprint("care", __name__, template_folder="../../templates")
 WORKLIST_ROWS = 15  # rows per worklist section before "show all" (the most urgent first)
 
 
-def init_area(app) -> None:  # type: ignore[no-untyped-def]
-    from app.demo import register_demo_step
-    from app.main.views import HOME_ENDPOINTS
-    from app.student_file import register_file_section
-
-    from . import demo, sections
-
-    HOME_ENDPOINTS["counselor"] = "care.worklist"
-    HOME_ENDPOINTS["head_teacher"] = "care.class_list"
-    register_nav("care.worklist", _l("To do"), ("counselor",), order=5)
-    register_nav("care.class_list", _l("Class care list"), ("head_teacher",), order=5)
-    register_nav("care.groups", _l("Care-group roster"), ("counselor", "head_teacher"), order=40)
-    register_file_section(30, sections.warnings_section)
-    register_file_section(40, sections.case_section)
-    register_file_section(60, sections.checkins_section)
-    register_demo_step(30, demo.seed_care)
-
+def init_templates(app) -> None:  # type: ignore[no-untyped-def]
     @app.context_processor
     def _care_labels():  # type: ignore[no-untyped-def]
         return {
             "entry_kind_labels": ENTRY_KIND_LABELS,
             "case_status_labels": CASE_STATUS_LABELS,
             "referral_status_labels": REFERRAL_STATUS_LABELS,
-            "care_group_label": lambda code: group_label(code, str(get_locale())),
+            "care_group_label": care_group_label,
         }
 
 
@@ -117,18 +103,8 @@ def confirm_warning(uid: str):
     history = [(c, reader.get(c, "reason")) for c in warning.history]
     return render_template(
         "care/confirm.html", warning=warning, form=form, name=reader.name, history=history, closed=closed,
-        reasons=_reasons(warning), student_file=student_file_url(warning.student),
+        reasons=pick_list(warning.reasons), student_file=student_file_url(warning.student),
     )
-
-
-def _reasons(warning: Warning) -> list[str]:
-    import json
-
-    lang = "zh" if str(get_locale()).startswith("zh") else "en"
-    try:
-        return [r.get(lang) or r.get("zh", "") if isinstance(r, dict) else str(r) for r in json.loads(warning.reasons or "[]")]
-    except ValueError:
-        return []
 
 
 # -- the case page --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The demo district (`flask demo seed`), built by steps that areas register.
 
-Each area registers `register_demo_step(order, fn)` where `fn(ctx: DemoContext) -> str` adds its data and
-returns a one-line summary that the command prints. Order: roster 10, screenings 20, care 30, rechecks 40,
+Each area declares `DemoStep(order, fn)` in its `area.py` (app/areas.py), where `fn(ctx: DemoContext) -> str`
+adds its data and returns a one-line summary that the command prints. Order: roster 10, screenings 20, care 30, rechecks 40,
 anything else after. Steps share `ctx` (session, vault, a seeded random generator, "today" and what earlier
 steps created), run in one transaction, and must be deterministic for a given seed.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,13 +28,3 @@ class DemoContext:
     password: str
     data: dict[str, Any] = field(default_factory=dict)  # what earlier steps made: schools, users, students...
 
-
-DemoStep = Callable[[DemoContext], str]
-DEMO_STEPS: list[tuple[int, str, DemoStep]] = []
-
-
-def register_demo_step(order: int, fn: DemoStep) -> None:
-    name = f"{fn.__module__}.{fn.__name__}"
-    if not any(existing == name for _, existing, _ in DEMO_STEPS):
-        DEMO_STEPS.append((order, name, fn))
-        DEMO_STEPS.sort(key=lambda item: item[0])

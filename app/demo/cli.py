@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import sys
 from datetime import date, datetime
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 import click
@@ -16,7 +17,9 @@ from models import Actor, District, School, User, append_event
 from models.crypto import KeyRing
 from models.vault import Vault
 
-from . import DEMO_STEPS, DemoContext
+from app.areas import DemoStep, wiring
+
+from . import DemoContext
 
 demo_cli = AppGroup("demo", help="The demo district (development and evaluation only).")
 
@@ -28,11 +31,15 @@ def database_is_empty(session: Session) -> bool:
 
 
 def run_demo(
-    session: Session, keyring: KeyRing, password: str, *, seed: int = DEFAULT_SEED, today: date | None = None
+    session: Session, keyring: KeyRing, password: str, *, seed: int = DEFAULT_SEED, today: date | None = None,
+    steps: Sequence[DemoStep] | None = None,
 ) -> tuple[DemoContext, list[str]]:
-    """Run every registered demo step in order on `session` (flushing only); return the context and summaries."""
-    from . import roster  # noqa: F401  (registers the base step, order 10)
+    """Run the demo steps in order on `session` (flushing only); return the context and summaries.
 
+    Default steps: the current app's (its areas' `demo_steps`); steps record screenings with the app's policy,
+    so they run inside an app context."""
+    if steps is None:
+        steps = wiring().demo_steps
     actor = Actor.system("demo-seed")
     ctx = DemoContext(
         session=session,
@@ -43,9 +50,9 @@ def run_demo(
         password=password,
     )
     summaries = []
-    for order, name, step in DEMO_STEPS:
-        summaries.append(f"[{order:>3}] {step(ctx)}")
-    append_event(session, actor, "demo.seeded", detail={"steps": [name for _, name, _ in DEMO_STEPS]})
+    for step in steps:
+        summaries.append(f"[{step.order:>3}] {step.run(ctx)}")
+    append_event(session, actor, "demo.seeded", detail={"steps": [step.name for step in steps]})
     session.flush()
     return ctx, summaries
 

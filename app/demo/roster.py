@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import District, School, SchoolClass, Student, User
 
-from . import DemoContext, names, register_demo_step
+from . import DemoContext, names
 
 DISTRICT_CODE = "310151"
 DISTRICT_NAME = "崇明区"
@@ -219,5 +219,3 @@ def _users(ctx: DemoContext, district: District, schools: list[School], classes:
     ctx.session.flush()
     return users
 
-
-register_demo_step(10, seed_roster)

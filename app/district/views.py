@@ -10,15 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask.cli import AppGroup
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.charts import bar_chart, line_chart
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
-from app.ui import local_today, register_nav
+from app.ui import local_today
 from models import append_event
 from sqlalchemy import select
 
@@ -36,16 +36,6 @@ from .tables import (
 )
 
 bp = Blueprint("district", __name__)
-
-
-def init_area(app: Flask) -> None:
-    from app.main.views import HOME_ENDPOINTS
-
-    HOME_ENDPOINTS["district"] = "district.dashboard"
-    register_nav("district.dashboard", _l("Dashboard"), ("district",), 10)
-    register_nav("district.trends", _l("Trends"), ("district",), 20)
-    register_nav("district.staffing", _l("Staffing"), ("district",), 30)
-    app.cli.add_command(district_cli)
 
 
 district_cli = AppGroup("district", help="District statistics: maintained rollups.")

@@ -1,6 +1,6 @@
 """`flask keys status|rotate|verify`, `flask audit verify`, `flask students erase PUBLIC_ID --yes`.
 
-Registered by `app.audit.views.init_area` (the keys area has no web pages: key operations are CLI-only).
+Registered by the keys area (app/keys/area.py; the keys area has no web pages: key operations are CLI-only).
 Every command prints what it did and exits non-zero on any failure.
 """
 from __future__ import annotations

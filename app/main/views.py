@@ -3,20 +3,16 @@ from flask import Blueprint, current_app, jsonify, redirect, request, session, u
 from flask_login import current_user
 from sqlalchemy import text
 
+from app.areas import wiring
 from app.db import db
 from app.security import ALL_ROLES, public, roles, safe_next
 
 bp = Blueprint("main", __name__)
 
-# Each area registers the endpoint of its role's home page here (see app/__init__.py); the fallback is a
-# plain landing page.
-HOME_ENDPOINTS: dict[str, str] = {}
-
-
 @bp.route("/")
 @roles(*ALL_ROLES)
 def home():
-    endpoint = HOME_ENDPOINTS.get(current_user.role)
+    endpoint = wiring().home.get(current_user.role)  # each area's `home` (app/areas.py); else a plain landing page
     if endpoint:
         return redirect(url_for(endpoint))
     from flask import render_template

@@ -9,14 +9,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, func, or_, select, update
 
 from app.db import db
 from app.security import ALL_ROLES, roles
-from app.ui import BADGE_PROVIDERS
 from models import Notification, Recheck, Student, Warning, utcnow
 
 bp = Blueprint("notifications", __name__)
@@ -27,11 +26,6 @@ def unread_count(user: Any) -> int:
     return int(
         db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
     )
-
-
-def init_area(app: Flask) -> None:
-    if unread_count not in BADGE_PROVIDERS:
-        BADGE_PROVIDERS.append(unread_count)
 
 
 @dataclass

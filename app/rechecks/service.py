@@ -1,6 +1,6 @@
 """Rechecks (复查): planned when a level is confirmed, re-planned when it changes, completed by a screening.
 
-Services take the session and flush, never commit. Signal receivers (see views.init_area) call these inside the
+Services take the session and flush, never commit. Signal receivers (see area.py and views.py) call these inside the
 sender's transaction, so a failure rolls the whole confirmation or screening back.
 """
 from __future__ import annotations

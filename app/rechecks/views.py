@@ -1,18 +1,16 @@
-"""Recheck lists (/rechecks) and the area's wiring: signal receivers, nav, CLI, demo step, file section."""
+"""Recheck lists (/rechecks), the recheck part of the student file and the area's signal receivers."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app import signals
 from app.db import db
 from app.security import roles
-from app.ui import local_today, register_nav
+from app.ui import local_today
 from app.vault import get_vault
 from models import School, Student, counselor_schools
 
@@ -21,26 +19,10 @@ from . import service
 bp = Blueprint("rechecks", __name__, template_folder=None)
 
 
-def init_area(app: Flask) -> None:
-    from app.demo import register_demo_step
-    from app.student_file import register_file_section
-
-    from .cli import rechecks_cli
-    from .demo import seed_rechecks
+def check_policy(app: Flask) -> None:
     from .policy import load_recheck_policy
-    from .scheduler import scheduler_cli, serve_command
 
     load_recheck_policy()  # a broken policy file stops the app at start, with the field named, not at 3 a.m.
-
-    signals.level_confirmed.connect(on_level_confirmed, weak=False)
-    signals.screening_recorded.connect(on_screening_recorded, weak=False)
-    signals.case_closed.connect(on_case_closed, weak=False)
-    register_nav("rechecks.index", _l("Rechecks"), ("counselor",), order=40)
-    register_demo_step(40, seed_rechecks)
-    register_file_section(50, recheck_file_section)
-    for command in (rechecks_cli, scheduler_cli, serve_command):
-        if command.name not in app.cli.commands:
-            app.cli.add_command(command)
 
 
 # -- receivers (flush only; they run inside the sender's transaction) ----------------------------------------

@@ -10,7 +10,7 @@ from app.care_groups import care_group_keys, care_group_label, care_groups, in_c
 from app.db import db
 from app.security import current_actor, get_or_404_visible, roles
 from app.student_file import render_sections
-from app.ui import local_today, register_nav
+from app.ui import local_today
 from app.vault import get_vault
 from models import Student
 from models.vault import ErasedStudentError
@@ -32,9 +32,7 @@ SERVICE_ERRORS = {
 }
 
 
-def init_area(app: Flask) -> None:
-    register_nav("roster.students", _l("Student files"), ("counselor",), order=20)
-    register_nav("roster.my_class", _l("My class"), ("head_teacher",), order=20)
+def init_templates(app: Flask) -> None:
     app.jinja_env.filters["care_group"] = care_group_label
     app.jinja_env.filters["care_group_order"] = in_config_order
     app.jinja_env.globals["grade_label"] = lambda g: GRADE_LABELS.get(g, g)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, send_file, session,
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
                    url_for)
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -27,12 +27,11 @@ from sqlalchemy import select
 
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
-from app.ui import local_today, register_nav
+from app.ui import local_today
 from app.vault import get_vault
 from models import School
 
 from . import parse, service
-from .cli import roster_cli
 from .forms import ConfirmForm, UploadForm
 
 bp = Blueprint("roster_import", __name__)
@@ -41,11 +40,6 @@ SESSION_KEY = "roster_import"
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 STALE_SECONDS = 3600
 CHUNK = 1 << 16
-
-
-def init_area(app: Flask) -> None:
-    register_nav("roster_import.upload", _l("Roster import"), ("counselor", "admin"), order=25)
-    app.cli.add_command(roster_cli)
 
 
 # -- helpers --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from app.policies import warning_policy
 from models import (
     Actor,
     Campaign,
@@ -39,7 +40,7 @@ from models import (
     utcnow,
 )
 from models.vault import Vault
-from screening import AnswerError, UnknownInstrument, default_policy, get_instrument, list_instruments, score, suggest_level
+from screening import AnswerError, UnknownInstrument, get_instrument, list_instruments, score, suggest_level
 from screening.warning import RANK
 
 MODES = ("self", "paper", "import")
@@ -90,7 +91,7 @@ def add_school_days(start: date, days: int) -> date:
 
 
 def interview_due(level: str, today: date, policy: Any = None) -> date | None:
-    policy = policy or default_policy()
+    policy = policy or warning_policy()
     window = policy.levels[level].interview_window_days
     if window is None:
         return None
@@ -162,7 +163,7 @@ def record_screening(
         raise ValueError(f"unknown mode {mode!r}")
     clean = _check_answers(instrument_id, answers)
     result = score(instrument_id, clean)
-    policy = default_policy()
+    policy = warning_policy()
     level, reasons = suggest_level([result], student.care_groups, policy)
     detail = result.to_dict()
     screening = Screening(

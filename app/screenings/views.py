@@ -8,15 +8,16 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
 from app.db import db
 from app.security import current_actor, get_or_404_visible, roles
-from app.ui import local_today, register_nav
+from app.texts import pick
+from app.ui import local_today
 from app.vault import get_vault
 from models import Campaign, ClassSession, School, SchoolClass, Screening, Student
 from screening import get_instrument, list_instruments
@@ -36,9 +37,7 @@ STATUS_LABELS = {
 
 def loc(text: Any) -> str:
     """Pick the zh or en side of a {"zh": ..., "en": ...} text from the engine or the policy."""
-    if isinstance(text, dict):
-        return text.get("zh" if str(get_locale()).startswith("zh") else "en") or text.get("zh") or ""
-    return "" if text is None else str(text)
+    return pick(text)
 
 
 def instrument_name(instrument_id: str) -> str:
@@ -528,21 +527,3 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
                                   student=student))
 
 
-def init_area(app: Flask) -> None:
-    from app.student_file import register_file_section
-
-    from .cli import screenings_cli
-
-    register_nav("screenings.interviews", _l("Interviews"), ("counselor",), 15)
-    register_nav("screenings.campaigns", _l("Campaigns"), ("counselor",), 25)
-    register_nav("screenings.enter", _l("Enter results"), ("counselor",), 26)
-    register_file_section(20, file_section)
-    app.cli.add_command(screenings_cli)
-    try:
-        from app.demo import register_demo_step
-
-        from .demo import demo_screenings
-
-        register_demo_step(20, demo_screenings)
-    except ImportError:  # pragma: no cover - the demo package is part of the foundation
-        pass

@@ -223,7 +223,7 @@ def done():
     return render_template("student_entry/done.html")
 
 
-def init_area(app: Flask) -> None:
+def init_limiters(app: Flask) -> None:
     cfg = app.config
     window = int(cfg.get("STUDENT_ENTRY_WINDOW_SECONDS", 600))
     app.extensions.setdefault("xinmiao_student_attempts", cfg.get("STUDENT_ENTRY_ATTEMPTS_LIMITER") or make_rate_limiter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app.demo.cli import run_demo
@@ -12,6 +13,12 @@ from models.vault import Vault
 from models import Actor
 
 TODAY = date(2026, 11, 29)
+
+
+@pytest.fixture(autouse=True)
+def _in_app(app):
+    with app.app_context():  # the demo steps are the app's, and record screenings with its warning policy
+        yield
 
 
 def _seed(db_session, keyring, seed=7):

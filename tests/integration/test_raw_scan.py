@@ -114,12 +114,13 @@ def test_the_scan_would_find_a_value_stored_in_clear(fresh_database):
 
 def test_a_scan_of_a_demo_seeded_database_finds_no_student_identity_or_note(fresh_database):
     from app.demo.cli import run_demo
+    from tests.conftest import make_test_app
 
     upgrade_database(fresh_database.url)
     engine = make_engine(fresh_database.url)
     try:
         ring = KeyRing.generate()
-        with Session(engine) as session:
+        with make_test_app(engine, ring).app_context(), Session(engine) as session:
             run_demo(session, ring, "demo-password-1")
             session.commit()
         secrets: list[str] = []

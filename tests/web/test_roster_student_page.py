@@ -86,7 +86,7 @@ def test_html_in_a_name_is_shown_as_text(client, factory):
 def test_registered_file_sections_render_after_identity_with_the_same_reader(client, factory, db_session):
     from markupsafe import Markup
 
-    from app import student_file
+    from app.areas import WIRING_KEY, Area, FileSection, wiring
 
     seen = []
 
@@ -94,7 +94,9 @@ def test_registered_file_sections_render_after_identity_with_the_same_reader(cli
         seen.append(reader.name)
         return Markup('<section id="test-section">section for %s</section>') % reader.name
 
-    student_file.FILE_SECTIONS.append((99, "tests.section", section))
+    app = client.application
+    wired = wiring(app)
+    app.extensions[WIRING_KEY] = wired.plus(Area("tests", file_sections=(FileSection(99, section),)))
     try:
         school = factory.school()
         student = factory.student(school=school, name="李四")
@@ -103,7 +105,7 @@ def test_registered_file_sections_render_after_identity_with_the_same_reader(cli
         before = _events(db_session)
         html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
     finally:
-        student_file.FILE_SECTIONS[:] = [s for s in student_file.FILE_SECTIONS if s[1] != "tests.section"]
+        app.extensions[WIRING_KEY] = wired
     assert seen == ["李四"]
     assert html.index("李四") < html.index('id="test-section"')
     assert _events(db_session) == before + 1
@@ -112,7 +114,7 @@ def test_registered_file_sections_render_after_identity_with_the_same_reader(cli
 def test_an_erased_student_page_says_so_and_renders_no_sections(client, factory, db_session):
     from markupsafe import Markup
 
-    from app import student_file
+    from app.areas import WIRING_KEY, Area, FileSection, wiring
     from app.keys.service import erase_student
     from models import Actor
 
@@ -120,12 +122,15 @@ def test_an_erased_student_page_says_so_and_renders_no_sections(client, factory,
     student = factory.student(school=school, name="将被删除")
     erase_student(db_session, Actor.system("tests"), student.public_id)
     calls = []
-    student_file.FILE_SECTIONS.append((99, "tests.erased", lambda *a: calls.append(a) or Markup("<p>x</p>")))
+    app = client.application
+    wired = wiring(app)
+    app.extensions[WIRING_KEY] = wired.plus(
+        Area("tests", file_sections=(FileSection(99, lambda *a: calls.append(a) or Markup("<p>x</p>")),)))
     try:
         login(client, factory.counselor(school).username, factory.PASSWORD)
         response = client.get(f"/students/{student.public_id}")
     finally:
-        student_file.FILE_SECTIONS[:] = [s for s in student_file.FILE_SECTIONS if s[1] != "tests.erased"]
+        app.extensions[WIRING_KEY] = wired
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "身份信息已删除" in html and "将被删除" not in html
     assert calls == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from screening import list_instruments, score, suggest_level
+from tests.unit.screening.shipped import POLICY
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -40,7 +41,7 @@ def test_score_prints_the_api_result_plus_the_suggested_level(args, answers, gro
     assert out.returncode == 0, out.stderr
     printed = json.loads(out.stdout)
     result = score(args[0], answers)
-    level, reasons = suggest_level([result], groups)
+    level, reasons = suggest_level([result], groups, POLICY)
     expected = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
     expected["suggested_level"] = level
     expected["level_reasons"] = reasons

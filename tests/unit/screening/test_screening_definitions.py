@@ -8,8 +8,9 @@ import json
 import pytest
 import yaml
 
-from screening import DefinitionError, get_instrument, list_instruments, load_definition, reload_instruments, score
+from screening import DefinitionError, get_instrument, list_instruments, load_definition, score, use_instrument_dirs
 from screening import suggest_level
+from tests.unit.screening.shipped import POLICY
 
 from .synthetic import MHT_LIE, MHT_SCALES, SCL_FACTORS, SDQ_REVERSE, SDQ_SUBSCALES, mht_like, scl90_like, sdq_like
 
@@ -56,27 +57,23 @@ def test_a_definition_may_be_json(tmp_path):
 
 def test_a_district_adds_an_instrument_by_dropping_a_file_in_its_directory(tmp_path, monkeypatch):
     write(tmp_path, mht_like(), "mht_like.yaml")
-    monkeypatch.setenv("XINMIAO_INSTRUMENT_DIRS", str(tmp_path))
-    reload_instruments()
+    use_instrument_dirs([tmp_path])
     try:
         assert "mht_like" in [i.id for i in list_instruments()]
         assert score("mht_like", [0] * 100).valid
     finally:
-        monkeypatch.delenv("XINMIAO_INSTRUMENT_DIRS")
-        reload_instruments()
+        use_instrument_dirs([])
     assert "mht_like" not in [i.id for i in list_instruments()]
 
 
 def test_a_file_whose_name_differs_from_its_id_is_refused(tmp_path, monkeypatch):
     write(tmp_path, mht_like(), "other.yaml")
-    monkeypatch.setenv("XINMIAO_INSTRUMENT_DIRS", str(tmp_path))
-    reload_instruments()
+    use_instrument_dirs([tmp_path])
     try:
         with pytest.raises(DefinitionError, match="other.yaml: id"):
             list_instruments()
     finally:
-        monkeypatch.delenv("XINMIAO_INSTRUMENT_DIRS")
-        reload_instruments()
+        use_instrument_dirs([])
 
 
 def test_loaded_instruments_are_cached():
@@ -163,7 +160,7 @@ def test_mht_like_lie_score_7_or_more_voids_the_form_and_shows_no_score(lie):
     assert (r.valid, r.reason, r.total, r.positive, r.subscales, r.short_forms) == (
         False, "void", None, None, {}, {})
     assert "void" in r.flags and any("重新施测" in e["zh"] for e in r.explanation)
-    level, reasons = suggest_level([r], [])
+    level, reasons = suggest_level([r], [], POLICY)
     assert level == "L3" and "re-administer" in reasons[0]["en"]
 
 

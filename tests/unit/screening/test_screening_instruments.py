@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from screening import AnswerError, get_instrument, list_instruments, score, suggest_level
+from tests.unit.screening.shipped import POLICY
 
 
 def fill(n: int, total: int, top: int, skip: tuple[int, ...] = (), only: tuple[int, ...] | None = None) -> list[int]:
@@ -57,7 +58,7 @@ def test_phq9_item_9_answered_at_least_1_is_critical_even_with_a_low_total(item9
     r = score("phq9", [0] * 8 + [item9])
     assert r.critical and r.critical_items == (9,) and r.band == "minimal" and r.positive is False
     assert any("第9题" in e["zh"] and "一级预警" in e["zh"] for e in r.explanation)
-    assert suggest_level([r], [])[0] == "L1"
+    assert suggest_level([r], [], POLICY)[0] == "L1"
 
 
 def test_phq9_item_9_answered_0_is_not_critical():
@@ -80,20 +81,20 @@ def test_phq9_one_or_two_missing_items_are_prorated_by_the_answered_mean_halves_
 def test_phq9_three_missing_items_make_the_form_incomplete_and_never_none():
     r = score("phq9", [3, 3, None, None, None, 3, 3, 3, 0])
     assert (r.valid, r.reason, r.total, r.band, r.positive) == (False, "incomplete", None, None, None)
-    level, reasons = suggest_level([r], [])
+    level, reasons = suggest_level([r], [], POLICY)
     assert level == "L3" and "重新施测" in reasons[0]["zh"]
 
 
 def test_phq9_missing_item_9_is_flagged_and_not_read_as_no():
     r = score("phq9", [0, 0, 0, 0, 0, 0, 0, 0, None])
     assert "critical_unanswered" in r.flags and r.critical is False and r.total == 0
-    assert suggest_level([r], [])[0] == "L2"
+    assert suggest_level([r], [], POLICY)[0] == "L2"
 
 
 def test_phq9_critical_answer_counts_even_on_an_incomplete_form():
     r = score("phq9", [None, None, None, 0, 0, 0, 0, 0, 2])
     assert r.valid is False and r.critical is True
-    assert suggest_level([r], [])[0] == "L1"
+    assert suggest_level([r], [], POLICY)[0] == "L1"
 
 
 @pytest.mark.parametrize("i1, i2, positive", [(1, 1, False), (2, 1, True), (3, 0, True), (0, 2, False)])
@@ -136,7 +137,7 @@ def test_phqa_suicide_questions_answered_yes_are_critical_whatever_the_total(ext
     r = score("phqa", [0] * 9 + extras)
     assert r.critical and r.critical_items == (item,) and r.total == 0
     assert any("回答“是”" in e["zh"] for e in r.explanation)
-    assert suggest_level([r], [])[0] == "L1"
+    assert suggest_level([r], [], POLICY)[0] == "L1"
 
 
 def test_phqa_item_9_at_least_1_reads_as_in_the_issue():

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from screening import get_instrument, list_instruments, score, suggest_level
+from tests.unit.screening.shipped import POLICY
 from screening.warning import RANK
 
 INSTRUMENTS = [inst.id for inst in list_instruments()]
@@ -57,8 +58,8 @@ def test_raising_a_forward_scored_answer_never_lowers_the_total_or_the_level(for
     before, after = score(inst_id, answers), score(inst_id, higher)
     if before.total is not None:
         assert after.total >= before.total
-    level_before, _ = suggest_level([before], groups)
-    level_after, _ = suggest_level([after], groups)
+    level_before, _ = suggest_level([before], groups, POLICY)
+    level_after, _ = suggest_level([after], groups, POLICY)
     assert RANK[level_after] <= RANK[level_before]
 
 

@@ -7,10 +7,9 @@ import pytest
 import yaml
 
 from screening import LEVELS, DefinitionError, load_policy, policy_from_dict, score, suggest_level
-from screening.warning import DEFAULT_POLICY_PATH
+from tests.unit.screening.shipped import POLICY, SHIPPED_POLICY_PATH
 
-POLICY = load_policy()
-RAW = yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+RAW = yaml.safe_load(SHIPPED_POLICY_PATH.read_text(encoding="utf-8"))
 
 
 def phq9(total: int, item9: int = 0):
@@ -118,10 +117,6 @@ def test_an_incomplete_policy_file_is_refused_with_the_field_named(tmp_path, mut
     with pytest.raises(DefinitionError) as err:
         load_policy(path)
     assert str(err.value).startswith("warning_policy.yaml: ") and field in str(err.value)
-
-
-def test_load_policy_finds_the_repository_file_by_default():
-    assert load_policy().path == str(DEFAULT_POLICY_PATH)
 
 
 def test_head_teachers_see_plain_tiers_not_levels():

@@ -1,0 +1,21 @@
+"""The admin area: schools, classes, users and their scope (no clinical content), and the admin CLI."""
+from flask_babel import lazy_gettext as _l
+
+from app.areas import Area, NavItem
+
+from .cli import schools_cli, users_cli
+from .views import bp, init_templates
+
+AREA = Area(
+    "admin",
+    blueprint=bp,
+    url_prefix="/admin",
+    home={"admin": "admin.home"},
+    nav=(
+        NavItem("admin.home", _l("Administration"), ("admin",), 10),
+        NavItem("admin.schools", _l("Schools and classes"), ("admin",), 20),
+        NavItem("admin.users", _l("Users"), ("admin",), 30),
+    ),
+    cli=(schools_cli, users_cli),
+    setup=init_templates,
+)

@@ -1,0 +1,6 @@
+"""The auth area: sign-in, sign-out, password change."""
+from app.areas import Area
+
+from .views import bp
+
+AREA = Area("auth", blueprint=bp)

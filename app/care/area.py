@@ -1,0 +1,25 @@
+"""The care area: confirmed levels, cases, care groups, the counselor's worklist, the class care list."""
+from flask_babel import lazy_gettext as _l
+
+from app.areas import Area, DemoStep, FileSection, NavItem
+
+from . import demo, sections
+from .views import bp, init_templates
+
+AREA = Area(
+    "care",
+    blueprint=bp,
+    home={"counselor": "care.worklist", "head_teacher": "care.class_list"},
+    nav=(
+        NavItem("care.worklist", _l("To do"), ("counselor",), 5),
+        NavItem("care.class_list", _l("Class care list"), ("head_teacher",), 5),
+        NavItem("care.groups", _l("Care-group roster"), ("counselor", "head_teacher"), 40),
+    ),
+    file_sections=(
+        FileSection(30, sections.warnings_section),
+        FileSection(40, sections.case_section),
+        FileSection(60, sections.checkins_section),
+    ),
+    demo_steps=(DemoStep(30, demo.seed_care),),
+    setup=init_templates,
+)

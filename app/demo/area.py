@@ -1,0 +1,7 @@
+"""The demo district: `flask demo seed`, and its first step (schools, classes, users, students)."""
+from app.areas import Area, DemoStep
+
+from .cli import demo_cli
+from .roster import seed_roster
+
+AREA = Area("demo", demo_steps=(DemoStep(10, seed_roster),), cli=(demo_cli,))
