@@ -5,7 +5,7 @@ checks the annotation for each request. A view with no annotation is refused (fa
 route-by-role test walks the URL map to prove every route carries one.
 
 Refusals: not logged in -> redirect to /login; wrong role -> 403 (the route itself is not secret);
-a record outside the user's scope -> 404 (`get_or_404_visible`), so its existence is not disclosed.
+a record outside the user's scope -> 404 (`get_visible_or_404`), so its existence is not disclosed.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from models import Actor
 
@@ -95,11 +96,23 @@ def current_actor() -> Actor:
     return Actor(None, "anonymous", "anonymous", addr)
 
 
-def get_or_404_visible(model: Any, column: Any, value: Any) -> Any:
-    """Load one row that the current user may see, by `column == value`, or answer 404."""
-    from app.db import db
+M = TypeVar("M")
 
-    row = db.session.scalars(select(model).where(column == value, model.visible_to(current_user))).first()
+
+def get_visible_or_404(db: Session, user: Any, model: type[M], key: int | str) -> M:
+    """The one record of `model` that `user` may see, or 404 (its existence is not disclosed).
+
+    Every view that opens one record of a student (screening, warning, case, entry, recheck, check-in, draft...)
+    or one record in scope (campaign, session, class) comes through here: the scope is the model's
+    `visible_to(user)` SQL condition (student-owned records delegate to their student, models.roster.StudentOwned).
+    `key` is what the URL carries: an int is the row id; a string is the public id of a student, else the row's
+    uid.
+    """
+    if isinstance(key, int):
+        column = model.id  # type: ignore[attr-defined]
+    else:
+        column = model.public_id if hasattr(model, "public_id") else model.uid  # type: ignore[attr-defined]
+    row = db.scalars(select(model).where(column == key, model.visible_to(user))).first()  # type: ignore[attr-defined]
     if row is None:
         abort(404)
     return row

@@ -6,6 +6,7 @@ from .roster import (  # noqa: F401
     School,
     SchoolClass,
     Student,
+    StudentOwned,
     StudentCareGroup,
     User,
     counselor_schools,

@@ -7,7 +7,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, HasUid, UTCDateTime, utcnow
-from .roster import Student, User
+from .roster import Student, StudentOwned, User
 from .vault import register_sealed
 
 CASE_STATUSES = ("open", "following", "referred", "closed")
@@ -25,7 +25,7 @@ VISIBILITIES = ("counselor", "shared")
 
 
 @register_sealed("plan", "close_reason")
-class CareCase(Base, HasUid):
+class CareCase(Base, HasUid, StudentOwned):
     __tablename__ = "care_cases"
     __table_args__ = (
         CheckConstraint("status IN ('open','following','referred','closed')", name="status"),
@@ -56,7 +56,7 @@ class CareCase(Base, HasUid):
 
 
 @register_sealed("note", "destination", "feedback", "told_whom")
-class CaseEntry(Base, HasUid):
+class CaseEntry(Base, HasUid, StudentOwned):
     """A timeline entry: interview, check-in, parent contact, observation, referral, return, confidentiality.
 
     `case_id` may be empty: a head teacher's observation on a student who has no open case still reaches the
@@ -97,7 +97,7 @@ class CaseEntry(Base, HasUid):
 
 
 @register_sealed("note")
-class CareCheckin(Base, HasUid):
+class CareCheckin(Base, HasUid, StudentOwned):
     """A termly check-in with a care-group student (by head teacher or counselor)."""
 
     __tablename__ = "care_checkins"

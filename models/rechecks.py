@@ -7,12 +7,12 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
-from .roster import Student
+from .roster import Student, StudentOwned
 
 RECHECK_STATUSES = ("planned", "due", "overdue", "escalated", "done", "cancelled")
 
 
-class Recheck(Base):
+class Recheck(Base, StudentOwned):
     __tablename__ = "rechecks"
     __table_args__ = (
         CheckConstraint("status IN ('planned','due','overdue','escalated','done','cancelled')", name="status"),

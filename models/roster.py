@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -164,7 +166,24 @@ class Student(Base):
         return false()
 
 
-class StudentCareGroup(Base):
+class StudentOwned:
+    """A record that belongs to one student (a screening, a warning, a case and its entries, a recheck, a
+    check-in, a draft...): whoever may see the student may see it, nobody else. The scope is the student's
+    (`Student.visible_to`); a record adds no rule of its own, so one check serves every record type.
+
+    `Model.visible_to(user)` is a SQL condition: filter lists with it (`select(Warning).where(
+    Warning.visible_to(user))`), and fetch one record with `app.security.get_visible_or_404`.
+    """
+
+    if TYPE_CHECKING:  # declared by each model as its foreign key (not mapped here)
+        student_id: Mapped[int]
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        return cls.student_id.in_(select(Student.id).where(Student.visible_to(user)))
+
+
+class StudentCareGroup(Base, StudentOwned):
     """Membership of a care group (left_behind, migrant, hardship, boarding; the set is the warning policy's care_groups, config/warning_policy.yaml)."""
 
     __tablename__ = "student_care_groups"

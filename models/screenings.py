@@ -23,7 +23,7 @@ from .base import Base, HasUid, UTCDateTime, new_uid, utcnow
 from sqlalchemy import false, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .roster import School, SchoolClass, Student, User, counselor_schools
+from .roster import School, SchoolClass, Student, StudentOwned, User, counselor_schools
 from .vault import register_sealed
 
 MODES = ("self", "paper", "import")
@@ -89,7 +89,7 @@ class CampaignInstrument(Base):
     campaign: Mapped[Campaign] = relationship(back_populates="instruments")
 
 
-class CampaignOptOut(Base):
+class CampaignOptOut(Base, StudentOwned):
     """A guardian declined screening for this campaign: the student is excluded from sessions and counted."""
 
     __tablename__ = "campaign_opt_outs"
@@ -127,7 +127,7 @@ class ClassSession(Base):
 
 
 @register_sealed("answers")
-class ResponseDraft(Base, HasUid):
+class ResponseDraft(Base, HasUid, StudentOwned):
     """Answers saved as a student goes, so a dropped connection loses nothing. Sealed like final answers."""
 
     __tablename__ = "response_drafts"
@@ -142,7 +142,7 @@ class ResponseDraft(Base, HasUid):
 
 
 @register_sealed("answers")
-class Screening(Base, HasUid):
+class Screening(Base, HasUid, StudentOwned):
     """One administered instrument. Answers are sealed; the derived result stays in clear for plain SQL."""
 
     __tablename__ = "screenings"
@@ -183,7 +183,7 @@ class Screening(Base, HasUid):
     student: Mapped[Student] = relationship()
 
 
-class Warning(Base, HasUid):
+class Warning(Base, HasUid, StudentOwned):
     """A warning (预警): the level the rules suggested, and the level a counselor confirmed and why."""
 
     __tablename__ = "warnings"
@@ -222,7 +222,7 @@ class Warning(Base, HasUid):
 
 
 @register_sealed("reason")
-class WarningChange(Base, HasUid):
+class WarningChange(Base, HasUid, StudentOwned):
     """History of a warning's level: suggested, confirmed, raised, lowered, dismissed. The reason is sealed."""
 
     __tablename__ = "warning_changes"
@@ -265,3 +265,8 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def visible_to(cls, user: User) -> ColumnElement[bool]:
+        """A notification is its recipient's alone (it may name a student; the recipient was in scope when told)."""
+        return cls.user_id == user.id

@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.care_groups import care_group_label
 from app.db import db
-from app.security import current_actor, roles, safe_next
+from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.texts import pick_list
 from app.ui import local_today
 from app.vault import get_vault
@@ -49,27 +49,6 @@ def init_templates(app) -> None:  # type: ignore[no-untyped-def]
         }
 
 
-# -- scope ----------------------------------------------------------------------------------------------------
-def _in_scope(model, uid: str):  # type: ignore[no-untyped-def]
-    """A warning / case / entry of a student the current user may see, or 404."""
-    row = db.session.scalars(
-        select(model).join(Student, Student.id == model.student_id)
-        .where(model.uid == uid, Student.visible_to(current_user))
-    ).first()
-    if row is None:
-        abort(404)
-    return row
-
-
-def _student_in_scope(public_id: str) -> Student:
-    student = db.session.scalars(
-        select(Student).where(Student.public_id == public_id, Student.visible_to(current_user))
-    ).first()
-    if student is None:
-        abort(404)
-    return student
-
-
 def _tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
@@ -82,7 +61,7 @@ def student_file_url(student: Student) -> str:
 @bp.route("/warnings/<uid>/confirm", methods=["GET", "POST"])
 @roles("counselor")
 def confirm_warning(uid: str):
-    warning: Warning = _in_scope(Warning, uid)
+    warning: Warning = get_visible_or_404(db.session, current_user, Warning, uid)
     form = ConfirmForm()
     if request.method == "GET":
         form.level.data = warning.confirmed_level or warning.suggested_level
@@ -151,13 +130,13 @@ def _entry_view(entry: CaseEntry, reader) -> dict:  # type: ignore[no-untyped-de
 @bp.route("/cases/<uid>")
 @roles("counselor")
 def case_page(uid: str):
-    return _render_case(_in_scope(CareCase, uid))
+    return _render_case(get_visible_or_404(db.session, current_user, CareCase, uid))
 
 
 @bp.route("/cases/<uid>/plan", methods=["POST"])
 @roles("counselor")
 def save_plan(uid: str):
-    case: CareCase = _in_scope(CareCase, uid)
+    case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
     form = PlanForm()
     if not form.validate_on_submit():
         return _render_case(case, plan_form=form)
@@ -179,7 +158,7 @@ def save_plan(uid: str):
 def _stale(uid: str, **forms):  # type: ignore[no-untyped-def]
     """Someone else saved the case meanwhile: keep their version, show this user's text back to re-apply."""
     db.session.rollback()
-    case = _in_scope(CareCase, uid)
+    case = get_visible_or_404(db.session, current_user, CareCase, uid)
     flash(
         _("Another counselor saved this case while you were editing. Your text is shown below and was NOT saved: "
           "check their changes, then save again."),
@@ -191,7 +170,7 @@ def _stale(uid: str, **forms):  # type: ignore[no-untyped-def]
 @bp.route("/cases/<uid>/entries", methods=["POST"])
 @roles("counselor")
 def add_case_entry(uid: str):
-    case: CareCase = _in_scope(CareCase, uid)
+    case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
     form = EntryForm()
     if form.validate_on_submit():
         try:
@@ -211,7 +190,7 @@ def add_case_entry(uid: str):
 @bp.route("/cases/<uid>/close", methods=["POST"])
 @roles("counselor")
 def close_case(uid: str):
-    case: CareCase = _in_scope(CareCase, uid)
+    case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
     form = CloseForm()
     if form.validate_on_submit():
         try:
@@ -230,7 +209,7 @@ def close_case(uid: str):
 @bp.route("/entries/<uid>/referral", methods=["POST"])
 @roles("counselor")
 def update_referral(uid: str):
-    entry: CaseEntry = _in_scope(CaseEntry, uid)
+    entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
     form = ReferralForm()
     if not form.validate_on_submit():
         abort(400)
@@ -249,7 +228,7 @@ def update_referral(uid: str):
 @bp.route("/care/students/<public_id>/observations-seen", methods=["POST"])
 @roles("counselor")
 def observations_seen(public_id: str):
-    student = _student_in_scope(public_id)  # CSRF is checked for every POST by CSRFProtect
+    student = get_visible_or_404(db.session, current_user, Student, public_id)  # CSRF is checked for every POST by CSRFProtect
     service.mark_observations_seen(db.session, current_actor(), student)
     return redirect(safe_next(request.form.get("back"), student_file_url(student)))
 
@@ -257,7 +236,7 @@ def observations_seen(public_id: str):
 @bp.route("/care/referrals/<uid>/print")
 @roles("counselor")
 def print_referral(uid: str):
-    entry: CaseEntry = _in_scope(CaseEntry, uid)
+    entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
     if entry.kind != "referral":
         abort(404)
     student = db.session.get(Student, entry.student_id)
@@ -320,7 +299,7 @@ def add_observation():
             for e in field_errors:
                 flash(str(e), "error")
         return redirect(url_for("care.class_list"))
-    student = _student_in_scope(form.student.data)
+    student = get_visible_or_404(db.session, current_user, Student, form.student.data)
     case = service.active_case(db.session, student.id)
     try:
         service.add_entry(db.session, current_actor(), get_vault(), student, form.kind.data, form.occurred_on.data,
@@ -338,7 +317,7 @@ def add_observation():
 @bp.route("/care/class/students/<public_id>")
 @roles("head_teacher")
 def class_student(public_id: str):
-    student = _student_in_scope(public_id)
+    student = get_visible_or_404(db.session, current_user, Student, public_id)
     reader = get_vault().reveal(student, "care.class_student")
     entries = db.session.scalars(
         select(CaseEntry).options(selectinload(CaseEntry.author))
@@ -374,7 +353,7 @@ def groups():
 @bp.route("/care/groups/<public_id>/checkin", methods=["GET", "POST"])
 @roles("counselor", "head_teacher")
 def checkin(public_id: str):
-    student = _student_in_scope(public_id)
+    student = get_visible_or_404(db.session, current_user, Student, public_id)
     form = CheckinForm()
     if request.method == "GET":
         form.occurred_on.data = local_today()
@@ -398,7 +377,7 @@ def _transfer_student() -> Student:
         if student is None:
             abort(404)
         return student
-    return _student_in_scope(public_id)
+    return get_visible_or_404(db.session, current_user, Student, public_id)
 
 
 @bp.route("/care/students/<public_id>/transfer", methods=["GET", "POST"])

@@ -9,13 +9,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import exists, func, or_, select, update
 
 from app.db import db
-from app.security import ALL_ROLES, roles
+from app.security import ALL_ROLES, get_visible_or_404, roles
 from models import Notification, Recheck, Student, Warning, utcnow
 
 bp = Blueprint("notifications", __name__)
@@ -107,9 +107,7 @@ def index():
 @bp.route("/<int:note_id>/read", methods=["POST"])
 @roles(*ALL_ROLES)
 def mark_read(note_id: int):
-    note = db.session.scalar(select(Notification).where(Notification.id == note_id, Notification.user_id == current_user.id))
-    if note is None:
-        abort(404)  # someone else's notification does not exist for this user
+    note = get_visible_or_404(db.session, current_user, Notification, note_id)  # someone else's does not exist
     if note.read_at is None:
         note.read_at = utcnow()
     return redirect(url_for("notifications.index"))

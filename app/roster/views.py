@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
 from app.db import db
-from app.security import current_actor, get_or_404_visible, roles
+from app.security import current_actor, get_visible_or_404, roles
 from app.student_file import render_sections
 from app.ui import local_today
 from app.vault import get_vault
@@ -77,7 +77,7 @@ def student(public_id: str):
         # Head teachers may see their class's students by the scope rule, but not the file (answers, notes):
         # 404, as for any record they may not open, so a guessed URL discloses nothing.
         abort(404)
-    student = get_or_404_visible(Student, Student.public_id, public_id)
+    student = get_visible_or_404(db.session, current_user, Student, public_id)
     reader = get_vault().reveal(student, "student.view")
     # An erased student is a tombstone: their data key is gone, so no section could open anything.
     erased = student.status == "erased"
@@ -144,7 +144,7 @@ def new_student():
 @bp.route("/students/<public_id>/edit", methods=["GET", "POST"])
 @roles("counselor")
 def edit_student(public_id: str):
-    student = get_or_404_visible(Student, Student.public_id, public_id)
+    student = get_visible_or_404(db.session, current_user, Student, public_id)
     if student.status == "erased":
         abort(404)
     form = _form(student)

@@ -662,13 +662,6 @@ def acknowledge_crisis(db: Session, actor: Actor, warning: Warning, user: User) 
     return first
 
 
-def visible_warning(db: Session, user: User, uid: str) -> Warning | None:
-    if user.role != "counselor":
-        return None
-    mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
-    return db.scalars(select(Warning).where(Warning.uid == uid, Warning.school_id.in_(mine))).first()
-
-
 # -- finding students ------------------------------------------------------------------------------------------
 def find_students(db: Session, vault: Vault, query: str, school_ids: Sequence[int], limit: int = 20) -> list[Student]:
     """Exact search by student number or name via the blind index, confirmed by decrypting (no false positives)."""

@@ -15,11 +15,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.db import db
-from app.security import current_actor, get_or_404_visible, roles
+from app.security import current_actor, get_visible_or_404, roles
 from app.texts import pick
 from app.ui import local_today
 from app.vault import get_vault
-from models import Campaign, ClassSession, School, SchoolClass, Screening, Student
+from models import Campaign, ClassSession, School, SchoolClass, Screening, Student, Warning
 from screening import get_instrument, list_instruments
 
 from . import importer, service
@@ -121,7 +121,7 @@ def new_campaign():
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
-    return get_or_404_visible(Campaign, Campaign.id, campaign_id)
+    return get_visible_or_404(db.session, _user(), Campaign, campaign_id)
 
 
 @bp.route("/campaigns/<int:campaign_id>")
@@ -153,7 +153,7 @@ def close_campaign(campaign_id: int):
 
 
 def _class_in_campaign(c: Campaign, class_id: int) -> SchoolClass:
-    klass = get_or_404_visible(SchoolClass, SchoolClass.id, class_id)
+    klass = get_visible_or_404(db.session, _user(), SchoolClass, class_id)
     if klass.school_id not in {s.id for s in c.schools}:
         abort(404)
     return klass
@@ -197,7 +197,7 @@ def open_session(campaign_id: int, class_id: int):
 
 
 def _session_or_404(session_id: int) -> ClassSession:
-    return get_or_404_visible(ClassSession, ClassSession.id, session_id)
+    return get_visible_or_404(db.session, _user(), ClassSession, session_id)
 
 
 def _qr_svg(data: str) -> Markup:
@@ -283,10 +283,7 @@ def enter():
 
 
 def _entry_student(public_id: str) -> Student:
-    student = get_or_404_visible(Student, Student.public_id, public_id)
-    if student.school_id not in _user().school_ids:
-        abort(404)
-    return student
+    return get_visible_or_404(db.session, _user(), Student, public_id)
 
 
 @bp.route("/screenings/enter/<public_id>", methods=["GET", "POST"])
@@ -356,10 +353,8 @@ def enter_form(public_id: str):
 @bp.route("/screenings/<uid>")
 @roles("counselor")
 def result(uid: str):
-    screening = db.session.scalars(select(Screening).where(Screening.uid == uid)).first()
-    if screening is None or screening.school_id not in _user().school_ids:
-        abort(404)
-    student = get_or_404_visible(Student, Student.id, screening.student_id)
+    screening = get_visible_or_404(db.session, _user(), Screening, uid)
+    student = screening.student
     reader = get_vault().reveal(student, "screening.view", target=f"screening:{screening.uid}")
     warning = service.warning_for(db.session, screening)
     inst = get_instrument(screening.instrument_id)
@@ -405,7 +400,7 @@ def _campaign_choice(value: str) -> Campaign | None:
         cid = int(value)
     except ValueError:
         abort(400)
-    c = get_or_404_visible(Campaign, Campaign.id, cid)
+    c = get_visible_or_404(db.session, _user(), Campaign, cid)
     if c.status != "open":
         abort(400)
     return c
@@ -480,9 +475,7 @@ def interviews():
 @bp.route("/interviews/<uid>/acknowledge", methods=["POST"])
 @roles("counselor")
 def acknowledge(uid: str):
-    warning = service.visible_warning(db.session, _user(), uid)
-    if warning is None:
-        abort(404)
+    warning = get_visible_or_404(db.session, _user(), Warning, uid)
     try:
         service.acknowledge_crisis(db.session, current_actor(), warning, _user())
     except service.ScreeningError:
