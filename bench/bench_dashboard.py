@@ -286,6 +286,7 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
     from app.cli import upgrade_database
     from app.district import service
     from app.district.service import Selection
+    from models import utcnow
     from models.db import make_engine
 
     # The generator writes SQLite-flavoured SQL: on another database it builds its own SQLite file instead.
@@ -321,16 +322,19 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
                                   service.rollup_stamp(ctx, TODAY))
             s.commit()
 
+    cache = service.FiguresCache()  # what an app keeps: protected results memoised across its requests
+
     def dashboard() -> None:  # a request finding the rollup the job keeps younger than five minutes
-        started = service.utcnow()
+        started = utcnow()
         with Session(bind=engine) as s:
-            ctx, _ = service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY)
+            ctx, _ = service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY, cache=cache)
             s.commit()
         assert ctx.as_of is not None and ctx.as_of < started, "expected the running term's rollup"
 
     def dashboard_stale() -> None:  # a request finding no fresh rollup: computed (and rolled up) in the request
         with Session(bind=engine) as s:
-            service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY, open_max_age=timedelta(0))
+            service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY, open_max_age=timedelta(0),
+                                    cache=cache)
             s.rollback()
 
     closed_term = [t for t, _ in _terms(SCALES.get(scale, SCALES["small"])["terms"])][-2]
@@ -340,12 +344,12 @@ def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
 
     def closed_dashboard() -> None:
         with Session(bind=engine) as s:
-            service.compute_figures(s, district_id, Selection(closed_term, None), 5, TODAY)
+            service.compute_figures(s, district_id, Selection(closed_term, None), 5, TODAY, cache=cache)
             s.commit()  # keeps the rollup written by the first (warm-up) call
 
     def trends_warm() -> None:
         with Session(bind=engine) as s:
-            service.trends(s, district_id, 5, TODAY)
+            service.trends(s, district_id, 5, TODAY, cache=cache)
             s.commit()
 
     def refresh() -> None:

@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas import Area, NavItem
 
+from .service import init_cache
 from .views import bp, district_cli
 
 AREA = Area(
@@ -16,4 +17,5 @@ AREA = Area(
         NavItem("district.staffing", _l("Staffing"), ("district",), 30),
     ),
     cli=(district_cli,),
+    setup=init_cache,  # the app's memo of protected figures
 )

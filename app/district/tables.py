@@ -13,8 +13,9 @@ from typing import Any
 
 from flask_babel import gettext as _, lazy_gettext as _l
 
+from app.care_groups import care_group_label, triggering_groups
+
 from .service import (
-    CARE_GROUPS,
     GENDERS,
     STAGES,
     SCHOOL_TYPES,
@@ -40,6 +41,7 @@ DIMENSION_LABELS = {
     "grade": _l("Grade"),
     "gender": _l("Gender"),
 }
+# Plural headings of the shipped triggering groups (the set itself is the warning policy's).
 CARE_LABELS = {"left_behind": _l("Left-behind children"), "migrant": _l("Migrant children"),
                "hardship": _l("Students in hardship")}
 LEVEL_LABELS = {"L1": _l("Level 1"), "L2": _l("Level 2"), "L3": _l("Level 3"), "care": _l("Care")}
@@ -103,8 +105,8 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
             Column(_("%(name)s positive rate", name=name), None, f"positives:{instrument}", f"screens:{instrument}"),
         ]
     care_groups: list[Column] = []
-    for group in CARE_GROUPS:
-        label = CARE_LABELS[group]
+    for group in triggering_groups():
+        label = CARE_LABELS.get(group) or care_group_label(group)  # a group a district added: its policy label
         care_groups += [
             Column(_("%(group)s screened", group=label), f"screened_{group}"),
             Column(_("%(group)s positive", group=label), f"positive_{group}"),

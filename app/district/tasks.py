@@ -13,10 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-from models import District
 
 from . import service
 
@@ -35,7 +32,7 @@ def _refresh(db: Session, now: datetime, due_within: timedelta | None) -> dict[s
     tz, max_age, open_max_age, _every = _settings()
     today = now.astimezone(tz).date()
     terms = 0
-    for district_id in db.scalars(select(District.id).group_by(District.id)):
+    for district_id in service.district_ids(db):
         terms += len(service.refresh_rollups(db, district_id, today, tz.key, running=True, due_within=due_within,
                                              max_age=max_age, open_max_age=open_max_age))
     return {"terms_refreshed": terms}

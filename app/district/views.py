@@ -20,7 +20,6 @@ from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from models import append_event
-from sqlalchemy import select
 
 from . import service
 from .service import DIMENSIONS, SCHOOL_TYPES, STAGES, Filters, Selection
@@ -48,10 +47,8 @@ def refresh_rollups_command(running: bool) -> None:
 
     The scheduler does this by itself: job district_rollups every few minutes, district_rollups_nightly nightly.
     """
-    from models import District
-
     with db.transaction() as session:
-        for district_id in session.scalars(select(District.id).group_by(District.id)):
+        for district_id in service.district_ids(session):
             terms = service.refresh_rollups(session, district_id, local_today(), current_app.config["TIMEZONE"],
                                             running=running)
             what = "terms" if running else "closed terms"
@@ -118,7 +115,7 @@ def _open_max_age() -> timedelta:
 def _compute(query: Query):  # type: ignore[no-untyped-def]
     return service.compute_figures(
         db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
-        rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
+        rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=service.figures_cache(),
     )
 
 
@@ -213,7 +210,8 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-unt
 @roles("district")
 def trends():
     points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                            rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age())
+                            rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
+                            cache=service.figures_cache())
     terms = [p.term for p in points]
 
     def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
@@ -324,7 +322,8 @@ def export(table_id: str, fmt: str):
         caption = [title]
     elif table_id == "trends":
         points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                                rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age())
+                                rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
+                            cache=service.figures_cache())
         matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
         caption = [title]
     else:

@@ -1,0 +1,86 @@
+"""The district statistics: the ONLY way the district area reaches data (its views, exports, CLI and jobs).
+
+Aggregate-only by construction: every statement in this package is a GROUP BY / COUNT over result columns that
+are in clear (school, grade, gender, level, positive, dates); none selects a name, student number, sealed
+(`*_enc`) or blind-index (`*_bidx`) column, a student id or a public id (ids appear only inside COUNT(DISTINCT
+...)). `tests/integration/test_district_service.py` captures the SQL this package emits and checks exactly that.
+
+How figures are built, and where:
+1. `context`: the selection (a term or one campaign), the district's schools and the grades its campaigns screen.
+2. `cubes`: a handful of GROUP BY queries return *fine cubes*, counts per (school, grade, gender) for each
+   measure (screening figures follow the screenings of the selected campaigns: warnings, cases, rechecks and
+   referrals are those that came from them). Enrolment is always live (the current roll).
+3. `scopes`: every cell the district role can reach — the district, each school type, stage and type x stage
+   (the filters), and inside each of those each school, type, stage, grade and gender (the groupings) — and
+   the additive relations between them.
+4. `figures`: the cubes summed into those cells and protected together (`app.district.suppression.protect`
+   hides small cells and their complements over the whole family at once), so every page, filter and export
+   shows the same protected figures; memoised per app (`FiguresCache`, `figures_cache()`).
+5. `rollups`: the screening cubes of a selection kept in `district_rollups` and read back while fresh; the
+   scheduler jobs (app/district/tasks.py) keep them fresh. `Context.as_of` tells when the figures were computed.
+6. `staffing` (counselors per school: schools, their names and their staff are not children) and `trends`
+   (district-level figures term by term).
+Import from here (`from app.district import service`), not from the parts.
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from models.roster import SCHOOL_STAGES as STAGES, SCHOOL_TYPES
+
+from .context import (
+    DIMENSIONS,
+    GENDERS,
+    GRADES,
+    TWO_TYPES,
+    WARNING_LEVELS,
+    Context,
+    Filters,
+    SchoolInfo,
+    Selection,
+    district_ids,
+    list_campaigns,
+    list_terms,
+    load_context,
+    resolve_selection,
+)
+from .cubes import Cube, eligible_enrolled, enrolled_by_school, query_cubes, screening_cubes
+from .figures import LINKED, Figures, FiguresCache, compute_figures, present_grades, protect_cubes
+from .rollups import (
+    OPEN_ROLLUP_MAX_AGE,
+    ROLLUP_MAX_AGE,
+    ROLLUP_VERSION,
+    cached_screening_cubes,
+    coarsen,
+    read_rollup,
+    refresh_rollups,
+    rollup_key,
+    rollup_stamp,
+    store_rollups,
+)
+from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
+from .staffing import StaffingRow, staffing
+from .trends import TrendPoint, trends
+
+CACHE_KEY = "xinmiao_district_figures"
+
+
+def init_cache(app: Flask) -> None:
+    """Give the app its memo of protected figures (the district area's setup)."""
+    app.extensions.setdefault(CACHE_KEY, FiguresCache(int(app.config.get("DISTRICT_FIGURES_CACHE_SIZE", 32))))
+
+
+def figures_cache(app: Flask | None = None) -> FiguresCache:
+    return (app or current_app).extensions[CACHE_KEY]  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "DIMENSIONS", "GENDERS", "GRADES", "LINKED", "OPEN_ROLLUP_MAX_AGE", "ROLLUP_MAX_AGE", "ROLLUP_VERSION",
+    "SCHOOL_TYPES", "STAGES", "TWO_TYPES", "WARNING_LEVELS", "Context", "Cube", "Figures", "FiguresCache",
+    "Filters", "SchoolInfo", "ScopeKey", "Scopes", "Selection", "StaffingRow", "TrendPoint", "cached_screening_cubes",
+    "cell_level", "cell_values", "coarsen", "compute_figures", "district_ids", "eligible_enrolled",
+    "enrolled_by_school", "family_keys", "figures_cache", "init_cache", "list_campaigns", "list_terms",
+    "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
+    "refresh_rollups", "resolve_selection", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
+    "store_rollups", "trends",
+]

@@ -1,0 +1,154 @@
+"""Protected figures: the cubes summed over the family of cells and protected together (small cells and their
+complements hidden over the whole family at once, so every page, filter and export shows the same figures).
+
+Protection is a pure function of the counts, so its result is memoised per app (`FiguresCache`, kept by the
+district area in `app.extensions`): another filter or grouping of the same selection, or an export of the page
+just seen, is not protected twice.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy.orm import Session
+
+from ..suppression import Protected, Relation, Structure, rate_value
+from .context import Context, Selection, load_context
+from .cubes import Cube, eligible_enrolled, enrolled_by_school
+from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
+from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
+
+# Measures protected together because they are linked by an additive relation (all = care + other).
+LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positive_care", "positive_other")}
+
+
+@dataclass
+class Figures:
+    """Protected figures of every measure over the whole family of one selection."""
+
+    scopes: Scopes
+    grades: list[int]
+    protected: dict[str, Protected]
+    k: int
+
+    def value(self, measure: str, key: ScopeKey) -> int | None:
+        p = self.protected.get(measure)
+        return None if p is None else p.value(key)
+
+    def text(self, measure: str, key: ScopeKey) -> str:
+        p = self.protected.get(measure)
+        return "0" if p is None else p.text(key)
+
+    def status(self, measure: str, key: ScopeKey) -> str:
+        p = self.protected.get(measure)
+        return "shown" if p is None else p.status.get(key, "shown")
+
+    def rate(self, numerator: str, denominator: str, key: ScopeKey) -> float | None:
+        return rate_value(self.value(numerator, key), self.value(denominator, key))
+
+
+
+
+class FiguresCache:
+    """The last `size` protected results, by their inputs (counts and school ids only: no identity)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Figures] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> Figures | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], figures: Figures) -> None:
+        self._items[key] = figures
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9,
+                  cache: FiguresCache | None = None) -> Figures:
+    """Protect every measure over the family, memoised in `cache` when one is given: the result is a pure
+    function of its inputs, so the same counts (another filter or grouping of the same selection, an export of
+    the page just seen) are not protected twice. The cache key holds counts and school ids only."""
+    grades = sorted(grades)
+    if cache is None:
+        return _protect_cubes(cubes, scopes, grades, k, max_level)
+    key = (
+        k, max_level, tuple(grades),
+        frozenset(scopes.by_type_stage.items()),  # the schools of each type x stage: the whole family's shape
+        frozenset((m, frozenset(c.items())) for m, c in cubes.items()),
+    )
+    figures = cache.get(key)
+    if figures is None:
+        figures = _protect_cubes(cubes, scopes, grades, k, max_level)
+        cache.put(key, figures)
+    return figures
+
+
+def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k: int, max_level: int) -> Figures:
+    """Protect every measure over the family; linked measures (all = care + other) are protected together."""
+    keys, rels = family_keys(scopes, grades, max_level)
+    levels = {key: cell_level(scopes, key) for key in keys}
+    single = Structure(keys, [Relation(p, c) for p, c in rels], levels)
+    linked_structures: dict[int, Structure] = {}
+    protected: dict[str, Protected] = {}
+    done: set[str] = set()
+    for measure in cubes:
+        if measure in done:
+            continue
+        group = [m for m in (measure, *LINKED.get(measure, ())) if m in cubes]
+        values = [cell_values(cubes[m], keys, scopes) for m in group]
+        if not any(1 <= v < k for vals in values for v in vals.values()):
+            for m, vals in zip(group, values):
+                protected[m] = Protected(vals, dict.fromkeys(vals, "shown"), k)
+                done.add(m)
+            continue
+        if len(group) == 1:
+            protected[measure] = single.protect([values[0][key] for key in keys], k)
+            done.add(measure)
+            continue
+        structure = linked_structures.get(len(group))
+        if structure is None:
+            gkeys = [(g, key) for g in range(len(group)) for key in keys]
+            grels = [Relation((g, p), tuple((g, x) for x in c)) for g in range(len(group)) for p, c in rels]
+            grels += [Relation((0, key), tuple((g, key) for g in range(1, len(group)))) for key in keys]
+            structure = Structure(gkeys, grels, {(g, key): levels[key] for g in range(len(group)) for key in keys})
+            linked_structures[len(group)] = structure
+        result = structure.protect([values[g][key] for g in range(len(group)) for key in keys], k)
+        for g, m in enumerate(group):
+            protected[m] = Protected(
+                {key: result.values[(g, key)] for key in keys}, {key: result.status[(g, key)] for key in keys}, k
+            )
+            done.add(m)
+    return Figures(scopes, sorted(grades), protected, k)
+
+
+def present_grades(ctx: Context) -> list[int]:
+    return sorted({g for grades in ctx.eligible.values() for g in grades})
+
+
+def compute_figures(db: Session, district_id: int | None, selection: Selection, k: int, today: date,
+                    tz_name: str = "Asia/Shanghai", max_level: int = 9, *, enrolled: Cube | None = None,
+                    rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
+                    open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE,
+                    cache: FiguresCache | None = None) -> tuple[Context, Figures]:
+    """Protected figures for one selection. `max_level=1` computes only the district-level cells (trends).
+    `cache`: the app's memo of protected results (`figures_cache()` in a request).
+
+    Disclosure control runs on whatever counts are used (live or from a rollup); `ctx.as_of` says how old they are.
+    """
+    ctx = load_context(db, district_id, selection)
+    if enrolled is None:
+        enrolled = enrolled_by_school(db, ctx.school_ids)
+    detail = "coarse" if max_level <= 1 else "full"
+    cubes = {"enrolled": eligible_enrolled(ctx, enrolled)}
+    cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age,
+                                        open_max_age))
+    scopes = make_scopes(ctx)
+    return ctx, protect_cubes(cubes, scopes, present_grades(ctx), k, max_level, cache)
+

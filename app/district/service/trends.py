@@ -1,0 +1,35 @@
+"""District-level figures term by term (the trend charts)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from .context import Selection, district_schools, list_terms
+from .cubes import enrolled_by_school
+from .figures import Figures, FiguresCache, compute_figures
+from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE
+from .scopes import Scopes
+
+
+@dataclass
+class TrendPoint:
+    term: str
+    figures: Figures
+    scopes: Scopes
+    as_of: datetime | None = None  # when this term's figures were computed
+
+
+def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: str = "Asia/Shanghai",
+           limit: int = 10, rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
+           open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE, cache: FiguresCache | None = None) -> list[TrendPoint]:
+    """District-level figures (levels 0-1: district, each type / stage / grade / gender) for each term."""
+    out = []
+    enrolled = enrolled_by_school(db, district_schools(db, district_id))
+    for term in list_terms(db, district_id)[-limit:]:
+        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1,
+                                       enrolled=enrolled, rollup_max_age=rollup_max_age, open_max_age=open_max_age,
+                                       cache=cache)
+        out.append(TrendPoint(term, figures, figures.scopes, ctx.as_of))
+    return out
