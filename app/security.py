@@ -9,7 +9,6 @@ a record outside the user's scope -> 404 (`get_visible_or_404`), so its existenc
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
@@ -17,6 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.service import end_session, session_now
 from models import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,10 +51,6 @@ def view_access(view: Callable[..., Any]) -> tuple[bool, frozenset[str] | None]:
     return bool(getattr(view, "_public", False)), getattr(view, "_roles", None)
 
 
-def _now() -> float:
-    return datetime.now(timezone.utc).timestamp()
-
-
 def init_security(app: Flask) -> None:
     @app.before_request
     def _enforce() -> Any:
@@ -71,19 +67,17 @@ def init_security(app: Flask) -> None:
         if current_user.is_authenticated:
             last = session.get("last_seen")
             idle = current_app.config["IDLE_TIMEOUT"].total_seconds()
-            if last is not None and _now() - last > idle:
-                from app.auth.service import end_session
-
-                end_session(current_user, reason="idle")
+            if last is not None and session_now() - last > idle:
+                end_session(current_user, current_actor(), reason="idle")
                 return redirect(url_for("auth.login", next=request.path, expired=1))
-            session["last_seen"] = _now()
+            session["last_seen"] = session_now()
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
         if current_user.role not in allowed:
             abort(403)
         if getattr(view, "_recent_login", False):
             auth_at = session.get("auth_at", 0)
-            if _now() - auth_at > current_app.config["RECENT_LOGIN"].total_seconds():
+            if session_now() - auth_at > current_app.config["RECENT_LOGIN"].total_seconds():
                 return redirect(url_for("auth.reauth", next=request.full_path if request.query_string else request.path))
         return None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -57,22 +58,28 @@ def authenticate(db: Session, username: str, password: str, client_addr: str | N
     return LoginOutcome(user)
 
 
-def start_session(user: User) -> None:
-    from app.security import _now
+def session_now() -> float:
+    """The clock of the login session (sign-in time, last activity), as a UNIX timestamp."""
+    return datetime.now(timezone.utc).timestamp()
 
+
+def start_session(user: User) -> None:
     session.clear()  # new session for a new login (no fixation)
     login_user(user)
-    session["auth_at"] = _now()
-    session["last_seen"] = _now()
+    session["auth_at"] = session_now()
+    session["last_seen"] = session_now()
 
 
-def end_session(user: User, reason: str = "logout") -> None:
+def mark_reauthenticated() -> None:
+    session["auth_at"] = session_now()
+
+
+def end_session(user: User, actor: Actor, reason: str = "logout") -> None:
     """Log out and invalidate every session of this user: the version in old cookies no longer matches."""
     from app.db import db
-    from app.security import current_actor
 
     user.session_version = (user.session_version or 1) + 1
-    append_event(db.session, current_actor(), f"auth.{reason}", target=f"user:{user.username}")
+    append_event(db.session, actor, f"auth.{reason}", target=f"user:{user.username}")
     logout_user()
     session.clear()
 

@@ -35,7 +35,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @roles(*ALL_ROLES)
 def logout():
-    service.end_session(current_user._get_current_object())
+    service.end_session(current_user._get_current_object(), current_actor())
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -46,11 +46,7 @@ def reauth():
     form = ReauthForm()
     if form.validate_on_submit():
         if service.check_password(current_user, form.password.data):
-            from flask import session
-
-            from app.security import _now
-
-            session["auth_at"] = _now()
+            service.mark_reauthenticated()
             return redirect(safe_next(request.args.get("next"), url_for("main.home")))
         flash(_("Wrong password."), "error")
     return render_template("auth/reauth.html", form=form)
