@@ -1,20 +1,15 @@
-"""CLI entry points (`flask --app app ...`). Each area may add a click group via CLI_GROUPS.
+"""CLI entry points (`flask --app app ...`): the database commands; each area adds its own in its `area.py`.
 
 Every command prints what it did; bad arguments exit non-zero with a clear message. Commands use
 `db.transaction()`: one commit at the end, rollback on error.
 """
 from __future__ import annotations
 
-import importlib
-
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 db_cli = AppGroup("db", help="Database schema (Alembic).")
-
-# "module:attribute" of click groups contributed by areas.
-CLI_GROUPS: list[str] = []
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
@@ -66,6 +61,3 @@ def _redact(url: str) -> str:
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
-    for spec in CLI_GROUPS:
-        module_name, attr = spec.split(":")
-        app.cli.add_command(getattr(importlib.import_module(module_name), attr))

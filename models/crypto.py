@@ -18,6 +18,10 @@ Design decisions (the "why"):
   derived by HKDF; the HMAC is truncated to 40 bits on purpose so that a match may be a false positive, which the
   application filters out after decrypting. Truncation limits what an attacker with the database learns from
   equal index values.
+
+Why one module over 400 lines: every primitive that touches key material (sealing, the key ring and its
+wrapping, the blind index and the text it normalises) is here and nowhere else, so that a security review reads
+one file against docs/security.md, and nothing else in the code base holds a key.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ A definition is a YAML (or JSON) mapping; ``screening/instruments/README.md`` do
 checks the whole file and fails with a DefinitionError naming the file and the field, so a district that adds
 its own licensed instrument finds its mistake before any student answers it. Everything the scorer needs per
 call (value maps with reverse scoring folded in, index tuples, band lookup tables) is precomputed here once.
+
+Why one module over 400 lines: it is the schema of a definition file — every field's check and its compiled
+form side by side, walked in one pass, with one `_Checker` that names the file and the field in each error.
+Splitting checks from compilation would make a district's mistake reported by one module and assumed by another.
 """
 from __future__ import annotations
 

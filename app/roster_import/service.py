@@ -10,6 +10,10 @@ and problems. Nothing is written by planning.
 updated (identity re-sealed only when it changed), new students sealed through the Vault and bulk inserted in
 batches (one INSERT ... RETURNING per batch, care groups in one executemany), transfers only when confirmed.
 One audit event per import (`roster.import` with the counts), never one per row.
+
+Why one module over 400 lines: planning and applying are the two halves of one import and share its types
+(`ImportPlan`, `Update`, `Transfer`) and its matching rules (a plan is applied only as planned); the export, the
+import's inverse (an exported file re-imports unchanged), is kept beside them for the same reason.
 """
 from __future__ import annotations
 
