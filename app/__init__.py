@@ -16,7 +16,6 @@ from .db import db
 from .extensions import babel, csrf, login_manager
 
 
-
 def all_areas() -> tuple[Area, ...]:
     """Every area, in the order they are installed. Each owns app/<area>/ and templates/<area>/, and declares what
     it contributes (blueprint, navigation, file sections, demo steps, jobs...) once, in app/<area>/area.py."""
