@@ -72,7 +72,6 @@ MAX_KEY_ID = 2**64 - 1
 BLIND_INDEX_HEX_LEN = 10  # 40 bits: deliberately collision-prone; the app filters after decrypting
 
 FORMAT_AES256GCM = 1
-_SHA256_BLOCK = 64
 
 _BLIND_INDEX_INFO = b"xinmiao/blind-index/v1/"
 _WRAP_AAD_PREFIX = b"xinmiao/wrap/v1"
@@ -361,7 +360,6 @@ class KeyRing:
         if any(hmac.compare_digest(self._index_key, k) for k in self._master.values()):
             raise CryptoError("the index key must not equal a master key")
         self._column_keys: dict[str, bytes] = {}
-        self._column_hmacs: dict[str, tuple[object, object]] = {}
         self._kek_ciphers: dict[bytes, AESGCM] = {}  # keyed by the master key itself, so never stale
 
     def __repr__(self) -> str:  # never print key material
@@ -566,18 +564,8 @@ class KeyRing:
 
     def blind_index(self, column: str, value: str) -> str:
         """Truncated (40-bit, 10 hex chars) HMAC-SHA-256 of normalise(value) under the column's derived key."""
-        # HMAC (RFC 2104) with the keyed inner and outer SHA-256 states computed once per column and copied per
-        # value: the same bytes as hmac.new(key, msg, sha256), without redoing the key schedule on every call.
-        states = self._column_hmacs.get(column)
-        if states is None:
-            key = self._column_key(column).ljust(_SHA256_BLOCK, b"\0")  # 32-byte key: zero-padded, never hashed
-            states = (hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key)))
-            self._column_hmacs[column] = states
-        inner = states[0].copy()  # type: ignore[attr-defined]
-        inner.update(normalise(value).encode("utf-8"))
-        outer = states[1].copy()  # type: ignore[attr-defined]
-        outer.update(inner.digest())
-        return outer.digest()[: BLIND_INDEX_HEX_LEN // 2].hex()
+        digest = hmac.new(self._column_key(column), normalise(value).encode("utf-8"), hashlib.sha256).digest()
+        return digest[: BLIND_INDEX_HEX_LEN // 2].hex()
 
 
 # --------------------------------------------------------------------------------------------------------------
