@@ -10,8 +10,9 @@ Readers take the wiring of the current app: `wiring().nav`, `wiring().file_secti
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app
 
@@ -41,7 +42,7 @@ class FileSection:
     own HTML, or None to show nothing. Orders: screenings 20, warnings 30, case 40, rechecks 50, check-ins 60."""
 
     order: int
-    render: Callable[[Any, Any, Any], "Markup | None"]
+    render: Callable[[Any, Any, Any], Markup | None]
 
     @property
     def name(self) -> str:
@@ -54,7 +55,7 @@ class DemoStep:
     Orders: roster 10, screenings 20, care 30, rechecks 40."""
 
     order: int
-    run: Callable[["DemoContext"], str]
+    run: Callable[[DemoContext], str]
 
     @property
     def name(self) -> str:
@@ -73,9 +74,9 @@ class Area:
     file_sections: tuple[FileSection, ...] = ()
     demo_steps: tuple[DemoStep, ...] = ()
     badges: tuple[Callable[[Any], int], ...] = ()  # fn(user) -> count, summed beside "Notifications"
-    receivers: tuple[tuple["Signal", Callable[..., Any]], ...] = ()  # (signal, receiver): flush only
+    receivers: tuple[tuple[Signal, Callable[..., Any]], ...] = ()  # (signal, receiver): flush only
     jobs: tuple[Any, ...] = ()  # scheduled jobs (the scheduler's job type), collected by `Wiring.jobs`
-    cli: tuple["click.Command", ...] = ()
+    cli: tuple[click.Command, ...] = ()
     setup: Callable[[Flask], None] | None = None  # what is not a declaration: template filters, limiters...
 
 
@@ -142,4 +143,4 @@ def install(app: Flask, areas: Iterable[Area]) -> Wiring:
 
 def wiring(app: Flask | None = None) -> Wiring:
     """The wiring of `app` (default: the current app)."""
-    return (app or current_app).extensions[WIRING_KEY]  # type: ignore[no-any-return]
+    return (app or current_app).extensions[WIRING_KEY]

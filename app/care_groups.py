@@ -8,9 +8,9 @@ naming groups in code.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from screening import DefinitionError, Policy, load_policy
 

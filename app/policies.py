@@ -39,7 +39,7 @@ def warning_policy(app: Flask | None = None) -> Policy:
     """The policy of `app` (default: the current app; outside any app: the default configuration's)."""
     if app is None and not has_app_context():
         return _without_app()
-    return (app or current_app).extensions[POLICY_KEY]  # type: ignore[no-any-return]
+    return (app or current_app).extensions[POLICY_KEY]
 
 
 @cache

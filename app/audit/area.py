@@ -5,4 +5,6 @@ from app.areas import Area, NavItem
 
 from .views import bp
 
-AREA = Area("audit", blueprint=bp, url_prefix="/admin/audit", nav=(NavItem("audit.index", _l("Audit log"), ("admin",), 90),))
+AREA = Area(
+    "audit", blueprint=bp, url_prefix="/admin/audit", nav=(NavItem("audit.index", _l("Audit log"), ("admin",), 90),)
+)

@@ -3,8 +3,11 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas import Area, DemoStep, FileSection, NavItem
 
-from . import demo, sections
-from . import transfers  # noqa: F401  (its routes join the care blueprint when imported)
+from . import (
+    demo,
+    sections,
+    transfers,  # noqa: F401  (its routes join the care blueprint when imported)
+)
 from .views import bp, init_templates
 
 AREA = Area(

@@ -34,7 +34,7 @@ def _transfer_student() -> Student:
 @roles("counselor", "admin")
 def transfer(public_id: str):
     student = _transfer_student()
-    school = db.session.get(School, student.school_id)
+    school = db.session.get_one(School, student.school_id)
     classes = db.session.execute(
         select(SchoolClass.id, SchoolClass.name, School.name)
         .join(School, School.id == SchoolClass.school_id)
@@ -44,7 +44,7 @@ def transfer(public_id: str):
     form = TransferForm()
     form.to_class.choices = [(cid, f"{sname} · {cname}") for cid, cname, sname in classes]
     if form.validate_on_submit():
-        to_class = db.session.get(SchoolClass, form.to_class.data)
+        to_class = db.session.get_one(SchoolClass, form.to_class.data)
         try:
             service.transfer_student(db.session, current_actor(), student, to_class)
         except service.CareError as exc:

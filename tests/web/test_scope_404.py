@@ -55,8 +55,8 @@ def world(app, db_session, factory, keyring):  # app: its areas' signal receiver
     db_session.flush()
     warning = db_session.scalars(select(Warning).where(Warning.screening_id == screening.id)).one()
     case = confirm_level(db_session, actor, vault, warning, "L1", "约谈确认")
-    entry = add_entry(db_session, actor, vault, student, "referral", DAY, "转介", case=case, destination="区精神卫生中心",
-                      referral_status="sent")
+    entry = add_entry(db_session, actor, vault, student, "referral", DAY, "转介", case=case,
+                      destination="区精神卫生中心", referral_status="sent")
     checkin = record_checkin(db_session, actor, vault, student, DAY, "谈心")
     campaign = Campaign(name="秋季筛查", term="2026-2027-1", starts_on=DAY, ends_on=DAY, status="open",
                         created_by_id=counselor_b.id)

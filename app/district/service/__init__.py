@@ -71,7 +71,7 @@ def init_cache(app: Flask) -> None:
 
 
 def figures_cache(app: Flask | None = None) -> FiguresCache:
-    return (app or current_app).extensions[CACHE_KEY]  # type: ignore[no-any-return]
+    return (app or current_app).extensions[CACHE_KEY]
 
 
 __all__ = [

@@ -96,7 +96,9 @@ def _in_district(district_id: int | None) -> Any:
 
 def list_terms(db: Session, district_id: int | None) -> list[str]:
     """Terms that have a campaign, oldest first."""
-    stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(Campaign.status != "draft", _in_district(district_id))
+    stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(
+        Campaign.status != "draft", _in_district(district_id)
+    )
     rows = db.execute(stmt.group_by(Campaign.term).order_by(func.min(Campaign.starts_on), Campaign.term)).all()
     return [row[0] for row in rows]
 

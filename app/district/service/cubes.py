@@ -7,8 +7,9 @@ those that came from them). Care-group measures are per triggering care group of
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -91,8 +92,11 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
     care_groups = triggering_groups()  # the app's policy: the groups that raise a level, in file order
 
     flags = (
-        select(StudentCareGroup.student_id.label("sid"), flag(StudentCareGroup.group.in_(care_groups)).label("any_care"),
-               *[flag(StudentCareGroup.group == g).label(f"cg_{g}") for g in care_groups])
+        select(
+            StudentCareGroup.student_id.label("sid"),
+            flag(StudentCareGroup.group.in_(care_groups)).label("any_care"),
+            *[flag(StudentCareGroup.group == g).label(f"cg_{g}") for g in care_groups],
+        )
         .group_by(StudentCareGroup.student_id)
         .subquery("care_flags")
     )
@@ -118,7 +122,7 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .outerjoin(flags, flags.c.sid == per.c.sid)
         .group_by(per.c.school_id, per.c.grade, Student.gender)
     )
-    cubes.update(zip(names, _cube(db.execute(stmt), len(names))))
+    cubes.update(zip(names, _cube(db.execute(stmt), len(names)), strict=True))
 
     # Screens and positive screens per instrument.
     per_instrument: dict[str, tuple[Cube, Cube]] = defaultdict(lambda: ({}, {}))
@@ -156,7 +160,12 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
                               Warning.confirmed_at.is_not(None), confirmed_day <= Warning.interview_due_on),
                          Warning.id))),
     ]
-    w_names = [f"warn_{lv}" for lv in WARNING_LEVELS] + ["crisis", "crisis_same_day", "interview_due", "interview_on_time"]
+    w_names = [f"warn_{lv}" for lv in WARNING_LEVELS] + [
+        "crisis",
+        "crisis_same_day",
+        "interview_due",
+        "interview_on_time",
+    ]
     stmt = (
         select(Screening.school_id, Screening.grade, Student.gender, *w_cols)
         .select_from(Warning)
@@ -165,7 +174,7 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .where(in_campaigns)
         .group_by(Screening.school_id, Screening.grade, Student.gender)
     )
-    cubes.update(zip(w_names, _cube(db.execute(stmt), len(w_names))))
+    cubes.update(zip(w_names, _cube(db.execute(stmt), len(w_names)), strict=True))
 
     # Rechecks that came from those warnings: due (done or late) and done on time.
     stmt = (
@@ -180,7 +189,7 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .where(in_campaigns, Recheck.status != "cancelled")
         .group_by(Screening.school_id, Screening.grade, Student.gender)
     )
-    cubes.update(zip(["recheck_due", "recheck_on_time"], _cube(db.execute(stmt), 2)))
+    cubes.update(zip(["recheck_due", "recheck_on_time"], _cube(db.execute(stmt), 2), strict=True))
 
     # Cases from those warnings: still open, and referred (a referral entry on the case).
     referred = (
@@ -198,6 +207,6 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .where(in_campaigns)
         .group_by(Screening.school_id, Screening.grade, Student.gender)
     )
-    cubes.update(zip(["cases_open", "cases_referred"], _cube(db.execute(stmt), 2)))
+    cubes.update(zip(["cases_open", "cases_referred"], _cube(db.execute(stmt), 2), strict=True))
     return cubes
 

@@ -8,9 +8,10 @@ just seen, is not protected twice.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -104,7 +105,7 @@ def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k:
         group = [m for m in (measure, *LINKED.get(measure, ())) if m in cubes]
         values = [cell_values(cubes[m], keys, scopes) for m in group]
         if not any(1 <= v < k for vals in values for v in vals.values()):
-            for m, vals in zip(group, values):
+            for m, vals in zip(group, values, strict=True):
                 protected[m] = Protected(vals, dict.fromkeys(vals, "shown"), k)
                 done.add(m)
             continue

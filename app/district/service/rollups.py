@@ -51,7 +51,7 @@ def coarsen(cubes: dict[str, Cube], ctx: Context) -> dict[str, Cube]:
             rep[sid] = first
     out: dict[str, Cube] = {}
     for measure, cube in cubes.items():
-        coarse: Cube = defaultdict(int)  # type: ignore[assignment]
+        coarse: Cube = defaultdict(int)
         for (sid, grade, gender), n in cube.items():
             coarse[(rep.get(sid, sid), grade, gender)] += n
         out[measure] = dict(coarse)
@@ -79,15 +79,19 @@ def rollup_stamp(ctx: Context, today: date) -> str:
 
 
 def _max_age(ctx: Context, max_age: timedelta | None, open_max_age: timedelta | None) -> timedelta | None:
-    if max_age is None or open_max_age is None and ctx.closed_stamp is None:
+    if max_age is None:
         return None
-    return max_age if ctx.closed_stamp is not None else min(max_age, open_max_age)  # type: ignore[type-var]
+    if ctx.closed_stamp is not None:
+        return max_age
+    return None if open_max_age is None else min(max_age, open_max_age)
 
 
 def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
-    row = db.execute(select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
-                     .where(DistrictRollup.key == key).group_by(DistrictRollup.key, DistrictRollup.stamp,
-                                                                DistrictRollup.refreshed_at, DistrictRollup.cubes)).first()
+    row = db.execute(
+        select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
+        .where(DistrictRollup.key == key)
+        .group_by(DistrictRollup.key, DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
+    ).first()
     return None if row is None else (row[0], row[1], row[2])
 
 

@@ -4,8 +4,8 @@ them that disclosure control must respect (app/district/suppression.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from models.roster import SCHOOL_STAGES as STAGES, SCHOOL_TYPES
 
@@ -75,7 +75,9 @@ def cell_level(scopes: Scopes, key: ScopeKey) -> int:
     return scopes.level.get(schools, 3) + (grade is not None) + (gender is not None)
 
 
-def family_keys(scopes: Scopes, grades: Iterable[int], max_level: int = 9) -> tuple[list[ScopeKey], list[tuple[ScopeKey, tuple[ScopeKey, ...]]]]:
+def family_keys(
+    scopes: Scopes, grades: Iterable[int], max_level: int = 9
+) -> tuple[list[ScopeKey], list[tuple[ScopeKey, tuple[ScopeKey, ...]]]]:
     """Every reachable cell of one measure and the additive relations between them (parent, children)."""
     grades = sorted(grades)
     keys: dict[ScopeKey, None] = {}
@@ -132,10 +134,10 @@ def cell_values(cube: Cube, keys: Iterable[ScopeKey], scopes: Scopes) -> dict[Sc
     components = scopes.components()
     out: dict[ScopeKey, int] = {}
     for key in keys:
-        schools, grade, gender = key
+        schools, key_grade, key_gender = key
         parts = components.get(schools)
         if parts is not None:
-            out[key] = sum(base.get((p, grade, gender), 0) for p in parts)
+            out[key] = sum(base.get((p, key_grade, key_gender), 0) for p in parts)
         else:  # a single school that is not a filter set
             out[key] = sum(school.get(s, 0) for s in schools)
     return out
