@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export XINMIAO_ENV ?= development
 
-.PHONY: run test venv deps dev-deps translations db demo serve bench bench-district clean system-test-deps e2e-deps
+.PHONY: run test venv deps dev-deps translations db demo serve bench bench-district wrk clean system-test-deps e2e-deps
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -62,10 +62,16 @@ test: dev-deps translations
 	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) -m "db" || exit $$?; \
 	fi
 
-bench: dev-deps
+## make bench: the benchmarks at small scale (docs/benchmarks.md); make bench-district: 60,000 students.
+## HTTP load comes from wrk (Debian's package), installed here when missing.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: dev-deps wrk
 	$(PY) -m bench
 
-bench-district: dev-deps
+bench-district: dev-deps wrk
 	BENCH_SCALE=district $(PY) -m bench
 
 clean:

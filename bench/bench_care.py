@@ -1,40 +1,31 @@
-"""Benchmark of the counselor's worklist and the head teacher's class care list on the synthetic district.
+"""Benchmark of the counselor's worklist and the head teacher's class care list.
 
-    .venv/bin/python -m bench.bench_care [tiny|small|district] [DATABASE_URL]
+    .venv/bin/python -m bench.bench_care [tiny|small|district]
 
-On top of `bench.synth` (students, screenings, suggested warnings, one counselor per school) this adds care rows
-with the fast path (executemany): half of the warnings confirmed with a case and a plan review date, a pending
-recheck per case, an unread head-teacher observation for 1 % of students, and this term's check-in for half of
-the care-group students. Then, best of several runs:
+Data: `care` (bench/data.py): the synthetic district of bench/synth.py plus the care layer added here once per
+run with the fast path (executemany): half of the warnings confirmed with a case and a plan review date, a pending
+recheck per case, an unread head-teacher observation for 1 % of students, this term's check-in for half of the
+care-group students, and one head teacher of the first school's first class. Measured on a copy (the worklist
+writes its audit event, rolled back after each run). Median of several runs, each figure beside its floors:
 - the worklist of the first school's counselor (every source query, students loaded, names opened under ONE
-  audit event), against the bare source queries alone in the same run (the floor: no students, no decryption);
+  audit event) against the bare source queries alone (no students, no decryption);
 - the number of SQL statements one worklist takes (it must not grow with the school);
-- the class care list of a head teacher of one class, against the bare student query of that class.
+- the class care list of the head teacher against the bare student query of that class.
 """
 from __future__ import annotations
 
-import json
-import sys
-import time
 import uuid
 from datetime import timedelta
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event, insert, select, update
 
-REPEATS = 5
+from bench.core import Floor, interleaved, result, runs_for
+
+DATA = "care"
 WORKLIST_TARGET_MS = 300.0
-
-
-def _best_ms(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
 
 
 def _add_care_rows(session: Any, today: Any) -> dict[str, int]:
@@ -91,93 +82,104 @@ def _add_care_rows(session: Any, today: Any) -> dict[str, int]:
             "checkins": len(checkins), "care_group_students": len(cared)}
 
 
-def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
+def add_care_layer(url: str, scale: str, workdir: Path, base: dict[str, Any]) -> dict[str, Any]:
+    """The `care` data set: the care rows above and one head teacher, on a copy of the district."""
     from sqlalchemy.orm import Session
 
-    from app.care import queries
-    from bench.synth import TODAY, build_district
-    from models import Actor, SchoolClass, Student, User
-    from models.crypto import KeyRing
+    from bench.synth import TODAY
+    from models import SchoolClass, User
     from models.db import make_engine
-    from models.vault import Vault
 
-    info = build_district(database_url, scale)
-    engine = make_engine(info["database_url"])
-    ring = KeyRing.from_file(info["key_file"])
-    tz = ZoneInfo("Asia/Shanghai")
-    rows: list[dict] = []
+    engine = make_engine(url)
     try:
-        with Session(engine) as setup:
-            added = _add_care_rows(setup, TODAY)
         with Session(engine, expire_on_commit=False) as s:
-            counselor = s.scalar(select(User).where(User.username == info["counselors"][0]))
-            school_ids = counselor.school_ids
-            klass = s.scalars(select(SchoolClass).where(SchoolClass.school_id == school_ids[0]).order_by(SchoolClass.id)).first()
+            added = _add_care_rows(s, TODAY)
+            counselor = s.scalars(select(User).where(User.username == base["counselors"][0])).one()
+            klass = s.scalars(select(SchoolClass).where(SchoolClass.school_id == counselor.school_ids[0])
+                              .order_by(SchoolClass.id).limit(1)).one()
             teacher = User(username=f"bench-t-{uuid.uuid4().hex[:6]}", display_name="bench teacher", password_hash="x",
                            role="head_teacher", active=True, district_id=counselor.district_id)
             teacher.classes = [klass]
             s.add(teacher)
             s.commit()
-
-            def worklist() -> Any:
-                vault = Vault(s, ring, Actor.for_user(counselor))
-                work = queries.worklist(s, counselor, vault, TODAY, tz)
-                s.rollback()  # drop the audit event: every run sees the same database
-                return work
-
-            def sources() -> None:
-                week_end = TODAY + timedelta(days=6)
-                queries._warning_items(s, school_ids, TODAY, week_end, tz, "zh")
-                queries._case_items(s, school_ids, week_end, tz)
-                queries._recheck_items(s, school_ids, week_end)
-                queries._checkin_items(s, school_ids, TODAY, week_end)
-                queries._observation_items(s, school_ids, tz)
-                s.rollback()
-
-            def class_list() -> None:
-                queries.class_care_list(s, teacher, Vault(s, ring, Actor.for_user(teacher)), TODAY)
-                s.rollback()
-
-            def class_floor() -> None:
-                s.execute(select(Student.id, Student.name_enc).where(Student.class_id == klass.id)).all()
-                s.rollback()
-
-            statements: list[str] = []
-            listener = lambda *args: statements.append(args[2])  # noqa: E731
-            event.listen(engine, "before_cursor_execute", listener)
-            work = worklist()
-            event.remove(engine, "before_cursor_execute", listener)
-
-            wl_ms, floor_ms = _best_ms(worklist), _best_ms(sources)
-            cl_ms, cl_floor = _best_ms(class_list), _best_ms(class_floor)
+            return {"care_rows": added, "head_teacher": teacher.username, "teacher_class_id": klass.id}
     finally:
         engine.dispose()
+
+
+def run(scale: str, data: Any) -> list[dict]:
+    from sqlalchemy.orm import Session
+
+    from app.care import queries
+    from bench.synth import TODAY
+    from models import Actor, Student, User
+    from models.crypto import KeyRing
+    from models.db import make_engine
+    from models.vault import Vault
+
+    tz = ZoneInfo("Asia/Shanghai")
+    runs = runs_for(scale)
+    with data.copy() as db:
+        info = db.info
+        engine = make_engine(db.url)
+        ring = KeyRing.from_file(info["key_file"])
+        try:
+            with Session(engine, expire_on_commit=False) as s:
+                counselor = s.scalars(select(User).where(User.username == info["counselors"][0])).one()
+                teacher = s.scalars(select(User).where(User.username == info["head_teacher"])).one()
+                school_ids = counselor.school_ids
+                class_id = info["teacher_class_id"]
+
+                def worklist() -> Any:
+                    vault = Vault(s, ring, Actor.for_user(counselor))
+                    work = queries.worklist(s, counselor, vault, TODAY, tz)
+                    s.rollback()  # drop the audit event: every run sees the same database
+                    return work
+
+                def sources() -> None:
+                    week_end = TODAY + timedelta(days=6)
+                    queries._warning_items(s, school_ids, TODAY, week_end, tz, "zh")
+                    queries._case_items(s, school_ids, week_end, tz)
+                    queries._recheck_items(s, school_ids, week_end)
+                    queries._checkin_items(s, school_ids, TODAY, week_end)
+                    queries._observation_items(s, school_ids, tz)
+                    s.rollback()
+
+                def class_list() -> None:
+                    queries.class_care_list(s, teacher, Vault(s, ring, Actor.for_user(teacher)), TODAY)
+                    s.rollback()
+
+                def class_floor() -> None:
+                    s.execute(select(Student.id, Student.name_enc).where(Student.class_id == class_id)).all()
+                    s.rollback()
+
+                statements: list[str] = []
+
+                def listener(*args: Any) -> None:
+                    statements.append(args[2])
+
+                event.listen(engine, "before_cursor_execute", listener)
+                work = worklist()
+                event.remove(engine, "before_cursor_execute", listener)
+                wl, floor = interleaved([worklist, sources], runs, unit="ms")
+                cl, cl_floor = interleaved([class_list, class_floor], runs, unit="ms")
+        finally:
+            engine.dispose()
     students = info["students"]
-    rows.append({
-        "metric": f"care worklist, one counselor ({work.count} rows; district of {students:,} students)",
-        "value": round(wl_ms, 2), "unit": "ms", "baseline": "the worklist's bare source queries, same run",
-        "baseline_value": round(floor_ms, 2), "ratio": round(wl_ms / floor_ms, 2) if floor_ms else None,
-        "target": f"< {WORKLIST_TARGET_MS:.0f} ms",
-    })
-    rows.append({
-        "metric": "care worklist SQL statements per page", "value": len(statements), "unit": "statements",
-        "baseline": "five source queries", "baseline_value": 5, "ratio": round(len(statements) / 5, 2),
-        "target": "constant in school size (tests/web/test_care_worklist.py)",
-    })
-    rows.append({
-        "metric": "head teacher class care list, one class", "value": round(cl_ms, 2), "unit": "ms",
-        "baseline": "bare SELECT of the class's students, same run", "baseline_value": round(cl_floor, 2),
-        "ratio": round(cl_ms / cl_floor, 2) if cl_floor else None, "target": None,
-    })
-    rows.append({
-        "metric": "care rows added for the benchmark", "value": added["cases"], "unit": "cases",
-        "baseline": json.dumps(added), "baseline_value": None, "ratio": None, "target": None,
-    })
-    return rows
+    return [
+        result("care.worklist_ms",
+               f"care worklist, one counselor ({work.count} rows; district of {students:,} students)", wl, "ms",
+               [Floor("sources", "the worklist's bare source queries", floor)],
+               target=f"< {WORKLIST_TARGET_MS:.0f} ms"),
+        result("care.worklist_statements", "care worklist SQL statements per page", len(statements), "statements",
+               [Floor("sources", "five source queries", 5)],
+               target="constant in school size (tests/web/test_care_worklist.py)"),
+        result("care.class_list_ms", "head teacher class care list, one class", cl, "ms",
+               [Floor("select", "bare SELECT of the class's students", cl_floor)]),
+    ]
 
 
 if __name__ == "__main__":
-    scale_name = sys.argv[1] if len(sys.argv) > 1 else "small"
-    url = sys.argv[2] if len(sys.argv) > 2 else None
-    for row in run(scale_name, url):
-        print(json.dumps(row, ensure_ascii=False))
+    from bench.__main__ import standalone
+
+    standalone("bench_care")

@@ -1,7 +1,9 @@
 """Benchmark of the screening engine: scorings per second on one core, against a bare ``sum()`` over the same
 answer lists measured in the same run (the floor: no engine can add up answers faster than ``sum``).
 
-    .venv/bin/python -m bench.bench_engine [small|district|large]
+    .venv/bin/python -m bench.bench_engine [tiny|small|district]
+
+Data: none (answer lists made here). Median of several runs on one core; ratio = bare sum() rate / engine rate.
 
 Answers are uniformly random over each item's answer set (seeded), so about three PHQ-9 forms in four carry a
 critical item 9 and produce the longer explanation: a pessimistic mix compared with a real school.
@@ -10,16 +12,15 @@ from __future__ import annotations
 
 import os
 import random
-import sys
-import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
+from bench.core import Floor, Sample, interleaved, result, runs_for
 from config import BaseConfig
 from screening import get_instrument, load_policy, score, suggest_level
 
-SIZES = {"small": 20_000, "district": 100_000, "large": 250_000}
-REPEATS = 5
+DATA = None  # no database
+SIZES = {"tiny": 2_000, "small": 20_000, "district": 100_000}
 PHQ9_TARGET = 50_000
 
 
@@ -44,17 +45,8 @@ def answer_lists(instrument_id: str, n: int, seed: int = 20261129) -> list[list[
     return [[rng.choice(vals) for vals in options] for _ in range(n)]
 
 
-def best_rate(fn: Callable[[], None], n: int) -> float:
-    """Items per second, best of REPEATS runs (the least disturbed by other processes on the machine)."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return n / best
-
-
-def _measure(instrument_id: str, lists: list[list[int]], with_level: bool = False) -> tuple[float, float]:
+def _measure(instrument_id: str, lists: list[list[int]], runs: int, with_level: bool = False) -> tuple[Sample, Sample]:
+    """(engine seconds, bare sum() seconds) over `lists`."""
     score(instrument_id, lists[0])  # load and compile the definition outside the timing
     policy = load_policy(BaseConfig.WARNING_POLICY_FILE)  # read once, outside the timing
 
@@ -70,13 +62,13 @@ def _measure(instrument_id: str, lists: list[list[int]], with_level: bool = Fals
         for answers in lists:
             sum(answers)
 
-    rate = best_rate(engine_and_level if with_level else engine, len(lists))
-    baseline = best_rate(bare_sum, len(lists))
-    return rate, baseline
+    measured, floor = interleaved([engine_and_level if with_level else engine, bare_sum], runs)
+    return measured, floor
 
 
-def run(scale: str = "small") -> list[dict]:
+def run(scale: str, data: object = None) -> list[dict]:
     n = SIZES.get(scale, SIZES["small"])
+    runs = runs_for(scale)
     rows = []
     with one_core():
         phq9 = answer_lists("phq9", n)
@@ -87,24 +79,18 @@ def run(scale: str = "small") -> list[dict]:
             ("phq9", phq9, True, None),
         ]
         for inst_id, lists, with_level, target in cases:
-            rate, baseline = _measure(inst_id, lists, with_level)
+            measured, floor = _measure(inst_id, lists, runs, with_level)
             what = f"{inst_id}_score_and_suggest_level" if with_level else f"{inst_id}_scorings"
-            rows.append({
-                "metric": f"{what}_per_second_one_core (higher is better; ratio = engine rate / bare sum() rate, "
-                          f"at most 1)",
-                "value": round(rate, 1),
-                "unit": "forms/s",
-                "baseline": f"bare sum() over the same {len(lists):,} {inst_id} answer lists in the same run "
-                            f"(the floor on per-form work)",
-                "baseline_value": round(baseline, 1),
-                "ratio": round(rate / baseline, 4),
-                "target": target,
-            })
+            rows.append(result(
+                f"engine.{what}_per_second", f"{what.replace('_', ' ')} per second, one core",
+                measured.rate(len(lists)), "forms/s",
+                [Floor("sum", f"bare sum() over the same {len(lists):,} {inst_id} answer lists (the floor on per-form "
+                       "work)", floor.rate(len(lists)))],
+                better="higher", target=target))
     return rows
 
 
 if __name__ == "__main__":
-    for row in run(sys.argv[1] if len(sys.argv) > 1 else "small"):
-        target = f"  target: {row['target']}" if row["target"] else ""
-        print(f"{row['metric']}\n  {row['value']:,.0f} {row['unit']}; baseline {row['baseline_value']:,.0f} "
-              f"({row['baseline']}); ratio {row['ratio']:.4f}{target}")
+    from bench.__main__ import standalone
+
+    standalone("bench_engine")

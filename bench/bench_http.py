@@ -1,11 +1,19 @@
-"""Page latency through real HTTP: the counselor's worklist (the counselor home) and the student list, p50/p95
-with 8 concurrent clients against gunicorn, each beside a bare endpoint serving the same query's rows raw
-(bench/bare_app.py, also under gunicorn with the same workers) measured in the same run.
+"""Page latency and throughput through real HTTP: gunicorn (4 sync workers) under load from wrk, a process of its
+own (bench/loadgen.py), 8 concurrent keep-alive connections.
 
     .venv/bin/python -m bench.bench_http [tiny|small|district]
 
-Each client logs in as a counselor (its own session; clients spread over the district's schools), then fetches
-`/care/worklist` (where `/` sends a counselor) and `/students` in turn on a keep-alive connection.
+Data: `care` (the synthetic district with counselors at work, bench/bench_care.py), on a copy (every page view
+writes its audit event). Both servers run on the copy at once (only one is loaded at a time):
+- the app (`app:create_app()`, production config): `/care/worklist` (where `/` sends a counselor), `/students`
+  and `/healthz`;
+- the bare endpoint (bench/bare_app.py): the same queries' rows as raw JSON, no Flask, login, template, decryption
+  or audit, and its own `/healthz`.
+Each connection logs in once over HTTP as a different counselor (clients spread over the district's schools; the
+session cookie, with its CSRF token already in it, goes to wrk; GETs only) and reads its own counselor's school on
+the bare endpoint. Every page gets a warm-up, then `REQUESTS` requests per run (each connection its share), the
+pages in turn within each run, several runs; each figure is the median over runs of that run's p50 / p95 / p99
+(wrk's histogram) or throughput, with min and max, beside the bare endpoint's and `/healthz`'s same figure.
 """
 from __future__ import annotations
 
@@ -16,18 +24,21 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bench.core import Floor, Sample, result
+from bench.loadgen import USER_AGENT, Client, Stats, load
+
+DATA = "care"
 CLIENTS = 8
-REQUESTS = {"tiny": 6, "small": 8, "district": 40}  # per client and page
-WORKERS = 4  # sync workers for both servers (BENCH_HTTP_WORKERS overrides). On SQLite the app begins every
-# transaction IMMEDIATE (models/db.py), so writers queue on busy_timeout instead of failing with "database is locked";
-# every page view writes its audit event, so the database serialises page views there whatever the worker count.
+WORKERS = {"tiny": 2}  # sync workers for both servers; 4 at every real scale (BENCH_HTTP_WORKERS overrides).
+# tiny is the smoke test's scale: the same code paths, as little work as possible.
+REQUESTS = {"tiny": 16, "small": 2_000, "district": 2_000}  # per page and run, over all connections
+WARMUP = {"tiny": 8, "small": 200, "district": 200}
+RUNS = {"tiny": 1, "small": 3, "district": 3}
 P95_TARGET_MS = 100
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -36,23 +47,26 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class Server:
     """A gunicorn started on 127.0.0.1:<free port>; stopped by its pid (never by name)."""
 
-    def __init__(self, target: str, env: dict[str, str], log: Path, workers: int = WORKERS):
+    def __init__(self, target: str, env: dict[str, str], log: Path, workers: int = 4):
         self.port = free_port()
+        self.log_path = log
         self.log = log.open("wb")
         cmd = [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
                "--log-level", "warning", "--timeout", "120", target]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 90
-        while time.time() < deadline:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: see {log}")
+                self.log.close()
+                raise RuntimeError(f"gunicorn exited: {log.read_text(errors='replace')[-2000:]}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -60,7 +74,7 @@ class Server:
                     conn.close()
                     return
             except OSError:
-                time.sleep(0.3)
+                time.sleep(0.2)  # a server starting up: poll its port again
         self.stop()
         raise RuntimeError("gunicorn did not start in 90 s")
 
@@ -68,19 +82,24 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(20)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
         self.log.close()
 
 
-class Client:
+class Browser:
+    """One HTTP session (cookies kept) on a keep-alive connection, as a logged-in counselor's browser."""
+
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, dict[str, str]]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"User-Agent": USER_AGENT}
+        if self.cookies:
+            headers["Cookie"] = self.cookie()
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.conn.request(method, path, body=body, headers=headers)
@@ -90,129 +109,127 @@ class Client:
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return resp.status, data, dict(resp.getheaders())
+        return resp.status, data
+
+    def cookie(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
     def login(self, username: str, password: str) -> None:
-        status, html, _ = self.request("GET", "/login")
+        status, html = self.request("GET", "/login")
         token = CSRF_RE.search(html)
         if not token:
             raise RuntimeError(f"no CSRF token on /login ({status})")
-        status, _, headers = self.request("POST", "/login", urlencode(
+        status, _ = self.request("POST", "/login", urlencode(
             {"username": username, "password": password, "csrf_token": token.group(1)}))
         if status != 302:
             raise RuntimeError(f"login of {username} failed: {status}")
 
+    def close(self) -> None:
+        self.conn.close()
 
-def _measure(port: int, paths_for: Any, n: int, logins: list[tuple[str, str]] | None) -> list[list[float]]:
-    """8 threads; client i fetches each of `paths_for(i)` n times in turn; latencies (ms) by position in that list."""
-    width = len(paths_for(0))
-    out: list[list[float]] = [[] for _ in range(width)]
-    lock = threading.Lock()
-    errors: list[str] = []
-    barrier = threading.Barrier(CLIENTS)
 
-    def worker(i: int) -> None:
+def sessions(port: int, logins: list[tuple[str, str]], paths: list[str]) -> list[str]:
+    """Log each client in and visit each page once (the session then holds what the pages put in it, such as the
+    CSRF token, so wrk's requests do not each write a new cookie); returns the cookies. Clients of the same
+    counselor share one session (as two tabs of one browser would)."""
+    cookies = []
+    made: dict[str, str] = {}
+    for username, password in logins:
+        if username in made:
+            cookies.append(made[username])
+            continue
+        b = Browser(port)
         try:
-            c = Client(port)
-            if logins:
-                c.login(*logins[i % len(logins)])
-            paths = paths_for(i)
-            for p in paths:  # warm-up, unmeasured
-                c.request("GET", p)
-            barrier.wait()
-            mine: list[list[float]] = [[] for _ in paths]
-            for _ in range(n):
-                for k, p in enumerate(paths):
-                    start = time.perf_counter()
-                    status, _, _ = c.request("GET", p)
-                    mine[k].append((time.perf_counter() - start) * 1000)
-                    if status != 200:
-                        raise RuntimeError(f"{p} answered {status}")
-            with lock:
-                for k in range(width):
-                    out[k].extend(mine[k])
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"{type(exc).__name__}: {exc}")
-            try:
-                barrier.abort()
-            except Exception:  # noqa: BLE001
-                pass
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise RuntimeError("; ".join(errors[:3]))
-    return out
+            b.login(username, password)
+            for p in paths:
+                status, _ = b.request("GET", p)
+                if status != 200:
+                    raise RuntimeError(f"{p} answered {status} for {username}")
+            made[username] = b.cookie()
+            cookies.append(made[username])
+        finally:
+            b.close()
+    return cookies
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(q / 100 * (len(values) - 1))))
-    return values[k]
+PAGES = (  # key, label, server, path for client i
+    ("worklist", "GET /care/worklist (counselor home)", "app", lambda school: "/care/worklist"),
+    ("students", "GET /students (first page of 50)", "app", lambda school: "/students"),
+    ("healthz", "GET /healthz of the app", "app", lambda school: "/healthz"),
+    ("bare_worklist", "bare endpoint, worklist rows as raw JSON", "bare", lambda school: f"/worklist?school={school}"),
+    ("bare_students", "bare endpoint, student rows as raw JSON", "bare", lambda school: f"/students?school={school}"),
+    ("bare_healthz", "GET /healthz of the bare endpoint", "bare", lambda school: "/healthz"),
+)
 
 
-def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
-    import bench
-    from bench.synth import build_district
+def run(scale: str, data: Any) -> list[dict]:
+    requests = REQUESTS.get(scale, REQUESTS["small"])
+    per_client = -(-requests // CLIENTS)
+    warmup = -(-WARMUP.get(scale, WARMUP["small"]) // CLIENTS)
+    runs = RUNS.get(scale, RUNS["small"])
+    workers = int(os.environ.get("BENCH_HTTP_WORKERS") or WORKERS.get(scale, 4))
+    workdir = data.workdir("http")
+    measured: dict[str, list[Stats]] = {key: [] for key, *_ in PAGES}
+    with data.copy() as db:
+        info = db.info
+        env = {
+            "XINMIAO_ENV": "production",
+            "SECRET_KEY": "bench-secret-not-for-production",
+            "DATABASE_URL": db.url,
+            "XINMIAO_KEY_FILE": info["key_file"],
+            "XINMIAO_LOGIN_MAX_FAILURES": "1000",
+        }
+        counselors = info["counselors"]
+        school_of = dict(zip(counselors, info["school_ids"], strict=True))
+        logins = [(counselors[i % len(counselors)], info["password"]) for i in range(CLIENTS)]
+        schools = [school_of[u] for u, _ in logins]
+        servers: dict[str, Server] = {}
+        try:
+            servers["app"] = Server("app:create_app()", env, workdir / "gunicorn-app.log", workers)
+            servers["bare"] = Server("bench.bare_app:app", env, workdir / "gunicorn-bare.log", workers)
+            cookies = sessions(servers["app"].port, logins, ["/care/worklist", "/students"])
+            clients = {key: [Client(path(school), cookies[i] if server == "app" else None)
+                             for i, school in enumerate(schools)] for key, _, server, path in PAGES}
+            for key, _, server, _ in PAGES:
+                load(servers[server].port, clients[key], warmup)
+            for _ in range(runs):
+                for key, _, server, _ in PAGES:  # pages in turn: load drift touches a page and its floors alike
+                    measured[key].append(load(servers[server].port, clients[key], per_client))
+        finally:
+            for running in servers.values():
+                running.stop()
+    return _rows(measured, workers, per_client * CLIENTS)
 
-    ctx = bench.CONTEXT
-    own = not ctx or (database_url and ctx.get("database_url") != database_url)
-    if own:
-        ctx = build_district(database_url, "tiny" if scale == "tiny" else scale)
-    n = REQUESTS.get(scale, REQUESTS["small"])
-    workdir = Path(tempfile.mkdtemp(prefix="xinmiao-bench-http-"))
-    env = {
-        "XINMIAO_ENV": "production",
-        "SECRET_KEY": "bench-secret-not-for-production",
-        "DATABASE_URL": ctx["database_url"],
-        "XINMIAO_KEY_FILE": ctx["key_file"],
-        "XINMIAO_LOGIN_MAX_FAILURES": "1000",
-    }
-    logins = [(u, ctx["password"]) for u in ctx["counselors"]]
-    workers = int(os.environ.get("BENCH_HTTP_WORKERS") or WORKERS)
-    school_of = dict(zip(ctx["counselors"], ctx["school_ids"]))
-    app_server = Server("app:create_app()", env, workdir / "gunicorn-app.log", workers)
-    try:
-        app_lat = _measure(app_server.port, lambda i: ["/care/worklist", "/students"], n, logins)
-    finally:
-        app_server.stop()
-    bare_server = Server("bench.bare_app:app", env, workdir / "gunicorn-bare.log", workers)
-    try:
-        # the same spread over schools as the logged-in clients: client i reads counselor i's school
-        def bare_paths(i: int) -> list[str]:
-            school = school_of[logins[i % len(logins)][0]]
-            return [f"/worklist?school={school}", f"/students?school={school}"]
 
-        bare_lat = _measure(bare_server.port, bare_paths, n, None)
-    finally:
-        bare_server.stop()
-    import shutil
+STATS = (  # key, label, unit, better, Stats -> value
+    ("p50", "p50", "ms", "lower", lambda s: s.p50_ms),
+    ("p95", "p95", "ms", "lower", lambda s: s.p95_ms),
+    ("p99", "p99", "ms", "lower", lambda s: s.p99_ms),
+    ("throughput", "throughput", "req/s", "higher", lambda s: s.throughput),
+)
 
-    shutil.rmtree(workdir, ignore_errors=True)
-    if own:
-        shutil.rmtree(ctx["workdir"], ignore_errors=True)
+
+def _rows(measured: dict[str, list[Stats]], workers: int, requests: int) -> list[dict]:
+    label = {key: text for key, text, *_ in PAGES}
+    setup = f"{CLIENTS} connections, gunicorn {workers} sync workers, {requests:,} requests per run"
+    floors_of = {"worklist": ("bare_worklist", "healthz"), "students": ("bare_students", "healthz"),
+                 "healthz": ("bare_healthz",)}
     rows = []
-    for k, (page, label) in enumerate((("/care/worklist", "counselor_worklist"), ("/students", "student_list"))):
-        for q in (50, 95):
-            value, base = pct(app_lat[k], q), pct(bare_lat[k], q)
-            rows.append({
-                "metric": f"{label}_page_latency_p{q} (GET {page} over HTTP, {CLIENTS} concurrent clients, gunicorn "
-                          f"{workers} sync worker(s), {len(app_lat[k])} requests; login, scope, queries, one audit "
-                          f"event, names decrypted, template)",
-                "value": round(value, 1), "unit": "ms",
-                "baseline": f"bare WSGI endpoint serving the same query's rows as raw JSON (bench/bare_app.py, same "
-                            f"gunicorn, same clients), p{q}",
-                "baseline_value": round(base, 1), "ratio": round(value / base, 2) if base else None,
-                "target": f"p95 < {P95_TARGET_MS} ms with {CLIENTS} clients (district scale)" if (q == 95 and label == "counselor_worklist") else None,
-            })
+    for page, floors in floors_of.items():
+        for stat, stat_label, unit, better, get in STATS:
+            value = Sample.of(get(s) for s in measured[page])
+            target = None
+            if page == "worklist" and stat == "p95":
+                target = (f"p95 < {P95_TARGET_MS} ms with {CLIENTS} clients at district scale; goal < 30 ms, "
+                          "<= 1.5x bare")
+            rows.append(result(
+                f"http.{page}.{stat}", f"{label[page]}: {stat_label} ({setup}; wrk)", value, unit,
+                [Floor(f, f"{label[f]}, same load, same run", Sample.of(get(s) for s in measured[f])) for f in floors],
+                better=better, target=target))
     return rows
 
 
 if __name__ == "__main__":
-    for row in run(sys.argv[1] if len(sys.argv) > 1 else "small"):
-        print(f"{row['metric']}\n  {row['value']} {row['unit']}; baseline {row['baseline_value']}; ratio {row['ratio']}")
+    from bench.__main__ import standalone
+
+    standalone("bench_http")

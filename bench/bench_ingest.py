@@ -1,6 +1,10 @@
 """Benchmark of screening ingest (issue 5): a whole district campaign stored through `record_screening`.
 
-    .venv/bin/python -m bench.bench_ingest [small|district|large] [DATABASE_URL]
+    .venv/bin/python -m bench.bench_ingest [tiny|small|district]
+
+Data: `ingest` (built here once per run): students (4,000 small, 20,000 district, 400 tiny) with data keys and no
+screenings, one school and counselor per 1,000 students. Each run works on a fresh copy: one half of the students
+through the service, the other half with receivers muted, the floor on the first half's forms again.
 
 * screenings stored per second through the service: validate, score, seal the answers (AES-GCM under the
   student's data key), suggest the level, open the warning (+ history row), notify counselors of a crisis, send
@@ -12,19 +16,21 @@
   Ratio = service rate / raw rate.
 
 Answers are drawn so that about 15% of forms are positive and about 1% carry a crisis answer (as in a real
-campaign). Without DATABASE_URL a temporary SQLite file is used (and removed). With one, the database is migrated
-and a district with a random code is added to it (use a scratch database).
+campaign). Median of several runs (each on its own copy).
 """
 from __future__ import annotations
 
 import random
-import sys
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-SIZES = {"small": 4_000, "district": 20_000, "large": 60_000}  # students (half per measurement), 2 forms each
+from bench.core import Floor, Sample, result, runs_for
+
+DATA = "ingest"
+SIZES = {"tiny": 400, "small": 4_000, "district": 20_000}  # students (half per measurement), 2 forms each
 TARGET_PER_SECOND = 1_000.0
 
 
@@ -146,64 +152,74 @@ def _raw(engine: Any, student_ids: list[int], forms: list) -> float:
         return time.perf_counter() - start
 
 
-def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
+def build_students(url: str, scale: str, workdir: Path, base: dict[str, Any]) -> dict[str, Any]:
+    """The `ingest` data set, into the migrated template at `url`; the key ring in `workdir/keys.json`."""
     from sqlalchemy.orm import Session
 
+    from models.crypto import KeyRing
+    from models.db import make_engine
+
+    key_file = workdir / "keys.json"
+    ring = KeyRing.generate_file(str(key_file))
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            student_ids, _ = _seed(session, ring, SIZES.get(scale, SIZES["small"]))
+            session.commit()
+    finally:
+        engine.dispose()
+    return {"students": len(student_ids), "student_ids": student_ids, "key_file": str(key_file)}
+
+
+def run(scale: str, data: Any) -> list[dict]:
     from app import create_app
-    from app.db import db
-    from bench import scratch_database
+    from app.db import db as app_db
+    from app.signals import screening_recorded
     from config import TestingConfig
     from models.crypto import KeyRing
+    from models.db import make_engine
 
-    n = SIZES.get(scale, SIZES["small"])
-    with scratch_database("ingest", database_url) as (database_url, engine):
-        ring = KeyRing.generate()
-        app = create_app(TestingConfig(), {"DATABASE_URL": database_url, "KEYRING": ring})
-        db.bind(app, engine)
-        with Session(engine) as session:
-            student_ids, _ = _seed(session, ring, n)
-            session.commit()
-        from app.signals import screening_recorded
-
-        half = len(student_ids) // 2
-        first, second = student_ids[:half], student_ids[half:]
-        forms = _forms(len(first))
-        t_service = _service(app, engine, ring, first, forms)
-        with screening_recorded.muted():  # this area's own path: no receiver of another area runs
-            t_own = _service(app, engine, ring, second, _forms(len(second)))
-        t_raw = _raw(engine, first, forms)
-    rate, raw_rate, own_rate = len(forms) / t_service, len(forms) / t_raw, len(forms) / t_own
-    backend = database_url.split(":", 1)[0]
+    runs = runs_for(scale, heavy=True)
+    service_s, own_s, raw_s = [], [], []
+    kind = "sqlite"
+    for _ in range(runs):  # no warm-up run: each run has its own copy and app, created before the timing
+        with data.copy() as db:
+            kind = db.kind
+            info = db.info
+            ring = KeyRing.from_file(info["key_file"])
+            engine = make_engine(db.url)
+            try:
+                app = create_app(TestingConfig(), {"DATABASE_URL": db.url, "KEYRING": ring})
+                app_db.bind(app, engine)
+                student_ids = info["student_ids"]
+                half = len(student_ids) // 2
+                first, second = student_ids[:half], student_ids[half:]
+                forms = _forms(len(first))
+                t_service = _service(app, engine, ring, first, forms)
+                with screening_recorded.muted():  # this area's own path: no receiver of another area runs
+                    t_own = _service(app, engine, ring, second, _forms(len(second)))
+                t_raw = _raw(engine, first, forms)
+            finally:
+                engine.dispose()
+        service_s.append(t_service)
+        own_s.append(t_own)
+        raw_s.append(t_raw)
+    n_forms = len(forms)
+    raw = Sample.of(raw_s).rate(n_forms)
+    floor = [Floor("raw_insert", "the same number of screening rows inserted raw (one executemany INSERT of prepared "
+                   "values) and committed", raw)]
     return [
-        {
-            "metric": f"screenings_stored_per_second_through_record_screening ({len(forms):,} forms of {half:,} "
-                      f"students, {backend}; score + seal + warning + crisis notify + signal + commit; higher is better; "
-                      "ratio = service rate / raw insert rate)",
-            "value": round(rate, 1),
-            "unit": "screenings/s",
-            "baseline": "the same number of screening rows inserted raw (one executemany INSERT of prepared values) and "
-                        "committed, same run",
-            "baseline_value": round(raw_rate, 1),
-            "ratio": round(rate / raw_rate, 4),
-            "target": f">= {TARGET_PER_SECOND:,.0f} screenings/s on SQLite",
-        },
-        {
-            "metric": f"screenings_stored_per_second_through_record_screening_receivers_muted ({len(forms):,} forms, "
-                      f"{backend}; the same path with the screening_recorded receivers of other areas muted, i.e. "
-                      "this area's own cost; higher is better; ratio = rate / raw insert rate)",
-            "value": round(own_rate, 1),
-            "unit": "screenings/s",
-            "baseline": "the same raw executemany INSERT as above, same run",
-            "baseline_value": round(raw_rate, 1),
-            "ratio": round(own_rate / raw_rate, 4),
-            "target": None,
-        },
+        result("ingest.record_screening_per_second", f"screenings stored per second through record_screening "
+               f"({n_forms:,} forms of {half:,} students, {kind}; score + seal + warning + crisis notify + signal + "
+               "commit)", Sample.of(service_s).rate(n_forms), "screenings/s", floor, better="higher",
+               target=f">= {TARGET_PER_SECOND:,.0f} screenings/s on SQLite"),
+        result("ingest.record_screening_muted_per_second", f"the same, screening_recorded receivers of other areas "
+               f"muted (this area's own cost; {n_forms:,} forms, {kind})", Sample.of(own_s).rate(n_forms),
+               "screenings/s", floor, better="higher"),
     ]
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    for row in run(args[0] if args else "small", args[1] if len(args) > 1 else None):
-        target = f"  target: {row['target']}" if row["target"] else ""
-        print(f"{row['metric']}\n  {row['value']:,} {row['unit']}; baseline {row['baseline_value']:,} "
-              f"({row['baseline']}); ratio {row['ratio']}{target}")
+    from bench.__main__ import standalone
+
+    standalone("bench_ingest")

@@ -1,11 +1,11 @@
 """Benchmark of the scheduler's sweeps over 100,000 open rechecks (issue 7).
 
-    .venv/bin/python -m bench.bench_sweep [tiny|small|district] [DATABASE_URL]
+    .venv/bin/python -m bench.bench_sweep [tiny|small|district]
 
-A throwaway database (SQLite by default) gets a district of 100 schools with one counselor each, a head teacher
-per class, 100,000 students (10 % in a care group) and one open recheck per student with due dates spread from
-30 days ago to 60 days ahead (half of them with a case owner), plus 200 unacknowledged crises. Then, best of
-three runs, each rolled back so every run sees the same state:
+Data: `sweep` (built here once per run): a district of 100 schools with one counselor each, a head teacher per
+class, 100,000 students (10 % in a care group) and one open recheck per student with due dates spread from 30 days
+ago to 60 days ahead (half of them with a case owner), plus 200 unacknowledged crises (tiny: 2,000 in 4 schools).
+Measured on a copy. Median of several runs, each rolled back so every run sees the same state:
 - one full sweep (`run_all_sweeps`: mark due/overdue/escalated, notifications by INSERT ... SELECT, crisis
   re-alerts, check-in reminders, weekly digest) against the floor measured in the same run: the single SQL query
   that selects the open rechecks whose date has come;
@@ -14,44 +14,49 @@ Target: the full sweep under 5 s on SQLite.
 """
 from __future__ import annotations
 
-import json
-import sys
-import tempfile
-import time
 import uuid
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from bench.core import Floor, Sample, result, runs_for, sample
+
+DATA = "sweep"
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2027, 1, 5)  # a Tuesday inside the autumn term's reminder window
 RECHECKS = {"tiny": 2_000, "small": 100_000, "district": 100_000}
 SCHOOLS = {"tiny": 4, "small": 100, "district": 100}
 TARGET_S = 5.0
-REPEATS = 3
+STEADY_TARGET_S = 1.0
 
 
-def _best(fn: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+def build_dataset(url: str, scale: str, workdir: Path, base: dict[str, Any]) -> dict[str, Any]:
+    """The `sweep` data set, into the migrated template at `url`."""
+    return build(url, RECHECKS.get(scale, RECHECKS["small"]), SCHOOLS.get(scale, SCHOOLS["small"]))
 
 
 def build(url: str, n: int, schools: int) -> dict[str, int]:
     """Insert the dataset with executemany (no ORM unit of work) and commit it."""
-    from app.cli import upgrade_database
-    from models import CareCase, District, Recheck, School, SchoolClass, Student, StudentCareGroup, User, Warning
-    from models import counselor_schools, teacher_classes, utcnow
+    from models import (
+        CareCase,
+        District,
+        Recheck,
+        School,
+        SchoolClass,
+        Student,
+        StudentCareGroup,
+        User,
+        Warning,
+        counselor_schools,
+        teacher_classes,
+        utcnow,
+    )
     from models.db import make_engine
 
-    upgrade_database(url)
     engine = make_engine(url)
     now = utcnow()
     with Session(engine) as s:
@@ -122,64 +127,64 @@ def build(url: str, n: int, schools: int) -> dict[str, int]:
     return {"schools": len(school_ids), "students": n, "rechecks": n, "classes": len(classes)}
 
 
-def run(scale: str = "small", database_url: str | None = None) -> list[dict]:
+def run(scale: str, data: Any) -> list[dict]:
     from app.rechecks.policy import load_recheck_policy
     from app.rechecks.service import OPEN_STATUSES
     from app.rechecks.tasks import run_all_sweeps
     from models import Recheck
     from models.db import make_engine
 
-    n = RECHECKS.get(scale, RECHECKS["small"])
-    workdir = Path(tempfile.mkdtemp(prefix="xinmiao-bench-sweep-"))
-    url = database_url or f"sqlite:///{workdir / 'sweep.db'}"
-    sizes = build(url, n, SCHOOLS.get(scale, SCHOOLS["small"]))
-    engine = make_engine(url)
+    runs = runs_for(scale, heavy=True)
     policy = load_recheck_policy()
-    now = datetime.combine(TODAY, dtime(8, 0), tzinfo=TZ).astimezone(timezone.utc)
+    now = datetime.combine(TODAY, dtime(8, 0), tzinfo=TZ).astimezone(UTC)
     notice = TODAY + policy.due_notice()
-    rows: list[dict] = []
-    try:
-        with Session(engine) as s:
-            def select_due() -> int:
-                return len(s.execute(select(Recheck.id).where(Recheck.status.in_(OPEN_STATUSES), Recheck.due_on <= notice)).all())
+    with data.copy() as db:
+        sizes = db.info
+        engine = make_engine(db.url)
+        try:
+            with Session(engine) as s:
+                def select_due() -> int:
+                    return len(s.execute(select(Recheck.id).where(Recheck.status.in_(OPEN_STATUSES),
+                                                                  Recheck.due_on <= notice)).all())
 
-            def full_sweep() -> dict:
-                result = run_all_sweeps(s, now, policy, TZ)
-                s.rollback()  # every run starts from the same state
-                return result
+                results: list[dict] = []
 
-            floor_s, due_count = _best(select_due)
-            sweep_s, result = _best(full_sweep)
-            run_all_sweeps(s, now, policy, TZ)
-            s.commit()
+                def full_sweep() -> None:
+                    results.append(run_all_sweeps(s, now, policy, TZ))
+                    s.rollback()  # every run starts from the same state
 
-            def steady() -> dict:
-                out = run_all_sweeps(s, now, policy, TZ)
-                s.rollback()
-                return out
+                due_count = select_due()
+                floor = sample(select_due, runs)
+                sweep = sample(full_sweep, runs)
+                result_full = results[-1]
+                run_all_sweeps(s, now, policy, TZ)
+                s.commit()
+                results.clear()
 
-            steady_s, steady_result = _best(steady)
-    finally:
-        engine.dispose()
-    backend = "PostgreSQL" if url.startswith("postgres") else "SQLite"
-    base = f"select the {due_count} due rechecks (one query)"
-    rows.append({
-        "metric": f"full sweep over {n} open rechecks ({backend}; {result['notifications_created']} notifications, "
-                  f"{result['rechecks']['rechecks_escalated']} escalated)",
-        "value": round(sweep_s, 3), "unit": "s", "baseline": base, "baseline_value": round(floor_s, 3),
-        "ratio": round(sweep_s / floor_s, 1) if floor_s else None,
-        "target": f"< {TARGET_S:g} s on SQLite" if backend == "SQLite" else None,
-    })
-    rows.append({
-        "metric": f"steady-state sweep (nothing new: {steady_result['notifications_created']} notifications)",
-        "value": round(steady_s, 3), "unit": "s", "baseline": base, "baseline_value": round(floor_s, 3),
-        "ratio": round(steady_s / floor_s, 1) if floor_s else None, "target": None,
-    })
-    rows.append({"metric": "dataset", "value": sizes["rechecks"], "unit": "rechecks", "baseline": json.dumps(sizes),
-                 "baseline_value": None, "ratio": None, "target": None})
-    return rows
+                def steady() -> None:
+                    results.append(run_all_sweeps(s, now, policy, TZ))
+                    s.rollback()
+
+                steady_s: Sample = sample(steady, runs)
+                steady_result = results[-1]
+        finally:
+            engine.dispose()
+    n = sizes["rechecks"]
+    backend = "PostgreSQL" if db.kind == "postgresql" else "SQLite"
+    base = f"select the {due_count:,} due rechecks (one query)"
+    return [
+        result("sweep.full_s", f"full sweep over {n:,} open rechecks ({backend}; "
+               f"{result_full['notifications_created']:,} notifications, "
+               f"{result_full['rechecks']['rechecks_escalated']:,} escalated)", sweep, "s",
+               [Floor("select_due", base, floor)],
+               target=f"< {TARGET_S:g} s on SQLite" if backend == "SQLite" else None),
+        result("sweep.steady_s", f"steady-state sweep (nothing new: {steady_result['notifications_created']} "
+               "notifications)", steady_s, "s", [Floor("select_due", base, floor)],
+               target=f"< {STEADY_TARGET_S:g} s at 100,000 open rechecks"),
+    ]
 
 
 if __name__ == "__main__":
-    for row in run(sys.argv[1] if len(sys.argv) > 1 else "small", sys.argv[2] if len(sys.argv) > 2 else None):
-        print(json.dumps(row, ensure_ascii=False))
+    from bench.__main__ import standalone
+
+    standalone("bench_sweep")

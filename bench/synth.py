@@ -1,6 +1,8 @@
 """The synthetic district for the benchmarks: `build_district(database_url, scale) -> dict`.
 
-    .venv/bin/python -m bench.synth [tiny|small|district] [DATABASE_URL]
+    .venv/bin/python -m bench.synth [tiny|small|district] DIRECTORY    (DIRECTORY/bench.db and keys.json, kept)
+
+As a benchmark data set (`district` in bench/data.py) it is built by `build_dataset` into the run's template.
 
 - district: 60,000 students in 100 schools (60 primary, 30 junior, 10 nine-year; rural small, township boarding,
   urban and other), care groups at the rates of the demo district, 1.2 million screenings over five years
@@ -18,14 +20,12 @@ The key ring is written to `<workdir>/keys.json` so that a server started on the
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +76,6 @@ def rounds_for(n: int) -> list[date]:
         out.append(date(year, month, 12))
         year, month = (year, 4) if month == 10 else (year - 1, 10)
     return sorted(out)
-
-
-def default_database_url(workdir: Path) -> str:
-    return os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.db'}"
 
 
 def _school_plan(i: int) -> tuple[str, str]:
@@ -146,21 +142,26 @@ def _answer_pool(rng: random.Random, instrument_id: str, n: int = 4000) -> list[
     return pool
 
 
-def build_district(database_url: str | None = None, scale: str = "small", *, workdir: Path | str | None = None,
+def build_dataset(url: str, scale: str, workdir: Path, base: dict[str, Any]) -> dict[str, Any]:
+    """The `district` data set (bench/data.py): the district built into the migrated template at `url`."""
+    info = build_district(url, scale, workdir=workdir, migrate=False)
+    return {k: v for k, v in info.items() if k not in ("database_url", "workdir")}
+
+
+def build_district(database_url: str, scale: str = "small", *, workdir: Path | str,
                    migrate: bool = True, seed: int = 20261129, log: Any = None) -> dict[str, Any]:
-    """Build the synthetic district in a (fresh) database; returns ids, counts, the key file and timings."""
+    """Build the synthetic district in a (fresh) database; returns ids, counts, the key file and timings.
+    The key ring is written to `<workdir>/keys.json` (reused if it is there)."""
     from app.auth.service import hash_password
     from app.cli import upgrade_database
-    from models import (Actor, District, School, SchoolClass, Screening, Student, StudentCareGroup, User,
-                        Warning)
+    from models import Actor, District, School, SchoolClass, Screening, Student, StudentCareGroup, User, Warning
     from models.crypto import KeyRing
     from models.db import make_engine
     from models.vault import Vault
 
     log = log or (lambda *a: None)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="xinmiao-bench-"))
+    workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    database_url = database_url or default_database_url(workdir)
     sc = scale_of(scale)
     rng = random.Random(seed)
     started = time.perf_counter()
@@ -254,7 +255,7 @@ def build_district(database_url: str | None = None, scale: str = "small", *, wor
     screenings = 0
     warnings = 0
     positives_latest = 0
-    recorded_at = datetime(2026, 10, 20, 8, 0, tzinfo=timezone.utc)
+    recorded_at = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
     from app.screenings.service import interview_due
 
     # The 1.2 million screening rows go through the driver's executemany with values already in the database's
@@ -350,6 +351,7 @@ def build_district(database_url: str | None = None, scale: str = "small", *, wor
 
 if __name__ == "__main__":
     scale_name = sys.argv[1] if len(sys.argv) > 1 else "small"
-    url = sys.argv[2] if len(sys.argv) > 2 else None
-    info = build_district(url, scale_name, log=print)
+    folder = Path(sys.argv[2] if len(sys.argv) > 2 else "instance/bench-synth")
+    folder.mkdir(parents=True, exist_ok=True)
+    info = build_district(f"sqlite:///{folder.resolve() / 'bench.db'}", scale_name, workdir=folder, log=print)
     print(json.dumps({k: v for k, v in info.items() if k not in ("school_ids", "school_codes", "counselors")}, indent=2))

@@ -1,0 +1,271 @@
+"""Reading and writing benchmark results: the console table, the regression view against the last committed
+result of the same scale, and docs/benchmarks.md.
+
+Regression view: each figure is printed beside the same figure (same `key`; for result files older than keys, the
+same metric text) in the newest result file of the same scale that is committed to git (bench/results/*.json);
+a change of more than 20 % of the median, in either direction, is flagged. On a shared machine a flag asks for a
+second look (min and max show how noisy the figure was), not a verdict.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT / "docs" / "benchmarks.md"
+FLAG_CHANGE = 0.20
+SCALE_ORDER = {"district": 0, "small": 1}
+
+
+# -- result files -------------------------------------------------------------------------------------------
+def _stamp_and_scale(path: Path) -> tuple[str, str]:
+    stamp, _, scale = path.stem.partition("-")
+    return stamp, scale
+
+
+def committed_results(results_dir: Path = RESULTS) -> list[Path]:
+    """Result files git knows about (the files on disk if this is not a git checkout)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--", "."], cwd=results_dir, capture_output=True, check=True,
+                             timeout=30).stdout.decode()
+        return sorted(results_dir / name for name in out.split("\0") if name.endswith(".json"))
+    except (OSError, subprocess.SubprocessError):
+        return sorted(results_dir.glob("*.json"))
+
+
+def previous_report(scale: str, results_dir: Path = RESULTS) -> dict[str, Any] | None:
+    """The newest committed result of `scale`, or None."""
+    same = [p for p in committed_results(results_dir) if _stamp_and_scale(p)[1] == scale and p.exists()]
+    if not same:
+        return None
+    path = max(same, key=lambda p: _stamp_and_scale(p)[0])
+    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    report.setdefault("results_file", str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+    return report
+
+
+def latest_reports(results_dir: Path = RESULTS) -> list[dict[str, Any]]:
+    """The newest result file of each scale on disk (district first; the smoke test's tiny scale left out)."""
+    newest: dict[str, Path] = {}
+    for path in results_dir.glob("*.json"):
+        stamp, scale = _stamp_and_scale(path)
+        if scale and scale != "tiny" and (scale not in newest or stamp > _stamp_and_scale(newest[scale])[0]):
+            newest[scale] = path
+    return [json.loads(newest[s].read_text(encoding="utf-8"))
+            for s in sorted(newest, key=lambda k: (SCALE_ORDER.get(k, 9), k))]
+
+
+def floors_of(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row's floors; rows of older result files had one `baseline` instead."""
+    if "floors" in row:
+        return list(row["floors"])
+    if row.get("baseline_value") is None:
+        return []
+    return [{"key": "baseline", "what": row.get("baseline"), "value": row.get("baseline_value"),
+             "ratio": row.get("ratio")}]
+
+
+# -- regression view ----------------------------------------------------------------------------------------
+def compare(rows: list[dict[str, Any]], previous: dict[str, Any] | None) -> None:
+    """Annotate each row with `previous` ({value, change, file}) and `flag` (|change| > 20 %)."""
+    if not previous:
+        return
+    by_key = {(r["module"], r["key"]): r for r in previous.get("results", []) if r.get("key")}
+    by_metric = {(r.get("module"), r.get("metric")): r for r in previous.get("results", []) if not r.get("error")}
+    for row in rows:
+        if row.get("error"):
+            continue
+        old = by_key.get((row["module"], row.get("key"))) or by_metric.get((row["module"], row.get("metric")))
+        number = (int, float)
+        if old is None or not isinstance(old.get("value"), number) or not isinstance(row.get("value"), number):
+            continue
+        change = (row["value"] - old["value"]) / old["value"] if old["value"] else None
+        row["previous"] = {"value": old["value"], "change": None if change is None else round(change, 3),
+                           "file": previous.get("results_file")}
+        row["flag"] = change is not None and abs(change) > FLAG_CHANGE
+
+
+def _change_text(row: dict[str, Any]) -> str:
+    prev = row.get("previous")
+    if not prev:
+        return ""
+    change = prev.get("change")
+    pct = "" if change is None else f" ({change * 100:+.0f}%)"
+    return f"{fmt(prev['value'])}{pct}{' CHANGED' if row.get('flag') else ''}"
+
+
+# -- formatting ---------------------------------------------------------------------------------------------
+def fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "—"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        if abs(value) >= 1:
+            return f"{value:,.2f}"
+        return f"{value:.3g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _spread(row: dict[str, Any]) -> str:
+    if row.get("min") is None or row.get("runs", 1) <= 1:
+        return "—"
+    return f"{fmt(row['min'])} – {fmt(row['max'])}"
+
+
+def print_table(rows: list[dict[str, Any]], previous: dict[str, Any] | None) -> None:
+    if previous:
+        print(f"(previous: {previous.get('results_file')}; changes over {FLAG_CHANGE:.0%} flagged CHANGED)")
+    else:
+        print("(no committed result of this scale to compare with)")
+    flagged = 0
+    for r in rows:
+        if r.get("error"):
+            print(f"[{r['module']}] FAILED: {r['error'].strip().splitlines()[-1]}")
+            continue
+        spread = _spread(r)
+        runs = f"  (min–max {spread}, {r.get('runs')} runs)" if spread != "—" else ""
+        prev = f"   previous {_change_text(r)}" if r.get("previous") else ""
+        flagged += bool(r.get("flag"))
+        print(f"[{r['module']}] {r['metric']}\n    {fmt(r.get('value'))} {r.get('unit', '')}{runs}{prev}")
+        for f in floors_of(r):
+            print(f"      floor {fmt(f.get('value'))} {r.get('unit', '')}  ratio {fmt(f.get('ratio'))}  "
+                  f"— {f.get('what')}")
+        if r.get("target"):
+            print(f"      target: {r['target']}")
+    if previous:
+        print(f"\n{flagged} figure(s) changed by more than {FLAG_CHANGE:.0%} since {previous.get('results_file')}")
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| module | figure, then its floors (same run) | median | min – max | unit | ratio to floor | "
+             "previous run | target |",
+             "|---|---|---:|---:|---|---:|---:|---|"]
+    for r in rows:
+        if r.get("error"):
+            lines.append(f"| {r['module']} | **failed**: {_cell(r['error'].strip().splitlines()[-1][:160])} "
+                         f"| | | | | | |")
+            continue
+        prev = _change_text(r) or "—"
+        lines.append(f"| {r['module']} | {_cell(r['metric'])} | **{fmt(r.get('value'))}** | {_spread(r)} | "
+                     f"{r.get('unit', '')} | | {_cell(prev)} | {_cell(r.get('target') or '—')} |")
+        for f in floors_of(r):
+            spread = "—" if f.get("min") is None or f.get("min") == f.get("max") else \
+                f"{fmt(f['min'])} – {fmt(f['max'])}"
+            lines.append(f"| | ↳ floor: {_cell(f.get('what'))} | {fmt(f.get('value'))} | {spread} | "
+                         f"{r.get('unit', '')} | {fmt(f.get('ratio'))} | | |")
+    return "\n".join(lines)
+
+
+def _datasets(report: dict[str, Any]) -> str:
+    built = report.get("datasets")
+    if not built:  # result files older than the data sets: one synthetic district built first
+        synth = report.get("district") or {}
+        if not synth:
+            return ""
+        return (f"Synthetic district: {synth.get('students', 0):,} students in {len(synth.get('school_ids', []))} "
+                f"schools, {synth.get('screenings', 0):,} screenings, {synth.get('warnings', 0):,} open warnings; "
+                f"built in {(synth.get('seconds') or {}).get('total', '—')} s.\n")
+    lines = ["Data sets (each built once in this run, copied for every module that uses it):", ""]
+    for name, b in built.items():
+        counts = ", ".join(f"{k} {fmt(v)}" for k, v in (b.get("summary") or {}).items()
+                           if isinstance(v, (int, float)) and not isinstance(v, bool))
+        base = f", built on `{b['built_on']}`" if b.get("built_on") and b["built_on"] != "empty" else ""
+        lines.append(f"- `{name}`{base}: {b.get('about')}{'; ' + counts if counts else ''} ({b.get('seconds')} s)")
+    return "\n".join(lines) + "\n"
+
+
+def section(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    return f"""## Scale `{report['scale']}` — {report['finished_at']}
+
+Database: {report['database_version']}; raw results `{report['results_file']}`; whole run {report.get('seconds')} s.
+Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, {m['os']}, Python {m['python']}, SQLite library
+{m['sqlite']}; load average at start {m.get('load_average_at_start')}, at the end {m.get('load_average_at_end', '—')}.
+{('Compared with: `' + report['compared_with'] + '`.') if report.get('compared_with') else ''}
+
+{_datasets(report)}
+{table(report['results'])}
+{chr(10) + "Note: " + report['note'] + chr(10) if report.get('note') else ''}"""
+
+
+METHOD = """# Benchmarks
+
+`make bench` runs the small scale (about five minutes on a quiet machine), `make bench-district` 60,000 students
+in 100 schools and 1.2 million screenings. Both run `python -m bench`: every `bench/bench_*.py` module, a table on
+the console, a result file `bench/results/<time>-<scale>.json`, and this page, which shows the newest run of each
+scale. Benchmarks are never timed assertions in the test suite:
+`tests/integration/test_bench_smoke.py` runs the harness at a tiny scale and checks that it completes, writes its
+JSON and leaves nothing in the temporary folder.
+
+## Method
+
+- **Several runs, median.** Each figure is the median of several runs (5, or 3 for figures that take seconds),
+  after an unmeasured warm-up run, with the min and max beside it; a figure and its floors are run in turn
+  (a, b, a, b, ...) so that a change of load on the shared machine touches both alike.
+- **Floors.** Every figure stands beside one or more lower bounds measured in the same run on the same rows, and
+  the ratio to each: a cost ratio (time / floor time; for rates, floor rate / rate), so 1.0 is at the floor and
+  lower is better whatever the unit. A floor does the least the design allows for the same result:
+  - the district dashboard from its maintained rollup: hand-written SQL computing everything over the same rows
+    ("cache vs compute"), and the path it takes: reading and decoding the rollup rows alone (DB-API, `json.loads`);
+  - the list of a 3,000-student school with decrypted names: the same ORM query without decryption, the DB-API
+    select of the needed columns (students and their wrapped data keys), and that plus key unwrap and name
+    decryption with `models.crypto` directly (the design's floor: no ORM, no Vault, no audit);
+  - the roster import: the clear-text rows inserted into a plain table; the import's own rows (the same encrypted
+    bytes, blind indexes, data keys, classes and care groups) inserted again with the driver's `executemany` into
+    an identical empty database (the cost of the design's writes without the app); and that plus producing those
+    bytes with `models.crypto` directly (a data key made and wrapped, three seals and two blind indexes per student);
+  - page latency over HTTP: a bare WSGI endpoint serving the same query's rows raw (`bench/bare_app.py`), and
+    `/healthz` of the app (Flask, session-less, one `SELECT 1`), measured the same way in the same run.
+- **A real load generator.** HTTP figures come from `wrk` (Debian's package; `make bench` installs it if missing),
+  a separate process that shares no interpreter lock with the app, against gunicorn with 4 sync workers and 8
+  concurrent connections, one per wrk thread (sync workers close each connection after its response; wrk
+  reconnects), each logged in as a counselor of a different school: the session cookie, taken by logging in once
+  over HTTP and visiting the pages once, is passed to `bench/wrk_session.lua`; only GETs, so no CSRF token is
+  needed. Each page gets an unmeasured warm-up, then at least 2,000 requests per run: every connection keeps
+  loading until all of them have had their share (so the load stays at 8 to the end), the pages in turn, three
+  runs. p50, p95 and p99 come from wrk's latency histogram; throughput is the responses between the first request
+  and the moment the last connection had its share, over that time. Any answer other than 200 fails the figure.
+  The same run measures the bare endpoint and `/healthz` the same way, on the same copy of the data.
+- **Isolated modules.** Each module states the data it needs (`DATA = "..."` in the module; the data sets are
+  listed in `bench/data.py` and under each scale below). Each data set is built once per run and scale into a
+  template database, and every module works on its own copy (SQLite: a file copy after a WAL checkpoint;
+  PostgreSQL: `CREATE DATABASE ... TEMPLATE ...`), so no module measures what another one changed, whatever the
+  order. `BENCH_DATABASE_URL` (a PostgreSQL server) is honoured by every module: templates and copies are
+  databases created beside the named one and dropped at the end. Everything else lives in one temporary folder,
+  removed at the end.
+- **Regression view.** The console table prints each figure beside the same figure in the last committed result
+  of the same scale (`bench/results/*.json`) and flags a change of more than 20 % of the median in either
+  direction (`previous run` column below: that value and the change).
+
+Environment: `BENCH_SCALE` (tiny, small, district), `BENCH_DATABASE_URL`, `BENCH_ONLY` (modules, comma-separated),
+`BENCH_RESULTS_DIR`, `BENCH_DOCS=0` (leave this page alone), `BENCH_KEEP=1` (keep the temporary folder).
+One module alone: `.venv/bin/python -m bench.bench_http small`.
+"""
+
+NOTES = """## Notes
+
+- Roster import: the import parses and normalises every cell, matches each row by blind index and confirms
+  candidates by decrypting, seals each new student through the Vault (a data key per student wrapped by the
+  master key; name, number and guardians sealed; two blind indexes), inserts in batches and writes one audit event
+  per file. The clear-text floor is the row count of the file inserted in clear; the store floor is the design's
+  writes alone; the seal + store floor adds the design's cryptography, which is most of the cost.
+- Page latency on SQLite: every page view writes one audit event (the names it decrypted), and SQLite serialises
+  writers, so p95 grows with the number of concurrent clients. The bare endpoint writes nothing.
+"""
+
+
+def write_docs(reports: list[dict[str, Any]]) -> None:
+    body = "\n".join(section(r) for r in reports)
+    DOCS.write_text(f"{METHOD}\n{body}\n{NOTES}", encoding="utf-8")
