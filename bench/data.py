@@ -200,6 +200,7 @@ class Store:
 
             upgrade_database(url)
             info: dict[str, Any] = {}
+            own = info
         else:
             url = self.backend.clone(spec.base, name)
             assert spec.builder is not None
@@ -207,11 +208,12 @@ class Store:
             build = getattr(importlib.import_module(module_name), fn_name)
             folder = self.workdir / "data" / name
             folder.mkdir(parents=True, exist_ok=True)
-            info = {**base_info, **build(url, self.scale, folder, dict(base_info))}
+            own = build(url, self.scale, folder, dict(base_info))
+            info = {**base_info, **own}
         seconds = time.perf_counter() - started
         self.templates[name] = info
         self.built[name] = {"seconds": round(seconds, 2), "about": spec.about,
-                            "built_on": spec.base, "summary": _summary(info)}
+                            "built_on": spec.base, "summary": _summary(own)}  # what this layer added
         self.log(f"data: {name!r} built in {seconds:.1f} s")
 
     @contextmanager
