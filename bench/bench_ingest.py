@@ -98,7 +98,7 @@ def _service(app: Any, engine: Any, ring: Any, student_ids: list[int], forms: li
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from app.screenings.service import batch, record_screening
+    from app.screenings.recording import batch, record_screening
     from models import Student
     from models.audit import Actor
     from models.vault import Vault

@@ -256,7 +256,7 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
     warnings = 0
     positives_latest = 0
     recorded_at = datetime(2026, 10, 20, 8, 0, tzinfo=UTC)
-    from app.screenings.service import interview_due
+    from app.care.warning_lifecycle import interview_due
 
     # The 1.2 million screening rows go through the driver's executemany with values already in the database's
     # representation (SQLAlchemy's bind processors applied once per distinct value): no per-row SQLAlchemy work.

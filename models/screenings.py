@@ -1,7 +1,9 @@
 """Campaigns, class sessions, screenings (answers sealed, results in clear), warnings and their history."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -25,6 +27,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from .roster import School, SchoolClass, Student, StudentOwned, User, counselor_schools
 from .vault import register_sealed
+
+if TYPE_CHECKING:
+    from screening import Result
 
 MODES = ("self", "paper", "import")
 LEVELS = ("L1", "L2", "L3", "care", "none")
@@ -181,6 +186,31 @@ class Screening(Base, HasUid, StudentOwned):
     suggested_level: Mapped[str] = mapped_column(String(5))
 
     student: Mapped[Student] = relationship()
+
+    # the engine result's details kept in result_json (the rest has its own column)
+    RESULT_DETAIL = ("subscales", "short_forms", "explanation", "symptom_count", "severe", "critical_items",
+                     "missing_items", "reason")
+
+    @classmethod
+    def from_result(
+        cls, result: Result, student: Student, *, suggested_level: str, mode: str, administered_on: date,
+        campaign_id: int | None = None, session_id: int | None = None, recheck_id: int | None = None,
+        recorded_by_id: int | None = None,
+    ) -> Screening:
+        """The row of one scored instrument (`screening.Result`): the student's school, class and grade at the time,
+        the result's figures in their columns and its details in `result_json`. The answers are sealed by the
+        caller (they need the vault)."""
+        detail = result.to_dict()
+        return cls(
+            student_id=student.id, school_id=student.school_id, class_id=student.class_id, grade=student.grade,
+            campaign_id=campaign_id, session_id=session_id, recheck_id=recheck_id,
+            instrument_id=result.instrument, instrument_version=result.version, mode=mode,
+            administered_on=administered_on, recorded_by_id=recorded_by_id,
+            valid=result.valid, total=result.total, band=result.band, positive=result.positive,
+            critical=result.critical, flags=json.dumps(list(result.flags)),
+            result_json=json.dumps({k: detail[k] for k in cls.RESULT_DETAIL}, ensure_ascii=False),
+            suggested_level=suggested_level,
+        )
 
 
 class Warning(Base, HasUid, StudentOwned):

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from app.screenings.service import InstrumentRule, create_campaign, open_session
+from app.screenings.campaigns import InstrumentRule, create_campaign
+from app.screenings.sessions import open_session
 from models import Actor
 
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]

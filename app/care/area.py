@@ -1,12 +1,14 @@
 """The care area: confirmed levels, cases, care groups, the counselor's worklist, the class care list."""
 from flask_babel import lazy_gettext as _l
 
+from app import signals
 from app.areas import Area, DemoStep, FileSection, NavItem
 
 from . import (
     demo,
     sections,
     transfers,  # noqa: F401  (its routes join the care blueprint when imported)
+    warning_lifecycle,
 )
 from .views import bp, init_templates
 
@@ -25,5 +27,6 @@ AREA = Area(
         FileSection(60, sections.checkins_section),
     ),
     demo_steps=(DemoStep(30, demo.seed_care),),
+    receivers=((signals.screening_scored, warning_lifecycle.open_warning_for),),  # opens the warning
     setup=init_templates,
 )

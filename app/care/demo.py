@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Actor, CareCheckin, Student, StudentCareGroup, User, Warning, append_event, counselor_schools, utcnow
 
-from . import service
+from . import service, warning_lifecycle
 from .policy import term_of, term_start, triggering_groups
 
 UNACKNOWLEDGED_CRISES = 2  # crises still waiting for a counselor to acknowledge them (the rest were handled)
@@ -50,13 +50,13 @@ def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
             continue
         actor = Actor.for_user(counselor)
         if warning.suggested_level == "L3" and rng.random() < 0.25:
-            service.dismiss_warning(db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警")
+            warning_lifecycle.dismiss_warning(db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警")
             dismissed += 1
             continue
         level = warning.suggested_level
         if level == "L2" and rng.random() < 0.2:
             level = "L3"
-        case = service.confirm_level(db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致")
+        case = warning_lifecycle.confirm_level(db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致")
         confirmed += 1
         if case is None:
             continue

@@ -1,4 +1,4 @@
-"""Care writes: confirming levels, cases and their timeline, check-ins, transfers.
+"""Care writes: cases and their timeline, check-ins, transfers. (A warning's levels: app/care/warning_lifecycle.py.)
 
 Every function takes the session and the acting user (an audit `Actor`) explicitly, flushes and never commits,
 writes its audit event, and seals free text through the vault. Views, the demo and CLI commands call these.
@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import signals
-from screening import RANK
 from models import (
     Actor,
     CareCase,
@@ -23,14 +22,13 @@ from models import (
     SchoolClass,
     Student,
     Warning,
-    WarningChange,
     append_event,
     utcnow,
 )
 from models.care import ENTRY_KINDS, VISIBILITIES
 from models.vault import Vault
 
-from .policy import ACTIVE_CASE_STATUSES, CASE_LEVELS, PENDING_RECHECK_STATUSES, term_of
+from .policy import ACTIVE_CASE_STATUSES, PENDING_RECHECK_STATUSES, term_of
 
 REFERRAL_STATUSES = ("planned", "sent", "accepted", "feedback", "closed")
 HEAD_TEACHER_KINDS = ("observation", "parent_contact")
@@ -48,88 +46,6 @@ def _require(text: str | None, message: str) -> str:
     if text is None or not str(text).strip():
         raise CareError(message)
     return str(text).strip()
-
-
-# -- levels ---------------------------------------------------------------------------------------------------
-def confirm_level(
-    db: Session, actor: Actor, vault: Vault, warning: Warning, level: str, reason: str
-) -> CareCase | None:
-    """Confirm, raise or lower a warning's level after an interview (约谈). `none` dismisses it.
-
-    The change and its sealed reason go into the history; L1–L3 open a case or update the open one.
-    """
-    if level == "none":
-        dismiss_warning(db, actor, vault, warning, reason)
-        return None
-    if level not in RANK:
-        raise CareError("Unknown level.")
-    reason = _require(reason, "A reason is required.")
-    if warning.status in ("dismissed", "superseded"):
-        raise CareError("This warning is closed.")
-    previous = warning.confirmed_level
-    from_level = previous or warning.suggested_level
-    if RANK[level] < RANK[from_level]:
-        action = "raised"
-    elif RANK[level] > RANK[from_level]:
-        action = "lowered"
-    else:
-        action = "confirmed"
-    now = utcnow()
-    warning.confirmed_level = level
-    warning.status = "confirmed"
-    warning.confirmed_at = now
-    warning.confirmed_by_id = actor.user_id
-    # Confirming happens after seeing the student: the crisis is acknowledged and first contact made.
-    if warning.acknowledged_at is None:
-        warning.acknowledged_at = now
-        warning.acknowledged_by_id = actor.user_id
-    if warning.first_contact_at is None:
-        warning.first_contact_at = now
-    _record_change(db, vault, warning, action, from_level, level, reason, actor)
-    append_event(
-        db, actor, f"warning.{action}", student_public_id=warning.student.public_id, target=f"warning:{warning.uid}",
-        detail={"from": from_level, "to": level},
-    )
-    case = open_or_update_case(db, actor, warning, level) if level in CASE_LEVELS else None
-    signals.level_confirmed.send("care", db=db, actor=actor, warning=warning, case=case, previous_level=previous)
-    db.flush()
-    return case
-
-
-def dismiss_warning(db: Session, actor: Actor, vault: Vault, warning: Warning, reason: str) -> None:
-    reason = _require(reason, "A reason is required.")
-    if warning.status in ("dismissed", "superseded"):
-        raise CareError("This warning is closed.")
-    previous = warning.confirmed_level
-    from_level = previous or warning.suggested_level
-    now = utcnow()
-    warning.status = "dismissed"
-    warning.confirmed_level = "none"
-    warning.confirmed_at = now
-    warning.confirmed_by_id = actor.user_id
-    if warning.acknowledged_at is None:
-        warning.acknowledged_at = now
-        warning.acknowledged_by_id = actor.user_id
-    _record_change(db, vault, warning, "dismissed", from_level, "none", reason, actor)
-    append_event(
-        db, actor, "warning.dismissed", student_public_id=warning.student.public_id, target=f"warning:{warning.uid}",
-        detail={"from": from_level},
-    )
-    signals.level_confirmed.send("care", db=db, actor=actor, warning=warning, case=None, previous_level=previous)
-    db.flush()
-
-
-def _record_change(
-    db: Session, vault: Vault, warning: Warning, action: str, from_level: str | None, to_level: str,
-    reason: str, actor: Actor,
-) -> WarningChange:
-    change = WarningChange(
-        student_id=warning.student_id, action=action, from_level=from_level,
-        to_level=to_level, by_id=actor.user_id, at=utcnow(),
-    )
-    vault.seal_into(change, "reason", reason, student=warning.student)
-    warning.history.append(change)  # cascades the insert
-    return change
 
 
 # -- cases ----------------------------------------------------------------------------------------------------

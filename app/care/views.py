@@ -18,7 +18,7 @@ from app.ui import local_today
 from app.vault import get_vault
 from models import CareCase, CaseEntry, Student, Warning
 
-from . import queries, service
+from . import queries, service, warning_lifecycle
 from .forms import (
     CASE_STATUS_LABELS,
     ENTRY_KIND_LABELS,
@@ -67,7 +67,7 @@ def confirm_warning(uid: str):
     closed = warning.status in ("dismissed", "superseded")
     if not closed and form.validate_on_submit():
         try:
-            case = service.confirm_level(
+            case = warning_lifecycle.confirm_level(
                 db.session, current_actor(), get_vault(), warning, form.level.data, form.reason.data
             )
         except service.CareError as exc:

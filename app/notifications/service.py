@@ -1,4 +1,9 @@
-"""Creating in-app notifications. Idempotent by (user, dedup_key); never carries clinical text.
+"""Creating in-app notifications: the one place that writes them. Idempotent by (user, dedup_key); never carries
+clinical text.
+
+- `notify`: one notification (a crisis alert, an observation);
+- `notify_many`: a sweep's batch of rows (re-alerts, reminders, the digest), skipping those that exist;
+- `notify_selected`: an `INSERT ... SELECT` of rows a sweep selects in the database (recheck stages).
 
 A notification names a kind and references (student, warning, recheck) plus non-clinical params (counts,
 dates); it is rendered per locale when shown. E-mail (when SMTP is configured) only says "you have N items to
@@ -9,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import Notification, User, counselor_schools
@@ -59,6 +64,47 @@ def notify(
     db.add(note)
     db.flush()
     return note
+
+
+def notify_many(db: Session, rows: list[dict[str, Any]]) -> int:
+    """Batched insert of the rows whose (user_id, dedup_key) does not exist yet; returns how many were new.
+
+    Each row: user_id, kind, dedup_key, params (JSON text), created_at, and optionally student_id, warning_id,
+    recheck_id, requires_ack."""
+    if not rows:
+        return 0
+    for kind in {r["kind"] for r in rows}:
+        if kind not in KINDS:
+            raise ValueError(f"unknown notification kind {kind}")
+    existing: set[tuple[int, str]] = set()
+    keys = sorted({r["dedup_key"] for r in rows})
+    for i in range(0, len(keys), 500):
+        existing.update(
+            db.execute(
+                select(Notification.user_id, Notification.dedup_key).where(Notification.dedup_key.in_(keys[i:i + 500]))
+            ).tuples()
+        )
+    fresh, seen = [], set()
+    for r in rows:
+        ident = (r["user_id"], r["dedup_key"])
+        if ident not in existing and ident not in seen:
+            seen.add(ident)
+            fresh.append({"student_id": None, "warning_id": None, "recheck_id": None, "requires_ack": False, **r})
+    for i in range(0, len(fresh), 1000):
+        db.execute(insert(Notification.__table__), fresh[i:i + 1000])
+    return len(fresh)
+
+
+SELECTED_COLUMNS = ("user_id", "kind", "dedup_key", "student_id", "recheck_id", "params", "requires_ack", "created_at")
+
+
+def notify_selected(db: Session, rows: Any) -> int:
+    """`INSERT ... SELECT` of the notifications a select statement yields, its columns in SELECTED_COLUMNS order.
+    The statement itself must leave out the (user_id, dedup_key) pairs that exist (a NOT EXISTS guard; the unique
+    index is the last line). Returns how many were inserted."""
+    table = Notification.__table__
+    # RETURNING counts the inserted rows on both backends (psycopg reports -1 for INSERT ... SELECT).
+    return len(db.execute(insert(table).from_select(list(SELECTED_COLUMNS), rows).returning(table.c.id)).all())
 
 
 def admins(db: Session) -> list[User]:

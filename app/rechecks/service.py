@@ -144,15 +144,15 @@ def _load_open_by_student(db: Session, student_ids: list[int]) -> dict[int, bool
 def _batch_open(db: Session) -> dict[int, bool] | None:
     """Inside a screenings `batch(...)`: which of the batch's students have an open recheck, prefetched once per
     batch (None outside a batch). Kept current by `_note_open` when a recheck is planned during the batch."""
-    from app.screenings.service import batch_prefetch
+    from app.screenings.recording import batch_prefetch
 
     return batch_prefetch(db, BATCH_OPEN_KEY, lambda ids: _load_open_by_student(db, ids))
 
 
 def _note_open(db: Session, student_id: int) -> None:
-    from app.screenings.service import BATCH_KEY
+    from app.screenings.recording import in_batch
 
-    if BATCH_KEY in db.info:  # only inside a batch (never prefetches for this)
+    if in_batch(db):  # only inside a batch (never prefetches for this)
         known = _batch_open(db)
         if known is not None:
             known[student_id] = True

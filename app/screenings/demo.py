@@ -16,7 +16,8 @@ from sqlalchemy import select
 from models import Actor, Campaign, School, Student, User, counselor_schools
 from screening import get_instrument
 
-from .service import InstrumentRule, batch, create_campaign, record_screening
+from .campaigns import InstrumentRule, create_campaign
+from .recording import batch, record_screening
 
 TERM = "2026-2027-1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -17,11 +17,13 @@ from typing import Any, Callable, Sequence
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from models import Actor, Campaign, Screening, Student, append_event
+from models import Actor, Campaign, Screening, Student
 from models.vault import Vault
 from screening import UnknownInstrument, get_instrument
 
-from .service import ScreeningError, _check_answers, answer_error_text, batch, match_by_number, record_screening
+from .finding import match_by_number
+from .recording import ScreeningError, answer_error_text, check_answers
+from .submission import DuplicateScreening, Submission, Summary, submit_screenings
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -200,7 +202,7 @@ def parse(data: bytes, filename: str = "") -> list[ParsedRow]:
             pr.answers = answers
             if not pr.errors:
                 try:
-                    pr.answers = _check_answers(inst.id, answers)
+                    pr.answers = check_answers(inst.id, answers)
                 except ScreeningError as exc:
                     pr.errors.append(RowError(n, f"q{exc.item}" if exc.item else "answers", answer_error_text(exc)))
         rows.append(pr)
@@ -244,18 +246,20 @@ def run_import(db: Session, actor: Actor, vault: Vault, data: bytes, *, filename
     if dry_run or (report.errors and not partial):
         return report
     good = report.good_rows
-    with batch(db, [r.student for r in good if r.student is not None]):
-        for r in good:
-            assert r.student is not None and r.administered_on is not None
-            record_screening(db, actor, vault, r.student, r.instrument_id, r.answers, mode="import",
-                             administered_on=r.administered_on, campaign=campaign)
-            report.written += 1
-            if report.written % 1000 == 0:
-                db.flush()
-                if progress:
-                    progress(report.written)
-    append_event(db, actor, "screening.imported", target=f"campaign:{campaign.id}" if campaign else None,
-                 detail={"rows": len(rows), "written": report.written, "bad": len(report.bad_rows)})
+    submissions = []
+    for r in good:
+        assert r.student is not None and r.administered_on is not None
+        submissions.append(Submission(r.student, r.instrument_id, r.answers, r.administered_on, campaign=campaign))
+    summary = Summary("screening.imported", f"campaign:{campaign.id}" if campaign else None,
+                      {"rows": len(rows), "written": len(good), "bad": len(report.bad_rows)})
+    try:
+        submit_screenings(db, actor, vault, submissions, mode="import", summary=summary, progress=progress)
+    except DuplicateScreening as exc:
+        # recorded by someone else since the rows were checked: nothing of the file was written
+        for i in exc.rows:
+            good[i].errors.append(RowError(good[i].row, "instrument", _("already recorded for this campaign")))
+        return report
+    report.written = len(good)
     return report
 
 

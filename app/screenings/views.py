@@ -22,7 +22,24 @@ from app.vault import get_vault
 from models import Campaign, ClassSession, School, SchoolClass, Screening, Student, Warning
 from screening import get_instrument, list_instruments
 
-from . import importer, service
+from app.care.service import CareError
+from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
+
+from . import campaigns as campaign_service, importer, sessions as session_service
+from .campaigns import (
+    InstrumentRule,
+    campaign_classes,
+    class_progress,
+    create_campaign,
+    is_opted_out,
+    open_campaigns_for_school,
+    self_instruments_for,
+    set_opt_outs,
+)
+from .finding import find_students
+from .recording import ScreeningError, answer_error_text, result_of, screenings_of
+from .sessions import DEFAULT_SESSION_MINUTES, SESSION_GRACE, session_is_open, session_statuses
+from .submission import DuplicateScreening, Submission, submit_screening
 from .forms import RULE_ROWS, CampaignForm, ImportForm, OpenSessionForm
 
 bp = Blueprint("screenings", __name__)
@@ -103,14 +120,14 @@ def new_campaign():
                 getattr(form, f"rule{i}_to").errors.append(_("The last grade is before the first."))
                 rule_error = True
                 continue
-            rules.append(service.InstrumentRule(inst, lo, hi))
+            rules.append(InstrumentRule(inst, lo, hi))
         if not rules and not rule_error:
             form.rule1_instrument.errors.append(_("Choose at least one instrument."))
             rule_error = True
         if not rule_error:
             mine = {s.id: s for s in _my_schools()}
             schools = [mine[i] for i in form.schools.data if i in mine]
-            campaign = service.create_campaign(
+            campaign = create_campaign(
                 db.session, current_actor(), name=form.name.data, term=form.term.data, starts_on=form.starts_on.data,
                 ends_on=form.ends_on.data, schools=schools, rules=rules, guardian_notice=form.guardian_notice.data or None,
                 guardian_notice_on=form.guardian_notice_on.data, created_by=_user(),
@@ -128,26 +145,26 @@ def _campaign_or_404(campaign_id: int) -> Campaign:
 @roles("counselor")
 def campaign(campaign_id: int):
     c = _campaign_or_404(campaign_id)
-    classes = service.campaign_classes(db.session, c, _user().school_ids)
-    progress = service.class_progress(db.session, c, classes)
+    classes = campaign_classes(db.session, c, _user().school_ids)
+    progress = class_progress(db.session, c, classes)
     totals = {k: sum(getattr(p, k) for p in progress) for k in ("assigned", "completed", "in_progress", "not_started", "opted_out")}
     sessions = list(db.session.scalars(select(ClassSession).where(ClassSession.campaign_id == c.id, ClassSession.visible_to(_user()))
                                        .order_by(ClassSession.opened_at.desc()).limit(30)))
     open_by_class = {}
     for cs in sessions:
-        if service.session_is_open(cs) and cs.class_id not in open_by_class:
+        if session_is_open(cs) and cs.class_id not in open_by_class:
             open_by_class[cs.class_id] = cs
     return render_template("screenings/campaign.html", campaign=c, progress=progress, totals=totals, sessions=sessions,
                            open_by_class=open_by_class,
-                           session_form=OpenSessionForm(), is_open=service.session_is_open, instrument_name=instrument_name,
-                           self_instruments=service.self_instruments_for)
+                           session_form=OpenSessionForm(), is_open=session_is_open, instrument_name=instrument_name,
+                           self_instruments=self_instruments_for)
 
 
 @bp.route("/campaigns/<int:campaign_id>/close", methods=["POST"])
 @roles("counselor")
 def close_campaign(campaign_id: int):
     c = _campaign_or_404(campaign_id)
-    service.close_campaign(db.session, current_actor(), c)
+    campaign_service.close_campaign(db.session, current_actor(), c)
     flash(_("Campaign closed. Its sessions are closed too."), "success")
     return redirect(url_for("screenings.campaign", campaign_id=c.id))
 
@@ -169,11 +186,11 @@ def opt_outs(campaign_id: int, class_id: int):
     if request.method == "POST":
         by_public = {s.public_id: s.id for s in students}
         chosen = [by_public[p] for p in request.form.getlist("opted_out") if p in by_public]
-        added, removed = service.set_opt_outs(db.session, current_actor(), c, klass, chosen, _user())
+        added, removed = set_opt_outs(db.session, current_actor(), c, klass, chosen, _user())
         flash(_("Opt-outs saved: %(added)s added, %(removed)s removed.", added=added, removed=removed), "success")
         return redirect(url_for("screenings.campaign", campaign_id=c.id))
     names = get_vault().reveal_many(students, "roster.list", detail={"class": klass.id, "purpose": "opt_outs"})
-    opted = {s.id for s in students if service.is_opted_out(db.session, c.id, s.id)}
+    opted = {s.id for s in students if is_opted_out(db.session, c.id, s.id)}
     return render_template("screenings/opt_outs.html", campaign=c, klass=klass, students=students, names=names, opted=opted)
 
 
@@ -184,11 +201,11 @@ def open_session(campaign_id: int, class_id: int):
     c = _campaign_or_404(campaign_id)
     klass = _class_in_campaign(c, class_id)
     form = OpenSessionForm()
-    minutes = form.minutes.data if form.validate() else service.DEFAULT_SESSION_MINUTES
+    minutes = form.minutes.data if form.validate() else DEFAULT_SESSION_MINUTES
     try:
-        cs = service.open_session(db.session, current_actor(), c, klass, minutes=minutes or service.DEFAULT_SESSION_MINUTES,
+        cs = session_service.open_session(db.session, current_actor(), c, klass, minutes=minutes or DEFAULT_SESSION_MINUTES,
                                   user=_user())
-    except service.ScreeningError as exc:
+    except ScreeningError as exc:
         messages = {"closed": _("The campaign is closed."),
                     "instruments": _("No student-report instrument is assigned to this grade.")}
         flash(messages.get(exc.code, str(exc)), "error")
@@ -222,7 +239,7 @@ def entrance_url(code: str) -> str:
 @roles("counselor")
 def session_page(session_id: int):
     cs = _session_or_404(session_id)
-    info = service.session_statuses(db.session, cs)
+    info = session_statuses(db.session, cs)
     students = list(db.session.scalars(select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled")
                                        .order_by(Student.id)))
     names = get_vault().reveal_many(students, "roster.list", detail={"session": cs.id})
@@ -230,8 +247,8 @@ def session_page(session_id: int):
     url = entrance_url(cs.code)
     return render_template(
         "screenings/session.html", cs=cs, info=info, students=by_id, names=names, url=url, qr=_qr_svg(url),
-        open=service.session_is_open(cs), status_labels=STATUS_LABELS, instrument_name=instrument_name,
-        instruments=service.self_instruments_for(cs.campaign, cs.school_class.grade),
+        open=session_is_open(cs), status_labels=STATUS_LABELS, instrument_name=instrument_name,
+        instruments=self_instruments_for(cs.campaign, cs.school_class.grade),
         crisis_students={c["student"] for c in info["crises"] if not c["acknowledged"]},
     )
 
@@ -241,15 +258,15 @@ def session_page(session_id: int):
 def session_status(session_id: int):
     """Polled by the session page: statuses and crises by public id. No names, no scores."""
     cs = _session_or_404(session_id)
-    info = service.session_statuses(db.session, cs)
+    info = session_statuses(db.session, cs)
     ids = [sp.student_id for sp in info["progress"].students]
     public = dict(db.session.execute(select(Student.id, Student.public_id).where(Student.id.in_(ids))).all()) if ids else {}
     p = info["progress"]
     return jsonify({
-        "open": service.session_is_open(cs),
+        "open": session_is_open(cs),
         # students already in may submit for a while after the code ends; after that the page stops polling (so an
         # unattended page does not keep the counselor's session alive for ever)
-        "polling": service.session_is_open(cs, grace=service.SESSION_GRACE),
+        "polling": session_is_open(cs, grace=SESSION_GRACE),
         "counts": {"assigned": p.assigned, "completed": p.completed, "in_progress": p.in_progress,
                    "not_started": p.not_started, "opted_out": p.opted_out},
         "students": {public[sp.student_id]: sp.status for sp in p.students},
@@ -263,7 +280,7 @@ def session_status(session_id: int):
 @roles("counselor")
 def close_session(session_id: int):
     cs = _session_or_404(session_id)
-    service.close_session(db.session, current_actor(), cs)
+    session_service.close_session(db.session, current_actor(), cs)
     flash(_("Session closed: the code no longer works."), "success")
     return redirect(url_for("screenings.session_page", session_id=cs.id))
 
@@ -276,7 +293,7 @@ def enter():
     found: list[Student] = []
     names: dict[int, Any] = {}
     if q:
-        found = service.find_students(db.session, get_vault(), q, _user().school_ids)
+        found = find_students(db.session, get_vault(), q, _user().school_ids)
         if found:
             names = get_vault().reveal_many(found, "roster.search", detail={"purpose": "paper_entry"})
     return render_template("screenings/enter_search.html", q=q, found=found, names=names)
@@ -293,7 +310,7 @@ def enter_form(public_id: str):
     instruments = list(list_instruments())
     inst_id = request.values.get("instrument") or ""
     inst = next((i for i in instruments if i.id == inst_id), None)
-    campaigns = service.open_campaigns_for_school(db.session, student.school_id)
+    campaigns = open_campaigns_for_school(db.session, student.school_id)
     errors: dict[str, str] = {}
     answers: dict[int, str] = {}
     administered = request.values.get("administered_on") or local_today().isoformat()
@@ -325,23 +342,16 @@ def enter_form(public_id: str):
             except ValueError:
                 errors[f"q{item.number}"] = _("Choose one of the answers.")
                 values.append(None)
-        if campaign is not None and not errors:
-            exists = db.session.scalar(select(Screening.id).where(Screening.campaign_id == campaign.id, Screening.student_id == student.id,
-                                                                  Screening.instrument_id == inst.id))
-            if exists:
-                errors["campaign"] = _("This instrument is already recorded for this student in this campaign.")
         if not errors:
             try:
-                screening = service.record_screening(db.session, current_actor(), get_vault(), student, inst.id, values,
-                                                     mode="paper", administered_on=administered_on, campaign=campaign)
-            except service.ScreeningError as exc:
-                errors[f"q{exc.item}" if exc.item else "form"] = service.answer_error_text(exc)
+                screening = submit_screening(db.session, current_actor(), get_vault(),
+                                             Submission(student, inst.id, values, administered_on, campaign=campaign),
+                                             mode="paper")
+            except DuplicateScreening:
+                errors["campaign"] = _("This instrument is already recorded for this student in this campaign.")
+            except ScreeningError as exc:
+                errors[f"q{exc.item}" if exc.item else "form"] = answer_error_text(exc)
             else:
-                db.session.flush()
-                from models import append_event
-
-                append_event(db.session, current_actor(), "screening.recorded", student_public_id=student.public_id,
-                             target=f"screening:{screening.uid}", detail={"instrument": inst.id, "mode": "paper"})
                 return redirect(url_for("screenings.result", uid=screening.uid))
         flash(_("Please correct the marked answers."), "error")
     reader = get_vault().reveal(student, "student.view", detail={"purpose": "paper_entry"})
@@ -356,9 +366,9 @@ def result(uid: str):
     screening = get_visible_or_404(db.session, _user(), Screening, uid)
     student = screening.student
     reader = get_vault().reveal(student, "screening.view", target=f"screening:{screening.uid}")
-    warning = service.warning_for(db.session, screening)
+    warning = warning_for(db.session, screening)
     inst = get_instrument(screening.instrument_id)
-    detail = service.result_of(screening)
+    detail = result_of(screening)
     answers = reader.get_json(screening, "answers") or []
     return render_template("screenings/result.html", screening=screening, student=student, name=reader.name, inst=inst,
                            detail=detail, answers=answers, warning=warning, reasons=json.loads(warning.reasons) if warning else [],
@@ -464,7 +474,7 @@ def import_confirm():
 @bp.route("/interviews")
 @roles("counselor")
 def interviews():
-    rows = service.interview_queue(db.session, _user())
+    rows = interview_queue(db.session, _user())
     students = [w.student for w in rows]
     names = get_vault().reveal_many(students, "roster.list", detail={"purpose": "interviews"}) if students else {}
     today = local_today()
@@ -477,8 +487,8 @@ def interviews():
 def acknowledge(uid: str):
     warning = get_visible_or_404(db.session, _user(), Warning, uid)
     try:
-        service.acknowledge_crisis(db.session, current_actor(), warning, _user())
-    except service.ScreeningError:
+        acknowledge_crisis(db.session, current_actor(), warning, _user())
+    except CareError:
         abort(400)
     flash(_("Crisis alert acknowledged. Contact the student today."), "success")
     nxt = request.form.get("next") or ""
@@ -493,7 +503,7 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
         return None
     from app.charts import line_chart
 
-    rows = service.screenings_of(db.session, student)
+    rows = screenings_of(db.session, student)
     groups: dict[str, list[Screening]] = {}
     for s in rows:
         groups.setdefault(s.instrument_id, []).append(s)

@@ -12,15 +12,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.auth.throttle import make_rate_limiter
 from app.db import db
-from app.screenings import service
+from app.screenings import campaigns, drafts, recording, sessions
+from app.screenings.submission import DuplicateScreening, Submission, submit_screening
 from app.security import public
 from app.vault import keyring
-from models import Actor, ClassSession, Screening, Student, append_event
+from models import Actor, ClassSession, Student, append_event
 from models.vault import Vault
 from screening import get_instrument
 
@@ -30,7 +29,7 @@ ENTRY_KEY = "entry"
 
 
 def _actor() -> Actor:
-    return Actor(None, service.STUDENT_ENTRANCE, "student", request.remote_addr)
+    return Actor(None, sessions.STUDENT_ENTRANCE, "student", request.remote_addr)
 
 
 def _vault() -> Vault:
@@ -54,7 +53,7 @@ def _too_many():  # type: ignore[no-untyped-def]
 @public
 def start():
     attempts, failures = _limits()
-    code = service.normalise_code(request.values.get("code"))
+    code = sessions.normalise_code(request.values.get("code"))
     errors: dict[str, str] = {}
     number = ""
     month = ""
@@ -63,7 +62,7 @@ def start():
         month = (request.form.get("birth_ym") or "").strip()[:7]
         if failures.is_locked(_client()) or not attempts.hit(_client()):
             return _too_many()
-        cs = service.find_open_session(db.session, code)
+        cs = sessions.find_open_session(db.session, code)
         if cs is None:
             failures.failure(_client())
             errors["code"] = _("This code is not valid or has expired. Check it with your teacher.")
@@ -74,11 +73,11 @@ def start():
                 errors["birth_ym"] = _("Enter your birth month.")
         else:
             vault = _vault()
-            student = service.identify_student(db.session, vault, cs, number, month)
+            student = sessions.identify_student(db.session, vault, cs, number, month)
             if student is None:
                 failures.failure(_client())
                 errors["identity"] = _("The student number or birth month does not match. Check them and try again, or ask your teacher.")
-            elif service.is_opted_out(db.session, cs.campaign_id, student.id):
+            elif campaigns.is_opted_out(db.session, cs.campaign_id, student.id):
                 return render_template("student_entry/not_needed.html")
             else:
                 session[ENTRY_KEY] = {"cs": cs.id, "st": student.id, "t": int(time.time())}
@@ -97,16 +96,16 @@ def _state() -> tuple[ClassSession, Student] | None:
     student = db.session.get(Student, entry.get("st"))
     if cs is None or student is None or student.class_id != cs.class_id or student.status != "enrolled":
         return None
-    if not service.session_is_open(cs, grace=service.SESSION_GRACE):
+    if not sessions.session_is_open(cs, grace=sessions.SESSION_GRACE):
         return None
-    if service.is_opted_out(db.session, cs.campaign_id, student.id):
+    if campaigns.is_opted_out(db.session, cs.campaign_id, student.id):
         return None
     return cs, student
 
 
 def _plan(cs: ClassSession, student: Student) -> tuple[list[str], set[str]]:
-    assigned = service.self_instruments_for(cs.campaign, student.grade)
-    done = service.done_instruments(db.session, cs.campaign, student)
+    assigned = campaigns.self_instruments_for(cs.campaign, student.grade)
+    done = recording.done_instruments(db.session, cs.campaign, student)
     return assigned, done
 
 
@@ -138,7 +137,7 @@ def questionnaire():
         answers = _answers_from_form(inst)
         missing = [item.number for item in inst.items if item.number not in answers]
         if missing:
-            service.save_draft(db.session, vault, cs, student, current, answers)
+            drafts.save_draft(db.session, vault, cs, student, current, answers)
             errors = set(missing)
             message = _("Please answer every question. Unanswered: %(items)s", items="、".join(str(n) for n in missing))
         else:
@@ -149,8 +148,8 @@ def questionnaire():
             return redirect(url_for("student_entry.questionnaire"))
         saved = answers
     else:
-        saved = {int(k): v for k, v in service.load_draft(db.session, vault, cs, student, current).items()} \
-            if service.has_draft(db.session, cs, student, current) else {}
+        saved = {int(k): v for k, v in drafts.load_draft(db.session, vault, cs, student, current).items()} \
+            if drafts.has_draft(db.session, cs, student, current) else {}
     position = assigned.index(current) + 1
     return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
                            position=position, total=len(assigned), percent=round(100 * (position - 1) / len(assigned)),
@@ -173,21 +172,12 @@ def _answers_from_form(inst: Any) -> dict[int, int]:
 
 
 def _submit(cs: ClassSession, student: Student, instrument_id: str, values: list[int], vault: Vault) -> str:
-    exists = db.session.scalar(select(Screening.id).where(Screening.campaign_id == cs.campaign_id, Screening.student_id == student.id,
-                                                          Screening.instrument_id == instrument_id))
-    if exists is not None:
-        return "duplicate"
+    submission = Submission(student, instrument_id, values, recording.local_today(current_app.config["TIMEZONE"]),
+                            campaign=cs.campaign, session=cs)
     try:
-        with db.session.begin_nested():
-            screening = service.record_screening(db.session, _actor(), vault, student, instrument_id, values, mode="self",
-                                                 administered_on=service.local_today(current_app.config["TIMEZONE"]),
-                                                 campaign=cs.campaign, session=cs)
-            db.session.flush()
-    except IntegrityError:
-        return "duplicate"  # a second submission racing the first: the unique constraint is the last line
-    service.drop_draft(db.session, cs, student, instrument_id)
-    append_event(db.session, _actor(), "screening.recorded", student_public_id=student.public_id,
-                 target=f"screening:{screening.uid}", detail={"instrument": instrument_id, "mode": "self", "session": cs.id})
+        submit_screening(db.session, _actor(), vault, submission, mode="self")
+    except DuplicateScreening:
+        return "duplicate"  # a second browser of the same student, or a double submission: the first one counts
     return "ok"
 
 
@@ -206,7 +196,7 @@ def autosave():
         return jsonify({"saved": False, "reason": "stale"}), 409
     inst = get_instrument(current)
     answers = _answers_from_form(inst)
-    service.save_draft(db.session, _vault(), cs, student, current, answers)
+    drafts.save_draft(db.session, _vault(), cs, student, current, answers)
     return jsonify({"saved": True, "answered": len(answers), "items": inst.item_count})
 
 

@@ -10,7 +10,7 @@ import yaml
 from app.areas import Area, FileSection, NavItem, Wiring, wiring
 from app.care_groups import care_group_keys
 from app.policies import warning_policy
-from app.screenings.service import record_screening
+from app.screenings.recording import record_screening
 from config import CONFIG_DIR
 from models import Actor
 from models.vault import Vault

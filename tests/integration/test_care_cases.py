@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import signals
-from app.care import service
+from app.care import service, warning_lifecycle
 from models import AuditEvent, CareCase, CaseEntry, Notification, Recheck, Student, Warning
 from tests.integration.care_support import actor_vault, make_recheck, make_warning, raw_bytes
 
@@ -19,7 +19,7 @@ def _case(db, factory, keyring, level="L2"):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     student = factory.student(school=school)
     actor, vault = actor_vault(db, keyring, counselor)
-    case = service.confirm_level(db, actor, vault, make_warning(db, student, level), level, "约谈确认")
+    case = warning_lifecycle.confirm_level(db, actor, vault, make_warning(db, student, level), level, "约谈确认")
     return case, student, counselor, actor, vault
 
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app import signals
-from app.care import service
+from app.care import service, warning_lifecycle
 from models import AuditEvent, CareCase, WarningChange
 from tests.integration.care_support import actor_vault, make_warning
 
@@ -21,7 +21,7 @@ def test_confirming_a_suggested_level_keeps_history_opens_a_case_and_is_audited(
     warning = make_warning(db_session, student, "L2")
     actor, vault = actor_vault(db_session, keyring, counselor)
 
-    case = service.confirm_level(db_session, actor, vault, warning, "L2", "约谈后确认情绪低落")
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, warning, "L2", "约谈后确认情绪低落")
 
     assert warning.status == "confirmed" and warning.confirmed_level == "L2"
     assert [c.action for c in warning.history] == ["suggested", "confirmed"]
@@ -37,9 +37,9 @@ def test_raising_then_lowering_records_each_change_and_moves_the_open_case(db_se
     student = factory.student(school=school)
     actor, vault = actor_vault(db_session, keyring, counselor)
     first = make_warning(db_session, student, "L3")
-    case = service.confirm_level(db_session, actor, vault, first, "L1", "约谈中透露自伤念头")
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, first, "L1", "约谈中透露自伤念头")
     second = make_warning(db_session, student, "L2")
-    same_case = service.confirm_level(db_session, actor, vault, second, "L3", "情况好转")
+    same_case = warning_lifecycle.confirm_level(db_session, actor, vault, second, "L3", "情况好转")
 
     assert same_case.id == case.id and same_case.level == "L3"
     assert db_session.scalar(select(CareCase.id).where(CareCase.student_id == student.id).order_by(CareCase.id.desc())) == case.id
@@ -55,10 +55,10 @@ def test_dismissing_needs_a_reason_and_opens_no_case(db_session, factory, keyrin
     warning = make_warning(db_session, student, "L3")
     actor, vault = actor_vault(db_session, keyring, counselor)
     with pytest.raises(service.CareError):
-        service.dismiss_warning(db_session, actor, vault, warning, "   ")
+        warning_lifecycle.dismiss_warning(db_session, actor, vault, warning, "   ")
     assert warning.status == "suggested"
 
-    assert service.confirm_level(db_session, actor, vault, warning, "none", "考试压力，已缓解") is None
+    assert warning_lifecycle.confirm_level(db_session, actor, vault, warning, "none", "考试压力，已缓解") is None
     assert warning.status == "dismissed"
     assert warning.history[-1].action == "dismissed"
     assert db_session.scalar(select(CareCase).where(CareCase.student_id == student.id)) is None
@@ -77,8 +77,8 @@ def test_confirming_sends_level_confirmed_with_the_previous_level(db_session, fa
         seen.append((kw["warning"].uid, kw["previous_level"], kw["case"] is not None))
 
     with signals.level_confirmed.connected_to(receiver):
-        service.confirm_level(db_session, actor, vault, warning, "L2", "确认")
-        service.confirm_level(db_session, actor, vault, warning, "L1", "加重")
+        warning_lifecycle.confirm_level(db_session, actor, vault, warning, "L2", "确认")
+        warning_lifecycle.confirm_level(db_session, actor, vault, warning, "L1", "加重")
     assert seen == [(warning.uid, None, True), (warning.uid, "L2", True)]
 
 
@@ -87,5 +87,5 @@ def test_confirming_a_crisis_acknowledges_it_and_records_first_contact(db_sessio
     counselor = factory.counselor(school)
     warning = make_warning(db_session, factory.student(school=school), "L1")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    service.confirm_level(db_session, actor, vault, warning, "L1", "当天约谈")
+    warning_lifecycle.confirm_level(db_session, actor, vault, warning, "L1", "当天约谈")
     assert warning.acknowledged_by_id == counselor.id and warning.first_contact_at is not None

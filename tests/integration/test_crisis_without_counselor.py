@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
-from app.screenings.service import record_screening
+from app.screenings.recording import record_screening
 from models import Actor, Notification
 from models.vault import Vault
+
+# create_app connects the care area's warning receiver and the notifications' crisis alerts
+pytestmark = pytest.mark.usefixtures("app")
 
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 

@@ -196,7 +196,7 @@ def test_lists_show_overdue_due_this_week_and_done_only_for_the_counselors_schoo
 
 
 def test_the_care_areas_confirm_level_plans_the_recheck_with_its_case(db_session, factory):
-    from app.care.service import confirm_level
+    from app.care.warning_lifecycle import confirm_level
     from models import Actor
 
     student, warning = _flagged(db_session, factory, "L2", "phqa")
@@ -210,7 +210,7 @@ def test_the_care_areas_confirm_level_plans_the_recheck_with_its_case(db_session
 def test_inside_a_screenings_batch_rechecks_are_completed_as_one_by_one_with_one_recheck_query_for_the_batch(db_session, factory):
     from sqlalchemy import event
 
-    from app.screenings.service import batch, record_screening
+    from app.screenings.recording import batch, record_screening
     from models import Actor
     from models.vault import Vault
 

@@ -7,10 +7,13 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
-from app.screenings.service import ScreeningError, record_screening
+from app.screenings.recording import ScreeningError, record_screening
 from app.signals import screening_recorded
 from models import Actor, Notification, Warning
 from models.vault import Vault
+
+# create_app connects the care area's warning receiver and the notifications' crisis alerts
+pytestmark = pytest.mark.usefixtures("app")
 
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 PHQA_CALM = [0] * 9 + [0, 0, 0, 0]

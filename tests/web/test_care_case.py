@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.care import service
+from app.care import service, warning_lifecycle
 from models import AuditEvent, CaseEntry
 from tests.conftest import login, post
 from tests.integration.care_support import actor_vault, make_recheck, make_warning
@@ -15,7 +15,7 @@ def _case(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     student = factory.student(klass=klass, name="个案同学")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = service.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
     return case, student, counselor, klass
 
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from app.care import service
+from app.care import service, warning_lifecycle
 from models import CaseEntry, Notification
 from tests.conftest import login, post
 from tests.integration.care_support import actor_vault, make_warning
@@ -33,12 +33,12 @@ def _class(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     cared = factory.student(klass=klass, name="丙同学", groups=["left_behind"])
     factory.student(klass=klass, name="丁同学")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = service.confirm_level(db_session, actor, vault, make_warning(db_session, crisis, "L1", reason="PHQ-A 危机项目阳性 总分 22"),
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, crisis, "L1", reason="PHQ-A 危机项目阳性 总分 22"),
                                  "L1", "约谈确认自伤念头")
     service.add_entry(db_session, actor, vault, crisis, "interview", date(2026, 11, 2), "仅心理教师可见的约谈内容", case=case)
     service.add_entry(db_session, actor, vault, crisis, "parent_contact", date(2026, 11, 3), "已与家长沟通，请班主任多留意",
                       case=case, visibility="shared")
-    service.confirm_level(db_session, actor, vault, make_warning(db_session, mild, "L3"), "L3", "约谈后确认")
+    warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, mild, "L3"), "L3", "约谈后确认")
     return school, klass, counselor, crisis, case
 
 

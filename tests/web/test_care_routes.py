@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from app.care import service
+from app.care import service, warning_lifecycle
 from tests.conftest import login, post
 from tests.integration.care_support import actor_vault, make_warning
 
@@ -17,7 +17,7 @@ def world(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     student = factory.student(klass=klass, groups=["left_behind"])
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = service.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
     referral = service.add_entry(db_session, actor, vault, student, "referral", date(2026, 11, 1), "原因", case=case,
                                  destination="中心")
     return {"school": school, "klass": klass, "counselor": counselor, "student": student, "case": case,

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
-from app.care import service
+from app.care import service, warning_lifecycle
 from tests.conftest import login
 from tests.integration.care_support import actor_vault, make_recheck, make_warning
 
@@ -61,7 +61,7 @@ def _populate(factory, db_session, keyring, school, counselor, n, today):  # typ
         s = factory.student(klass=klass, groups=["migrant"] if i % 2 else [])
         make_warning(db_session, s, "L1" if i % 3 == 0 else "L2", due=today - timedelta(days=i % 4))
         make_recheck(db_session, s, due=today + timedelta(days=i % 5))
-        case = service.confirm_level(db_session, actor, vault, make_warning(db_session, s, "L3"), "L3", "确认")
+        case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, s, "L3"), "L3", "确认")
         service.update_plan(db_session, actor, vault, case, {"goals": "g"}, today + timedelta(days=i % 3))
         teacher_actor = actor.__class__(None, "ht", "head_teacher")
         service.add_entry(db_session, teacher_actor, vault, s, "observation", today, "观察")

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
-from app.care.service import add_entry, confirm_level, record_checkin
-from app.screenings.service import record_screening
+from app.care.service import add_entry, record_checkin
+from app.care.warning_lifecycle import confirm_level
+from app.screenings.recording import record_screening
 from app.security import get_visible_or_404, view_access
 from models import (
     Actor,

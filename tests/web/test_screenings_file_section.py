@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.screenings.service import record_screening
+from app.screenings.recording import record_screening
 from models import Actor
 from models.vault import Vault
 from tests.conftest import login

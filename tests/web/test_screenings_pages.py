@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from app.screenings.service import record_screening
+from app.screenings.recording import record_screening
 from models import Actor, AuditEvent, Campaign, CampaignOptOut, ClassSession, Notification, Screening, Warning
 from models.vault import Vault
 from tests.conftest import login, post

@@ -80,7 +80,7 @@ def test_a_wrong_student_number_gets_the_same_answer_as_a_wrong_birth_month(clie
 
 
 def test_an_opted_out_student_cannot_start(client, factory, db_session):
-    from app.screenings.service import set_opt_outs
+    from app.screenings.campaigns import set_opt_outs
     from models import Actor
 
     setup = build(factory, db_session)
@@ -130,18 +130,18 @@ def test_a_double_submission_is_refused(client, factory, db_session, app):
 
 
 def test_the_database_refuses_a_duplicate_even_when_the_check_is_raced(client, factory, db_session, monkeypatch):
-    from app.screenings import service
+    from app.screenings import recording
     from models import Actor
     from models.vault import Vault
 
     setup = build(factory, db_session)
     vault = Vault(db_session, factory.keyring, Actor.system("t"))
-    service.record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CALM, mode="self",
+    recording.record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CALM, mode="self",
                              administered_on=utcnow().date(), campaign=setup.campaign, session=setup.session)
     db_session.flush()
     enter(client, setup)
     # the page still offers PHQ-A if the done-check is bypassed (a race): the unique constraint answers
-    monkeypatch.setattr(service, "done_instruments", lambda db, c, s: set())
+    monkeypatch.setattr(recording, "done_instruments", lambda db, c, s: set())
     r = post(client, "/s/q", answers_form(PHQA_CALM, "phqa"))
     assert r.status_code == 409 and 'data-testid="already"' in r.get_data(as_text=True)
 
@@ -224,7 +224,7 @@ def test_a_generic_limiter_counts_hits_per_key_and_refuses_past_the_limit():
 
 
 def test_a_new_session_of_the_same_campaign_resumes_the_draft_of_an_expired_one(client, factory, db_session, app):
-    from app.screenings.service import open_session
+    from app.screenings.sessions import open_session
     from models import Actor
 
     setup = build(factory, db_session)
