@@ -31,11 +31,12 @@ def all_areas() -> tuple[Area, ...]:
     from .rechecks.area import AREA as rechecks
     from .roster.area import AREA as roster
     from .roster_import.area import AREA as roster_import
+    from .scheduler.area import AREA as scheduler
     from .screenings.area import AREA as screenings
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district)
+            roster_import, district, scheduler)
 
 
 def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any] | None = None) -> Flask:

@@ -130,7 +130,7 @@ def build(url: str, n: int, schools: int) -> dict[str, int]:
 def run(scale: str, data: Any) -> list[dict]:
     from app.rechecks.policy import load_recheck_policy
     from app.rechecks.service import OPEN_STATUSES
-    from app.rechecks.tasks import run_all_sweeps
+    from app.scheduler.jobs import run_all_sweeps
     from models import Recheck
     from models.db import make_engine
 

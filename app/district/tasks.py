@@ -1,4 +1,4 @@
-"""Scheduled jobs of the district statistics (run by app/rechecks/scheduler.py, one transaction each).
+"""Scheduled jobs of the district statistics (collected by app/scheduler/jobs.py, one transaction each).
 
 - `refresh_due_rollups` (job `district_rollups`, every DISTRICT_ROLLUP_REFRESH_MINUTES): recomputes the rollup of
   every term with a running campaign, and of closed terms whose rollup is missing or would expire before the next
@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy.orm import Session
+
+from app.scheduler.spec import Job, Sweep, SweepContext
 
 from . import service
 
@@ -47,3 +49,18 @@ def refresh_due_rollups(db: Session, now: datetime) -> dict[str, int]:
 def refresh_all_rollups(db: Session, now: datetime) -> dict[str, int]:
     """Every term of every district (nightly)."""
     return _refresh(db, now, due_within=None)
+
+
+def _due_sweep(db: Session, now: datetime, ctx: SweepContext) -> dict[str, int]:
+    return refresh_due_rollups(db, now)
+
+
+def _nightly_sweep(db: Session, now: datetime, ctx: SweepContext) -> dict[str, int]:
+    return refresh_all_rollups(db, now)
+
+
+JOBS = (
+    Job("district_rollups", (Sweep("district_rollups", _due_sweep),), "DISTRICT_ROLLUP_REFRESH_MINUTES", by_hand=False),
+    Job("district_rollups_nightly", (Sweep("district_rollups_nightly", _nightly_sweep),),
+        at_key="DISTRICT_NIGHTLY_REFRESH_AT", by_hand=False),
+)

@@ -12,7 +12,7 @@ review" with a link; see app/notifications for delivery.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -120,3 +120,18 @@ def counselors_of_school(db: Session, school_id: int) -> list[User]:
             .order_by(User.id)
         )
     )
+
+
+def counselor_ids_by_school(db: Session, school_ids: Iterable[int]) -> dict[int, list[int]]:
+    """{school id: ids of its active counselors, in id order} for many schools at once (the sweeps)."""
+    out: dict[int, list[int]] = {}
+    ids = list(school_ids)
+    for i in range(0, len(ids), 500):
+        for school_id, user_id in db.execute(
+            select(counselor_schools.c.school_id, User.id)
+            .join(User, User.id == counselor_schools.c.user_id)
+            .where(counselor_schools.c.school_id.in_(ids[i:i + 500]), User.active.is_(True), User.role == "counselor")
+            .order_by(User.id)
+        ):
+            out.setdefault(school_id, []).append(user_id)
+    return out

@@ -1,4 +1,4 @@
-"""The rechecks area: planned rechecks, their lists and sweeps, reminders and mail; today also the scheduler."""
+"""The rechecks area: planned rechecks, their lists, their sweep (tasks.py)."""
 from flask_babel import lazy_gettext as _l
 
 from app import signals
@@ -6,7 +6,6 @@ from app.areas import Area, DemoStep, FileSection, NavItem
 
 from .cli import rechecks_cli
 from .demo import seed_rechecks
-from .scheduler import scheduler_cli, serve_command
 from .views import bp, check_policy, on_case_closed, on_level_confirmed, on_screening_recorded, recheck_file_section
 
 AREA = Area(
@@ -21,6 +20,6 @@ AREA = Area(
         (signals.screening_recorded, on_screening_recorded),
         (signals.case_closed, on_case_closed),
     ),
-    cli=(rechecks_cli, scheduler_cli, serve_command),
+    cli=(rechecks_cli,),
     setup=check_policy,
 )

@@ -40,7 +40,7 @@ def sweep(as_json: bool, now_text: str | None) -> None:
     """Run every sweep once, in one transaction, and print what it did. Safe to run twice: nothing is repeated."""
     from app.db import db
     from app.rechecks.policy import PolicyError, load_recheck_policy
-    from app.rechecks.tasks import run_all_sweeps
+    from app.scheduler.jobs import run_all_sweeps
 
     now = parse_now(now_text)
     try:

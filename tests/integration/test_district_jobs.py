@@ -4,7 +4,9 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import select
 
 from app.district import tasks
-from app.rechecks.scheduler import JOB_DEFAULTS, JOBS, SchedulerRunner, make_lease
+from app.scheduler.jobs import JOBS
+from app.scheduler.lease import make_lease
+from app.scheduler.runner import JOB_DEFAULTS, SchedulerRunner
 from models import DistrictRollup, utcnow
 from tests.integration.district_world import build
 

@@ -8,7 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from app.rechecks.policy import load_recheck_policy
-from app.rechecks.tasks import advance_rechecks, realert_crises, remind_checkins, run_all_sweeps, weekly_digest
+from app.care.tasks import realert_crises, remind_checkins
+from app.notifications.tasks import weekly_digest
+from app.rechecks.tasks import advance_rechecks
+from app.scheduler.jobs import run_all_sweeps
 from models import CareCheckin, Recheck
 
 from .rechecks_support import SHANGHAI, at, confirm, count_notifications, make_case, make_screening, make_warning, notes

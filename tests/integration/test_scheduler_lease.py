@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from app.rechecks.scheduler import JOB_DEFAULTS, JOBS, PostgresLease, SchedulerRunner, SqliteLease, make_lease
+from app.scheduler.jobs import JOBS
+from app.scheduler.lease import PostgresLease, SqliteLease, make_lease
+from app.scheduler.runner import JOB_DEFAULTS, SchedulerRunner
 from models import utcnow
 
 from .scheduler_support import migrated_engine

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from app.rechecks.scheduler import JOBS
+from app.scheduler.jobs import JOBS
 
 from .scheduler_support import Proc, migrated_engine, process_env, scheduler, seed_overdue_recheck, state, wait_for
 
@@ -78,10 +78,11 @@ def stalled(*args, **kwargs):
 tasks.notify_recheck_stage = stalled
 from app import create_app
 from app.db import db
+from app.scheduler.jobs import run_all_sweeps
 application = create_app()
 with application.app_context():
     with db.transaction() as session:
-        tasks.run_all_sweeps(session, datetime.now(timezone.utc))
+        run_all_sweeps(session, datetime.now(timezone.utc))
 """
 
 

@@ -1,0 +1,147 @@
+"""Exactly one scheduler: `flask scheduler run` in its own process, guarded by a lease held in the database.
+
+Web workers never run jobs. Several scheduler processes may be started (by mistake, or as a hot standby): only
+the one holding the lease runs jobs; the others wait and take over when the holder dies.
+
+- PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection. The server frees
+  it the moment that connection dies, so a killed scheduler is replaced within one renew interval.
+- SQLite: the `scheduler_leases` row. A holder renews `expires_at` every `renew_every` seconds; another process
+  takes the row over only after it expired (`ttl` seconds without renewal).
+
+Every job re-checks the lease INSIDE its own transaction (SQLite: an UPDATE that renews the row only if this
+process still holds it; PostgreSQL: pg_locks shows this backend holding the lock), so a holder that lost the
+lease while paused cannot run a job twice. A job is one transaction: a crash mid-sweep leaves nothing.
+
+APScheduler traps avoided: a memory job store (never shared across processes), stable job ids added with
+replace_existing (a restart re-adds rather than piling up), coalesce, max_instances=1 and a misfire grace time
+of 5 minutes (the default of 1 s silently skips late jobs). On start and on takeover every job runs once at
+once, so sweeps catch up after downtime.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.rechecks.policy import load_recheck_policy
+from app.rechecks.service import school_timezone
+from models import utcnow
+
+from .jobs import JOBS
+from .lease import PostgresLease, SqliteLease, make_lease
+from .spec import SweepContext
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+
+
+class SchedulerRunner:
+    """Adds the jobs, keeps the lease, and runs each job (in one transaction) only while holding it."""
+
+    def __init__(
+        self,
+        app: Flask,
+        lease: SqliteLease | PostgresLease,
+        renew_every: float = 15.0,
+        out: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        parent_pid: int | None = None,
+    ):
+        self.app, self.lease, self.renew_every = app, lease, renew_every
+        self.out = out or (lambda line: print(line, flush=True))
+        self.clock = clock
+        self.parent_pid = parent_pid
+        self.held = False
+        self.scheduler: Any = None
+
+    def add_jobs(self, scheduler: Any) -> None:
+        """Idempotent: stable ids and replace_existing, so calling it again (a restart) never duplicates jobs."""
+        policy = load_recheck_policy()
+        self.scheduler = scheduler
+        scheduler.add_job(
+            self.tick_lease, "interval", seconds=self.renew_every, id="lease", name="scheduler lease",
+            replace_existing=True, next_run_time=datetime.now(timezone.utc), **JOB_DEFAULTS,
+        )
+        for job in JOBS:
+            if job.at_key:
+                hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
+                trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+            else:
+                minutes = policy.schedule.get(job.minutes_key) or self.app.config[job.minutes_key]
+                trigger = {"trigger": "interval", "minutes": int(minutes)}
+            scheduler.add_job(
+                self.run_job, args=[job.id], id=job.id, name=f"sweep {job.id}", replace_existing=True,
+                **trigger, **JOB_DEFAULTS,
+            )
+
+    def tick_lease(self) -> None:
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            self.out("scheduler: parent process gone, stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        was = self.held
+        try:
+            self.held = self.lease.try_acquire(self.clock())
+        except SQLAlchemyError as exc:
+            self.held = False
+            self.out(f"scheduler: lease check failed ({type(exc).__name__}); not running jobs")
+        if self.held and not was:
+            self.out(f"scheduler: lease acquired by {self.lease.holder} ({self.lease.kind}); catching up")
+            if self.scheduler is not None:
+                now = datetime.now(timezone.utc)
+                for job in JOBS:
+                    self.scheduler.modify_job(job.id, next_run_time=now)
+        elif was and not self.held:
+            self.out(f"scheduler: lease lost by {self.lease.holder}; standing by")
+
+    def run_job(self, job_id: str) -> dict[str, Any] | None:
+        from app.db import db
+
+        if not self.held:
+            return None
+        spec = next(j for j in JOBS if j.id == job_id)
+        now = self.clock()
+        with self.app.app_context():
+            with db.transaction() as session:
+                if not self.lease.confirm(session, now):
+                    self.held = False
+                    self.out(f"scheduler: job {job_id} skipped, lease not held")
+                    return None
+                ctx = SweepContext(load_recheck_policy(), school_timezone())
+                counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
+        self.out("job " + json.dumps({"job": job_id, "holder": self.lease.holder, "at": now.isoformat(), "counts": counts}, sort_keys=True))
+        return counts
+
+
+def run_scheduler(app: Flask, ttl: float, renew_every: float, parent_pid: int | None = None) -> None:
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    engine = app.extensions["xinmiao_engine"]
+    lease = make_lease(engine, ttl=ttl)
+    runner = SchedulerRunner(app, lease, renew_every=renew_every, parent_pid=parent_pid)
+    scheduler = BlockingScheduler(
+        timezone=app.config["TIMEZONE"], job_defaults=dict(JOB_DEFAULTS), executors={"default": ThreadPoolExecutor(4)}
+    )
+    runner.add_jobs(scheduler)
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    runner.out(f"scheduler: started as {lease.holder}; lease {lease.kind}, ttl {ttl:g}s, renew every {renew_every:g}s")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        try:
+            scheduler.shutdown(wait=True)
+        except Exception:  # noqa: BLE001 - not running any more
+            pass
+        lease.release()
+        runner.out("scheduler: stopped, lease released")
