@@ -75,19 +75,6 @@ class Result:
         }
 
 
-_new = object.__new__
-
-
-def _fast(cls: type, fields: dict):
-    """Build a frozen dataclass instance from a complete field dict in one step.
-
-    The generated __init__ of a frozen dataclass sets each field through object.__setattr__, which costs more than
-    the rest of a PHQ-9 scoring; filling the instance dict at once gives the same (still frozen) object."""
-    obj = _new(cls)
-    obj.__dict__.update(fields)
-    return obj
-
-
 def _num(x: float) -> str:
     if type(x) is int:
         return str(x)
@@ -325,7 +312,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             if pos:
                 any_sub_positive = True
                 sub_expl.append(_rule_text(sn, cond, s, x, sett, True))
-        subscales[s.name] = _fast(SubscaleResult, {"score": sc, "band": band.name if band else None, "positive": pos})
+        subscales[s.name] = SubscaleResult(score=sc, band=band.name if band else None, positive=pos)
 
     total = band_name = positive = None
     severe = False
@@ -403,12 +390,12 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
                 "zh": f"{sn} 症状数 {count}（核心症状 {core}）：{sc_rule.label['zh']}",
                 "en": f"{sn} symptom count {count} (core {core}): {sc_rule.label['en']}"}))
 
-    return _fast(Result, {
-        "instrument": inst.id, "version": inst.version, "valid": True, "reason": None, "total": total,
-        "band": band_name, "positive": positive, "critical": critical, "flags": tuple(flags),
-        "subscales": subscales, "short_forms": short_forms, "explanation": expl, "severe": severe,
-        "missing_items": missing_items, "critical_items": tuple(critical_items), "symptom_count": symptoms,
-    })
+    return Result(
+        instrument=inst.id, version=inst.version, valid=True, reason=None, total=total, band=band_name,
+        positive=positive, critical=critical, flags=tuple(flags), subscales=subscales, short_forms=short_forms,
+        explanation=expl, severe=severe, missing_items=missing_items, critical_items=tuple(critical_items),
+        symptom_count=symptoms,
+    )
 
 
 def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list, critical: bool,
