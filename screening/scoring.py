@@ -6,6 +6,10 @@ Rules that apply to every instrument (each instrument's own numbers live in its 
   not valid: no total, band, subscale or short form is reported, only the reason;
 - critical items are checked even on an invalid form: a crisis answer is never discarded, and an unanswered
   critical item is never read as "no" (flag ``critical_unanswered``).
+
+One module of a little over 400 lines because it is one algorithm: `score` walks an instrument's definition once
+(validity, critical items, total, subscales, short forms, symptom counts) and writes the explanation as it goes;
+split, its parts would pass the same partial state between them.
 """
 from __future__ import annotations
 
