@@ -18,7 +18,7 @@ from .service import OPEN_STATUSES
 def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
     from .policy import load_recheck_policy
     from .service import school_timezone
-    from .tasks import SWEEPS, run_sweep
+    from app.scheduler.jobs import by_hand_sweeps, run_sweep
 
     db, rng, today = ctx.session, ctx.rng, ctx.today
     rows = list(db.scalars(select(Recheck).where(Recheck.status.in_(OPEN_STATUSES)).order_by(Recheck.id)))
@@ -45,8 +45,8 @@ def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
     now = datetime.combine(today, time(8, 0), tzinfo=tz).astimezone(timezone.utc)
     policy = load_recheck_policy()
     created = 0
-    for name in SWEEPS:
-        if name != "mail":
-            created += run_sweep(name, db, now, policy, tz).get("notifications_created", 0)
+    for sweep in by_hand_sweeps():
+        if sweep.name != "mail":
+            created += run_sweep(sweep.name, db, now, policy, tz).get("notifications_created", 0)
     open_now = len(rows) - done
     return f"rechecks: {open_now} open, {done} done; one sweep created {created} notifications"
