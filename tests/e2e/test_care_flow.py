@@ -3,6 +3,7 @@ class sees the student with guidance and no score; another class's head teacher 
 from __future__ import annotations
 
 import json
+import re
 
 from sqlalchemy import select
 
@@ -10,7 +11,8 @@ from tests.e2e.conftest import DEMO_PASSWORD, login_as, shot
 
 STUDENT_NAME = "欧阳晓测"
 REASON = "一级预警：PHQ-A 危机项目阳性：第9题（自伤念头） 总分 23"
-CLINICAL = ("PHQ", "总分", "一级", "预警", "自伤", "危机", "23")
+CLINICAL = ("PHQ", "总分", "一级", "预警", "自伤", "危机")
+SCORE = "23"
 
 
 def _seed(live_server):  # type: ignore[no-untyped-def]
@@ -104,6 +106,13 @@ def test_counselor_confirms_a_crisis_and_the_right_people_see_the_right_things(b
     main = page.locator("main").inner_text()
     for word in CLINICAL + ("当天约谈，学生承认近期有自伤念头", "持续情绪低落"):
         assert word not in main, word
+    # The score is looked for where a score would stand: a cell of the list, a data- attribute, or a number
+    # beside the student's name — not any "23" in the page (a date such as 2026-11-23 is not a score).
+    cells = page.locator("main td, main th").all_inner_texts()
+    assert cells and all(SCORE not in cell.split() for cell in cells), cells
+    assert page.locator('main [data-score], main [data-total], main [data-level]').count() == 0
+    student_row = page.locator("main tr", has_text=STUDENT_NAME).inner_text()
+    assert re.search(rf"(?<![\d-]){SCORE}(?![\d-])", student_row) is None, student_row
     shot(page, "care-class-list")
     page.goto(f"{live_server.url}/care/class/students/{public_id}")
     detail = page.locator("main").inner_text()
