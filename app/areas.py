@@ -2,11 +2,13 @@
 
 Every area (app/<area>/) states in its `area.py` one `AREA = Area(...)`: its blueprint, the navigation items of
 each role, the home page of a role, its sections of the student file, its steps of the demo district, badge
-counts, signal receivers, scheduled jobs and CLI commands. `create_app` (app/__init__.py) installs the areas in
-order and keeps what they contribute in `app.extensions["xinmiao_wiring"]` (a `Wiring`), so two apps in one
-process never share a list, and nothing registers itself into a module global at import time.
+counts, signal receivers and CLI commands. (Scheduled jobs are not wiring: an area's `tasks.py` declares them and
+app/scheduler/jobs.py collects them by explicit import, since the scheduler process runs them, not the web app.)
+`create_app` (app/__init__.py) installs the areas in order and keeps what they contribute in
+`app.extensions["xinmiao_wiring"]` (a `Wiring`), so two apps in one process never share a list, and nothing
+registers itself into a module global at import time.
 
-Readers take the wiring of the current app: `wiring().nav`, `wiring().file_sections`, `wiring().jobs`...
+Readers take the wiring of the current app: `wiring().nav`, `wiring().file_sections`, `wiring().badges`...
 """
 from __future__ import annotations
 
@@ -75,7 +77,6 @@ class Area:
     demo_steps: tuple[DemoStep, ...] = ()
     badges: tuple[Callable[[Any], int], ...] = ()  # fn(user) -> count, summed beside "Notifications"
     receivers: tuple[tuple[Signal, Callable[..., Any]], ...] = ()  # (signal, receiver): flush only
-    jobs: tuple[Any, ...] = ()  # scheduled jobs (the scheduler's job type), collected by `Wiring.jobs`
     cli: tuple[click.Command, ...] = ()
     setup: Callable[[Flask], None] | None = None  # what is not a declaration: template filters, limiters...
 
@@ -90,7 +91,6 @@ class Wiring:
     file_sections: tuple[FileSection, ...]
     demo_steps: tuple[DemoStep, ...]
     badges: tuple[Callable[[Any], int], ...]
-    jobs: tuple[Any, ...]
 
     @classmethod
     def of(cls, areas: Iterable[Area]) -> Wiring:
@@ -112,7 +112,6 @@ class Wiring:
             file_sections=tuple(sorted((s for a in areas for s in a.file_sections), key=lambda s: s.order)),
             demo_steps=tuple(sorted((s for a in areas for s in a.demo_steps), key=lambda s: s.order)),
             badges=tuple(b for a in areas for b in a.badges),
-            jobs=tuple(j for a in areas for j in a.jobs),
         )
 
     def plus(self, *areas: Area) -> Wiring:
