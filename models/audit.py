@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from .base import IDENTITY, Base, UTCDateTime, utcnow
 from .crypto import chain_hash
 
 GENESIS = "0" * 64
@@ -46,7 +46,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(64), index=True)
-    student_public_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    student_public_id: Mapped[str | None] = mapped_column(String(36), index=True, info=IDENTITY)
     target: Mapped[str | None] = mapped_column(String(200))
     client_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="{}")

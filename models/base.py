@@ -16,6 +16,26 @@ NAMING = {
 }
 
 
+# Column markings (`mapped_column(..., info=IDENTITY)`): what a column holds that no aggregate-only reader (the
+# district area) may read. IDENTITY: who a child is or a handle on one (sealed names and numbers, their blind
+# indexes, public ids and record uids); CLINICAL: what a child answered or what staff wrote about a child
+# (answers, scores, notes, plans, reasons); KEY: wrapped data keys. `sensitive_columns()` lists them;
+# tests/integration/test_district_privacy.py fails when a district statement reads one.
+IDENTITY = {"sensitive": "identity"}
+CLINICAL = {"sensitive": "clinical"}
+KEY = {"sensitive": "key"}
+
+
+def sensitive_columns(metadata: MetaData) -> dict[tuple[str, str], str]:
+    """(table, column) -> kind of every column marked IDENTITY, CLINICAL or KEY in `metadata`."""
+    return {
+        (table.name, column.name): column.info["sensitive"]
+        for table in metadata.tables.values()
+        for column in table.columns
+        if "sensitive" in column.info
+    }
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -52,7 +72,7 @@ class Base(DeclarativeBase):
 class HasUid:
     """A random row id known before flush: sealed values bind to it in their associated data."""
 
-    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid, info=IDENTITY)
 
     def ensure_uid(self) -> str:
         if not self.uid:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, HasUid, UTCDateTime, utcnow
+from .base import CLINICAL, Base, HasUid, UTCDateTime, utcnow
 from .roster import Student, StudentOwned, User
 from .vault import register_sealed
 
@@ -39,11 +39,11 @@ class CareCase(Base, HasUid, StudentOwned):
     warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"))
     level: Mapped[str] = mapped_column(String(5))
     status: Mapped[str] = mapped_column(String(10), default="open")
-    plan_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON {goals, measures, responsibilities}
+    plan_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)  # JSON {goals, measures, responsibilities}
     plan_review_on: Mapped[date | None] = mapped_column(Date)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    close_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Optimistic locking: a second save from a stale form is refused (StaleDataError), nothing lost.
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -84,11 +84,11 @@ class CaseEntry(Base, HasUid, StudentOwned):
     occurred_on: Mapped[date] = mapped_column(Date)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     visibility: Mapped[str] = mapped_column(String(10), default="counselor")
-    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    destination_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    destination_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     referral_status: Mapped[str | None] = mapped_column(String(10))
-    feedback_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    told_whom_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    feedback_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    told_whom_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_by_counselor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -110,5 +110,5 @@ class CareCheckin(Base, HasUid, StudentOwned):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     by_role: Mapped[str] = mapped_column(String(20))
     guardian_contacted: Mapped[bool] = mapped_column(default=False)
-    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    note_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from .base import Base, UTCDateTime, utcnow
+from .base import IDENTITY, KEY, Base, UTCDateTime, utcnow
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")
@@ -100,7 +100,7 @@ class DataKey(Base):
     __tablename__ = "data_keys"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, info=KEY)
     master_version: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -117,20 +117,20 @@ class Student(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()), info=IDENTITY)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"), index=True)
     grade: Mapped[int] = mapped_column(Integer)
     gender: Mapped[str] = mapped_column(String(1))
-    birth_ym: Mapped[str] = mapped_column(String(7))  # YYYY-MM: only year and month are kept
+    birth_ym: Mapped[str] = mapped_column(String(7), info=IDENTITY)  # YYYY-MM: only year and month are kept
     status: Mapped[str] = mapped_column(String(20), default="enrolled")
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id"))
-    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    student_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    national_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON list of {name, relation, phone}
-    name_bidx: Mapped[str | None] = mapped_column(String(16), index=True)
-    student_number_bidx: Mapped[str | None] = mapped_column(String(16), index=True)
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
+    student_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
+    national_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
+    guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)  # JSON list of {name, relation, phone}
+    name_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
+    student_number_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, HasUid, UTCDateTime, new_uid, utcnow
+from .base import CLINICAL, IDENTITY, Base, HasUid, UTCDateTime, new_uid, utcnow
 from sqlalchemy import false, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -142,7 +142,7 @@ class ResponseDraft(Base, HasUid, StudentOwned):
     session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
     instrument_id: Mapped[str] = mapped_column(String(32))
-    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -161,7 +161,7 @@ class Screening(Base, HasUid, StudentOwned):
     id: Mapped[int] = mapped_column(primary_key=True)
     # the client-side random uid doubles as the "insert sentinel": SQLite can then INSERT many screenings in one
     # statement and still match the returned ids to the rows (bulk imports); no schema change
-    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid, insert_sentinel=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid, insert_sentinel=True, info=IDENTITY)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))  # at the time of screening
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
@@ -175,14 +175,14 @@ class Screening(Base, HasUid, StudentOwned):
     administered_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     valid: Mapped[bool] = mapped_column(Boolean)
-    total: Mapped[int | None] = mapped_column(Integer)
-    band: Mapped[str | None] = mapped_column(String(30))
+    total: Mapped[int | None] = mapped_column(Integer, info=CLINICAL)
+    band: Mapped[str | None] = mapped_column(String(30), info=CLINICAL)
     positive: Mapped[bool | None] = mapped_column(Boolean)
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
-    flags: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
-    result_json: Mapped[str] = mapped_column(Text, default="{}")  # subscales, short forms, explanation
+    flags: Mapped[str] = mapped_column(Text, default="[]", info=CLINICAL)  # JSON list
+    result_json: Mapped[str] = mapped_column(Text, default="{}", info=CLINICAL)  # subscales, short forms, explanation
     suggested_level: Mapped[str] = mapped_column(String(5))
 
     student: Mapped[Student] = relationship()
@@ -229,7 +229,7 @@ class Warning(Base, HasUid, StudentOwned):
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
     screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id"), index=True)
     suggested_level: Mapped[str] = mapped_column(String(5))
-    reasons: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{zh, en}] rule texts, no identity
+    reasons: Mapped[str] = mapped_column(Text, default="[]", info=CLINICAL)  # JSON [{zh, en}] rule texts, no identity
     confirmed_level: Mapped[str | None] = mapped_column(String(5))
     status: Mapped[str] = mapped_column(String(12), default="suggested")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -266,7 +266,7 @@ class WarningChange(Base, HasUid, StudentOwned):
     action: Mapped[str] = mapped_column(String(12))
     from_level: Mapped[str | None] = mapped_column(String(5))
     to_level: Mapped[str | None] = mapped_column(String(5))
-    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

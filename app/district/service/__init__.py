@@ -1,9 +1,12 @@
 """The district statistics: the ONLY way the district area reaches data (its views, exports, CLI and jobs).
 
-Aggregate-only by construction: every statement in this package is a GROUP BY / COUNT over result columns that
-are in clear (school, grade, gender, level, positive, dates); none selects a name, student number, sealed
-(`*_enc`) or blind-index (`*_bidx`) column, a student id or a public id (ids appear only inside COUNT(DISTINCT
-...)). `tests/integration/test_district_service.py` captures the SQL this package emits and checks exactly that.
+Aggregate-only by construction: figures about children are counts per (school, grade, gender) over columns in
+clear (school, grade, gender, level, positive, dates); the other statements read schools, campaigns, counselors
+and the rollups. No statement reads a column the models mark IDENTITY, CLINICAL or KEY (sealed names and
+numbers, blind indexes, public ids and record uids, answers, scores, notes: `models.base.sensitive_columns`).
+`tests/integration/test_district_privacy.py` records every column every statement of the district pages, exports,
+service, CLI and jobs reads and fails on any of those, and renders every page and export with marker bytes in
+those columns and fails if a marker or a name reaches the output.
 
 How figures are built, and where:
 1. `context`: the selection (a term or one campaign), the district's schools and the grades its campaigns screen.

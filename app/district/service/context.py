@@ -1,5 +1,6 @@
 """Which schools and campaigns the figures are about: the selection (a term or one campaign), the filters (school
-type, stage), the district's schools and the grades its selected campaigns screen. Aggregate queries only."""
+type, stage), the district's schools and the grades its selected campaigns screen. Schools and campaigns only:
+no statement here touches a student's row except to count enrolled students per school (staffing)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -69,14 +70,19 @@ def district_ids(db: Session) -> list[int]:
 
 def district_schools(db: Session, district_id: int | None, with_enrolled: bool = False) -> dict[int, SchoolInfo]:
     """The district's schools; with `with_enrolled`, each school's count of enrolled students (for staffing)."""
-    enrolled = func.count(Student.id) if with_enrolled else func.count(School.id) * 0
-    stmt = select(School.id, School.code, School.name, School.type, School.stage, enrolled)
+    stmt = select(School.id, School.code, School.name, School.type, School.stage).order_by(School.code)
     if with_enrolled:
-        stmt = stmt.outerjoin(Student, and_(Student.school_id == School.id, Student.status == "enrolled"))
-    stmt = stmt.group_by(School.id, School.code, School.name, School.type, School.stage).order_by(School.code)
+        stmt = (
+            stmt.add_columns(func.count(Student.id))
+            .outerjoin(Student, and_(Student.school_id == School.id, Student.status == "enrolled"))
+            .group_by(School.id, School.code, School.name, School.type, School.stage)
+        )
     if district_id is not None:
         stmt = stmt.where(School.district_id == district_id)
-    return {row[0]: SchoolInfo(row[0], row[1], row[2], row[3], row[4], row[5]) for row in db.execute(stmt)}
+    return {
+        row[0]: SchoolInfo(row[0], row[1], row[2], row[3], row[4], row[5] if with_enrolled else 0)
+        for row in db.execute(stmt)
+    }
 
 
 def _in_district(district_id: int | None) -> Any:
@@ -88,9 +94,8 @@ def _in_district(district_id: int | None) -> Any:
             select(campaign_schools.c.campaign_id)
             .join(School, School.id == campaign_schools.c.school_id)
             .where(School.district_id == district_id)
-            .group_by(campaign_schools.c.campaign_id)
         ),
-        ~Campaign.id.in_(select(campaign_schools.c.campaign_id).group_by(campaign_schools.c.campaign_id)),
+        ~Campaign.id.in_(select(campaign_schools.c.campaign_id)),
     )
 
 
@@ -105,14 +110,10 @@ def list_terms(db: Session, district_id: int | None) -> list[str]:
 
 def list_campaigns(db: Session, district_id: int | None, term: str | None = None) -> list[tuple[int, str, str]]:
     """(id, name, term) of the district's campaigns that are not drafts, newest first."""
-    stmt = select(Campaign.id, Campaign.name, Campaign.term, func.count(CampaignInstrument.id)).outerjoin(
-        CampaignInstrument, CampaignInstrument.campaign_id == Campaign.id
-    ).where(Campaign.status != "draft", _in_district(district_id))
+    stmt = select(Campaign.id, Campaign.name, Campaign.term).where(Campaign.status != "draft", _in_district(district_id))
     if term:
         stmt = stmt.where(Campaign.term == term)
-    stmt = stmt.group_by(Campaign.id, Campaign.name, Campaign.term, Campaign.starts_on).order_by(
-        Campaign.starts_on.desc(), Campaign.id.desc()
-    )
+    stmt = stmt.order_by(Campaign.starts_on.desc(), Campaign.id.desc())
     return [(row[0], row[1], row[2]) for row in db.execute(stmt)]
 
 
@@ -133,7 +134,6 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
     stmt = (
         select(Campaign.id, Campaign.status, Campaign.closed_at)
         .where(Campaign.status != "draft", _in_district(district_id))
-        .group_by(Campaign.id, Campaign.status, Campaign.closed_at)
         .order_by(Campaign.id)
     )
     if selection.campaign_id is not None:
@@ -152,15 +152,12 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
         for cid, sid in db.execute(
             select(campaign_schools.c.campaign_id, campaign_schools.c.school_id)
             .where(campaign_schools.c.campaign_id.in_(campaign_ids))
-            .group_by(campaign_schools.c.campaign_id, campaign_schools.c.school_id)
         ):
             links[cid].add(sid)
         for cid, instrument, g_from, g_to in db.execute(
             select(CampaignInstrument.campaign_id, CampaignInstrument.instrument_id, CampaignInstrument.grade_from,
                    CampaignInstrument.grade_to)
             .where(CampaignInstrument.campaign_id.in_(campaign_ids))
-            .group_by(CampaignInstrument.campaign_id, CampaignInstrument.instrument_id, CampaignInstrument.grade_from,
-                      CampaignInstrument.grade_to)
         ):
             ranges[cid].append((g_from, g_to))
             instruments.add(instrument)

@@ -2,7 +2,7 @@
 
 Screening figures follow the screenings of the selected campaigns (warnings, cases, rechecks and referrals are
 those that came from them). Care-group measures are per triggering care group of the app's warning policy
-(app/care_groups.py). Every statement is a GROUP BY / COUNT over columns in clear: no identity column is read.
+(app/care_groups.py). Every statement counts over columns in clear: no identity or clinical column is read.
 """
 from __future__ import annotations
 

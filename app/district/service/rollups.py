@@ -90,7 +90,6 @@ def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
     row = db.execute(
         select(DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
         .where(DistrictRollup.key == key)
-        .group_by(DistrictRollup.key, DistrictRollup.stamp, DistrictRollup.refreshed_at, DistrictRollup.cubes)
     ).first()
     return None if row is None else (row[0], row[1], row[2])
 
