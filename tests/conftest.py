@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from flask.testing import FlaskCliRunner, FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
@@ -123,11 +124,36 @@ def _session_on(conn: Any) -> Session:
     return Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
 
+# The test's own sessions (db_session). The app reads and writes through OTHER sessions on the same connection,
+# so after a request the objects a test holds still show what they held before it: asserting on them would pass
+# whatever the database holds. The net: the test client and CLI runner of the `app` fixture expire every clean
+# object of these sessions after each request / command (`_expire_test_sessions`), so the next attribute read
+# goes to the database. Tests still read what they assert through a query or `reread()` so they say so.
+_TEST_SESSIONS: list[Session] = []
+
+
+def _expire_test_sessions() -> None:
+    for session in _TEST_SESSIONS:
+        dirty = set(session.dirty) | set(session.new) | set(session.deleted)
+        for obj in list(session.identity_map.values()):
+            if obj not in dirty:  # a change the test has not flushed yet is kept (the request did not see it)
+                session.expire(obj)
+
+
+def reread(session: Session, obj: Any) -> Any:
+    """`obj` as the database holds it now (its attributes loaded again), for assertions after a request, a
+    command or another session's commit."""
+    session.refresh(obj)
+    return obj
+
+
 @pytest.fixture
 def db_session(connection: Any) -> Iterator[Session]:
     """The test's session; everything it and the app write is rolled back after the test."""
     session = _session_on(connection)
+    _TEST_SESSIONS.append(session)
     yield session
+    _TEST_SESSIONS.remove(session)
     session.close()
 
 
@@ -146,7 +172,27 @@ def make_test_app(engine: Engine, keyring: KeyRing, session_factory: Any = None,
     cfg.update(overrides)
     app = create_app(TestingConfig(), cfg)
     db.bind(app, engine, session_factory)
+    app.test_client_class = _ExpiringClient
+    app.test_cli_runner_class = _ExpiringCliRunner
     return app
+
+
+class _ExpiringClient(FlaskClient):
+    """A test client after whose every request the test's sessions read the database again (see above)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _expire_test_sessions()
+
+
+class _ExpiringCliRunner(FlaskCliRunner):
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().invoke(*args, **kwargs)
+        finally:
+            _expire_test_sessions()
 
 
 @pytest.fixture

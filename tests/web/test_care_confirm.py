@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models import AuditEvent, CareCase
-from tests.conftest import login, post
+from tests.conftest import login, post, reread
 from tests.integration.care_support import make_warning
 
 
@@ -36,7 +36,8 @@ def test_a_confirmation_without_a_reason_is_refused_next_to_the_field(client, fa
     login(client, counselor.username)
     response = post(client, f"/warnings/{warning.uid}/confirm", {"level": "L2", "reason": ""})
     assert response.status_code == 200 and "请填写理由" in response.get_data(as_text=True)
-    assert warning.status == "suggested"
+    assert reread(db_session, warning).status == "suggested"
+    assert reread(db_session, warning).confirmed_level is None
 
 
 def test_dismissing_redirects_to_the_student_file(client, factory, db_session):
@@ -44,8 +45,7 @@ def test_dismissing_redirects_to_the_student_file(client, factory, db_session):
     login(client, counselor.username)
     response = post(client, f"/warnings/{warning.uid}/confirm", {"level": "none", "reason": "误报"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/students/{student.public_id}")
-    db_session.refresh(warning)
-    assert warning.status == "dismissed"
+    assert reread(db_session, warning).status == "dismissed"
 
 
 def test_confirming_refuses_other_roles_other_schools_and_missing_csrf(app, factory, db_session):
@@ -63,4 +63,5 @@ def test_confirming_refuses_other_roles_other_schools_and_missing_csrf(app, fact
     c = app.test_client()
     login(c, owner.username)
     assert c.post(url, data={"level": "L1", "reason": "x"}).status_code == 400
-    assert warning.status == "suggested"
+    assert reread(db_session, warning).status == "suggested"
+    assert db_session.scalar(select(CareCase.id).where(CareCase.warning_id == warning.id)) is None
