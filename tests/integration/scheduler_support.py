@@ -6,18 +6,20 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from config import ROOT
-from models import Notification, Recheck
+from models import Notification, Recheck, SchedulerLease
 from models.crypto import KeyRing
 from models.db import make_engine
+from tests.waiting import wait_until
+
+LEASE_TTL = 3.0  # seconds: the scheduler processes of these tests (`scheduler()`)
 
 
 def migrated_engine(url: str) -> Engine:
@@ -86,15 +88,29 @@ class Proc:
             self.fh.close()
 
 
-def scheduler(env: dict[str, str], log: Path, ttl: float = 3, renew: float = 0.5) -> Proc:
+def scheduler(env: dict[str, str], log: Path, ttl: float = LEASE_TTL, renew: float = 0.5) -> Proc:
     args = [sys.executable, "-m", "flask", "--app", "app", "scheduler", "run", "--lease-ttl", str(ttl), "--renew-every", str(renew)]
     return Proc(args, env, log)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(condition, timeout, what, interval=0.1)
+
+
+def lease_ticked_after(engine: Engine, moment: datetime, standby: bool = False) -> bool:
+    """Whether the scheduler processes were still checking their lease after `moment` (UTC).
+
+    SQLite: the holder renewed the `scheduler_leases` row at or after `moment` (expires_at = renewal + ttl, so
+    the row says when). PostgreSQL: a scheduler backend of this database issued its lease query after `moment`
+    (pg_stat_activity.query_start): with `standby`, a process that does NOT hold the lock tried to take it
+    (`pg_try_advisory_lock`); otherwise any lease query (the holder's keep-alive `SELECT 1` too).
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            queries = "query LIKE 'SELECT pg_try_advisory_lock%%'" + ("" if standby else " OR query = 'SELECT 1'")
+            last = conn.scalar(text(
+                f"SELECT max(query_start) FROM pg_stat_activity WHERE datname = current_database() AND ({queries})"
+            ))
+            return last is not None and last >= moment
+        expires = conn.scalar(select(SchedulerLease.expires_at))
+        return expires is not None and expires - timedelta(seconds=LEASE_TTL) >= moment

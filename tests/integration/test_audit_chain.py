@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from models.audit import Actor
 from models.db import make_engine
 from tests.conftest import backend
 from tests.integration.keys_support import disable_audit_triggers
+from tests.waiting import wait_until
 
 ACTOR = Actor(7, "counselor7", "counselor", "10.1.2.3")
 
@@ -194,20 +194,24 @@ def test_two_worker_processes_appending_at_once_keep_one_valid_chain(chain_db):
     assert [tuple(r) for r in actors] == [("worker0", 200), ("worker1", 200)]
 
 
-def _wait_until_blocked(engine, thread: threading.Thread) -> None:  # type: ignore[no-untyped-def]
-    """Give the other thread time to reach its lock wait (PostgreSQL: until pg_stat_activity shows it)."""
+def _wait_until_blocked(engine, thread: threading.Thread, began: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the other thread is at its lock wait.
+
+    PostgreSQL: until pg_stat_activity shows a backend of this database waiting on a lock. SQLite: the second
+    writer takes the write lock at BEGIN IMMEDIATE, which waits (busy_timeout) while the first transaction holds
+    it: `began` is set by the second thread as it issues that BEGIN."""
     if engine.dialect.name != "postgresql":
-        time.sleep(1)  # SQLite: the second writer waits on the database lock (busy_timeout)
+        assert began.wait(timeout=10), "the second writer never began its transaction"
+        assert thread.is_alive()
         return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and thread.is_alive():
+
+    def waiting() -> bool:
         with engine.connect() as conn:
-            waiting = conn.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
-            )
-        if waiting:
-            return
-        time.sleep(0.1)
+            return bool(conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )))
+
+    wait_until(waiting, timeout=10, what="the second writer to wait on the first one's lock")
 
 
 def test_two_writers_racing_to_create_the_first_event_both_succeed_in_one_chain(chain_db):
@@ -225,8 +229,18 @@ def test_two_writers_racing_to_create_the_first_event_both_succeed_in_one_chain(
             errors.append(exc)
 
     thread = threading.Thread(target=second)
-    thread.start()
-    _wait_until_blocked(engine, thread)
+    began = threading.Event()
+
+    def on_begin(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is thread and statement.startswith("BEGIN"):
+            began.set()
+
+    event.listen(engine, "before_cursor_execute", on_begin)
+    try:
+        thread.start()
+        _wait_until_blocked(engine, thread, began)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_begin)
     first.commit()
     first.close()
     thread.join(timeout=60)

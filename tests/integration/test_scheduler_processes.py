@@ -4,14 +4,25 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from app.scheduler.jobs import JOBS
+from models import utcnow
 
-from .scheduler_support import Proc, migrated_engine, process_env, scheduler, seed_overdue_recheck, state, wait_for
+from .scheduler_support import (
+    LEASE_TTL,
+    Proc,
+    lease_ticked_after,
+    migrated_engine,
+    process_env,
+    scheduler,
+    seed_overdue_recheck,
+    state,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 JOB_IDS = {j.id for j in JOBS}
@@ -30,7 +41,10 @@ def test_two_scheduler_processes_run_each_job_once_and_the_survivor_takes_over(f
     procs = [a, b]
     try:
         wait_for(lambda: set(_ran(procs)) == JOB_IDS, what="every job to run once")
-        time.sleep(4)  # more lease renewals: a second process must still not run anything
+        # A full lease ttl (and a renewal) more, seen in the lease itself: the standby kept trying to take the
+        # lease all that time (PostgreSQL: its pg_try_advisory_lock calls are seen) and must have run nothing.
+        later = utcnow() + timedelta(seconds=LEASE_TTL + 1)
+        wait_for(lambda: lease_ticked_after(engine, later, standby=True), what="lease checks a ttl later")
         assert _ran(procs) == Counter({job: 1 for job in JOB_IDS})
         holders = [p for p in procs if "lease acquired" in p.output()]
         assert len(holders) == 1
@@ -56,7 +70,8 @@ def test_a_scheduler_stopped_and_started_again_runs_each_job_once_per_start(fres
             p = scheduler(env, tmp_path / f"run{n}.log")
             try:
                 wait_for(lambda: set(_ran([p])) == JOB_IDS, what="every job to run")
-                time.sleep(1.5)
+                later = utcnow() + timedelta(seconds=1.5)  # three lease ticks more: no job runs twice
+                wait_for(lambda: lease_ticked_after(engine, later), what="lease checks 1.5 s later")
                 assert _ran([p]) == Counter({job: 1 for job in JOB_IDS})
             finally:
                 p.kill(signal.SIGTERM)
@@ -66,14 +81,14 @@ def test_a_scheduler_stopped_and_started_again_runs_each_job_once_per_start(fres
 
 
 CRASH_SCRIPT = r"""
-import sys, time
+import signal, sys
 from datetime import datetime, timezone
 import app.rechecks.tasks as tasks
 real = tasks.notify_recheck_stage
 def stalled(*args, **kwargs):
     n = real(*args, **kwargs)
     print("MID-SWEEP", n, flush=True)  # rows updated and a notification inserted, not committed
-    time.sleep(120)
+    signal.pause()  # stalled mid-transaction until the test kills this process
     return n
 tasks.notify_recheck_stage = stalled
 from app import create_app
