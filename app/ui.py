@@ -13,6 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app.areas import NavItem, wiring
+from models import clock
 
 
 LEVEL_STYLE = {
@@ -63,7 +64,7 @@ def format_datetime(value: datetime | None) -> str:
 
 
 def local_today() -> date:
-    return datetime.now(_tz()).date()
+    return clock.today(_tz())
 
 
 def init_app(app: Flask) -> None:

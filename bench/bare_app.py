@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy import and_, or_, select
 
-from models import Student, Warning
+from models import Student, Warning, clock
 from models.db import make_engine
 
 _engine = None
@@ -48,7 +48,7 @@ def worklist_rows(school_ids: list[int]) -> list[list[Any]]:
             select(Student.id, Student.public_id, Student.class_id, Student.name_enc).where(Student.id.in_(ids))
         ).all() if ids else []
     by_id = {s[0]: s for s in students}
-    week_end = date.today() + timedelta(days=6)
+    week_end = clock.today() + timedelta(days=6)
     out = []
     for r in rows:
         s = by_id.get(r[1])

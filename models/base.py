@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from . import clock
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,7 +39,8 @@ def sensitive_columns(metadata: MetaData) -> dict[tuple[str, str], str]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """The current instant, aware UTC, from the one clock (models/clock.py; XINMIAO_NOW moves it)."""
+    return clock.now()
 
 
 def new_uid() -> str:

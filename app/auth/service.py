@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,7 +10,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Actor, User, append_event, utcnow
+from models import Actor, User, append_event, clock, utcnow
 
 _hasher = PasswordHasher()  # argon2id, library defaults (memory-hard)
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
@@ -60,7 +59,7 @@ def authenticate(db: Session, username: str, password: str, client_addr: str | N
 
 def session_now() -> float:
     """The clock of the login session (sign-in time, last activity), as a UNIX timestamp."""
-    return datetime.now(timezone.utc).timestamp()
+    return clock.timestamp()
 
 
 def start_session(user: User) -> None:

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import random
 import sys
-from datetime import date, datetime
+from datetime import date
 from typing import Sequence
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
+from flask import current_app, has_app_context
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Actor, District, School, User, append_event
+from models import Actor, District, School, User, append_event, clock
 from models.crypto import KeyRing
 from models.vault import Vault
 
@@ -46,7 +45,7 @@ def run_demo(
         keyring=keyring,
         vault=Vault(session, keyring, actor),
         rng=random.Random(seed),
-        today=today or datetime.now(ZoneInfo("Asia/Shanghai")).date(),
+        today=today or clock.today(current_app.config.get("TIMEZONE") if has_app_context() else None),
         password=password,
     )
     summaries = []

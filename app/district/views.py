@@ -19,7 +19,7 @@ from app.charts import bar_chart, line_chart
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
-from models import append_event
+from models import append_event, clock
 
 from . import service
 from .service import DIMENSIONS, SCHOOL_TYPES, STAGES, Filters, Selection
@@ -345,7 +345,7 @@ def export(table_id: str, fmt: str):
         detail={"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in query.args().items()}},
     )
     body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
-    stamp = datetime.now().strftime("%Y%m%d")
+    stamp = clock.today(current_app.config["TIMEZONE"]).strftime("%Y%m%d")
     filename = f"district-{table_id}-{stamp}.{fmt}"
     return Response(
         body,

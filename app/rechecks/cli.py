@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from models import clock
+
 rechecks_cli = AppGroup("rechecks", help="Rechecks, reminders and the periodic sweeps.")
 
 LABELS = {
@@ -20,7 +22,7 @@ LABELS = {
 
 def parse_now(value: str | None) -> datetime:
     if not value:
-        return datetime.now(timezone.utc)
+        return clock.now()
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

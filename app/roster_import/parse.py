@@ -35,6 +35,7 @@ from typing import Any, Iterator
 from flask_babel import lazy_gettext as _l
 
 from app.roster.service import clean_phone, valid_birth_ym
+from models import clock
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 10_000
@@ -446,7 +447,7 @@ def parse_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = 
     else:
         encoding = detect_encoding(path)
         rows_iter = iter_csv(path, encoding)
-    this_year = this_year or date.today().year
+    this_year = this_year or clock.today().year
     header: list[str] | None = None
     parsed: ParsedFile | None = None
     number = 0

@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from models import Actor, DataKey, School, SchoolClass, Student, StudentCareGroup, append_event
+from models import Actor, DataKey, School, SchoolClass, Student, StudentCareGroup, append_event, clock
 from models.base import utcnow
 from models.vault import Vault
 
@@ -136,7 +136,7 @@ def plan_import(
     max_rows: int = parse.MAX_ROWS,
 ) -> ImportPlan:
     """Parse and match; raises RosterFileError for a file that cannot be used at all. Writes nothing."""
-    today = today or date.today()
+    today = today or clock.today()
     with _cyclic_gc_paused():
         parsed = parse.parse_file(path, max_bytes=max_bytes, max_rows=max_rows, this_year=today.year)
     plan = ImportPlan(school=school, school_year=school_year_for(today), parsed=parsed, problems=list(parsed.problems))

@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import tempfile
-import time
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
@@ -29,7 +28,7 @@ from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from app.vault import get_vault
-from models import School
+from models import School, clock
 
 from . import parse, service
 from .forms import ConfirmForm, UploadForm
@@ -61,7 +60,7 @@ def _path_for(token: str) -> Path:
 
 
 def _sweep_stale() -> None:
-    now = time.time()
+    now = clock.wall_now().timestamp()  # compared with file mtimes, which the real clock stamps
     for p in _upload_dir().glob("*.upload"):
         try:
             if now - p.stat().st_mtime > STALE_SECONDS:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 from flask import Flask
@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.rechecks.policy import load_recheck_policy
 from app.rechecks.service import school_timezone
-from models import utcnow
+from models import clock, utcnow
 
 from .jobs import JOBS
 from .lease import PostgresLease, SqliteLease, make_lease
@@ -64,7 +64,8 @@ class SchedulerRunner:
         self.scheduler = scheduler
         scheduler.add_job(
             self.tick_lease, "interval", seconds=self.renew_every, id="lease", name="scheduler lease",
-            replace_existing=True, next_run_time=datetime.now(timezone.utc), **JOB_DEFAULTS,
+            # APScheduler keeps the real time: "run now" to it is the wall clock, even when models.clock is moved.
+            replace_existing=True, next_run_time=clock.wall_now(), **JOB_DEFAULTS,
         )
         for job in JOBS:
             if job.at_key:
@@ -92,7 +93,7 @@ class SchedulerRunner:
         if self.held and not was:
             self.out(f"scheduler: lease acquired by {self.lease.holder} ({self.lease.kind}); catching up")
             if self.scheduler is not None:
-                now = datetime.now(timezone.utc)
+                now = clock.wall_now()  # APScheduler's own (real) clock; the jobs get self.clock()
                 for job in JOBS:
                     self.scheduler.modify_job(job.id, next_run_time=now)
         elif was and not self.held:

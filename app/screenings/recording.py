@@ -10,17 +10,15 @@ Functions take the database session and the acting user (audit Actor) explicitly
 from __future__ import annotations
 
 import json
-import os
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import signals
-from models import Actor, Campaign, ClassSession, Screening, Student, Warning
+from models import Actor, Campaign, ClassSession, Screening, Student, Warning, clock
 from models.vault import Vault
 from app.policies import warning_policy
 from screening import AnswerError, UnknownInstrument, get_instrument, score, suggest_level
@@ -51,7 +49,7 @@ def answer_error_text(exc: ScreeningError) -> str:
 
 
 def local_today(tz: str | None = None) -> date:
-    return datetime.now(ZoneInfo(tz or os.environ.get("XINMIAO_TIMEZONE") or "Asia/Shanghai")).date()
+    return clock.today(tz)
 
 
 def check_answers(instrument_id: str, answers: Sequence[Any]) -> list[int | None]:

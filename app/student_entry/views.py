@@ -7,7 +7,6 @@ and a wrong identity gets the same answer whether or not the student exists.
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
@@ -19,7 +18,7 @@ from app.screenings import campaigns, drafts, recording, sessions
 from app.screenings.submission import DuplicateScreening, Submission, submit_screening
 from app.security import public
 from app.vault import keyring
-from models import Actor, ClassSession, Student, append_event
+from models import Actor, ClassSession, Student, append_event, clock
 from models.vault import Vault
 from screening import get_instrument
 
@@ -80,7 +79,7 @@ def start():
             elif campaigns.is_opted_out(db.session, cs.campaign_id, student.id):
                 return render_template("student_entry/not_needed.html")
             else:
-                session[ENTRY_KEY] = {"cs": cs.id, "st": student.id, "t": int(time.time())}
+                session[ENTRY_KEY] = {"cs": cs.id, "st": student.id, "t": int(clock.timestamp())}
                 append_event(db.session, _actor(), "student.self_identified", student_public_id=student.public_id,
                              target=f"session:{cs.id}")
                 return redirect(url_for("student_entry.questionnaire"))

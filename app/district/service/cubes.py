@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.care_groups import triggering_groups
-from models import Student
+from models import Student, clock
 from models.care import CareCase, CaseEntry
 from models.rechecks import Recheck
 from models.roster import StudentCareGroup
@@ -32,7 +31,7 @@ def _local_date(db: Session, column: Any, tz_name: str) -> Any:
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         return func.date(func.timezone(tz_name, column))
-    offset = datetime.now(ZoneInfo(tz_name)).utcoffset()
+    offset = clock.local_now(tz_name).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset else 0
     return func.date(column, f"{minutes:+d} minutes")
 
