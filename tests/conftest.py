@@ -18,10 +18,22 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from models import clock
 from models.crypto import KeyRing
 from models.db import make_engine, normalise_url
 
 DB_DIRS = ("integration", "web", "migrations", "e2e")
+
+
+def pytest_configure(config: Any) -> None:
+    """Anchor a moved clock (XINMIAO_NOW) before any worker or child process starts, so they all share it."""
+    clock.now()
+
+
+def pytest_report_header(config: Any) -> str:
+    if clock.is_moved():
+        return f"clock: moved, XINMIAO_NOW={os.environ[clock.ENV_NOW]} (school today {clock.today()})"
+    return "clock: real time (set XINMIAO_NOW=2028-02-29T08:00+08:00 to move it)"
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
@@ -78,6 +90,19 @@ class TestDatabase:
             other.url = f"sqlite:///{tmp_dir / (label + '.db')}"
         other.create()
         return other
+
+
+@pytest.fixture
+def moved_clock() -> Iterator[Any]:
+    """`moved_clock(instant)` moves models.clock for the rest of the test (time runs on from there); the run's
+    own setting (XINMIAO_NOW of `make test`) comes back afterwards."""
+    saved = {name: os.environ.get(name) for name in (clock.ENV_NOW, clock.ENV_ANCHOR)}
+    yield clock.move_to
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from app.screenings.campaigns import InstrumentRule, create_campaign
 from app.screenings.sessions import open_session
-from models import Actor
+from models import Actor, clock
 
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 PHQA_CALM = [0] * 13
@@ -33,11 +33,11 @@ def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Se
                 for i in range(n)]
     counselor = factory.counselor(school)
     actor = Actor.for_user(counselor)
-    campaign = create_campaign(db_session, actor, name="秋季筛查", term="2026-2027-1", starts_on=date.today() - timedelta(days=1),
-                               ends_on=date.today() + timedelta(days=30), schools=[school],
+    campaign = create_campaign(db_session, actor, name="秋季筛查", term="2026-2027-1", starts_on=clock.today() - timedelta(days=1),
+                               ends_on=clock.today() + timedelta(days=30), schools=[school],
                                rules=[InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9),
                                       InstrumentRule("psc17", 7, 9)],
-                               guardian_notice="letter", guardian_notice_on=date.today() - timedelta(days=7), created_by=counselor)
+                               guardian_notice="letter", guardian_notice_on=clock.today() - timedelta(days=7), created_by=counselor)
     cs = open_session(db_session, actor, campaign, klass, minutes=minutes, user=counselor)
     db_session.flush()
     return Setup(school, klass, students, counselor, campaign, cs, numbers)

@@ -1,4 +1,4 @@
-"""Demo step (order 20): an autumn campaign 2026-2027-1 across the demo schools with completed screenings.
+"""Demo step (order 20): a campaign across the demo schools, begun two weeks before the demo's today, with screenings.
 
 CES-DC for grades 4–6, PHQ-A and GAD-7 for grades 7–9; answers drawn so that roughly 10–20% of forms are positive
 and a handful carry a crisis answer. Everything goes through `record_screening`, like real data. Deterministic for
@@ -19,10 +19,17 @@ from screening import get_instrument
 from .campaigns import InstrumentRule, create_campaign
 from .recording import batch, record_screening
 
-TERM = "2026-2027-1"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = (InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9))
 COMPLETION = 0.92  # some students were absent on the day
+
+
+def _term_of(day: date) -> str:
+    """The school term of a day: autumn 1 September - 31 January, spring 1 February - 31 August (the rule of
+    app.care.policy.term_of, restated so that screenings do not import the care area)."""
+    if day.month >= 9:
+        return f"{day.year}-{day.year + 1}-1"
+    return f"{day.year - 1}-{day.year}-{1 if day.month == 1 else 2}"
 
 
 def _answers(inst_id: str, profile: str, rng: Any, crisis: bool) -> list[int | None]:
@@ -53,9 +60,13 @@ def demo_screenings(ctx: Any) -> str:
     counselor = s.scalars(select(User).join(counselor_schools, counselor_schools.c.user_id == User.id)
                           .where(User.role == "counselor").order_by(User.id)).first()
     actor = Actor.for_user(counselor) if counselor else Actor.system("demo")
-    start = date(2026, 10, 12) if ctx.today >= date(2026, 10, 20) else ctx.today - timedelta(days=14)
+    # Two weeks before the demo's today (clock.today() by default): the screenings lie in the past whatever the
+    # clock says, and the campaign's term follows the date (autumn 1 Sep - 31 Jan, spring 1 Feb - 31 Aug).
+    start = ctx.today - timedelta(days=14)
+    term = _term_of(start)
+    season = "秋季" if term.endswith("-1") else "春季"
     campaign = create_campaign(
-        s, actor, name="2026学年秋季心理健康筛查", term=TERM, starts_on=start, ends_on=start + timedelta(days=30),
+        s, actor, name=f"{term[:4]}学年{season}心理健康筛查", term=term, starts_on=start, ends_on=start + timedelta(days=30),
         schools=schools, rules=list(RULES), guardian_notice="letter", guardian_notice_on=start - timedelta(days=7),
         created_by=counselor,
     )
@@ -65,7 +76,7 @@ def demo_screenings(ctx: Any) -> str:
         count, positive, crises = _screen_all(s, actor, ctx, campaign, students, start)
     ctx.data["campaign"] = campaign
     ctx.data.setdefault("campaigns", []).append(campaign)
-    return f"screenings: campaign {TERM} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
+    return f"screenings: campaign {term} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
 
 
 def _screen_all(s: Any, actor: Any, ctx: Any, campaign: Campaign, students: list, start: date) -> tuple[int, int, int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models import Actor, Recheck, Student, User, Warning, WarningChange, utcnow
+from models import Actor, Recheck, Student, User, Warning, WarningChange, clock, utcnow
 from models.crypto import KeyRing
 from models.vault import Vault
 
@@ -32,7 +32,7 @@ def make_recheck(db: Session, student: Student, *, negative: bool | None = None,
                  due: date | None = None, status: str | None = None) -> Recheck:
     recheck = Recheck(
         student_id=student.id, school_id=student.school_id, level="L2", instrument_id="phqa",
-        due_on=due or date.today(), status=status or ("done" if done_days_ago is not None else "planned"),
+        due_on=due or clock.today(), status=status or ("done" if done_days_ago is not None else "planned"),
         negative=negative,
         completed_at=(utcnow() - timedelta(days=done_days_ago)) if done_days_ago is not None else None,
     )

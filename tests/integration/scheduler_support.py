@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from config import ROOT
-from models import Notification, Recheck, SchedulerLease
+from models import Notification, Recheck, SchedulerLease, clock
 from models.crypto import KeyRing
 from models.db import make_engine
 from tests.waiting import wait_until
@@ -39,7 +39,7 @@ def seed_overdue_recheck(engine: Engine, keyring: KeyRing) -> int:
         factory.counselor(student.school)
         recheck = Recheck(
             student_id=student.id, school_id=student.school_id, level="L2", instrument_id="phqa",
-            due_on=date.today() - timedelta(days=2), status="planned",
+            due_on=clock.today() - timedelta(days=2), status="planned",
         )
         session.add(recheck)
         session.commit()

@@ -1,7 +1,6 @@
 """Cases: plan, timeline, closing rule, concurrent edits, transfers, and sealed fields at rest."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from sqlalchemy import select, text
@@ -10,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app import signals
 from app.care import service, warning_lifecycle
-from models import AuditEvent, CareCase, CaseEntry, Notification, Recheck, Student, Warning
+from models import AuditEvent, CareCase, CaseEntry, Notification, Recheck, Student, Warning, clock
 from tests.integration.care_support import actor_vault, make_recheck, make_warning, raw_bytes
 
 
@@ -120,7 +119,7 @@ def test_transfer_moves_the_file_and_its_access_and_is_audited_both_ways(db_sess
     new_school = factory.school()
     new_class = factory.klass(new_school, grade=student.grade)
     new_counselor = factory.counselor(new_school)
-    recheck = make_recheck(db_session, student, due=date.today())
+    recheck = make_recheck(db_session, student, due=clock.today())
     moved = []
     with signals.student_transferred.connected_to(lambda sender, **kw: moved.append(kw["to_school_id"])):
         service.transfer_student(db_session, actor, student, new_class)
@@ -160,12 +159,12 @@ def test_a_head_teacher_observation_is_shared_and_notifies_the_counselors(db_ses
     teacher = factory.head_teacher(klass)
     student = factory.student(klass=klass)
     actor, vault = actor_vault(db_session, keyring, teacher)
-    entry = service.add_entry(db_session, actor, vault, student, "observation", date.today(), "这周上课常走神",
+    entry = service.add_entry(db_session, actor, vault, student, "observation", clock.today(), "这周上课常走神",
                               visibility="counselor")
     assert entry.visibility == "shared" and entry.seen_by_counselor_at is None
     assert db_session.scalar(select(Notification.kind).where(Notification.user_id == counselor.id)) == "observation"
     with pytest.raises(service.CareError):
-        service.add_entry(db_session, actor, vault, student, "referral", date.today(), "x", destination="y")
+        service.add_entry(db_session, actor, vault, student, "referral", clock.today(), "x", destination="y")
 
 
 def test_every_sealed_care_field_is_unreadable_in_the_database(db_session, factory, keyring):
@@ -175,12 +174,12 @@ def test_every_sealed_care_field_is_unreadable_in_the_database(db_session, facto
         "dest": "转介机构秘密丁", "feedback": "反馈秘密戊", "told": "告知对象秘密己", "checkin": "谈心秘密庚",
     }
     service.update_plan(db_session, actor, vault, case, {"goals": secrets["plan"]}, None)
-    referral = service.add_entry(db_session, actor, vault, student, "referral", date.today(), secrets["note"],
+    referral = service.add_entry(db_session, actor, vault, student, "referral", clock.today(), secrets["note"],
                                  case=case, destination=secrets["dest"])
     service.update_referral(db_session, actor, vault, referral, student, "feedback", secrets["feedback"])
-    conf = service.add_entry(db_session, actor, vault, student, "confidentiality", date.today(), "风险",
+    conf = service.add_entry(db_session, actor, vault, student, "confidentiality", clock.today(), "风险",
                              case=case, told_whom=secrets["told"])
-    checkin = service.record_checkin(db_session, actor, vault, student, date.today(), secrets["checkin"])
+    checkin = service.record_checkin(db_session, actor, vault, student, clock.today(), secrets["checkin"])
     service.close_case(db_session, actor, vault, case, secrets["close"])
     db_session.flush()
 

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from app.care import queries, service, warning_lifecycle
 from app.care.policy import checkin_due_on, next_checkin_due, term_of
+from models import clock
 from tests.integration.care_support import actor_vault, make_warning
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -48,7 +49,7 @@ def test_crises_plans_and_observations_come_with_their_sections(db_session, fact
     planned = factory.student(school=school, name="计划生")
     make_warning(db_session, crisis, "L1")
     case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, planned, "L2"), "L2", "确认")
-    today = date.today()
+    today = clock.today(TZ)
     service.update_plan(db_session, actor, vault, case, {"goals": "g"}, today)
     teacher = actor.__class__(None, "ht", "head_teacher")
     service.add_entry(db_session, teacher, vault, planned, "observation", today, "观察")

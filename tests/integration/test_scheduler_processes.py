@@ -82,8 +82,8 @@ def test_a_scheduler_stopped_and_started_again_runs_each_job_once_per_start(fres
 
 CRASH_SCRIPT = r"""
 import signal, sys
-from datetime import datetime, timezone
 import app.rechecks.tasks as tasks
+from models import clock
 real = tasks.notify_recheck_stage
 def stalled(*args, **kwargs):
     n = real(*args, **kwargs)
@@ -97,7 +97,7 @@ from app.scheduler.jobs import run_all_sweeps
 application = create_app()
 with application.app_context():
     with db.transaction() as session:
-        run_all_sweeps(session, datetime.now(timezone.utc))
+        run_all_sweeps(session, clock.now())
 """
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from models import AuditEvent
+from models import AuditEvent, clock
 from models.audit import Actor, append_event
 from tests.conftest import login, post
 from tests.integration.keys_support import disable_audit_triggers
@@ -146,6 +146,6 @@ def test_verify_button_reports_a_tampered_chain(admin_client, factory, db_sessio
 
 def test_verify_button_needs_a_recent_login(admin_client):
     with admin_client.session_transaction() as s:
-        s["auth_at"] = (datetime.now(timezone.utc) - timedelta(hours=2)).timestamp()
+        s["auth_at"] = (clock.now() - timedelta(hours=2)).timestamp()
     response = post(admin_client, "/admin/audit/verify")
     assert response.status_code == 302 and "/reauth" in response.headers["Location"]

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from models import AuditEvent, Recheck
+from models import AuditEvent, Recheck, clock
 from tests.conftest import login
 
 
@@ -88,10 +88,7 @@ def test_an_empty_list_explains_where_rechecks_come_from(client, factory):
 
 
 def school_today():
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return clock.today("Asia/Shanghai")
 
 
 def _token(client):

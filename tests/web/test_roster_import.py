@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, Student
+from models import AuditEvent, Student, clock
 from tests.conftest import csrf_token, login, post
 from tests.roster_import_corpus import big_csv, csv_bytes, row, students, xlsx_bytes, zip_bomb
 
@@ -218,6 +217,6 @@ def test_the_export_needs_a_recent_login(client, factory, upload_dir):
     school = factory.school()
     _counselor(client, factory, school)
     with client.session_transaction() as sess:
-        sess["auth_at"] = time.time() - 3 * 3600
+        sess["auth_at"] = clock.timestamp() - 3 * 3600
     response = client.get(f"/roster/export/{school.id}.xlsx")
     assert response.status_code == 302 and "reauth" in response.headers["Location"]

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import io
-from datetime import date
 
 from sqlalchemy import func, select
 
 from app.screenings.recording import record_screening
-from models import Actor, AuditEvent, Campaign, CampaignOptOut, ClassSession, Notification, Screening, Warning
+from models import Actor, AuditEvent, Campaign, CampaignOptOut, ClassSession, Notification, Screening, Warning, clock
 from models.vault import Vault
 from tests.conftest import login, post
 from tests.screenings_fixtures import GAD7_CALM, PHQA_CALM, PHQA_CRISIS, build
@@ -51,9 +50,9 @@ def test_the_campaign_page_counts_progress_per_class(client, factory, db_session
     vault = Vault(db_session, keyring, Actor.system("t"))
     actor = Actor.system("t")
     for inst, answers in (("phqa", PHQA_CALM), ("gad7", GAD7_CALM), ("psc17", [0] * 17)):
-        record_screening(db_session, actor, vault, setup.students[0], inst, answers, mode="self", administered_on=date.today(),
+        record_screening(db_session, actor, vault, setup.students[0], inst, answers, mode="self", administered_on=clock.today(),
                          campaign=setup.campaign, session=setup.session)
-    record_screening(db_session, actor, vault, setup.students[1], "phqa", PHQA_CALM, mode="self", administered_on=date.today(),
+    record_screening(db_session, actor, vault, setup.students[1], "phqa", PHQA_CALM, mode="self", administered_on=clock.today(),
                      campaign=setup.campaign, session=setup.session)
     db_session.add(CampaignOptOut(campaign_id=setup.campaign.id, student_id=setup.students[3].id))
     db_session.flush()
@@ -105,7 +104,7 @@ def test_the_session_status_json_lists_statuses_and_crises_without_names(client,
     setup = build(factory, db_session)
     vault = Vault(db_session, keyring, Actor.system("t"))
     record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CRISIS, mode="self",
-                     administered_on=date.today(), campaign=setup.campaign, session=setup.session)
+                     administered_on=clock.today(), campaign=setup.campaign, session=setup.session)
     db_session.flush()
     signed_in(client, setup.counselor)
     data = client.get(f"/sessions/{setup.session.id}/status.json").get_json()
@@ -199,10 +198,10 @@ def test_the_interview_queue_lists_crises_first_then_by_level(client, factory, d
     vault = Vault(db_session, keyring, Actor.system("t"))
     actor = Actor.system("t")
     record_screening(db_session, actor, vault, setup.students[0], "phqa", [2, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
-                     mode="paper", administered_on=date.today())
-    record_screening(db_session, actor, vault, setup.students[1], "phqa", PHQA_CRISIS, mode="paper", administered_on=date.today())
+                     mode="paper", administered_on=clock.today())
+    record_screening(db_session, actor, vault, setup.students[1], "phqa", PHQA_CRISIS, mode="paper", administered_on=clock.today())
     other_school_student = factory.student()
-    record_screening(db_session, actor, vault, other_school_student, "phqa", PHQA_CRISIS, mode="paper", administered_on=date.today())
+    record_screening(db_session, actor, vault, other_school_student, "phqa", PHQA_CRISIS, mode="paper", administered_on=clock.today())
     db_session.flush()
     signed_in(client, setup.counselor)
     html = client.get("/interviews").get_data(as_text=True)
@@ -215,7 +214,7 @@ def test_acknowledging_a_crisis_is_audited_and_marks_its_notifications_read(clie
     setup = build(factory, db_session)
     vault = Vault(db_session, keyring, Actor.system("t"))
     s = record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CRISIS, mode="paper",
-                         administered_on=date.today())
+                         administered_on=clock.today())
     db_session.flush()
     warning = db_session.scalars(select(Warning).where(Warning.screening_id == s.id)).one()
     signed_in(client, setup.counselor)
@@ -231,7 +230,7 @@ def test_other_roles_are_refused_and_other_schools_records_are_not_found(client,
     setup = build(factory, db_session)
     vault = Vault(db_session, keyring, Actor.system("t"))
     s = record_screening(db_session, Actor.system("t"), vault, setup.students[0], "phqa", PHQA_CRISIS, mode="paper",
-                         administered_on=date.today())
+                         administered_on=clock.today())
     db_session.flush()
     warning = db_session.scalars(select(Warning).where(Warning.screening_id == s.id)).one()
     teacher = factory.head_teacher(setup.klass)
