@@ -54,12 +54,21 @@ run: translations demo
 ## make test: virtualenv, dev dependencies, translations, then the whole suite on SQLite, and on PostgreSQL
 ## when TEST_DATABASE_URL is set. Browser tests need /usr/bin/chromium (.ci/run installs it).
 # Tests run in parallel processes (pytest-xdist); each process gets its own databases.
+# The clock is moved for every run (models/clock.py): to XINMIAO_NOW when given, else to an instant picked per
+# run near today (within three weeks, often near local midnight). Both halves start at the same instant; the
+# instant is printed first and again on failure, so `XINMIAO_NOW=... make test` replays the run.
 PYTEST_ARGS ?= -n 2
+CLOCK := $(PY) -c 'import sys; from models.clock import main; sys.exit(main(sys.argv[1:]))'
 test: dev-deps translations
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== database-touching tests again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
-	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) -m "db" || exit $$?; \
+	@now="$${XINMIAO_NOW:-$$($(CLOCK) pick)}" && $(CLOCK) check "$$now" >/dev/null || exit 2; \
+	echo "== clock moved for this run: XINMIAO_NOW=$$now make test =="; \
+	export XINMIAO_NOW="$$now"; unset XINMIAO_NOW_ANCHOR; \
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) \
+	  || { rc=$$?; echo "== failed with the clock at XINMIAO_NOW=$$now (replay: XINMIAO_NOW=$$now make test) =="; exit $$rc; }; \
+	if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== database-touching tests again on PostgreSQL ($$TEST_DATABASE_URL), XINMIAO_NOW=$$now =="; \
+	  XINMIAO_TEST_DB=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS) -m "db" \
+	    || { rc=$$?; echo "== failed with the clock at XINMIAO_NOW=$$now (replay: XINMIAO_NOW=$$now make test) =="; exit $$rc; }; \
 	fi
 
 ## make bench: the benchmarks at small scale (docs/benchmarks.md); make bench-district: 60,000 students.

@@ -25,7 +25,7 @@ What does not follow the moved clock, on purpose:
   query calls `func.now()`; every stamp is bound from `now()` (models.base.utcnow) so it follows a moved clock.
   Keep it so (tests/unit/test_clock.py checks the models and migrations).
 
-`python -m models.clock pick` prints a moved instant for one `make test` run (see `pick_instant`).
+`main(["pick"])` prints a moved instant for one `make test` run (see `pick_instant`; the Makefile calls it).
 """
 from __future__ import annotations
 
@@ -161,7 +161,7 @@ def main(argv: list[str]) -> int:
             return 2
         print(argv[1])
         return 0
-    print("usage: python -m models.clock pick | check INSTANT", file=sys.stderr)
+    print("usage: clock pick | clock check INSTANT", file=sys.stderr)
     return 2
 
 
