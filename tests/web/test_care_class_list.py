@@ -9,12 +9,14 @@ from app.care import service, warning_lifecycle
 from models import CaseEntry, Notification
 from tests.conftest import login, post
 from tests.integration.care_support import actor_vault, make_warning
+from tests.leaks import score_places
 
 CLOSE = "请每天留意该生情绪和行为变化，不单独批评，发现异常立即联系心理老师"
 GENERAL = "请多关注情绪变化，发现异常及时联系心理老师"
 CARE = "请定期谈心，了解生活和学习情况，保持与监护人联系"
 FORBIDDEN = ("PHQ", "总分", "一级", "二级", "三级", "预警", "抑郁", "焦虑", "危机", "自伤", "L1", "L2", "L3",
              "level-l1", "level-l2", "level-l3", "level-care")
+SCORE = 22  # the crisis student's total, in the warning's reason
 
 
 def _visible(html: str) -> str:
@@ -33,7 +35,7 @@ def _class(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     cared = factory.student(klass=klass, name="丙同学", groups=["left_behind"])
     factory.student(klass=klass, name="丁同学")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, crisis, "L1", reason="PHQ-A 危机项目阳性 总分 22"),
+    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, crisis, "L1", reason=f"PHQ-A 危机项目阳性 总分 {SCORE}"),
                                  "L1", "约谈确认自伤念头")
     service.add_entry(db_session, actor, vault, crisis, "interview", date(2026, 11, 2), "仅心理教师可见的约谈内容", case=case)
     service.add_entry(db_session, actor, vault, crisis, "parent_contact", date(2026, 11, 3), "已与家长沟通，请班主任多留意",
@@ -55,11 +57,13 @@ def test_head_teacher_sees_tiers_with_guidance_and_nothing_clinical(client, fact
     assert "丁同学" not in listed  # only students who need attention are listed
     for word in FORBIDDEN + ("约谈确认自伤念头", "仅心理教师可见的约谈内容"):
         assert word not in main, word
+    assert score_places(main, SCORE, row_with="甲同学") == []  # the total 22, where a score would stand
     page = client.get(f"/care/class/students/{crisis.public_id}").get_data(as_text=True)
     assert "已与家长沟通，请班主任多留意" in page and CLOSE in page
     assert "仅心理教师可见的约谈内容" not in page and "约谈确认自伤念头" not in page
     for word in FORBIDDEN:
         assert word not in _visible(page), word
+    assert score_places(_visible(page), SCORE) == []
 
 
 def test_a_head_teacher_of_another_class_and_the_district_do_not_see_the_student(app, factory, db_session, keyring):

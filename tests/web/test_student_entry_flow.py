@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from models import AuditEvent, ResponseDraft, Screening, Warning, utcnow
 from tests.conftest import post
+from tests.leaks import score_places
 from tests.screenings_fixtures import GAD7_CALM, PHQA_CALM, PHQA_CRISIS, answers_form, build
 
 
@@ -34,6 +35,8 @@ def test_a_student_enters_the_code_answers_each_instrument_and_sees_a_thank_you_
     rows = db_session.scalars(select(Screening).where(Screening.student_id == setup.students[0].id)).all()
     assert sorted(s.instrument_id for s in rows) == ["gad7", "phqa"]
     assert all(s.mode == "self" and s.session_id == setup.session.id for s in rows)
+    for s in rows:  # the scores themselves, where a score would stand (not any digit: the page may show a date)
+        assert score_places(text, s.total) == [], s.instrument_id
     actions = set(db_session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "student-entrance")))
     assert {"student.self_identified", "screening.recorded"} <= actions
 
