@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import AnswerError, DefinitionError, UnknownInstrument
 from .registry import get_instrument, list_instruments, use_instrument_dirs

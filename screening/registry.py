@@ -8,8 +8,8 @@ app of a process); ``reload_instruments()`` drops the cache.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .definition import Instrument, load_definition
 from .errors import DefinitionError, UnknownInstrument

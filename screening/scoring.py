@@ -13,8 +13,9 @@ split, its parts would pass the same partial state between them.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .definition import OP_SIGN, OPS, Condition, Instrument, Scale
 from .errors import AnswerError
