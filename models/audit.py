@@ -15,9 +15,10 @@ every audited page view in the district would queue behind every other.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String, Text, select, update
 from sqlalchemy.exc import IntegrityError
@@ -78,11 +79,11 @@ class Actor:
     client_addr: str | None = None
 
     @classmethod
-    def system(cls, name: str = "system") -> "Actor":
+    def system(cls, name: str = "system") -> Actor:
         return cls(None, name, "system", None)
 
     @classmethod
-    def for_user(cls, user: Any, client_addr: str | None = None) -> "Actor":
+    def for_user(cls, user: Any, client_addr: str | None = None) -> Actor:
         return cls(user.id, user.username, user.role, client_addr)
 
 

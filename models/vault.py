@@ -10,9 +10,10 @@ or one job; nothing is cached beyond that.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,7 +156,7 @@ class Vault:
     # -- opening (audited) --------------------------------------------------------------------------
     def reveal(
         self, student: Student, action: str, *, target: str | None = None, detail: dict[str, Any] | None = None
-    ) -> "Reader":
+    ) -> Reader:
         """Write one audit event for `action` on this student, then return a reader of their sealed data."""
         append_event(
             self.session, self.actor, action, student_public_id=student.public_id, target=target, detail=detail
