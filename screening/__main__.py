@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import AnswerError, DefinitionError, UnknownInstrument
 from .registry import get_instrument, list_instruments, use_instrument_dirs
@@ -36,7 +37,7 @@ DEFAULT_POLICY = "config/warning_policy.yaml"  # relative to the current directo
 
 
 def result_json(instrument_id: str, answers: Sequence[int | None], groups: Sequence[str] = (),
-                policy_path: str = DEFAULT_POLICY) -> dict:
+                policy_path: str = DEFAULT_POLICY) -> dict[str, Any]:
     """What `score` prints, as a dict (the CLI and the tests share this)."""
     result = score(instrument_id, answers)
     level, reasons = suggest_level([result], groups, load_policy(policy_path))
@@ -66,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             for inst in list_instruments():
                 extra = len(inst.items) - inst.scored_item_count
-                count = f"{len(inst.items)} items" + (f" ({inst.scored_item_count} scored + {extra} extra)" if extra else "")
+                count = f"{len(inst.items)} items"
+                if extra:
+                    count += f" ({inst.scored_item_count} scored + {extra} extra)"
                 print(f"{inst.id}\t{inst.name['en']} / {inst.name['zh']}\t{count}")
             return 0
         if args.command == "show":

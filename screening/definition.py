@@ -29,6 +29,7 @@ MISSING_RULES = ("none", "zero", "prorate")
 STATS = ("score", "mean", "items_at_least", "subscales_positive")
 
 Text = Mapping[str, str]
+TextCache = dict[tuple[Any, ...], dict[str, str]]  # explanation lines by (rule, value, ...), filled by the scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,10 @@ class Condition:
     item_value: int | None = None  # for stat == items_at_least: count items scoring >= item_value
 
     def threshold(self, settings: Mapping[str, float]) -> float:
-        return settings[self.setting] if self.setting is not None else self.value  # type: ignore[return-value]
+        if self.setting is not None:
+            return settings[self.setting]
+        assert self.value is not None, "the loader requires exactly one of value or setting"
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,7 @@ class Scale:
     band_by_score: dict[int, Band] = field(default_factory=dict)
     short_name: str | None = None
     covers_all: bool = False  # idx is every item in order: the scorer can use the answer list as it is
-    text_cache: dict = field(default_factory=dict)  # explanation lines, filled by the scorer
+    text_cache: TextCache = field(default_factory=dict)  # explanation lines, filled by the scorer
     getter: Any = None  # operator.itemgetter over idx (C speed), set when the scale has two or more items
 
     def band_for(self, score: int | None) -> Band | None:
@@ -171,10 +175,10 @@ class Instrument:
     notes: tuple[Text, ...] = ()
     path: str | None = None
     # compiled plan (filled by _compile)
-    value_maps: tuple[dict, ...] = ()
+    value_maps: tuple[dict[Any, int | None], ...] = ()
     setting_defaults: dict[str, float] = field(default_factory=dict)
     reverse_items: tuple[int, ...] = ()
-    text_cache: dict = field(default_factory=dict)  # explanation lines, filled by the scorer
+    text_cache: TextCache = field(default_factory=dict)  # explanation lines, filled by the scorer
 
     @property
     def age_range(self) -> tuple[int | None, int | None]:
@@ -197,7 +201,7 @@ class Instrument:
             raise AnswerError(item_number, f"{self.id} has items 1–{len(self.items)}, not item {item_number}")
         return self.items[item_number - 1].validate(value)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description (for forms and for `python -m screening show`)."""
         return {
             "id": self.id,
@@ -236,7 +240,8 @@ class _Checker:
     def fail(self, where: str, problem: str) -> DefinitionError:
         return DefinitionError(f"{self.source}: {where}: {problem}")
 
-    def get(self, d: Mapping, key: str, where: str, types: type | tuple, required: bool = True, default: Any = None):
+    def get(self, d: Mapping[str, Any], key: str, where: str, types: type | tuple[type, ...], required: bool = True,
+            default: Any = None) -> Any:
         path = f"{where}.{key}" if where else key
         if not isinstance(d, Mapping):
             raise self.fail(where or "(top)", "must be a mapping")
@@ -252,9 +257,9 @@ class _Checker:
             raise self.fail(path, f"must be {names}, got {type(value).__name__}")
         return value
 
-    def text(self, d: Mapping, where: str) -> dict[str, str]:
+    def text(self, d: Mapping[str, Any], where: str) -> dict[str, str]:
         """A {zh, en} pair; both languages are required."""
-        out = {}
+        out: dict[str, str] = {}
         for lang in ("zh", "en"):
             value = self.get(d, lang, where, str)
             if not value.strip():
@@ -262,7 +267,7 @@ class _Checker:
             out[lang] = value
         return out
 
-    def unknown_keys(self, d: Mapping, allowed: set[str], where: str) -> None:
+    def unknown_keys(self, d: Mapping[str, Any], allowed: set[str], where: str) -> None:
         extra = sorted(set(d) - allowed)
         if extra:
             raise self.fail(where or "(top)", f"unknown field(s): {', '.join(map(str, extra))}")
@@ -276,7 +281,7 @@ _TOP_KEYS = {
 _SCALE_KEYS = {"name", "zh", "en", "short_name", "items", "subscales", "missing", "bands", "positive", "required"}
 
 
-def load_definition(source: str | Path | Mapping) -> Instrument:
+def load_definition(source: str | Path | Mapping[str, Any]) -> Instrument:
     """Read one definition (a path to .yaml/.yml/.json, or an already parsed mapping) and compile it."""
     if isinstance(source, Mapping):
         return _build(dict(source), "<definition>", None)
@@ -468,7 +473,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         return result
 
     # subscales first (a total may be built from them)
-    form_missing = ("none", 0)
+    form_missing: tuple[str, int | None] = ("none", 0)
     raw_total = c.get(data, "total", "", Mapping, required=False)
     if raw_total is not None and raw_total.get("missing") is not None and raw_total.get("subscales") is None:
         form_missing = missing(raw_total.get("missing"), "total.missing", form_missing)

@@ -60,7 +60,8 @@ def _load_all() -> dict[str, Instrument]:
             for directory in _directories():
                 for inst_id, inst in load_directory(directory).items():
                     if inst_id in loaded:
-                        raise DefinitionError(f"{inst.path}: id: {inst_id!r} is already defined by {loaded[inst_id].path}")
+                        raise DefinitionError(
+                            f"{inst.path}: id: {inst_id!r} is already defined by {loaded[inst_id].path}")
                     loaded[inst_id] = inst
             _cache = loaded
         return _cache

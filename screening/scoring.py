@@ -13,11 +13,12 @@ split, its parts would pass the same partial state between them.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from .definition import OP_SIGN, OPS, Condition, Instrument, Scale
+from .definition import OP_SIGN, OPS, Band, Condition, Critical, Instrument, Scale, Text, TextCache
 from .errors import AnswerError
 from .registry import get_instrument
 
@@ -36,7 +37,7 @@ class SubscaleResult:
     band: str | None
     positive: bool | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"score": self.score, "band": self.band, "positive": self.positive}
 
 
@@ -52,14 +53,14 @@ class Result:
     critical: bool
     flags: tuple[str, ...]
     subscales: dict[str, SubscaleResult]
-    short_forms: dict[str, dict]
+    short_forms: dict[str, dict[str, Any]]
     explanation: list[dict[str, str]]
     severe: bool = False  # the band is marked severe in the definition
     missing_items: tuple[int, ...] = ()
     critical_items: tuple[int, ...] = ()  # critical items whose answer fired
-    symptom_count: dict | None = None
+    symptom_count: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "instrument": self.instrument,
             "version": self.version,
@@ -103,7 +104,7 @@ def _resolve_settings(inst: Instrument, overrides: Mapping[str, float] | None) -
     return {**inst.setting_defaults, **overrides}
 
 
-def _normalise(inst: Instrument, answers: Sequence[Any]) -> list:
+def _normalise(inst: Instrument, answers: Sequence[Any]) -> list[int | None]:
     maps = inst.value_maps
     if len(answers) != len(maps):
         n, got = len(maps), len(answers)
@@ -111,14 +112,14 @@ def _normalise(inst: Instrument, answers: Sequence[Any]) -> list:
         raise AnswerError(item, f"{inst.id} expects {n} answers (items 1–{n}), got {got}"
                           + (f"; item {item} and later are missing" if got < n else f"; item {item} is extra"))
     try:
-        return [m[a] for m, a in zip(maps, answers)]
+        return [m[a] for m, a in zip(maps, answers, strict=True)]
     except (KeyError, TypeError):
-        for item, a in zip(inst.items, answers):
-            item.validate(a)  # raises AnswerError naming the first bad item
+        for it, a in zip(inst.items, answers, strict=True):
+            it.validate(a)  # raises AnswerError naming the first bad item
         raise
 
 
-def _sum_scale(s: Scale, vals: list) -> tuple[int | None, int, bool]:
+def _sum_scale(s: Scale, vals: list[int | None]) -> tuple[int | None, int, bool]:
     """(score, missing count, prorated?) under the scale's missing-item rule."""
     xs = vals if s.covers_all else s.getter(vals) if s.getter is not None else [vals[i] for i in s.idx]
     miss = xs.count(None)
@@ -137,7 +138,7 @@ def _sum_scale(s: Scale, vals: list) -> tuple[int | None, int, bool]:
     return (2 * sum(present) * n + k) // (2 * k), miss, True
 
 
-def _stat(cond: Condition, s: Scale, score: int, vals: list, subs_positive: bool) -> float:
+def _stat(cond: Condition, s: Scale, score: int, vals: list[int | None], subs_positive: bool) -> float:
     stat = cond.stat
     if stat == "score":
         return score
@@ -145,24 +146,26 @@ def _stat(cond: Condition, s: Scale, score: int, vals: list, subs_positive: bool
         return score / (len(s.idx) or 1)
     if stat == "items_at_least":
         iv = cond.item_value
-        return sum(1 for i in s.idx if vals[i] is not None and vals[i] >= iv)
+        assert iv is not None, "the loader requires item_value for items_at_least"
+        return sum(1 for i in s.idx if (v := vals[i]) is not None and v >= iv)
     return 1 if subs_positive else 0  # subscales_positive
 
 
-def _positive(s: Scale, score: int, vals: list, settings: Mapping, subs_positive: bool = False):
+def _positive(s: Scale, score: int, vals: list[int | None], settings: Mapping[str, float],
+              subs_positive: bool = False) -> tuple[bool, Condition, float]:
     """(positive, the condition that decided, the value compared) — the first condition when none fired."""
     conds = s.positive
     if len(conds) == 1 and conds[0].stat == "score":  # the usual case, kept short: it is on the hot path
         cond = conds[0]
-        th = settings[cond.setting] if cond.setting is not None else cond.value
-        return OPS[cond.op](score, th), cond, score
-    first = None
+        return OPS[cond.op](score, cond.threshold(settings)), cond, score
+    first: tuple[Condition, float] | None = None
     for cond in s.positive:
         x = _stat(cond, s, score, vals, subs_positive)
         if OPS[cond.op](x, cond.threshold(settings)):
             return True, cond, x
         if first is None:
             first = (cond, x)
+    assert first is not None, "called only for a scale with at least one condition"
     return False, first[0], first[1]
 
 
@@ -183,7 +186,7 @@ def _subject(cond: Condition, s: Scale, x: float) -> tuple[str, str]:
 _TEXT_CACHE_MAX = 10_000
 
 
-def _cached(cache: dict, key: tuple, build) -> dict[str, str]:
+def _cached(cache: TextCache, key: tuple[Any, ...], build: Callable[[], dict[str, str]]) -> dict[str, str]:
     text = cache.get(key)
     if text is None:
         if len(cache) >= _TEXT_CACHE_MAX:
@@ -192,7 +195,8 @@ def _cached(cache: dict, key: tuple, build) -> dict[str, str]:
     return text
 
 
-def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, fired: bool) -> dict[str, str]:
+def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping[str, float],
+               fired: bool) -> dict[str, str]:
     key = (cond, x, cond.threshold(settings), fired)
     text = s.text_cache.get(key)
     if text is None:
@@ -200,7 +204,8 @@ def _rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, 
     return text
 
 
-def _build_rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping, fired: bool) -> dict[str, str]:
+def _build_rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Mapping[str, float],
+                     fired: bool) -> dict[str, str]:
     zh, en = _subject(cond, s, x)
     if cond.stat == "subscales_positive":
         crit_zh = crit_en = ""
@@ -213,26 +218,26 @@ def _build_rule_text(sn: str, cond: Condition, s: Scale, x: float, settings: Map
             "en": f"{sn} {en} does not meet the positive criterion ({crit_en.strip()}): negative screen"}
 
 
-def _total_text(sn: str, t: Scale, total: int, band) -> dict[str, str]:
+def _total_text(sn: str, t: Scale, total: int, band: Band | None) -> dict[str, str]:
     text = t.text_cache.get((total,))
     if text is None:
         if band is not None:
-            text = {"zh": f"{sn} 总分 {total}：{band.label['zh']}（{band.min}–{band.max}分）",
-                    "en": f"{sn} total {total}: {band.label['en']} ({band.min}–{band.max})"}
+            built = {"zh": f"{sn} 总分 {total}：{band.label['zh']}（{band.min}–{band.max}分）",
+                     "en": f"{sn} total {total}: {band.label['en']} ({band.min}–{band.max})"}
         else:
-            text = {"zh": f"{sn} 总分 {total}", "en": f"{sn} total {total}"}
-        text = _cached(t.text_cache, (total,), lambda: text)
+            built = {"zh": f"{sn} 总分 {total}", "en": f"{sn} total {total}"}
+        text = _cached(t.text_cache, (total,), lambda: built)
     return text
 
 
-def _prorated_text(sn: str, label, missed: list[int]) -> dict[str, str]:
+def _prorated_text(sn: str, label: Text | None, missed: list[int]) -> dict[str, str]:
     part_zh, part_en = (f" {label['zh']}", f" ({label['en']})") if label else ("", "")
     return {"zh": f"{sn}{part_zh} 有{len(missed)}题未作答（第{_items_zh(missed)}题）：按已答题目的平均分补足，四舍五入",
-            "en": f"{sn}{part_en}: {len(missed)} item(s) unanswered (item(s) {_items_en(missed)}): prorated by the mean "
-                  f"of the answered items, halves rounded up"}
+            "en": f"{sn}{part_en}: {len(missed)} item(s) unanswered (item(s) {_items_en(missed)}): prorated by the "
+                  f"mean of the answered items, halves rounded up"}
 
 
-def _critical_text(inst: Instrument, cr) -> dict[str, str]:
+def _critical_text(inst: Instrument, cr: Critical) -> dict[str, str]:
     zh, en = _answer_text(inst, cr.item, cr.condition)
     sn = inst.short_name
     return {"zh": f"{sn} 第{cr.item}题 {zh}：{cr.label['zh']}，一级预警",
@@ -241,11 +246,13 @@ def _critical_text(inst: Instrument, cr) -> dict[str, str]:
 
 def _answer_text(inst: Instrument, item_no: int, cond: Condition) -> tuple[str, str]:
     """"≥1" for a rating, “Yes” when the critical rule is an exact answer such as yes/no."""
+    value = cond.value
+    assert value is not None, "the loader gives a critical rule a literal value"
     if cond.op == "==":
-        label = inst.items[item_no - 1].label_for(int(cond.value))
+        label = inst.items[item_no - 1].label_for(int(value))
         if label is not None:
             return f"回答“{label['zh']}”", f"answered “{label['en']}”"
-    sign = f"{OP_SIGN[cond.op]}{_num(cond.value)}"
+    sign = f"{OP_SIGN[cond.op]}{_num(value)}"
     return sign, sign
 
 
@@ -274,16 +281,16 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             expl.append({"zh": f"{sn} 第{cr.item}题（{cr.label['zh']}）未作答：不视为“否”，请约谈确认",
                          "en": f"{sn} item {cr.item} ({cr.label['en']}) unanswered: not read as “no”; "
                                f"confirm at interview"})
-        elif OPS[cr.condition.op](a, cr.condition.value):
+        elif OPS[cr.condition.op](a, cr.condition.threshold(sett)):
             critical = True
             critical_items.append(cr.item)
-            expl.append(_cached(inst.text_cache, ("critical", cr.item), lambda: _critical_text(inst, cr)))
+            expl.append(_cached(inst.text_cache, ("critical", cr.item), partial(_critical_text, inst, cr)))
     if critical:
         flags.append("critical")
 
     # validity scales void the whole form
     for v in inst.validity:
-        vs = sum(vals[i] for i in v.scale.idx if vals[i] is not None)
+        vs = sum(vals[i] or 0 for i in v.scale.idx)  # an unanswered validity item adds nothing
         if OPS[v.void_if.op](vs, v.void_if.threshold(sett)):
             flags.append(FLAG_VOID)
             th = f"{OP_SIGN[v.void_if.op]}{_num(v.void_if.threshold(sett))}"
@@ -325,7 +332,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     if t is not None:
         if t.from_subscales:
             parts = [sub_scores[name] for name in t.from_subscales]
-            total = None if None in parts else sum(parts)
+            total = None if None in parts else sum(p or 0 for p in parts)
             miss = 0
         else:
             total, miss, prorated = _sum_scale(t, vals)
@@ -334,7 +341,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
                 if prorated:
                     if FLAG_PRORATED not in flags:
                         flags.append(FLAG_PRORATED)
-                    expl.append(_prorated_text(sn, "", missed))
+                    expl.append(_prorated_text(sn, None, missed))
                 else:
                     flags.append(FLAG_BLANK_AS_ZERO)
                     expl.append({"zh": f"{sn} 有{miss}题未作答（第{_items_zh(missed)}题）：空白题按0分计",
@@ -368,7 +375,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             "zh": f"{sn} 第{_items_zh(inst.reverse_items)}题为反向计分",
             "en": f"{sn} items {_items_en(inst.reverse_items)} are reverse-scored"}))
 
-    short_forms: dict[str, dict] = {}
+    short_forms: dict[str, dict[str, Any]] = {}
     for sf in inst.short_forms:
         sc, _, _ = _sum_scale(sf, vals)
         pos = None
@@ -383,8 +390,8 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     if sc_rule is not None:
         count = core = 0
         for n, minimum in sc_rule.thresholds:
-            v = vals[n - 1]
-            if v is not None and v >= minimum:
+            val = vals[n - 1]
+            if val is not None and val >= minimum:
                 count += 1
                 if n in sc_rule.core:
                     core += 1
@@ -403,7 +410,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     )
 
 
-def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list, critical: bool,
+def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list[dict[str, str]], critical: bool,
              critical_items: list[int], missing_items: tuple[int, ...]) -> Result:
     return Result(
         instrument=inst.id, version=inst.version, valid=False, reason=reason, total=None, band=None, positive=None,

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .definition import _Checker
+from .definition import Instrument, _Checker
 from .errors import DefinitionError, UnknownInstrument
 from .registry import get_instrument
 from .scoring import FLAG_CRITICAL_UNANSWERED, Result
@@ -107,7 +107,8 @@ def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None)
         )
     c.unknown_keys(raw_levels, set(LEVELS), "levels")
     for code in ("L1", "L2", "L3"):
-        if levels[code].recheck_days is None or levels[code].recheck_days < 1:
+        days = levels[code].recheck_days
+        if days is None or days < 1:
             raise c.fail(f"levels.{code}.recheck_days", "required: a positive number of days")
 
     groups = {}
@@ -140,7 +141,7 @@ def policy_from_dict(data: Any, name: str = "<policy>", path: str | None = None)
                   severe_bands=severe, path=path)
 
 
-def _names(result: Result):
+def _names(result: Result) -> tuple[str, Instrument | None]:
     """(short name, instrument or None): results of synthetic instruments still get a readable reason."""
     try:
         inst = get_instrument(result.instrument)
@@ -149,7 +150,8 @@ def _names(result: Result):
     return inst.short_name, inst
 
 
-def suggest_level(results: Sequence[Result], care_groups: Iterable[str], policy: Policy) -> tuple[str, list[dict[str, str]]]:
+def suggest_level(results: Sequence[Result], care_groups: Iterable[str],
+                  policy: Policy) -> tuple[str, list[dict[str, str]]]:
     """The suggested level and every reason for it (most urgent first), each as {"zh": ..., "en": ...}."""
     rules = policy.rules
     groups = [g for g in dict.fromkeys(care_groups) if g in policy.triggering_groups]
@@ -183,7 +185,8 @@ def suggest_level(results: Sequence[Result], care_groups: Iterable[str], policy:
             fired.append((rules["severe_band"], f"{sn} 总分 {r.total}：{bzh}", f"{sn} total {r.total}: {ben}"))
         if r.positive:
             if groups:
-                fired.append((rules["positive_in_care_group"], f"{sn} 筛查阳性（总分 {r.total}），且为关爱对象（{groups_zh}）",
+                fired.append((rules["positive_in_care_group"],
+                              f"{sn} 筛查阳性（总分 {r.total}），且为关爱对象（{groups_zh}）",
                               f"{sn} positive screen (total {r.total}) in a care-group student ({groups_en})"))
             else:
                 fired.append((rules["positive"], f"{sn} 筛查阳性（总分 {r.total}）",
