@@ -1,10 +1,10 @@
 """SQLAlchemy models, the field-encryption key ring and vault, and the audit chain. No Flask here."""
-from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain  # noqa: F401
-from .base import Base, utcnow  # noqa: F401
-from .care import CareCase, CareCheckin, CaseEntry  # noqa: F401
-from .district import DistrictRollup  # noqa: F401
-from .rechecks import Recheck, SchedulerLease  # noqa: F401
-from .roster import (  # noqa: F401
+from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
+from .base import Base, utcnow
+from .care import CareCase, CareCheckin, CaseEntry
+from .district import DistrictRollup
+from .rechecks import Recheck, SchedulerLease
+from .roster import (
     DataKey,
     District,
     School,
@@ -16,7 +16,7 @@ from .roster import (  # noqa: F401
     counselor_schools,
     teacher_classes,
 )
-from .screenings import (  # noqa: F401
+from .screenings import (
     Campaign,
     CampaignInstrument,
     CampaignOptOut,
@@ -28,3 +28,12 @@ from .screenings import (  # noqa: F401
     WarningChange,
     campaign_schools,
 )
+
+# What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
+__all__ = [
+    "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
+    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
+    "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
+    "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
+    "teacher_classes", "utcnow", "verify_chain",
+]

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import IDENTITY, Base, UTCDateTime, utcnow
 from .crypto import chain_hash
+from .db import rowcount
 
 GENESIS = "0" * 64
 
@@ -135,7 +136,7 @@ def append_event(
     session.flush()
     result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1),
                              execution_options=_NO_SYNC)
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         # First event ever: create the head row inside a savepoint. A concurrent creator loses on the primary
         # key (on PostgreSQL it waits for the winner to commit first); it rolls back to the savepoint and
         # retries the UPDATE, which now finds the winner's row and queues behind its lock.
@@ -144,7 +145,7 @@ def append_event(
                 session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
         except IntegrityError:
             result = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-            if result.rowcount == 0:  # pragma: no cover - the row exists once the PK conflict was reported
+            if rowcount(result) == 0:  # pragma: no cover - the row exists once the PK conflict was reported
                 raise
     seq, prev = session.execute(select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == 1)).one()
     event = AuditEvent(
@@ -178,7 +179,8 @@ def iter_events(session: Session, batch: int = 5000, after: int = 0) -> Iterator
     objects and pending changes in the session are left alone)."""
     last = after
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        page = select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        rows = session.scalars(page).all()
         if not rows:
             return
         yield from rows

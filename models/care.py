@@ -67,7 +67,8 @@ class CaseEntry(Base, HasUid, StudentOwned):
     __tablename__ = "case_entries"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('interview','checkin','parent_contact','observation','referral','return','confidentiality','note')",
+            "kind IN ('interview','checkin','parent_contact','observation','referral','return','confidentiality',"
+            "'note')",
             name="kind",
         ),
         CheckConstraint("visibility IN ('counselor','shared')", name="visibility"),

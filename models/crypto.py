@@ -136,7 +136,8 @@ _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
 # The per-character rules of normalise() below, restricted to ASCII: drop what str.isspace() calls whitespace
 # (which includes the separators \x1c-\x1f; the only ASCII "Zs" is the space), lower-case A-Z, keep the rest.
 # Exactly the slow path's result for ASCII text (tests/unit/test_crypto.py compares the two with Hypothesis).
-_ASCII_NORMALISE = {i: None for i in range(128) if chr(i).isspace()} | {i: i + 32 for i in range(ord("A"), ord("Z") + 1)}
+_ASCII_NORMALISE = ({i: None for i in range(128) if chr(i).isspace()}
+                    | {i: i + 32 for i in range(ord("A"), ord("Z") + 1)})
 
 
 def normalise(value: str) -> str:
@@ -157,7 +158,7 @@ def normalise(value: str) -> str:
     return text.translate(_CHAR_RULES)
 
 
-class _CharRules(dict):  # type: ignore[type-arg]
+class _CharRules(dict[int, str | int | None]):
     """normalise()'s per-character rules as a str.translate table, each code point worked out on first sight.
 
     The rules look at one character at a time (no context), so translating with this table gives exactly what

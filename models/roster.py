@@ -88,7 +88,8 @@ class SchoolClass(Base):
     @classmethod
     def visible_to(cls, user: User) -> ColumnElement[bool]:
         if user.role == "counselor":
-            return cls.school_id.in_(select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
+            return cls.school_id.in_(
+                select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
         if user.role == "head_teacher":
             return cls.id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
         return false()
@@ -160,7 +161,8 @@ class Student(Base):
         if not user.is_authenticated or not user.active:
             return false()
         if user.role == "counselor":
-            return cls.school_id.in_(select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
+            return cls.school_id.in_(
+                select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
         if user.role == "head_teacher":
             return cls.class_id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
         return false()
@@ -184,7 +186,8 @@ class StudentOwned:
 
 
 class StudentCareGroup(Base, StudentOwned):
-    """Membership of a care group (left_behind, migrant, hardship, boarding; the set is the warning policy's care_groups, config/warning_policy.yaml)."""
+    """Membership of a care group (left_behind, migrant, hardship, boarding; the set is the warning policy's
+    care_groups, config/warning_policy.yaml)."""
 
     __tablename__ = "student_care_groups"
 

@@ -219,7 +219,8 @@ class Warning(Base, HasUid, StudentOwned):
     __tablename__ = "warnings"
     __table_args__ = (
         CheckConstraint("suggested_level IN ('L1','L2','L3','care','none')", name="suggested"),
-        CheckConstraint("confirmed_level IS NULL OR confirmed_level IN ('L1','L2','L3','care','none')", name="confirmed"),
+        CheckConstraint("confirmed_level IS NULL OR confirmed_level IN ('L1','L2','L3','care','none')",
+                        name="confirmed"),
         CheckConstraint("status IN ('suggested','confirmed','dismissed','superseded')", name="status"),
         Index("ix_warnings_school_status", "school_id", "status"),
     )
@@ -257,7 +258,8 @@ class WarningChange(Base, HasUid, StudentOwned):
 
     __tablename__ = "warning_changes"
     __table_args__ = (
-        CheckConstraint("action IN ('suggested','confirmed','raised','lowered','dismissed','superseded')", name="action"),
+        CheckConstraint("action IN ('suggested','confirmed','raised','lowered','dismissed','superseded')",
+                        name="action"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,10 +10,10 @@ or one job; nothing is cached beyond that.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,12 +29,13 @@ BLIND_INDEXED = {"name": "students.name", "student_number": "students.student_nu
 
 # (model class, column base names) for every sealed column outside `students`; rows carry `uid` and `student_id`.
 SEALED_REGISTRY: list[tuple[type, tuple[str, ...]]] = []
+_M = TypeVar("_M")
 
 
-def register_sealed(*columns: str):  # type: ignore[no-untyped-def]
+def register_sealed(*columns: str) -> Callable[[type[_M]], type[_M]]:
     """Class decorator: declares which `<column>_enc` attributes of a model are sealed (for verify and scans)."""
 
-    def deco(model: type) -> type:
+    def deco(model: type[_M]) -> type[_M]:
         SEALED_REGISTRY.append((model, columns))
         return model
 
