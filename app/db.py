@@ -6,8 +6,8 @@ CLI commands and scheduled jobs use `db.transaction()` for the same rule outside
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from flask import Flask, Response, g
 from sqlalchemy.engine import Engine

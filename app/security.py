@@ -9,7 +9,8 @@ a record outside the user's scope -> 404 (`get_visible_or_404`), so its existenc
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user

@@ -8,13 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app.areas import NavItem, wiring
 from models import clock
-
 
 LEVEL_STYLE = {
     "L1": ("level-l1", _l("Level 1 warning")),

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .service import MIN_PASSWORD

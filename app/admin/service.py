@@ -6,8 +6,8 @@ sessions (the session version is bumped), so a changed permission takes effect a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from flask import has_request_context
 from flask_babel import gettext

@@ -3,7 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import db
-from app.security import current_actor, public, roles, safe_next, ALL_ROLES
+from app.security import ALL_ROLES, current_actor, public, roles, safe_next
 
 from . import service
 from .forms import ChangePasswordForm, LoginForm, ReauthForm

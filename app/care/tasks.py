@@ -11,7 +11,7 @@ per job, idempotent (each notification has a dedup key; app/notifications/servic
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from .warning_lifecycle import crisis_realerts
 
 
 def _aware(now: datetime) -> datetime:
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
 def realert_crises(db: Session, now: datetime, policy: RecheckPolicy) -> dict[str, int]:

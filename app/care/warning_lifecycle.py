@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import signals
+from app.policies import warning_policy
 from models import (
     Actor,
     CareCase,
@@ -37,7 +38,6 @@ from models import (
     utcnow,
 )
 from models.vault import Vault
-from app.policies import warning_policy
 from screening import RANK
 
 from .policy import CASE_LEVELS
@@ -252,7 +252,7 @@ class Realert:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def crisis_realerts(db: Session, now: datetime, realert_hours: float) -> list[Realert]:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from markupsafe import Markup, escape
 

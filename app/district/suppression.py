@@ -46,8 +46,8 @@ cells beyond the "above k" preference of rule 2. Measures with identical counts 
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Mapping, Sequence
 
 PRIME = (1 << 61) - 1
 SHOWN, PRIMARY, COMPLEMENT = "shown", "primary", "complement"

@@ -11,14 +11,15 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.care_groups import care_group_label, triggering_groups
 
 from .service import (
     GENDERS,
-    STAGES,
     SCHOOL_TYPES,
+    STAGES,
     Context,
     Figures,
     Filters,

@@ -12,10 +12,9 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-
-from app.db import db
 from sqlalchemy import select
 
+from app.db import db
 from models.audit import Actor, AuditEvent, verify_chain
 from models.crypto import CryptoError, KeyRing
 

@@ -8,8 +8,9 @@ data keys are unwrapped and rewrapped in memory; values are opened and thrown aw
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

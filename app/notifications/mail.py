@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session

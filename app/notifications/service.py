@@ -12,7 +12,8 @@ review" with a link; see app/notifications for delivery.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session

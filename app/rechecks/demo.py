@@ -6,7 +6,7 @@ sweep at the demo's "today" creates the notifications a counselor would have by 
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -16,9 +16,10 @@ from .service import OPEN_STATUSES
 
 
 def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
+    from app.scheduler.jobs import by_hand_sweeps, run_sweep
+
     from .policy import load_recheck_policy
     from .service import school_timezone
-    from app.scheduler.jobs import by_hand_sweeps, run_sweep
 
     db, rng, today = ctx.session, ctx.rng, ctx.today
     rows = list(db.scalars(select(Recheck).where(Recheck.status.in_(OPEN_STATUSES)).order_by(Recheck.id)))
@@ -36,13 +37,13 @@ def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
             late = rng.random() < 0.3
             finished = r.due_on + timedelta(days=rng.randint(1, 4) if late else -rng.randint(0, 2))
             r.status = "done"
-            r.completed_at = datetime.combine(finished, time(9, 0), tzinfo=timezone.utc)
+            r.completed_at = datetime.combine(finished, time(9, 0), tzinfo=UTC)
             r.on_time = not late
             r.negative = rng.random() < 0.6
             done += 1
     db.flush()
     tz = school_timezone()
-    now = datetime.combine(today, time(8, 0), tzinfo=tz).astimezone(timezone.utc)
+    now = datetime.combine(today, time(8, 0), tzinfo=tz).astimezone(UTC)
     policy = load_recheck_policy()
     created = 0
     for sweep in by_hand_sweeps():

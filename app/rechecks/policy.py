@@ -7,10 +7,11 @@ next sweep uses it, no restart and no code change.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

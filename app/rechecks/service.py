@@ -5,9 +5,10 @@ sender's transaction, so a failure rolls the whole confirmation or screening bac
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
@@ -32,7 +33,7 @@ def school_timezone() -> ZoneInfo:
 
 def local_date(moment: datetime, tz: ZoneInfo | None = None) -> date:
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(tz or school_timezone()).date()
 
 
@@ -246,7 +247,7 @@ def recheck_lists(db: Session, user: User, today: date, school_id: int | None = 
             .order_by(Recheck.due_on, Recheck.id)
         )
     )
-    since = datetime.combine(today - timedelta(days=done_days), datetime.min.time(), tzinfo=timezone.utc)
+    since = datetime.combine(today - timedelta(days=done_days), datetime.min.time(), tzinfo=UTC)
     out.recently_done = list(
         db.scalars(
             select(Recheck)

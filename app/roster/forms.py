@@ -1,7 +1,8 @@
 """Roster forms. Every message is translatable and is shown next to its field."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,7 +12,15 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import SchoolClass
 
-from .service import EDITABLE_STATUSES, MAX_GUARDIANS, NATIONAL_ID_RE, StudentFilters, clean_national_id, clean_phone, valid_birth_ym
+from .service import (
+    EDITABLE_STATUSES,
+    MAX_GUARDIANS,
+    NATIONAL_ID_RE,
+    StudentFilters,
+    clean_national_id,
+    clean_phone,
+    valid_birth_ym,
+)
 
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female")}
 STATUS_LABELS = {
@@ -88,7 +97,7 @@ class StudentForm(FlaskForm):
     care_groups = MultiCheckboxField(_l("Care groups"), choices=[])
     guardians = FieldList(FormField(GuardianForm), label=_l("Guardians"), min_entries=MAX_GUARDIANS, max_entries=MAX_GUARDIANS)
 
-    def setup(self, schools: list[Any], classes: list[SchoolClass], care_groups: list[tuple[str, str]], this_year: int) -> "StudentForm":
+    def setup(self, schools: list[Any], classes: list[SchoolClass], care_groups: list[tuple[str, str]], this_year: int) -> StudentForm:
         """Fill the choices that depend on the user's scope and the configured care groups."""
         several = len(schools) > 1
         self.school_id.choices = [(s.id, s.name) for s in schools]

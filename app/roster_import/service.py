@@ -20,11 +20,12 @@ from __future__ import annotations
 import gc
 import json
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
@@ -35,7 +36,7 @@ from models.base import utcnow
 from models.vault import Vault
 
 from . import parse
-from .parse import ParsedFile, Problem, RosterFileError, RosterRow
+from .parse import ParsedFile, Problem, RosterRow
 
 BATCH = 1000
 MATCH_CHUNK = 900

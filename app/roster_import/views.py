@@ -18,9 +18,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
-                   url_for)
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 

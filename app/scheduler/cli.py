@@ -16,7 +16,6 @@ from models import SchedulerLease, utcnow
 from .lease import ADVISORY_KEY, LEASE_NAME
 from .runner import run_scheduler
 
-
 scheduler_cli = AppGroup("scheduler", help="The one process that runs the periodic sweeps.")
 
 

@@ -6,7 +6,7 @@ module below, and list it in docs/scheduler.md.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,4 +47,4 @@ def run_all_sweeps(db: Session, now: datetime, policy: RecheckPolicy | None = No
 
 
 def _aware(now: datetime) -> datetime:
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)

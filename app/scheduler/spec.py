@@ -6,9 +6,9 @@ jobs of every area in order; nothing is loaded by name.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session

@@ -17,9 +17,20 @@ from app.vault import get_vault
 from models import Campaign, ClassSession, SchoolClass, Student
 from screening import list_instruments
 
-from . import campaigns as campaign_service, sessions as session_service
-from .blueprint import STATUS_LABELS, bp, instrument_name, my_schools as _my_schools, user as _user
-from .campaigns import InstrumentRule, campaign_classes, class_progress, create_campaign, is_opted_out, self_instruments_for, set_opt_outs
+from . import campaigns as campaign_service
+from . import sessions as session_service
+from .blueprint import STATUS_LABELS, bp, instrument_name
+from .blueprint import my_schools as _my_schools
+from .blueprint import user as _user
+from .campaigns import (
+    InstrumentRule,
+    campaign_classes,
+    class_progress,
+    create_campaign,
+    is_opted_out,
+    self_instruments_for,
+    set_opt_outs,
+)
 from .forms import RULE_ROWS, CampaignForm, OpenSessionForm
 from .recording import ScreeningError
 from .sessions import DEFAULT_SESSION_MINUTES, SESSION_GRACE, session_is_open, session_statuses

@@ -5,9 +5,9 @@ Functions take the database session and the acting user (audit Actor) explicitly
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session

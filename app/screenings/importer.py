@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -23,7 +24,8 @@ from screening import get_instrument, list_instruments
 
 from . import campaign_views as _campaign_views  # noqa: F401 - its routes join the same blueprint when imported
 from . import importer
-from .blueprint import bp, instrument_name, loc, user as _user
+from .blueprint import bp, instrument_name, loc
+from .blueprint import user as _user
 from .campaigns import open_campaigns_for_school
 from .finding import find_students
 from .forms import ImportForm

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from models.roster import SCHOOL_STAGES as STAGES, SCHOOL_TYPES
+from models.roster import SCHOOL_STAGES as STAGES
+from models.roster import SCHOOL_TYPES
 
 from .context import (
     DIMENSIONS,

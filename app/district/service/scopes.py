@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from models.roster import SCHOOL_STAGES as STAGES, SCHOOL_TYPES
+from models.roster import SCHOOL_STAGES as STAGES
+from models.roster import SCHOOL_TYPES
 
 from .context import GENDERS, Context, Filters
 from .cubes import Cube
