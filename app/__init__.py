@@ -109,7 +109,7 @@ def _select_locale() -> str:
     if not has_request_context():  # CLI commands and scheduled jobs: the default interface language
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     lang = session.get("lang")
-    if lang in current_app.config["LANGUAGES"]:
+    if isinstance(lang, str) and lang in current_app.config["LANGUAGES"]:
         return lang
     if current_user and current_user.is_authenticated and current_user.locale in current_app.config["LANGUAGES"]:
         return current_user.locale
@@ -124,12 +124,12 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
-        def handler(exc, code=code):  # type: ignore[no-untyped-def]
+        def handler(exc, code=code):
             return render_template("errors/error.html", code=code), code
 
         app.register_error_handler(code, handler)
     from flask_wtf.csrf import CSRFError
 
     @app.errorhandler(CSRFError)
-    def _csrf(exc):  # type: ignore[no-untyped-def]
+    def _csrf(exc):
         return render_template("errors/error.html", code=400, csrf=True), 400

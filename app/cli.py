@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 db_cli = AppGroup("db", help="Database schema (Alembic).")
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str):
     from alembic.config import Config
 
     from config import ROOT

@@ -83,7 +83,7 @@ class Database:
 READ_METHODS = ("GET", "HEAD")
 
 
-def _write_audit(queued: list) -> None:  # type: ignore[type-arg]
+def _write_audit(queued: list) -> None:
     """Write a read request's audit events; if this fails the request fails (500): no unrecorded access."""
     from flask import current_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Dialect, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Dialect, MetaData, String, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from . import clock
@@ -81,3 +81,10 @@ class HasUid:
         if not self.uid:
             self.uid = new_uid()
         return self.uid
+
+
+def table_of(model: type[Base]) -> Table:
+    """A declarative model's Table, for Core statements (`__table__` is typed as the wider FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -28,7 +28,7 @@ IDENTITY_COLUMNS = ("name", "student_number", "national_id", "guardians")
 BLIND_INDEXED = {"name": "students.name", "student_number": "students.student_number"}
 
 # (model class, column base names) for every sealed column outside `students`; rows carry `uid` and `student_id`.
-SEALED_REGISTRY: list[tuple[type, tuple[str, ...]]] = []
+SEALED_REGISTRY: list[tuple[type[Any], tuple[str, ...]]] = []
 _M = TypeVar("_M")
 
 

@@ -5,10 +5,12 @@ exits non-zero with a clear message and changes nothing (one transaction per com
 """
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
 from flask.cli import AppGroup
 
-from models import Actor
+from models import Actor, School
 from models.roster import ROLES, SCHOOL_STAGES, SCHOOL_TYPES
 
 from . import service
@@ -19,7 +21,7 @@ users_cli = AppGroup("users", help="User accounts.")
 CLI_ACTOR = Actor.system("cli")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     raise SystemExit(2)
 
@@ -99,7 +101,8 @@ def users_add(
             _fail(f"--school is only for counselors and head teachers, not {role}")
         for name in class_names:
             found = []
-            for school in schools or [None]:
+            within: list[School | None] = list(schools) or [None]  # no --school: any school
+            for school in within:
                 found += service.find_class(session, name, school, school_year)
             if school_year is None and found:
                 latest = found[0].school_year
@@ -127,7 +130,7 @@ def users_add(
         click.echo(f"added user {user.username} ({user.role}){_scope(user)}")
 
 
-def _scope(user) -> str:  # type: ignore[no-untyped-def]
+def _scope(user) -> str:
     if user.role == "counselor":
         return ": schools " + ", ".join(f"{s.code} {s.name}" for s in user.schools)
     if user.role == "head_teacher":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import has_request_context
 from flask_babel import gettext
@@ -296,11 +297,13 @@ def schools_with_counts(db: Session) -> list[tuple[School, int, int, list[User]]
     from models.roster import counselor_schools
 
     schools = list(db.scalars(select(School).order_by(School.code)))
-    classes = dict(db.execute(select(SchoolClass.school_id, func.count()).group_by(SchoolClass.school_id)).all())
+    classes = dict(
+        db.execute(select(SchoolClass.school_id, func.count()).group_by(SchoolClass.school_id)).tuples().all()
+    )
     students = dict(
         db.execute(
             select(Student.school_id, func.count()).where(Student.status == "enrolled").group_by(Student.school_id)
-        ).all()
+        ).tuples().all()
     )
     counselors: dict[int, list[User]] = {}
     rows = db.execute(
@@ -321,7 +324,7 @@ def all_classes(db: Session, school_year: str | None = None) -> list[SchoolClass
     return list(db.scalars(stmt))
 
 
-def ids_to(db: Session, model: type, ids: Iterable[int]) -> list:  # type: ignore[type-arg]
+def ids_to(db: Session, model: type[Any], ids: Iterable[int]) -> list[Any]:
     ids = list(ids)
     if not ids:
         return []

@@ -125,7 +125,7 @@ def school_classes(school_id: int):
             select(Student.class_id, func.count())
             .where(Student.school_id == school.id, Student.status == "enrolled")
             .group_by(Student.class_id)
-        ).all()
+        ).tuples().all()
     )
     classes = sorted(school.classes, key=lambda c: (c.school_year, c.grade, c.name), reverse=False)
     classes.sort(key=lambda c: c.school_year, reverse=True)

@@ -17,7 +17,7 @@ class Throttle(Protocol):
 
 
 class MemoryThrottle:
-    def __init__(self, max_failures: int, window: int, clock=time.monotonic):  # type: ignore[no-untyped-def]
+    def __init__(self, max_failures: int, window: int, clock=time.monotonic):
         self.max_failures, self.window, self.clock = max_failures, window, clock
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
@@ -52,7 +52,7 @@ class MemoryThrottle:
 class RedisThrottle:
     """INCR with an expiry per user; a lock key with its own expiry. Atomic across workers."""
 
-    def __init__(self, client, max_failures: int, window: int, prefix: str = "xinmiao:login:"):  # type: ignore[no-untyped-def]
+    def __init__(self, client, max_failures: int, window: int, prefix: str = "xinmiao:login:"):
         self.r, self.max_failures, self.window, self.prefix = client, max_failures, window, prefix
 
     def failure(self, username: str) -> int:
@@ -78,7 +78,7 @@ class RedisThrottle:
         return True
 
 
-def make_throttle(config: dict) -> Throttle:  # type: ignore[type-arg]
+def make_throttle(config: dict) -> Throttle:
     max_failures, window = config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_SECONDS"]
     if config.get("REDIS_URL"):
         import redis
@@ -87,7 +87,7 @@ def make_throttle(config: dict) -> Throttle:  # type: ignore[type-arg]
     return MemoryThrottle(max_failures, window)
 
 
-def make_rate_limiter(config: dict, prefix: str, max_hits: int, window: int) -> Throttle:  # type: ignore[type-arg]
+def make_rate_limiter(config: dict, prefix: str, max_hits: int, window: int) -> Throttle:
     """A generic per-key limiter (e.g. per client address) built on the same counters as the login throttle:
     `hit(key)` counts one request and answers False once `max_hits` were used within `window` seconds (the key is
     then refused for `window` seconds); `failure`/`is_locked` count only failed attempts. Redis when configured."""

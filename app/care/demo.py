@@ -28,7 +28,7 @@ PLAN = {
 }
 
 
-def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
+def seed_care(ctx) -> str:
     db, rng, today = ctx.session, ctx.rng, ctx.today
     counselors: dict[int, User] = {}
     for user_id, school_id in db.execute(
@@ -88,7 +88,7 @@ def seed_care(ctx) -> str:  # type: ignore[no-untyped-def]
             f"with feedback, {checkins} care-group check-ins")
 
 
-def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) -> set[int]:  # type: ignore[no-untyped-def]
+def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) -> set[int]:
     """The warnings a working counselor has not got to yet: 1–3 interviews per school (mostly due this week, now and
     then one a few days late) and UNACKNOWLEDGED_CRISES crises, taken first in the demo counselor's schools. Every
     other October warning has been confirmed or dismissed after its interview."""
@@ -114,7 +114,7 @@ def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) ->
     return pending
 
 
-def _seed_checkins(ctx, counselors: dict[int, User]) -> int:  # type: ignore[no-untyped-def]
+def _seed_checkins(ctx, counselors: dict[int, User]) -> int:
     db, rng, today = ctx.session, ctx.rng, ctx.today
     students = db.scalars(
         select(Student)

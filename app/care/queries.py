@@ -283,13 +283,13 @@ def class_care_list(db: Session, user: User, vault: Vault, today: date) -> tuple
             select(Recheck.student_id, func.min(Recheck.due_on))
             .where(Recheck.student_id.in_(sub), Recheck.status.in_(PENDING_RECHECK_STATUSES))
             .group_by(Recheck.student_id)
-        ).all()
+        ).tuples().all()
     )
     last_terms = dict(
         db.execute(
             select(CareCheckin.student_id, func.max(CareCheckin.term))
             .where(CareCheckin.student_id.in_(sub)).group_by(CareCheckin.student_id)
-        ).all()
+        ).tuples().all()
     )
     names = vault.reveal_many(students, "care.class_list", columns=("name",), detail={"classes": len(user.class_ids)})
     groups = set(triggering_groups())

@@ -26,6 +26,7 @@ from models import (
     utcnow,
 )
 from models.care import ENTRY_KINDS, VISIBILITIES
+from models.db import rowcount
 from models.vault import Vault
 
 from .policy import ACTIVE_CASE_STATUSES, PENDING_RECHECK_STATUSES, term_of
@@ -76,7 +77,7 @@ def open_or_update_case(db: Session, actor: Actor, warning: Warning, level: str)
             detail={"level": level},
         )
     else:
-        changed = {}
+        changed: dict[str, Any] = {}
         if case.level != level:
             changed["level"] = [case.level, level]
             case.level = level
@@ -218,10 +219,11 @@ def mark_observations_seen(db: Session, actor: Actor, student: Student) -> int:
         .values(seen_by_counselor_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
-    if result.rowcount:
+    count = rowcount(result)
+    if count:
         append_event(db, actor, "case.observations_seen", student_public_id=student.public_id,
-                     detail={"count": result.rowcount})
-    return result.rowcount or 0
+                     detail={"count": count})
+    return count
 
 
 def close_case(

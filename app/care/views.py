@@ -1,6 +1,8 @@
 """Care pages: confirm a level, the case page, the worklist, the class care list, care groups, transfers."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -38,9 +40,9 @@ bp = Blueprint("care", __name__, template_folder="../../templates")
 WORKLIST_ROWS = 15  # rows per worklist section before "show all" (the most urgent first)
 
 
-def init_templates(app) -> None:  # type: ignore[no-untyped-def]
+def init_templates(app) -> None:
     @app.context_processor
-    def _care_labels():  # type: ignore[no-untyped-def]
+    def _care_labels():
         return {
             "entry_kind_labels": ENTRY_KIND_LABELS,
             "case_status_labels": CASE_STATUS_LABELS,
@@ -87,7 +89,7 @@ def confirm_warning(uid: str):
 
 
 # -- the case page --------------------------------------------------------------------------------------------
-def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=None, stale=False, status=200):  # type: ignore[no-untyped-def]
+def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=None, stale=False, status=200):
     vault = get_vault()
     reader = vault.reveal(case.student, "case.view", target=f"case:{case.uid}")
     plan = reader.get_json(case, "plan") or {}
@@ -117,7 +119,7 @@ def _owner_choices(case: CareCase) -> list[tuple[int, str]]:
     return [(0, _("Not assigned"))] + [(u.id, u.display_name) for u in counselors_of_school(db.session, case.school_id)]
 
 
-def _entry_view(entry: CaseEntry, reader) -> dict:  # type: ignore[no-untyped-def]
+def _entry_view(entry: CaseEntry, reader) -> dict:
     return {
         "entry": entry,
         "note": reader.get(entry, "note"),
@@ -155,7 +157,7 @@ def save_plan(uid: str):
     return redirect(url_for("care.case_page", uid=uid))
 
 
-def _stale(uid: str, **forms):  # type: ignore[no-untyped-def]
+def _stale(uid: str, **forms):
     """Someone else saved the case meanwhile: keep their version, show this user's text back to re-apply."""
     db.session.rollback()
     case = get_visible_or_404(db.session, current_user, CareCase, uid)
@@ -213,14 +215,14 @@ def update_referral(uid: str):
     form = ReferralForm()
     if not form.validate_on_submit():
         abort(400)
-    student = db.session.get(Student, entry.student_id)
+    student = db.session.get_one(Student, entry.student_id)
     try:
         service.update_referral(db.session, current_actor(), get_vault(), entry, student, form.status.data,
                                 form.feedback.data)
     except service.CareError:
         abort(400)
     flash(_("Referral updated."), "success")
-    if entry.case_id:
+    if entry.case is not None:
         return redirect(url_for("care.case_page", uid=entry.case.uid) + "#timeline")
     return redirect(student_file_url(student))
 
@@ -239,12 +241,12 @@ def print_referral(uid: str):
     entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
     if entry.kind != "referral":
         abort(404)
-    student = db.session.get(Student, entry.student_id)
+    student = db.session.get_one(Student, entry.student_id)
     reader = get_vault().reveal(student, "referral.printed", target=f"entry:{entry.uid}")
-    done = []
-    plan = {}
-    if entry.case_id:
-        case = entry.case
+    done: Sequence[CaseEntry] = []
+    plan: dict[str, Any] = {}
+    case = entry.case
+    if case is not None:
         plan = reader.get_json(case, "plan") or {}
         done = db.session.scalars(
             select(CaseEntry).where(CaseEntry.case_id == case.id, CaseEntry.id != entry.id,
@@ -271,7 +273,7 @@ def worklist():
 
 
 # -- head teacher home ----------------------------------------------------------------------------------------
-def _observation_form(everyone) -> ObservationForm:  # type: ignore[no-untyped-def]
+def _observation_form(everyone) -> ObservationForm:
     form = ObservationForm()
     form.student.choices = [("", _("Choose a student"))] + [(pid, f"{name} · {klass}") for pid, name, klass in everyone]
     if not form.occurred_on.data:

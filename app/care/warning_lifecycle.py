@@ -121,7 +121,7 @@ def _batch_open_warnings(db: Session) -> set[int] | None:
     students and kept up to date as warnings open. Outside a batch: None."""
     from app.screenings.recording import batch_prefetch
 
-    return batch_prefetch(db, OPEN_WARNINGS_KEY, lambda ids: _load_open_warnings(db, ids))  # type: ignore[no-any-return]
+    return batch_prefetch(db, OPEN_WARNINGS_KEY, lambda ids: _load_open_warnings(db, ids))
 
 
 def has_open_warning(db: Session, student: Student) -> bool:

@@ -309,12 +309,12 @@ def line_chart(
         dash = DASHES[i % len(DASHES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         runs: list[list[tuple[float, float]]] = [[]]
-        for x, y in pts:
-            if y is None:
+        for x, point_y in pts:
+            if point_y is None:
                 if runs[-1]:
                     runs.append([])
                 continue
-            runs[-1].append((x_of(x), y_of(y)))
+            runs[-1].append((x_of(x), y_of(point_y)))
         for run in runs:
             if len(run) > 1:
                 d = " ".join(f"{'M' if j == 0 else 'L'}{px:.1f},{py:.1f}" for j, (px, py) in enumerate(run))

@@ -234,9 +234,11 @@ def to_csv(matrix: list[list[str]], caption: list[str]) -> bytes:
 def to_xlsx(matrix: list[list[str]], caption: list[str], sheet_title: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook has one worksheet
     ws.title = sheet_title[:31] or "Sheet1"
     for line in caption:
         ws.append([safe_cell(line)])

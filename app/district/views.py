@@ -112,7 +112,7 @@ def _open_max_age() -> timedelta:
     return timedelta(minutes=int(minutes)) if minutes is not None else service.OPEN_ROLLUP_MAX_AGE
 
 
-def _compute(query: Query):  # type: ignore[no-untyped-def]
+def _compute(query: Query):
     return service.compute_figures(
         db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
         rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=service.figures_cache(),
@@ -178,12 +178,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}%"
 
 
-def _chart_value(cell) -> float | str | None:  # type: ignore[no-untyped-def]
+def _chart_value(cell) -> float | str | None:
     """A shown count as a number; a hidden one as its mark ("<5" or "*"), so the chart says what the table says."""
     return cell.text if cell.value is None else cell.value
 
 
-def _dashboard_charts(tables, query: Query) -> list[Any]:  # type: ignore[no-untyped-def]
+def _dashboard_charts(tables, query: Query) -> list[Any]:
     by_id = {t.id: t for t in tables}
     rows = [r for r in by_id["coverage"].rows if not r.total]
     if not rows or len(rows) > 24:
@@ -220,7 +220,7 @@ def trends():
         for t in SCHOOL_TYPES:
             lines.append((str(TYPE_LABELS[t]), lambda s, t=t: s.by_type.get(t)))
         for label, pick in lines:
-            pts = []
+            pts: list[tuple[str, float | None]] = []
             for p in points:
                 scope = pick(p.scopes)
                 if not scope:
@@ -257,7 +257,7 @@ def trends():
                            as_of=as_of_text(min(stamps) if stamps else None))
 
 
-def trend_rows(points) -> list[list[str]]:  # type: ignore[no-untyped-def]
+def trend_rows(points) -> list[list[str]]:
     rows = []
     for p in points:
         key = (p.scopes.all, None, None)

@@ -53,7 +53,7 @@ def key_status(session: Session, keyring: crypto.KeyRing, source: str = "") -> K
             select(DataKey.master_version, func.count())
             .where(DataKey.wrapped.is_not(None), DataKey.destroyed_at.is_(None))
             .group_by(DataKey.master_version)
-        ).all()
+        ).tuples().all()
     )
     destroyed = session.scalar(
         select(func.count()).select_from(DataKey).where((DataKey.wrapped.is_(None)) | (DataKey.destroyed_at.is_not(None)))
@@ -72,7 +72,7 @@ class RewrapResult:
     failures: list[tuple[int, str]] = field(default_factory=list)  # (data key id, reason)
 
 
-def _pending_query(keyring: crypto.KeyRing, after_id: int, batch_size: int):  # type: ignore[no-untyped-def]
+def _pending_query(keyring: crypto.KeyRing, after_id: int, batch_size: int):
     return (
         select(DataKey)
         .where(
@@ -129,7 +129,7 @@ def rewrap_data_keys(
         for row in rows:
             after_id = row.id
             try:
-                dek = keyring.unwrap(row.wrapped, row.id, row.master_version)  # type: ignore[arg-type]
+                dek = keyring.unwrap(row.wrapped, row.id, row.master_version)
             except crypto.CryptoError as exc:
                 result.failures.append((row.id, str(exc)))
                 continue
@@ -181,7 +181,7 @@ def add_master_version(keyring: crypto.KeyRing, key_file: str, session: Session,
 
 @dataclass(frozen=True)
 class SealedRef:
-    model: type
+    model: type[Any]
     pk: Any
     column: str
 
@@ -199,11 +199,11 @@ class VerifyReport:
         return not self.failures
 
 
-def sealed_columns() -> Iterator[tuple[type, str]]:
+def sealed_columns() -> Iterator[tuple[type[Any], str]]:
     """Every (model, column base name) that holds sealed data: students' identity plus SEALED_REGISTRY."""
     for column in IDENTITY_COLUMNS:
         yield Student, column
-    seen: set[tuple[type, str]] = set()
+    seen: set[tuple[type[Any], str]] = set()
     for model, columns in SEALED_REGISTRY:
         for column in columns:
             if (model, column) not in seen:
@@ -256,7 +256,7 @@ def verify_sealed(
     for start in range(0, len(refs), batch_size):
         vault = Vault(session, keyring, actor)  # a fresh key cache per batch
         chunk = refs[start : start + batch_size]
-        by_model: dict[type, dict[Any, Any]] = {}
+        by_model: dict[type[Any], dict[Any, Any]] = {}
         for model in {r.model for r in chunk}:
             pks = [r.pk for r in chunk if r.model is model]
             by_model[model] = {o.id: o for o in session.scalars(select(model).where(model.id.in_(pks)))}

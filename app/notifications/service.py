@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models import Notification, User, counselor_schools
+from models.base import table_of
 
 KINDS = (
     "crisis",  # a level-1 warning: stays until acknowledged
@@ -92,7 +93,7 @@ def notify_many(db: Session, rows: list[dict[str, Any]]) -> int:
             seen.add(ident)
             fresh.append({"student_id": None, "warning_id": None, "recheck_id": None, "requires_ack": False, **r})
     for i in range(0, len(fresh), 1000):
-        db.execute(insert(Notification.__table__), fresh[i:i + 1000])
+        db.execute(insert(table_of(Notification)), fresh[i:i + 1000])
     return len(fresh)
 
 
@@ -103,7 +104,7 @@ def notify_selected(db: Session, rows: Any) -> int:
     """`INSERT ... SELECT` of the notifications a select statement yields, its columns in SELECTED_COLUMNS order.
     The statement itself must leave out the (user_id, dedup_key) pairs that exist (a NOT EXISTS guard; the unique
     index is the last line). Returns how many were inserted."""
-    table = Notification.__table__
+    table = table_of(Notification)
     # RETURNING counts the inserted rows on both backends (psycopg reports -1 for INSERT ... SELECT).
     return len(db.execute(insert(table).from_select(list(SELECTED_COLUMNS), rows).returning(table.c.id)).all())
 

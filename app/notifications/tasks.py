@@ -73,8 +73,9 @@ def weekly_digest(db: Session, now: datetime, policy: RecheckPolicy, tz: ZoneInf
     for user_id, t in totals.items():
         t["unread"] = unread.get(user_id, 0)
         if any(t.values()):
-            t["week"] = f"{iso.year}-W{iso.week:02d}"
-            new.append({"user_id": user_id, "kind": "digest", "dedup_key": key, "params": json.dumps(t, sort_keys=True), "created_at": now})
+            params: dict[str, int | str] = {**t, "week": f"{iso.year}-W{iso.week:02d}"}
+            new.append({"user_id": user_id, "kind": "digest", "dedup_key": key,
+                        "params": json.dumps(params, sort_keys=True), "created_at": now})
     created = notify_many(db, new)
     return {"digests": created, "notifications_created": created}
 

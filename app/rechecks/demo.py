@@ -15,7 +15,7 @@ from models import Recheck
 from .service import OPEN_STATUSES
 
 
-def seed_rechecks(ctx) -> str:  # type: ignore[no-untyped-def]
+def seed_rechecks(ctx) -> str:
     from app.scheduler.jobs import by_hand_sweeps, run_sweep
 
     from .policy import load_recheck_policy

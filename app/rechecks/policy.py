@@ -225,7 +225,7 @@ def load_recheck_policy(path: str | Path | None = None) -> RecheckPolicy:
         raise PolicyError(f"{p.name}: cannot be read: {exc}") from exc
     from screening import list_instruments
 
-    known = {getattr(i, "id", i) for i in list_instruments()}
+    known = {i.id for i in list_instruments()}
     policy = policy_from_dict(data, p.name, known)
     _cache[str(p)] = (mtime, policy)
     return policy

@@ -24,6 +24,7 @@ from app.notifications.service import notify_selected
 from app.scheduler.spec import Job, Sweep, SweepContext
 from models import CareCase, Notification, Recheck, User, counselor_schools
 from models.base import UTCDateTime
+from models.db import rowcount
 
 from .policy import RecheckPolicy
 from .service import local_date
@@ -42,24 +43,24 @@ def advance_rechecks(db: Session, now: datetime, policy: RecheckPolicy, tz: Zone
     today = local_date(now, tz)
     escalate_on_or_before = today - timedelta(days=policy.escalate_after_days_overdue)
     opts = {"synchronize_session": False}
-    escalated = db.execute(
+    escalated = rowcount(db.execute(
         update(Recheck)
         .where(Recheck.status.in_(("planned", "due", "overdue")), Recheck.due_on <= escalate_on_or_before)
         .values(status="escalated", escalated_at=now, overdue_at=func.coalesce(Recheck.overdue_at, now))
         .execution_options(**opts)
-    ).rowcount
-    overdue = db.execute(
+    ))
+    overdue = rowcount(db.execute(
         update(Recheck)
         .where(Recheck.status.in_(("planned", "due")), Recheck.due_on < today)
         .values(status="overdue", overdue_at=now)
         .execution_options(**opts)
-    ).rowcount
-    due = db.execute(
+    ))
+    due = rowcount(db.execute(
         update(Recheck)
         .where(Recheck.status == "planned", Recheck.due_on <= today + policy.due_notice())
         .values(status="due", marked_due_at=now)
         .execution_options(**opts)
-    ).rowcount
+    ))
     db.expire_all()  # the bulk UPDATEs bypassed the identity map; reload rechecks on next access
     created = 0
     for status, kind in STAGES:

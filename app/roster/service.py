@@ -234,7 +234,7 @@ def clean_national_id(raw: str | None) -> str | None:
 
 def valid_birth_ym(value: str, this_year: int) -> bool:
     m = BIRTH_YM_RE.match(value or "")
-    return bool(m) and this_year - 25 <= int(m.group(1)) <= this_year and 1 <= int(m.group(2)) <= 12
+    return m is not None and this_year - 25 <= int(m.group(1)) <= this_year and 1 <= int(m.group(2)) <= 12
 
 
 def find_number_owner(db: Session, vault: Vault, district_id: int, number: str, exclude: Student | None = None) -> Student | None:
@@ -337,8 +337,8 @@ def update_student(db: Session, actor: Actor, vault: Vault, actor_user: User, st
         national_id=data.national_id,
         guardians=data.guardians,
     )
-    plain = {"grade": data.grade, "gender": data.gender, "birth_ym": data.birth_ym, "status": data.status,
-             "class_id": klass.id if klass else None}
+    plain: dict[str, Any] = {"grade": data.grade, "gender": data.gender, "birth_ym": data.birth_ym,
+                             "status": data.status, "class_id": klass.id if klass else None}
     for attr, value in plain.items():
         if getattr(student, attr) != value:
             setattr(student, attr, value)

@@ -13,7 +13,7 @@ from models import Actor, School
 roster_cli = AppGroup("roster", help="Roster: import students from a school's XLSX/CSV, export a school's roster.")
 
 
-def _school(session, code: str) -> School:  # type: ignore[no-untyped-def]
+def _school(session, code: str) -> School:
     school = session.scalars(select(School).where(School.code == code)).first()
     if school is None:
         raise click.ClickException(f"no school with code {code!r}")

@@ -434,20 +434,21 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     seal_identity = vault.seal_identity
     for r in batch:
         klass = classes.get((r.grade, r.class_number)) if r.class_number else None
-        row = {"public_id": _new_public_id(), "class_id": klass.id if klass else None, "grade": r.grade,
+        public_id = _new_public_id()
+        row = {"public_id": public_id, "class_id": klass.id if klass else None, "grade": r.grade,
                "gender": r.gender, "birth_ym": r.birth_ym, "data_key_id": None, "national_id_enc": None}
         seal_identity(_NewStudent(row), name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
                       guardians=[r.guardian] if r.guardian else [])
         values.append(row)
         if r.care_groups:
-            groups.append((row["public_id"], r.care_groups))
+            groups.append((public_id, r.care_groups))
     now = utcnow()
     _insert_rows(db, DataKey.__table__, new_keys, {"created_at": now})  # the keys, before the students using them
     _insert_rows(db, Student.__table__, values,
                  {"school_id": school.id, "status": "enrolled", "created_at": now, "updated_at": now})
     if groups:
         ids = dict(db.execute(select(Student.public_id, Student.id)
-                              .where(Student.public_id.in_([pid for pid, _ in groups]))).all())
+                              .where(Student.public_id.in_([pid for pid, _ in groups]))).tuples().all())
         _insert_rows(db, StudentCareGroup.__table__, [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
     return len(values)
 

@@ -91,7 +91,7 @@ def _school_in_scope(school_id: int) -> School:
     return school
 
 
-def _save_upload(storage, max_bytes: int) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+def _save_upload(storage, max_bytes: int) -> tuple[str, Path]:
     """Stream the upload to a fresh token-named file, refusing it past the roster size limit."""
     token = secrets.token_urlsafe(24)
     path = _path_for(token)
@@ -119,7 +119,7 @@ def _upload_form() -> UploadForm:
     return form
 
 
-def _render_upload(form: UploadForm, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_upload(form: UploadForm, status: int = 200):
     max_bytes, max_rows = _limits()
     exportable = list(current_user.schools) if current_user.role == "counselor" else []
     return render_template("roster_import/upload.html", form=form, max_mb=max_bytes // (1024 * 1024), max_rows=max_rows,

@@ -15,12 +15,13 @@ import socket
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import SchedulerLease, utcnow
+from models.db import rowcount
 
 LEASE_NAME = "scheduler"
 ADVISORY_KEY = 7261843  # fits in 32 bits: pg_locks shows it as classid 0, objid KEY, objsubid 1
@@ -52,7 +53,7 @@ class SqliteLease:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    SchedulerLease.__table__.insert().values(
+                    insert(SchedulerLease).values(
                         name=LEASE_NAME, holder=self.holder, expires_at=now + self.ttl, acquired_at=now
                     )
                 )
@@ -63,12 +64,13 @@ class SqliteLease:
     def confirm(self, session: Session, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return bool(
-            session.execute(
+            rowcount(session.execute(
                 update(SchedulerLease)
-                .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder, SchedulerLease.expires_at >= now)
+                .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder,
+                       SchedulerLease.expires_at >= now)
                 .values(expires_at=now + self.ttl)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
         )
 
     def release(self) -> None:

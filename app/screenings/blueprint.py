@@ -36,7 +36,7 @@ def instrument_name(instrument_id: str) -> str:
     return f"{inst.short_name}"
 
 
-def user():  # type: ignore[no-untyped-def]
+def user():
     return current_user._get_current_object()
 
 

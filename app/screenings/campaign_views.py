@@ -223,7 +223,7 @@ def session_status(session_id: int):
     cs = _session_or_404(session_id)
     info = session_statuses(db.session, cs)
     ids = [sp.student_id for sp in info["progress"].students]
-    public = dict(db.session.execute(select(Student.id, Student.public_id).where(Student.id.in_(ids))).all()) if ids else {}
+    public = dict(db.session.execute(select(Student.id, Student.public_id).where(Student.id.in_(ids))).tuples().all()) if ids else {}
     p = info["progress"]
     return jsonify({
         "open": session_is_open(cs),

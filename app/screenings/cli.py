@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from models import Actor, Campaign, District, School, Student
 
@@ -44,7 +44,7 @@ def import_command(path: Path, dry_run: bool, school_code: str | None, district_
             district = districts[0] if districts else None
         else:
             raise click.ClickException("several districts: give --district CODE or --school CODE")
-        school_filter = Student.school_id.in_(select(School.id).where(School.district_id == (district.id if district else -1)))
+        school_filter: ColumnElement[bool] = Student.school_id.in_(select(School.id).where(School.district_id == (district.id if district else -1)))
         if school_code:
             school = session.scalars(select(School).where(School.code == school_code)).first()
             if school is None:

@@ -34,7 +34,7 @@ class CampaignForm(FlaskForm):
     guardian_notice = SelectField(_l("How guardians were informed"), choices=GUARDIAN_METHODS, validators=[Optional()])
     guardian_notice_on = DateField(_l("Guardians informed on"), validators=[Optional()])
 
-    def validate_ends_on(self, field):  # type: ignore[no-untyped-def]
+    def validate_ends_on(self, field):
         if self.starts_on.data and field.data and field.data < self.starts_on.data:
             raise ValidationError(_l("The window ends before it starts."))
 

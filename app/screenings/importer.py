@@ -159,6 +159,7 @@ def parse(data: bytes, filename: str = "") -> list[ParsedRow]:
         missing.append("date")
     if missing:
         raise ImportFileError(_("Missing column(s): %(cols)s", cols=", ".join(missing)))
+    assert number_col is not None  # a missing column was reported above
     inst_col, date_col = lower.index("instrument"), lower.index("date")
     q_cols: dict[int, int] = {}
     for i, h in enumerate(header):

@@ -135,7 +135,7 @@ def _import_form() -> ImportForm:
     return form
 
 
-def _school_filter():  # type: ignore[no-untyped-def]
+def _school_filter():
     return Student.school_id.in_(_user().school_ids or [-1])
 
 
@@ -164,7 +164,7 @@ def _campaign_choice(value: str) -> Campaign | None:
     return c
 
 
-def _preview(data: bytes, filename: str, campaign_value: str, partial: bool):  # type: ignore[no-untyped-def]
+def _preview(data: bytes, filename: str, campaign_value: str, partial: bool):
     campaign = _campaign_choice(campaign_value)
     try:
         report = importer.run_import(db.session, current_actor(), get_vault(), data, filename=filename,

@@ -44,7 +44,7 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _too_many():  # type: ignore[no-untyped-def]
+def _too_many():
     return render_template("student_entry/limited.html"), 429
 
 
@@ -108,7 +108,7 @@ def _plan(cs: ClassSession, student: Student) -> tuple[list[str], set[str]]:
     return assigned, done
 
 
-def _ended():  # type: ignore[no-untyped-def]
+def _ended():
     session.pop(ENTRY_KEY, None)
     return redirect(url_for("student_entry.start", ended=1))
 

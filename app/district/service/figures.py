@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..suppression import Protected, Relation, Structure, rate_value
+from ..suppression import Key, Protected, Relation, Structure, rate_value
 from .context import Context, Selection, load_context
 from .cubes import Cube, eligible_enrolled, enrolled_by_school
 from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
@@ -94,7 +94,7 @@ def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int],
 def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k: int, max_level: int) -> Figures:
     """Protect every measure over the family; linked measures (all = care + other) are protected together."""
     keys, rels = family_keys(scopes, grades, max_level)
-    levels = {key: cell_level(scopes, key) for key in keys}
+    levels: dict[Key, int] = {key: cell_level(scopes, key) for key in keys}
     single = Structure(keys, [Relation(p, c) for p, c in rels], levels)
     linked_structures: dict[int, Structure] = {}
     protected: dict[str, Protected] = {}
@@ -106,7 +106,7 @@ def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k:
         values = [cell_values(cubes[m], keys, scopes) for m in group]
         if not any(1 <= v < k for vals in values for v in vals.values()):
             for m, vals in zip(group, values, strict=True):
-                protected[m] = Protected(vals, dict.fromkeys(vals, "shown"), k)
+                protected[m] = Protected(dict(vals.items()), dict.fromkeys(vals, "shown"), k)
                 done.add(m)
             continue
         if len(group) == 1:
