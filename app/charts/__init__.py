@@ -304,7 +304,7 @@ def line_chart(
         if label:
             parts.append(_text(right - 2, y - 4, label, anchor="end", size=11, colour=MUTED))
 
-    for i, (name, pts) in enumerate(data):
+    for i, (_name, pts) in enumerate(data):
         colour = COLOURS[i % len(COLOURS)]
         dash = DASHES[i % len(DASHES)]
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
@@ -364,7 +364,7 @@ def bar_chart(
     for name, vs in data:
         figures = "，".join(
             f"{c}: {(missing_label or '—') if v is None else v if isinstance(v, str) else _fmt(v, percent)}"
-            for c, v in zip(cats, vs)
+            for c, v in zip(cats, vs, strict=True)  # lengths checked above
         )
         desc_parts.append(f"{name}: {figures}" if name else figures)
     uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)

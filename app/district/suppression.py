@@ -196,7 +196,8 @@ class Structure:
                         if not hidden[choice]:
                             escalations += escalated
                             self._hide(choice, hidden, status, count, active, work)
-        return Protected(dict(zip(self.keys, values)), dict(zip(self.keys, status)), k, escalations)
+        return Protected(dict(zip(self.keys, values, strict=True)), dict(zip(self.keys, status, strict=True)), k,
+                         escalations)
 
     def _hide(self, i: int, hidden: list[bool], status: list[str], count: list[int], active: list[bool],
               work: list[int]) -> None:

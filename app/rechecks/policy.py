@@ -137,7 +137,7 @@ def policy_from_dict(data: Any, name: str = "<policy>", known_instruments: set[s
 
     intervals_raw = c.get(data, "interval_days", "", Mapping)
     intervals: dict[str, int] = {}
-    for level, value in intervals_raw.items():
+    for level in intervals_raw:
         if level not in RECHECK_LEVELS:
             raise c.fail(f"interval_days.{level}", f"unknown level; use {', '.join(RECHECK_LEVELS)}")
         intervals[level] = c.days(intervals_raw, level, "interval_days", minimum=1)

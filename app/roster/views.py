@@ -161,7 +161,8 @@ def edit_student(public_id: str):
         form.birth_ym.data = student.birth_ym
         form.status.data = student.status
         form.care_groups.data = student.care_groups
-        for entry, guardian in zip(form.guardians.entries, identity.guardians):
+        # MAX_GUARDIANS entries on the form, as many guardians as the student has: the rest stay blank
+        for entry, guardian in zip(form.guardians.entries, identity.guardians, strict=False):
             entry.form.name.data = guardian.get("name", "")
             entry.form.relation.data = guardian.get("relation", "")
             entry.form.phone.data = guardian.get("phone", "")

@@ -63,10 +63,10 @@ def check_answers(instrument_id: str, answers: Sequence[Any]) -> list[int | None
             f"{inst.short_name} has {inst.item_count} items, got {len(answers)} answers", code="count",
             item=min(len(answers) + 1, inst.item_count),
         )
-    if all(type(v) is int for v in answers) and all(v in m for v, m in zip(answers, inst.value_maps)):
+    if all(type(v) is int for v in answers) and all(v in m for v, m in zip(answers, inst.value_maps, strict=True)):
         return list(answers)  # the usual case (forms, imports, the demo): every answer already an allowed int
     clean: list[int | None] = []
-    for item, value in zip(inst.items, answers):
+    for item, value in zip(inst.items, answers, strict=True):
         if value is None or value == "":
             clean.append(None)
             continue

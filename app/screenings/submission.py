@@ -110,7 +110,7 @@ def submit_screenings(
     if summary is not None:
         append_event(db, actor, summary.action, target=summary.target, detail=summary.detail)
     else:
-        for sub, screening in zip(submissions, screenings):
+        for sub, screening in zip(submissions, screenings, strict=True):
             detail: dict[str, Any] = {"instrument": sub.instrument_id, "mode": mode}
             if sub.session is not None:
                 detail["session"] = sub.session.id
