@@ -79,7 +79,9 @@ def init_security(app: Flask) -> None:
         if getattr(view, "_recent_login", False):
             auth_at = session.get("auth_at", 0)
             if session_now() - auth_at > current_app.config["RECENT_LOGIN"].total_seconds():
-                return redirect(url_for("auth.reauth", next=request.full_path if request.query_string else request.path))
+                return redirect(
+                    url_for("auth.reauth", next=request.full_path if request.query_string else request.path)
+                )
         return None
 
 

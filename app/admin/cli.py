@@ -111,7 +111,9 @@ def users_add(
                 where = f" at {', '.join(s.code for s in schools)}" if schools else ""
                 _fail(f"unknown class {name!r}{where}")
             if len(found) > 1:
-                _fail(f"class {name!r} exists at several schools ({', '.join(c.school.code for c in found)}): add --school")
+                _fail(
+                    f"class {name!r} exists at several schools ({', '.join(c.school.code for c in found)}): add --school"
+                )
             classes.append(found[0])
         try:
             user = service.create_user(

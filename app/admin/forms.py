@@ -45,7 +45,10 @@ class SchoolForm(FlaskForm):
 
 
 class ClassForm(FlaskForm):
-    grade = IntegerField(_l("Grade (1-9)"), validators=[DataRequired(NEEDED), NumberRange(1, 9, message=_l("Grade is a number from 1 to 9"))])
+    grade = IntegerField(
+        _l("Grade (1-9)"),
+        validators=[DataRequired(NEEDED), NumberRange(1, 9, message=_l("Grade is a number from 1 to 9"))],
+    )
     name = StringField(_l("Class name"), validators=[DataRequired(NEEDED), Length(max=50)],
                        description=_l("For example 七年级(3)班"))
     school_year = StringField(_l("School year"), validators=[DataRequired(NEEDED), Length(max=9)],
@@ -54,8 +57,15 @@ class ClassForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(NEEDED), Length(max=100)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter a valid e-mail address")), Length(max=255)],
-                        description=_l("Reminders say only how many items are waiting, never any student details"))
+    email = StringField(
+        _l("E-mail"),
+        validators=[
+            Optional(),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Enter a valid e-mail address")),
+            Length(max=255),
+        ],
+        description=_l("Reminders say only how many items are waiting, never any student details"),
+    )
     full_time = BooleanField(_l("Full-time mental-health teacher"), default=True)
 
 
@@ -81,5 +91,7 @@ class PasswordResetForm(FlaskForm):
         _l("New password"),
         validators=[DataRequired(NEEDED), Length(min=MIN_PASSWORD, max=256, message=_l("At least 8 characters"))],
     )
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(NEEDED), EqualTo("password", message=_l("The two passwords differ"))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(NEEDED), EqualTo("password", message=_l("The two passwords differ"))],
+    )

@@ -56,9 +56,15 @@ def _check_school(db: Session, code: str, name: str, type: str, stage: str, scho
     if not name.strip():
         raise AdminError(_("A school needs a name."), "name")
     if type not in SCHOOL_TYPES:
-        raise AdminError(_("Unknown school type %(value)s; use one of %(choices)s.", value=type, choices=", ".join(SCHOOL_TYPES)), "type")
+        raise AdminError(
+            _("Unknown school type %(value)s; use one of %(choices)s.", value=type, choices=", ".join(SCHOOL_TYPES)),
+            "type",
+        )
     if stage not in SCHOOL_STAGES:
-        raise AdminError(_("Unknown stage %(value)s; use one of %(choices)s.", value=stage, choices=", ".join(SCHOOL_STAGES)), "stage")
+        raise AdminError(
+            _("Unknown stage %(value)s; use one of %(choices)s.", value=stage, choices=", ".join(SCHOOL_STAGES)),
+            "stage",
+        )
     clash = db.scalars(select(School).where(School.code == code)).first()
     if clash is not None and clash is not school:
         raise AdminError(_("School code %(code)s is already used by %(name)s.", code=code, name=clash.name), "code")
@@ -74,7 +80,9 @@ def create_school(db: Session, actor: Actor, *, code: str, name: str, type: str,
     return school
 
 
-def update_school(db: Session, actor: Actor, school: School, *, code: str, name: str, type: str, stage: str) -> list[str]:
+def update_school(
+    db: Session, actor: Actor, school: School, *, code: str, name: str, type: str, stage: str
+) -> list[str]:
     code, name = code.strip(), name.strip()
     _check_school(db, code, name, type, stage, school)
     if stage != school.stage:
@@ -96,7 +104,9 @@ def school_by_code(db: Session, code: str) -> School | None:
 
 
 # -- classes ---------------------------------------------------------------------------------------------------
-def _check_class(db: Session, school: School, grade: int, name: str, school_year: str, klass: SchoolClass | None = None) -> None:
+def _check_class(
+    db: Session, school: School, grade: int, name: str, school_year: str, klass: SchoolClass | None = None
+) -> None:
     if grade not in school.grades:
         raise AdminError(_("Grade %(grade)s is not taught at this school.", grade=grade), "grade")
     if not name.strip():
@@ -110,7 +120,10 @@ def _check_class(db: Session, school: School, grade: int, name: str, school_year
         )
     ).first()
     if clash is not None and clash is not klass:
-        raise AdminError(_("%(school)s already has a class %(name)s in %(year)s.", school=school.name, name=name, year=school_year), "name")
+        raise AdminError(
+            _("%(school)s already has a class %(name)s in %(year)s.", school=school.name, name=name, year=school_year),
+            "name",
+        )
 
 
 def create_class(db: Session, actor: Actor, school: School, *, grade: int, name: str, school_year: str) -> SchoolClass:
@@ -118,13 +131,23 @@ def create_class(db: Session, actor: Actor, school: School, *, grade: int, name:
     klass = SchoolClass(school=school, grade=grade, name=name.strip(), school_year=school_year)
     db.add(klass)
     db.flush()
-    append_event(db, actor, "class.created", target=f"class:{klass.id}", detail={"school": school.code, "name": klass.name, "year": school_year})
+    append_event(
+        db,
+        actor,
+        "class.created",
+        target=f"class:{klass.id}",
+        detail={"school": school.code, "name": klass.name, "year": school_year},
+    )
     return klass
 
 
-def update_class(db: Session, actor: Actor, klass: SchoolClass, *, grade: int, name: str, school_year: str) -> list[str]:
+def update_class(
+    db: Session, actor: Actor, klass: SchoolClass, *, grade: int, name: str, school_year: str
+) -> list[str]:
     _check_class(db, klass.school, grade, name, school_year, klass)
-    changed = [f for f, v in (("grade", grade), ("name", name.strip()), ("school_year", school_year)) if getattr(klass, f) != v]
+    changed = [
+        f for f, v in (("grade", grade), ("name", name.strip()), ("school_year", school_year)) if getattr(klass, f) != v
+    ]
     klass.grade, klass.name, klass.school_year = grade, name.strip(), school_year
     if changed:
         db.flush()
@@ -132,7 +155,9 @@ def update_class(db: Session, actor: Actor, klass: SchoolClass, *, grade: int, n
     return changed
 
 
-def find_class(db: Session, name: str, school: School | None = None, school_year: str | None = None) -> list[SchoolClass]:
+def find_class(
+    db: Session, name: str, school: School | None = None, school_year: str | None = None
+) -> list[SchoolClass]:
     stmt = select(SchoolClass).where(SchoolClass.name == name.strip())
     if school is not None:
         stmt = stmt.where(SchoolClass.school_id == school.id)
@@ -162,7 +187,9 @@ def _check_password(password: str) -> None:
 
 def _check_access(access: Access) -> None:
     if access.role not in ROLES:
-        raise AdminError(_("Unknown role %(value)s; use one of %(choices)s.", value=access.role, choices=", ".join(ROLES)), "role")
+        raise AdminError(
+            _("Unknown role %(value)s; use one of %(choices)s.", value=access.role, choices=", ".join(ROLES)), "role"
+        )
     if access.role == "counselor" and not access.schools:
         raise AdminError(_("A counselor needs at least one school."), "schools")
     if access.role == "head_teacher" and not access.classes:
@@ -224,8 +251,14 @@ def create_user(
     return user
 
 
-def update_profile(db: Session, actor: Actor, user: User, *, display_name: str, email: str | None, full_time: bool) -> list[str]:
-    values = {"display_name": display_name.strip() or user.username, "email": (email or "").strip() or None, "full_time": full_time}
+def update_profile(
+    db: Session, actor: Actor, user: User, *, display_name: str, email: str | None, full_time: bool
+) -> list[str]:
+    values = {
+        "display_name": display_name.strip() or user.username,
+        "email": (email or "").strip() or None,
+        "full_time": full_time,
+    }
     changed = [k for k, v in values.items() if getattr(user, k) != v]
     for k in changed:
         setattr(user, k, values[k])
@@ -243,7 +276,13 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
     actions: list[str] = []
     schools, classes = _scope_for(access)
     if access.role != user.role:
-        append_event(db, actor, "user.role_changed", target=f"user:{user.username}", detail={"from": user.role, "to": access.role})
+        append_event(
+            db,
+            actor,
+            "user.role_changed",
+            target=f"user:{user.username}",
+            detail={"from": user.role, "to": access.role},
+        )
         user.role = access.role
         actions.append("user.role_changed")
     old_scope = ({s.code for s in user.schools}, {c.id for c in user.classes})
@@ -318,7 +357,11 @@ def schools_with_counts(db: Session) -> list[tuple[School, int, int, list[User]]
 
 
 def all_classes(db: Session, school_year: str | None = None) -> list[SchoolClass]:
-    stmt = select(SchoolClass).join(School).order_by(School.code, SchoolClass.school_year.desc(), SchoolClass.grade, SchoolClass.name)
+    stmt = (
+        select(SchoolClass)
+        .join(School)
+        .order_by(School.code, SchoolClass.school_year.desc(), SchoolClass.grade, SchoolClass.name)
+    )
     if school_year:
         stmt = stmt.where(SchoolClass.school_year == school_year)
     return list(db.scalars(stmt))

@@ -87,7 +87,12 @@ def new_school():
     if form.validate_on_submit():
         try:
             school = service.create_school(
-                db.session, current_actor(), code=form.code.data, name=form.name.data, type=form.type.data, stage=form.stage.data
+                db.session,
+                current_actor(),
+                code=form.code.data,
+                name=form.name.data,
+                type=form.type.data,
+                stage=form.stage.data,
             )
         except service.AdminError as exc:
             _attach(form, exc)
@@ -105,7 +110,13 @@ def edit_school(school_id: int):
     if form.validate_on_submit():
         try:
             changed = service.update_school(
-                db.session, current_actor(), school, code=form.code.data, name=form.name.data, type=form.type.data, stage=form.stage.data
+                db.session,
+                current_actor(),
+                school,
+                code=form.code.data,
+                name=form.name.data,
+                type=form.type.data,
+                stage=form.stage.data,
             )
         except service.AdminError as exc:
             _attach(form, exc)
@@ -142,7 +153,12 @@ def new_class(school_id: int):
     if form.validate_on_submit():
         try:
             klass = service.create_class(
-                db.session, current_actor(), school, grade=form.grade.data, name=form.name.data, school_year=form.school_year.data.strip()
+                db.session,
+                current_actor(),
+                school,
+                grade=form.grade.data,
+                name=form.name.data,
+                school_year=form.school_year.data.strip(),
             )
         except service.AdminError as exc:
             _attach(form, exc)
@@ -160,7 +176,12 @@ def edit_class(class_id: int):
     if form.validate_on_submit():
         try:
             service.update_class(
-                db.session, current_actor(), klass, grade=form.grade.data, name=form.name.data, school_year=form.school_year.data.strip()
+                db.session,
+                current_actor(),
+                klass,
+                grade=form.grade.data,
+                name=form.name.data,
+                school_year=form.school_year.data.strip(),
             )
         except service.AdminError as exc:
             _attach(form, exc)
@@ -177,14 +198,17 @@ def users():
     role = request.args.get("role") or None
     if role not in (None, *[r for r, _label in ROLE_CHOICES]):
         role = None
-    return render_template("admin/users.html", users=service.list_users(db.session, role), role=role, role_choices=ROLE_CHOICES)
+    return render_template(
+        "admin/users.html", users=service.list_users(db.session, role), role=role, role_choices=ROLE_CHOICES
+    )
 
 
 def _scope_choices(form: AccessForm) -> None:
     schools = list(db.session.scalars(select(School).order_by(School.code)))
     form.schools.choices = [SelectChoice(s.id, s.name) for s in schools]
     form.classes.choices = [
-        SelectChoice(c.id, f"{c.name} · {c.school_year}", optgroup=c.school.name) for c in service.all_classes(db.session)
+        SelectChoice(c.id, f"{c.name} · {c.school_year}", optgroup=c.school.name)
+        for c in service.all_classes(db.session)
     ]
 
 
@@ -233,7 +257,12 @@ def edit_user(user_id: int):
     form = ProfileForm(obj=user)
     if form.validate_on_submit():
         changed = service.update_profile(
-            db.session, current_actor(), user, display_name=form.display_name.data, email=form.email.data, full_time=bool(form.full_time.data)
+            db.session,
+            current_actor(),
+            user,
+            display_name=form.display_name.data,
+            email=form.email.data,
+            full_time=bool(form.full_time.data),
         )
         flash(_("Saved.") if changed else _("Nothing changed."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
@@ -259,7 +288,9 @@ def user_access(user_id: int):
             _attach(form, exc)
         else:
             if actions:
-                flash(_("Access changed. %(name)s's open sessions have been signed out.", name=user.username), "success")
+                flash(
+                    _("Access changed. %(name)s's open sessions have been signed out.", name=user.username), "success"
+                )
             else:
                 flash(_("Nothing changed."), "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))

@@ -13,7 +13,11 @@ class AuditFilterForm(FlaskForm):
 
     student = StringField(
         _l("Student public id"),
-        validators=[Optional(), Length(max=36), Regexp(r"^[0-9a-fA-F-]+$", message=_l("A public id has only hex digits and dashes."))],
+        validators=[
+            Optional(),
+            Length(max=36),
+            Regexp(r"^[0-9a-fA-F-]+$", message=_l("A public id has only hex digits and dashes.")),
+        ],
     )
     user = StringField(_l("User (username)"), validators=[Optional(), Length(max=64)])
     action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])

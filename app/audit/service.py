@@ -44,7 +44,9 @@ def _local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(ZoneInfo("UTC"))
 
 
-def browse(session: Session, filters: AuditFilters, page: int = 1, *, tz: str = "Asia/Shanghai", per_page: int = PER_PAGE) -> AuditPage:
+def browse(
+    session: Session, filters: AuditFilters, page: int = 1, *, tz: str = "Asia/Shanghai", per_page: int = PER_PAGE
+) -> AuditPage:
     """Newest first. Dates are local calendar days (the school's time zone), both ends inclusive."""
     zone = ZoneInfo(tz)
     conditions = []
@@ -68,7 +70,11 @@ def browse(session: Session, filters: AuditFilters, page: int = 1, *, tz: str = 
     page = min(max(1, page), pages)
     events = list(
         session.scalars(
-            select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc()).limit(per_page).offset((page - 1) * per_page)
+            select(AuditEvent)
+            .where(*conditions)
+            .order_by(AuditEvent.seq.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
         )
     )
     return AuditPage(events, int(total), page, pages)

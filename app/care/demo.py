@@ -50,33 +50,66 @@ def seed_care(ctx) -> str:
             continue
         actor = Actor.for_user(counselor)
         if warning.suggested_level == "L3" and rng.random() < 0.25:
-            warning_lifecycle.dismiss_warning(db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警")
+            warning_lifecycle.dismiss_warning(
+                db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警"
+            )
             dismissed += 1
             continue
         level = warning.suggested_level
         if level == "L2" and rng.random() < 0.2:
             level = "L3"
-        case = warning_lifecycle.confirm_level(db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致")
+        case = warning_lifecycle.confirm_level(
+            db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致"
+        )
         confirmed += 1
         if case is None:
             continue
         cases += 1
         student = warning.student
         opened = today - timedelta(days=rng.randint(3, 40))
-        service.add_entry(db, actor, ctx.vault, student, "interview", opened, "首次约谈：了解近期学习和家庭情况，约定下周再谈",
-                          case=case)
+        service.add_entry(
+            db,
+            actor,
+            ctx.vault,
+            student,
+            "interview",
+            opened,
+            "首次约谈：了解近期学习和家庭情况，约定下周再谈",
+            case=case,
+        )
         # reviews spread over the coming weeks; now and then one slipped by a day or two
-        review = today - timedelta(days=rng.randint(1, 3)) if rng.random() < 0.06 else today + timedelta(days=rng.randint(1, 28))
+        review = (
+            today - timedelta(days=rng.randint(1, 3))
+            if rng.random() < 0.06
+            else today + timedelta(days=rng.randint(1, 28))
+        )
         service.update_plan(db, actor, ctx.vault, case, PLAN, review)
         service.add_entry(db, actor, ctx.vault, student, "parent_contact", opened + timedelta(days=1),
                           "电话联系家长，说明情况，家长表示会多陪伴孩子", case=case, visibility="shared")
         if level == "L1":
-            service.add_entry(db, actor, ctx.vault, student, "confidentiality", opened,
-                              "学生存在自伤风险，按规定告知监护人和分管校长", case=case, told_whom="监护人（母亲）、分管副校长")
+            service.add_entry(
+                db,
+                actor,
+                ctx.vault,
+                student,
+                "confidentiality",
+                opened,
+                "学生存在自伤风险，按规定告知监护人和分管校长",
+                case=case,
+                told_whom="监护人（母亲）、分管副校长",
+            )
             if referrals == 0 or rng.random() < 0.5:
                 entry = service.add_entry(
-                    db, actor, ctx.vault, student, "referral", opened + timedelta(days=2), "持续情绪低落并有自伤念头，建议专业评估",
-                    case=case, destination="区精神卫生中心儿童青少年门诊", referral_status="sent",
+                    db,
+                    actor,
+                    ctx.vault,
+                    student,
+                    "referral",
+                    opened + timedelta(days=2),
+                    "持续情绪低落并有自伤念头，建议专业评估",
+                    case=case,
+                    destination="区精神卫生中心儿童青少年门诊",
+                    referral_status="sent",
                 )
                 service.update_referral(db, actor, ctx.vault, entry, student, "feedback",
                                         "已就诊，建议学校继续心理支持，两周后复诊")
@@ -105,7 +138,9 @@ def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) ->
         for k, w in enumerate(chosen):
             late = k == 0 and rng.random() < 0.5
             # the interview was rescheduled (absence, exams): due in the coming days, or just missed
-            w.interview_due_on = today - timedelta(days=rng.randint(1, 3)) if late else today + timedelta(days=rng.randint(0, 5))
+            w.interview_due_on = (
+                today - timedelta(days=rng.randint(1, 3)) if late else today + timedelta(days=rng.randint(0, 5))
+            )
             pending.add(w.id)
     crises = [w for w in warnings if w.suggested_level == "L1" and w.school_id in counselors]
     crises.sort(key=lambda w: (w.school_id not in mine, w.id))

@@ -70,7 +70,9 @@ class EntryForm(FlaskForm):
     note = TextAreaField(_l("Note (entry)"), validators=[Length(max=NOTE_MAX)])
     visibility = SelectField(_l("Who may read it"), choices=VISIBILITY_CHOICES, default="counselor")
     destination = StringField(_l("Referral destination"), validators=[Length(max=300)])
-    referral_status = SelectField(_l("Referral status"), choices=list(REFERRAL_STATUS_LABELS.items()), default="planned")
+    referral_status = SelectField(
+        _l("Referral status"), choices=list(REFERRAL_STATUS_LABELS.items()), default="planned"
+    )
     told_whom = StringField(
         _l("Who was told"), validators=[Length(max=300)],
         description=_l("Only for a confidentiality entry: who was told; the note says why."),
@@ -83,7 +85,9 @@ class ObservationForm(FlaskForm):
         _l("Kind"), choices=[("observation", _l("Observation")), ("parent_contact", _l("Parent contact"))]
     )
     occurred_on = DateField(_l("Date"), validators=[InputRequired()])
-    note = TextAreaField(_l("What you noticed"), validators=[DataRequired(message=_l("A note is required.")), Length(max=NOTE_MAX)])
+    note = TextAreaField(
+        _l("What you noticed"), validators=[DataRequired(message=_l("A note is required.")), Length(max=NOTE_MAX)]
+    )
 
 
 class CloseForm(FlaskForm):

@@ -127,7 +127,9 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
     return out
 
 
-def _warning_items(db: Session, school_ids: list[int], today: date, week_end: date, tz: Any, locale: str) -> list[WorkItem]:
+def _warning_items(
+    db: Session, school_ids: list[int], today: date, week_end: date, tz: Any, locale: str
+) -> list[WorkItem]:
     rows = db.execute(
         select(Warning.uid, Warning.student_id, Warning.suggested_level, Warning.confirmed_level, Warning.status,
                Warning.reasons, Warning.interview_due_on, Warning.created_at, Warning.acknowledged_at)
@@ -182,7 +184,9 @@ def _recheck_items(db: Session, school_ids: list[int], week_end: date) -> list[W
         .order_by(Recheck.due_on)
         .limit(SOURCE_LIMIT)
     ).all()
-    return [WorkItem("recheck", sid, due, due, instrument, level, str(rid)) for rid, sid, level, instrument, due, _ in rows]
+    return [
+        WorkItem("recheck", sid, due, due, instrument, level, str(rid)) for rid, sid, level, instrument, due, _ in rows
+    ]
 
 
 def _checkin_items(db: Session, school_ids: list[int], today: date, week_end: date) -> list[WorkItem]:
@@ -218,7 +222,9 @@ def _observation_items(db: Session, school_ids: list[int], tz: Any) -> list[Work
             for uid, sid, kind, at in rows]
 
 
-def _attach_students(db: Session, vault: Vault, items: list[Any], action: str, with_school: bool = False) -> dict[int, Student]:
+def _attach_students(
+    db: Session, vault: Vault, items: list[Any], action: str, with_school: bool = False
+) -> dict[int, Student]:
     ids = sorted({i.student_id for i in items})
     if not ids:
         return {}
@@ -257,7 +263,9 @@ class ClassRow:
     next_check: date | None
 
 
-def class_care_list(db: Session, user: User, vault: Vault, today: date) -> tuple[dict[str, list[ClassRow]], list[tuple[str, str, str]]]:
+def class_care_list(
+    db: Session, user: User, vault: Vault, today: date
+) -> tuple[dict[str, list[ClassRow]], list[tuple[str, str, str]]]:
     """Students of the head teacher's classes who need attention, by tier; plus every class student for the
     observation form as (public_id, name, class name). Never levels, scores or reasons."""
     students = list(

@@ -155,7 +155,12 @@ def add_entry(
         author_id=actor.user_id, visibility=visibility, referral_status=referral_status, created_at=utcnow(),
     )
     entry.ensure_uid()
-    for column, value in (("note", note), ("destination", destination), ("feedback", feedback), ("told_whom", told_whom)):
+    for column, value in (
+        ("note", note),
+        ("destination", destination),
+        ("feedback", feedback),
+        ("told_whom", told_whom),
+    ):
         if value is not None and str(value).strip():
             vault.seal_into(entry, column, str(value).strip(), student=student)
     if actor.role == "counselor":

@@ -44,9 +44,14 @@ def realert_crises(db: Session, now: datetime, policy: RecheckPolicy) -> dict[st
         for user_id in counselors.get(r.school_id, ()):
             new.append(
                 {
-                    "user_id": user_id, "kind": "crisis_realert", "dedup_key": f"crisis_realert:{r.warning_id}:{r.window}",
-                    "student_id": r.student_id, "warning_id": r.warning_id, "params": json.dumps({"window": r.window}),
-                    "requires_ack": True, "created_at": now,
+                    "user_id": user_id,
+                    "kind": "crisis_realert",
+                    "dedup_key": f"crisis_realert:{r.warning_id}:{r.window}",
+                    "student_id": r.student_id,
+                    "warning_id": r.warning_id,
+                    "params": json.dumps({"window": r.window}),
+                    "requires_ack": True,
+                    "created_at": now,
                 }
             )
     created = notify_many(db, new)
@@ -64,7 +69,9 @@ def remind_checkins(db: Session, now: datetime, policy: RecheckPolicy, tz: ZoneI
     if not reached:
         return {"reminders": 0, "classes": 0, "notifications_created": 0}
     point = min(reached)  # after downtime only the latest reminder point is sent, not every missed one
-    in_group = exists().where(StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(policy.checkin_groups))
+    in_group = exists().where(
+        StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(policy.checkin_groups)
+    )
     checked = exists().where(
         CareCheckin.student_id == Student.id, CareCheckin.term == term, CareCheckin.by_role == "head_teacher"
     )

@@ -230,7 +230,9 @@ def update_referral(uid: str):
 @bp.route("/care/students/<public_id>/observations-seen", methods=["POST"])
 @roles("counselor")
 def observations_seen(public_id: str):
-    student = get_visible_or_404(db.session, current_user, Student, public_id)  # CSRF is checked for every POST by CSRFProtect
+    student = get_visible_or_404(
+        db.session, current_user, Student, public_id
+    )  # CSRF is checked for every POST by CSRFProtect
     service.mark_observations_seen(db.session, current_actor(), student)
     return redirect(safe_next(request.form.get("back"), student_file_url(student)))
 
@@ -249,8 +251,12 @@ def print_referral(uid: str):
     if case is not None:
         plan = reader.get_json(case, "plan") or {}
         done = db.session.scalars(
-            select(CaseEntry).where(CaseEntry.case_id == case.id, CaseEntry.id != entry.id,
-                                    CaseEntry.kind.in_(("interview", "checkin", "parent_contact", "referral", "return")))
+            select(CaseEntry)
+            .where(
+                CaseEntry.case_id == case.id,
+                CaseEntry.id != entry.id,
+                CaseEntry.kind.in_(("interview", "checkin", "parent_contact", "referral", "return")),
+            )
             .order_by(CaseEntry.occurred_on)
         ).all()
     return render_template(

@@ -145,8 +145,15 @@ def acknowledge_crisis(db: Session, actor: Actor, warning: Warning, user: User) 
     if first:
         warning.acknowledged_at = now
         warning.acknowledged_by_id = user.id
-    db.execute(update(Notification).where(Notification.warning_id == warning.id, Notification.kind.in_(("crisis", "crisis_realert")),
-                                          Notification.read_at.is_(None)).values(read_at=now))
+    db.execute(
+        update(Notification)
+        .where(
+            Notification.warning_id == warning.id,
+            Notification.kind.in_(("crisis", "crisis_realert")),
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=now)
+    )
     append_event(db, actor, "warning.acknowledged", student_public_id=warning.student.public_id,
                  target=f"warning:{warning.uid}", detail={"first": first})
     db.flush()
@@ -260,7 +267,9 @@ def crisis_realerts(db: Session, now: datetime, realert_hours: float) -> list[Re
     acknowledged within `realert_hours`: one entry each, with the window they are in."""
     now = _aware(now)
     window = timedelta(hours=realert_hours)
-    is_l1 = or_(Warning.confirmed_level == "L1", and_(Warning.confirmed_level.is_(None), Warning.suggested_level == "L1"))
+    is_l1 = or_(
+        Warning.confirmed_level == "L1", and_(Warning.confirmed_level.is_(None), Warning.suggested_level == "L1")
+    )
     rows = db.execute(
         select(Warning.id, Warning.school_id, Warning.student_id, Warning.created_at).where(
             is_l1,
@@ -277,8 +286,15 @@ def crisis_realerts(db: Session, now: datetime, realert_hours: float) -> list[Re
 def interview_queue(db: Session, user: User) -> list[Warning]:
     """Suggested, unconfirmed L1–L3 warnings of the counselor's schools: crises first, then level, then oldest."""
     mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
-    rows = list(db.scalars(select(Warning).where(Warning.status == "suggested", Warning.suggested_level.in_(INTERVIEW_LEVELS),
-                                                 Warning.school_id.in_(mine))))
+    rows = list(
+        db.scalars(
+            select(Warning).where(
+                Warning.status == "suggested",
+                Warning.suggested_level.in_(INTERVIEW_LEVELS),
+                Warning.school_id.in_(mine),
+            )
+        )
+    )
     rows.sort(key=lambda w: (RANK[w.suggested_level], w.created_at, w.id))
     return rows
 

@@ -138,10 +138,16 @@ def _axes(parts: list[str], left: float, top: float, right: float, bottom: float
           y_of: Any, percent: bool, x_label: str, y_label: str, width: int, height: int) -> None:
     for t in ticks:
         y = y_of(t)
-        parts.append(f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(
+            f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{right:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>'
+        )
         parts.append(_text(left - 6, y + 4, _fmt(t, percent), anchor="end", size=11, colour=MUTED))
-    parts.append(f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>')
-    parts.append(f'<line x1="{left:.1f}" y1="{bottom:.1f}" x2="{right:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>')
+    parts.append(
+        f'<line x1="{left:.1f}" y1="{top:.1f}" x2="{left:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>'
+    )
+    parts.append(
+        f'<line x1="{left:.1f}" y1="{bottom:.1f}" x2="{right:.1f}" y2="{bottom:.1f}" stroke="{INK}" stroke-width="1"/>'
+    )
     if x_label:
         parts.append(_text((left + right) / 2, height - 6, x_label, size=12, colour=INK))
     if y_label:
@@ -156,10 +162,14 @@ def _legend(parts: list[str], names: list[str], x: float, y: float, kind: str, u
         if kind == "line":
             dash = DASHES[i % len(DASHES)]
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<line x1="{cursor:.1f}" y1="{y - 4:.1f}" x2="{cursor + 22:.1f}" y2="{y - 4:.1f}" stroke="{colour}" stroke-width="2.5"{dash_attr}/>')
+            parts.append(
+                f'<line x1="{cursor:.1f}" y1="{y - 4:.1f}" x2="{cursor + 22:.1f}" y2="{y - 4:.1f}" stroke="{colour}" stroke-width="2.5"{dash_attr}/>'
+            )
             parts.append(_marker(MARKERS[i % len(MARKERS)], cursor + 11, y - 4, colour))
         else:
-            parts.append(f'<rect x="{cursor:.1f}" y="{y - 11:.1f}" width="14" height="12" fill="{_bar_fill(i, uid)}" stroke="{colour}"/>')
+            parts.append(
+                f'<rect x="{cursor:.1f}" y="{y - 11:.1f}" width="14" height="12" fill="{_bar_fill(i, uid)}" stroke="{colour}"/>'
+            )
         parts.append(_text(cursor + 28, y, name, anchor="start", size=12))
         cursor += 40 + 13 * _display_width(name)
 
@@ -318,7 +328,9 @@ def line_chart(
         for run in runs:
             if len(run) > 1:
                 d = " ".join(f"{'M' if j == 0 else 'L'}{px:.1f},{py:.1f}" for j, (px, py) in enumerate(run))
-                parts.append(f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5"{dash_attr} class="series"/>')
+                parts.append(
+                    f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="2.5"{dash_attr} class="series"/>'
+                )
             for px, py in run:
                 parts.append(_marker(MARKERS[i % len(MARKERS)], px, py, colour))
     if len(data) > 1:

@@ -95,8 +95,12 @@ def _guardians(ctx: DemoContext, family: str, groups: set[str]) -> list[dict[str
     if "left_behind" in groups:  # parents work away: a grandparent looks after the child
         carer = rng.choice([("祖父", "M"), ("祖母", "F"), ("外祖母", "F"), ("外祖父", "M")])
         carer_family = family if carer[0] in ("祖父", "祖母") else names.surname(rng)
-        out = [{"name": names.adult_name(rng, carer[1], carer_family), "relation": carer[0], "phone": names.mobile(rng)}]
-        out.append({"name": names.adult_name(rng, "M", family), "relation": "父亲（外出务工）", "phone": names.mobile(rng)})
+        out = [
+            {"name": names.adult_name(rng, carer[1], carer_family), "relation": carer[0], "phone": names.mobile(rng)}
+        ]
+        out.append(
+            {"name": names.adult_name(rng, "M", family), "relation": "父亲（外出务工）", "phone": names.mobile(rng)}
+        )
         return out
     father = {"name": names.adult_name(rng, "M", family), "relation": "父亲", "phone": names.mobile(rng)}
     mother = {"name": names.adult_name(rng, "F"), "relation": "母亲", "phone": names.mobile(rng)}

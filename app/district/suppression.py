@@ -177,7 +177,9 @@ class Structure:
                         ri = work.pop()
                         if count[ri] != 1:
                             continue
-                        choice, escalated = self._pick([m for m in self.relations[ri] if not hidden[m]], values, step, k)
+                        choice, escalated = self._pick(
+                            [m for m in self.relations[ri] if not hidden[m]], values, step, k
+                        )
                         if choice is None:
                             continue
                         escalations += escalated

@@ -203,7 +203,9 @@ def audit_verify() -> None:
     session = db.session
     count, brk = verify_chain(session)
     if brk is not None:
-        click.echo(f"audit chain BROKEN at event {brk.seq}: {brk.problem} ({count} events verified before it)", err=True)
+        click.echo(
+            f"audit chain BROKEN at event {brk.seq}: {brk.problem} ({count} events verified before it)", err=True
+        )
         sys.exit(1)
     last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == count)) if count else None
     session.rollback()

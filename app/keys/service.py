@@ -56,9 +56,17 @@ def key_status(session: Session, keyring: crypto.KeyRing, source: str = "") -> K
         ).tuples().all()
     )
     destroyed = session.scalar(
-        select(func.count()).select_from(DataKey).where((DataKey.wrapped.is_(None)) | (DataKey.destroyed_at.is_not(None)))
+        select(func.count())
+        .select_from(DataKey)
+        .where((DataKey.wrapped.is_(None)) | (DataKey.destroyed_at.is_not(None)))
     )
-    return KeyStatus(keyring.versions, keyring.current_version, {int(v): int(n) for v, n in live.items()}, int(destroyed or 0), source)
+    return KeyStatus(
+        keyring.versions,
+        keyring.current_version,
+        {int(v): int(n) for v, n in live.items()},
+        int(destroyed or 0),
+        source,
+    )
 
 
 # -- rotation ---------------------------------------------------------------------------------------------------
@@ -109,8 +117,12 @@ def rewrap_data_keys(
     commit = commit or session.commit
     result = RewrapResult(keyring.current_version)
     pending = session.scalar(
-        select(func.count()).select_from(DataKey).where(
-            DataKey.master_version != keyring.current_version, DataKey.wrapped.is_not(None), DataKey.destroyed_at.is_(None)
+        select(func.count())
+        .select_from(DataKey)
+        .where(
+            DataKey.master_version != keyring.current_version,
+            DataKey.wrapped.is_not(None),
+            DataKey.destroyed_at.is_(None),
         )
     )
     append_event(
@@ -261,17 +273,30 @@ def verify_sealed(
             pks = [r.pk for r in chunk if r.model is model]
             by_model[model] = {o.id: o for o in session.scalars(select(model).where(model.id.in_(pks)))}
         students = {s.id: s for objs in by_model.values() for s in objs.values() if isinstance(s, Student)}
-        owner_ids = {
-            getattr(o, "student_id", None) for objs in by_model.values() for o in objs.values() if not isinstance(o, Student)
-        } - set(students) - {None}
+        owner_ids = (
+            {
+                getattr(o, "student_id", None)
+                for objs in by_model.values()
+                for o in objs.values()
+                if not isinstance(o, Student)
+            }
+            - set(students)
+            - {None}
+        )
         if owner_ids:
-            students.update({s.id: s for s in session.scalars(select(Student).where(Student.id.in_(sorted(owner_ids))))})
+            students.update(
+                {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(sorted(owner_ids))))}
+            )
         for ref in chunk:
             obj = by_model[ref.model].get(ref.pk)
             if obj is None:  # deleted since the list was taken
                 continue
             report.checked += 1
-            student = obj if isinstance(obj, Student) else students.get(getattr(obj, "student_id", -1)) or _student_of(session, obj)
+            student = (
+                obj
+                if isinstance(obj, Student)
+                else students.get(getattr(obj, "student_id", -1)) or _student_of(session, obj)
+            )
             erased = student is not None and student.status == "erased"
             table = ref.model.__tablename__
             try:

@@ -83,9 +83,13 @@ def send_pending(db: Session, now: datetime, config: Mapping[str, Any] | None = 
     unread = dict(
         db.execute(
             select(Notification.user_id, func.count())
-            .where(Notification.user_id.in_(list(by_user)), Notification.read_at.is_(None), Notification.kind != "digest")
+            .where(
+                Notification.user_id.in_(list(by_user)), Notification.read_at.is_(None), Notification.kind != "digest"
+            )
             .group_by(Notification.user_id)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     sent = mailed = 0
     server = _smtp(config)

@@ -50,7 +50,9 @@ def notify(
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind}")
     user_id = user if isinstance(user, int) else user.id
-    exists = db.scalar(select(Notification.id).where(Notification.user_id == user_id, Notification.dedup_key == dedup_key))
+    exists = db.scalar(
+        select(Notification.id).where(Notification.user_id == user_id, Notification.dedup_key == dedup_key)
+    )
     if exists is not None:
         return None
     note = Notification(

@@ -50,12 +50,21 @@ def weekly_digest(db: Session, now: datetime, policy: RecheckPolicy, tz: ZoneInf
         select(Recheck.school_id, func.count())
         .where(Recheck.status.in_(OPEN_STATUSES), Recheck.due_on >= today, Recheck.due_on <= week_end)
         .group_by(Recheck.school_id)), "due_this_week")
-    add(db.execute(
-        select(Warning.school_id, func.count())
-        .where(
-            or_(Warning.confirmed_level == "L1", and_(Warning.confirmed_level.is_(None), Warning.suggested_level == "L1")),
-            Warning.status.in_(("suggested", "confirmed")), Warning.acknowledged_at.is_(None))
-        .group_by(Warning.school_id)), "crises")
+    add(
+        db.execute(
+            select(Warning.school_id, func.count())
+            .where(
+                or_(
+                    Warning.confirmed_level == "L1",
+                    and_(Warning.confirmed_level.is_(None), Warning.suggested_level == "L1"),
+                ),
+                Warning.status.in_(("suggested", "confirmed")),
+                Warning.acknowledged_at.is_(None),
+            )
+            .group_by(Warning.school_id)
+        ),
+        "crises",
+    )
     unread = dict(db.execute(
         select(Notification.user_id, func.count()).where(Notification.read_at.is_(None), Notification.kind != "digest")
         .group_by(Notification.user_id)).tuples().all())

@@ -24,7 +24,8 @@ PAGE_SIZE = 50
 
 def unread_count(user: Any) -> int:
     return int(
-        db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+        db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
+        or 0
     )
 
 
@@ -55,20 +56,33 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
     if note.kind == "crisis":
         return Shown(note, _("A level 1 warning needs your attention today."), file_link, open_file)
     if note.kind == "crisis_realert":
-        return Shown(note, _("A level 1 warning is still not acknowledged (reminder %(n)s).", n=p.get("window", 1)), file_link, open_file)
+        return Shown(
+            note,
+            _("A level 1 warning is still not acknowledged (reminder %(n)s).", n=p.get("window", 1)),
+            file_link,
+            open_file,
+        )
     if note.kind == "crisis_unassigned":
         return Shown(
             note,
-            _("A level 1 warning arrived at %(school)s, which has no active counselor to receive it. Assign a counselor to this school now.",
-              school=p.get("school", "—")),
-            "/admin/users", _("Users"),
+            _(
+                "A level 1 warning arrived at %(school)s, which has no active counselor to receive it. Assign a counselor to this school now.",
+                school=p.get("school", "—"),
+            ),
+            "/admin/users",
+            _("Users"),
         )
     if note.kind == "recheck_due":
         return Shown(note, _("A recheck is due on %(date)s.", date=due), file_link, open_file)
     if note.kind == "recheck_overdue":
         return Shown(note, _("A recheck is overdue (it was due on %(date)s).", date=due), file_link, open_file)
     if note.kind == "recheck_escalated":
-        return Shown(note, _("A recheck at your school is long overdue (it was due on %(date)s).", date=due), file_link, open_file)
+        return Shown(
+            note,
+            _("A recheck at your school is long overdue (it was due on %(date)s).", date=due),
+            file_link,
+            open_file,
+        )
     if note.kind == "checkin_due":
         return Shown(
             note,
@@ -81,9 +95,15 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
     if note.kind == "digest":
         return Shown(
             note,
-            _("Weekly summary: %(overdue)s overdue rechecks, %(due)s due this week, %(crises)s level 1 warnings not acknowledged, %(unread)s unread notifications.",
-              overdue=p.get("overdue", 0), due=p.get("due_this_week", 0), crises=p.get("crises", 0), unread=p.get("unread", 0)),
-            "/rechecks", _("Rechecks"),
+            _(
+                "Weekly summary: %(overdue)s overdue rechecks, %(due)s due this week, %(crises)s level 1 warnings not acknowledged, %(unread)s unread notifications.",
+                overdue=p.get("overdue", 0),
+                due=p.get("due_this_week", 0),
+                crises=p.get("crises", 0),
+                unread=p.get("unread", 0),
+            ),
+            "/rechecks",
+            _("Rechecks"),
         )
     return Shown(note, _("Notification"), None, None)
 
@@ -95,11 +115,17 @@ def index():
     query = select(Notification).where(Notification.user_id == current_user.id)
     if show == "unread":
         query = query.where(Notification.read_at.is_(None))
-    notes = list(db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE)))
+    notes = list(
+        db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE))
+    )
     student_ids = {n.student_id for n in notes if n.student_id}
     recheck_ids = {n.recheck_id for n in notes if n.recheck_id}
-    students = {s.id: s for s in db.session.scalars(select(Student).where(Student.id.in_(student_ids)))} if student_ids else {}
-    rechecks = {r.id: r for r in db.session.scalars(select(Recheck).where(Recheck.id.in_(recheck_ids)))} if recheck_ids else {}
+    students = (
+        {s.id: s for s in db.session.scalars(select(Student).where(Student.id.in_(student_ids)))} if student_ids else {}
+    )
+    rechecks = (
+        {r.id: r for r in db.session.scalars(select(Recheck).where(Recheck.id.in_(recheck_ids)))} if recheck_ids else {}
+    )
     shown = [render_notification(n, students, rechecks) for n in notes]
     return render_template("notifications/index.html", shown=shown, unread=unread_count(current_user), show=show)
 

@@ -26,7 +26,9 @@ def parse_now(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date-time such as 2026-12-01T08:00:00+08:00", param_hint="--now") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date-time such as 2026-12-01T08:00:00+08:00", param_hint="--now"
+        ) from None
     if moment.tzinfo is None:  # a bare time is the school's local time
         from app.rechecks.service import school_timezone
 

@@ -98,7 +98,9 @@ class _Check:
     def fail(self, where: str, msg: str) -> PolicyError:
         return PolicyError(f"{self.name}: {where}: {msg}")
 
-    def get(self, data: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
+    def get(
+        self, data: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...], required: bool = True
+    ) -> Any:
         if key not in data or data[key] is None:
             if required:
                 raise self.fail(f"{where}.{key}".lstrip("."), "is required")
@@ -176,7 +178,9 @@ def policy_from_dict(data: Any, name: str = "<policy>", known_instruments: set[s
         n = c.get(t, "n", where, int)
         if n not in (1, 2):
             raise c.fail(f"{where}.n", "must be 1 (autumn) or 2 (spring)")
-        terms.append(Term(n, c.month_day(t.get("starts"), f"{where}.starts"), c.month_day(t.get("ends"), f"{where}.ends")))
+        terms.append(
+            Term(n, c.month_day(t.get("starts"), f"{where}.starts"), c.month_day(t.get("ends"), f"{where}.ends"))
+        )
     points = c.get(care, "remind_days_before_term_end", "care_checkins", list)
     if not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 365 for p in points):
         raise c.fail("care_checkins.remind_days_before_term_end", "must be a list of whole days (0-365)")

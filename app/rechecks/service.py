@@ -224,7 +224,9 @@ class RecheckLists:
     per_counselor: list[dict[str, Any]] = field(default_factory=list)
 
 
-def recheck_lists(db: Session, user: User, today: date, school_id: int | None = None, done_days: int = 90) -> RecheckLists:
+def recheck_lists(
+    db: Session, user: User, today: date, school_id: int | None = None, done_days: int = 90
+) -> RecheckLists:
     """Due this week, overdue, recently done, and on-time vs late counts per school and per counselor."""
     week_end = today + timedelta(days=6 - today.weekday())
     scope = [visible_rechecks(user)]
@@ -263,10 +265,18 @@ def recheck_lists(db: Session, user: User, today: date, school_id: int | None = 
             group_col,
             func.sum(case((and_(Recheck.status.in_(OPEN_STATUSES), Recheck.due_on < today), 1), else_=0)),
             func.sum(
-                case((and_(Recheck.status.in_(OPEN_STATUSES), Recheck.due_on >= today, Recheck.due_on <= week_end), 1), else_=0)
+                case(
+                    (and_(Recheck.status.in_(OPEN_STATUSES), Recheck.due_on >= today, Recheck.due_on <= week_end), 1),
+                    else_=0,
+                )
             ),
             func.sum(case((and_(Recheck.status == "done", Recheck.on_time.is_(True)), 1), else_=0)),
-            func.sum(case((and_(Recheck.status == "done", or_(Recheck.on_time.is_(False), Recheck.on_time.is_(None))), 1), else_=0)),
+            func.sum(
+                case(
+                    (and_(Recheck.status == "done", or_(Recheck.on_time.is_(False), Recheck.on_time.is_(None))), 1),
+                    else_=0,
+                )
+            ),
         ).where(*scope)
 
     school_rows = db.execute(

@@ -65,7 +65,12 @@ def advance_rechecks(db: Session, now: datetime, policy: RecheckPolicy, tz: Zone
     created = 0
     for status, kind in STAGES:
         created += notify_recheck_stage(db, status, kind, now)
-    return {"rechecks_marked_due": due, "rechecks_marked_overdue": overdue, "rechecks_escalated": escalated, "notifications_created": created}
+    return {
+        "rechecks_marked_due": due,
+        "rechecks_marked_overdue": overdue,
+        "rechecks_escalated": escalated,
+        "notifications_created": created,
+    }
 
 
 def _key(prefix: str, column: Any) -> Any:

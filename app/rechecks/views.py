@@ -26,7 +26,9 @@ def check_policy(app: Flask) -> None:
 
 
 # -- receivers (flush only; they run inside the sender's transaction) ----------------------------------------
-def on_level_confirmed(sender: Any, db: Any, actor: Any, warning: Any, case: Any = None, previous_level: Any = None, **_: Any) -> None:
+def on_level_confirmed(
+    sender: Any, db: Any, actor: Any, warning: Any, case: Any = None, previous_level: Any = None, **_: Any
+) -> None:
     service.schedule_recheck(db, warning, case.id if case is not None else None)
 
 
@@ -65,7 +67,11 @@ def recheck_file_section(student: Student, reader: Any, user: Any) -> Markup | N
     """The student file's recheck part: every recheck, due date, instrument, done on time or late."""
     from models import Recheck
 
-    rows = list(db.session.scalars(select(Recheck).where(Recheck.student_id == student.id).order_by(Recheck.due_on.desc(), Recheck.id.desc())))
+    rows = list(
+        db.session.scalars(
+            select(Recheck).where(Recheck.student_id == student.id).order_by(Recheck.due_on.desc(), Recheck.id.desc())
+        )
+    )
     if not rows:
         return None
     return Markup(render_template("rechecks/_file_section.html", rechecks=rows, today=local_today()))

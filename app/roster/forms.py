@@ -77,7 +77,10 @@ class GuardianForm(Form):
 
 
 class StudentForm(FlaskForm):
-    name = StringField(_l("Full name"), validators=[DataRequired(message=REQUIRED), Length(max=50, message=_l("At most 50 characters"))])
+    name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(message=REQUIRED), Length(max=50, message=_l("At most 50 characters"))],
+    )
     student_number = StringField(
         _l("Student number"),
         validators=[DataRequired(message=REQUIRED), Length(max=32, message=_l("At most 32 characters"))],
@@ -95,9 +98,13 @@ class StudentForm(FlaskForm):
                            description=_l("A class of the same school and grade"))
     status = SelectField(_l("Status"), choices=[(s, STATUS_LABELS[s]) for s in EDITABLE_STATUSES])
     care_groups = MultiCheckboxField(_l("Care groups"), choices=[])
-    guardians = FieldList(FormField(GuardianForm), label=_l("Guardians"), min_entries=MAX_GUARDIANS, max_entries=MAX_GUARDIANS)
+    guardians = FieldList(
+        FormField(GuardianForm), label=_l("Guardians"), min_entries=MAX_GUARDIANS, max_entries=MAX_GUARDIANS
+    )
 
-    def setup(self, schools: list[Any], classes: list[SchoolClass], care_groups: list[tuple[str, str]], this_year: int) -> StudentForm:
+    def setup(
+        self, schools: list[Any], classes: list[SchoolClass], care_groups: list[tuple[str, str]], this_year: int
+    ) -> StudentForm:
         """Fill the choices that depend on the user's scope and the configured care groups."""
         several = len(schools) > 1
         self.school_id.choices = [(s.id, s.name) for s in schools]
@@ -150,7 +157,9 @@ class StudentForm(FlaskForm):
         return rows
 
 
-def parse_filters(args: Mapping[str, str], school_ids: set[int], class_ids: set[int], care_keys: set[str]) -> StudentFilters:
+def parse_filters(
+    args: Mapping[str, str], school_ids: set[int], class_ids: set[int], care_keys: set[str]
+) -> StudentFilters:
     """Read list filters from the query string; anything outside the user's scope or unknown is ignored."""
 
     def as_int(name: str) -> int | None:

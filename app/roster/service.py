@@ -145,7 +145,11 @@ def _filter_detail(filters: StudentFilters) -> dict[str, Any]:
 
 def class_list(db: Session, vault: Vault, user: User) -> list[tuple[SchoolClass, list[StudentRow]]]:
     """A head teacher's classes and their enrolled students, names opened under ONE audit event."""
-    classes = list(db.scalars(select(SchoolClass).where(SchoolClass.visible_to(user)).order_by(SchoolClass.grade, SchoolClass.name)))
+    classes = list(
+        db.scalars(
+            select(SchoolClass).where(SchoolClass.visible_to(user)).order_by(SchoolClass.grade, SchoolClass.name)
+        )
+    )
     students = list(
         db.scalars(
             select(Student)
@@ -237,12 +241,17 @@ def valid_birth_ym(value: str, this_year: int) -> bool:
     return m is not None and this_year - 25 <= int(m.group(1)) <= this_year and 1 <= int(m.group(2)) <= 12
 
 
-def find_number_owner(db: Session, vault: Vault, district_id: int, number: str, exclude: Student | None = None) -> Student | None:
+def find_number_owner(
+    db: Session, vault: Vault, district_id: int, number: str, exclude: Student | None = None
+) -> Student | None:
     """The student of this district who already has this student number (blind index, then plaintext confirm)."""
     stmt = (
         select(Student)
         .join(School, School.id == Student.school_id)
-        .where(School.district_id == district_id, Student.student_number_bidx == vault.blind_index("student_number", number))
+        .where(
+            School.district_id == district_id,
+            Student.student_number_bidx == vault.blind_index("student_number", number),
+        )
     )
     if exclude is not None and exclude.id is not None:
         stmt = stmt.where(Student.id != exclude.id)
@@ -252,7 +261,9 @@ def find_number_owner(db: Session, vault: Vault, district_id: int, number: str, 
     return None
 
 
-def _check(db: Session, actor_user: User, vault: Vault, data: StudentData, student: Student | None) -> tuple[School, SchoolClass | None]:
+def _check(
+    db: Session, actor_user: User, vault: Vault, data: StudentData, student: Student | None
+) -> tuple[School, SchoolClass | None]:
     from app.care_groups import care_group_keys
 
     school = db.get(School, data.school_id)
@@ -307,7 +318,9 @@ def create_student(db: Session, actor: Actor, vault: Vault, actor_user: User, da
     return student
 
 
-def update_student(db: Session, actor: Actor, vault: Vault, actor_user: User, student: Student, data: StudentData) -> list[str]:
+def update_student(
+    db: Session, actor: Actor, vault: Vault, actor_user: User, student: Student, data: StudentData
+) -> list[str]:
     """Apply the changes; writes `student.updated` naming the changed fields (none: no event). Returns them.
 
     Identity fields count as changed when they differ after normalisation (spaces, full-width digits), the same
@@ -317,7 +330,11 @@ def update_student(db: Session, actor: Actor, vault: Vault, actor_user: User, st
         raise RosterError("school_id", "school")
     _, klass = _check(db, actor_user, vault, data, student)
     changed: list[str] = []
-    for column, value in (("name", data.name), ("student_number", data.student_number), ("national_id", data.national_id)):
+    for column, value in (
+        ("name", data.name),
+        ("student_number", data.student_number),
+        ("national_id", data.national_id),
+    ):
         old_present = getattr(student, f"{column}_enc") is not None
         if value:
             if not old_present or not vault.matches(student, column, value):

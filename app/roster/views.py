@@ -139,7 +139,9 @@ def new_student():
         else:
             flash(_("Student added."), "success")
             return redirect(url_for("roster.student", public_id=created.public_id))
-    return render_template("roster/form.html", form=form, student=None), 200 if request.method == "GET" or not form.errors else 422
+    return render_template(
+        "roster/form.html", form=form, student=None
+    ), 200 if request.method == "GET" or not form.errors else 422
 
 
 @bp.route("/students/<public_id>/edit", methods=["GET", "POST"])
@@ -168,7 +170,9 @@ def edit_student(public_id: str):
             entry.form.phone.data = guardian.get("phone", "")
     elif form.validate_on_submit():
         try:
-            changed = service.update_student(db.session, current_actor(), get_vault(), current_user, student, _data(form))
+            changed = service.update_student(
+                db.session, current_actor(), get_vault(), current_user, student, _data(form)
+            )
         except service.RosterError as exc:
             _attach(form, exc)
         else:

@@ -43,9 +43,15 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
         school = _school(session, school_code)
         vault = Vault(session, keyring(), actor)
         try:
-            plan = service.plan_import(session, vault, school, path, today=local_today(),
-                                       max_bytes=current_app.config.get("ROSTER_IMPORT_MAX_BYTES", service.parse.MAX_BYTES),
-                                       max_rows=current_app.config.get("ROSTER_IMPORT_MAX_ROWS", service.parse.MAX_ROWS))
+            plan = service.plan_import(
+                session,
+                vault,
+                school,
+                path,
+                today=local_today(),
+                max_bytes=current_app.config.get("ROSTER_IMPORT_MAX_BYTES", service.parse.MAX_BYTES),
+                max_rows=current_app.config.get("ROSTER_IMPORT_MAX_ROWS", service.parse.MAX_ROWS),
+            )
         except RosterFileError as exc:
             raise click.ClickException(str(exc)) from None
         for p in plan.problems[:500]:
@@ -57,10 +63,14 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
         if plan.extra_columns:
             click.echo("ignored column(s): " + ", ".join(plan.extra_columns))
         c = plan.counts()
-        summary = (f"{c['rows']} row(s): {c['create']} to create, {c['update']} to update, {c['unchanged']} unchanged, "
-                   f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), {c['bad_rows']} row(s) with errors")
+        summary = (
+            f"{c['rows']} row(s): {c['create']} to create, {c['update']} to update, {c['unchanged']} unchanged, "
+            f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), {c['bad_rows']} row(s) with errors"
+        )
         for t in plan.transfers[:50]:
-            click.echo(f"transfer: row {t.row.row} ({t.row.student_number}) is at {t.from_school.name} ({t.from_school.code})")
+            click.echo(
+                f"transfer: row {t.row.row} ({t.row.student_number}) is at {t.from_school.name} ({t.from_school.code})"
+            )
         if dry_run:
             service.audit_preview(session, actor, plan)
             click.echo("dry run: " + summary + "; nothing written")
@@ -71,10 +81,12 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
             failed = True
         else:
             result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial)
-            click.echo(f"{school.code}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
-                       f"{result.transferred} transferred, {result.transfers_pending} transfer(s) not applied "
-                       f"(use --apply-transfers), {result.classes_created} class(es) created"
-                       + (f", {result.skipped_rows} bad row(s) skipped" if result.skipped_rows else ""))
+            click.echo(
+                f"{school.code}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
+                f"{result.transferred} transferred, {result.transfers_pending} transfer(s) not applied "
+                f"(use --apply-transfers), {result.classes_created} class(es) created"
+                + (f", {result.skipped_rows} bad row(s) skipped" if result.skipped_rows else "")
+            )
     if failed:
         raise SystemExit(1)
 

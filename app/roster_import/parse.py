@@ -72,11 +72,15 @@ MALE = {"男", "m", "male", "男性", "男生"}
 FEMALE = {"女", "f", "female", "女性", "女生"}
 
 NUMBER_RE = re.compile(r"^[A-Z0-9]{4,32}$")
-CLASS_FULL_RE = re.compile(r"^(初[一二三]|小[一二三四五六]|[一二三四五六七八九1-9])(?:年级)?\(?([0-9一二三四五六七八九十〇零两]{1,3})\)?班?$")
+CLASS_FULL_RE = re.compile(
+    r"^(初[一二三]|小[一二三四五六]|[一二三四五六七八九1-9])(?:年级)?\(?([0-9一二三四五六七八九十〇零两]{1,3})\)?班?$"
+)
 CLASS_DOTTED_RE = re.compile(r"^([1-9])[.\-_/]([0-9]{1,2})$")
 CLASS_ONLY_RE = re.compile(r"^\(?([0-9一二三四五六七八九十〇零两]{1,3})\)?班?$")
 GRADE_RE = re.compile(r"^([1-9一二三四五六七八九])(?:年级|级)?$")
-YM_RE = re.compile(r"^(\d{4})\s*(?:[-/.年])\s*(\d{1,2})\s*(?:月)?(?:\s*[-/.]?\s*\d{1,2}\s*(?:日|号)?)?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$")
+YM_RE = re.compile(
+    r"^(\d{4})\s*(?:[-/.年])\s*(\d{1,2})\s*(?:月)?(?:\s*[-/.]?\s*\d{1,2}\s*(?:日|号)?)?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
 YM_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 
 
@@ -93,7 +97,9 @@ class Problem:
     def text(self) -> str:
         from flask_babel import gettext as _
 
-        return _("Row %(row)s, column %(column)s: %(message)s", row=self.row, column=self.column, message=str(self.message))
+        return _(
+            "Row %(row)s, column %(column)s: %(message)s", row=self.row, column=self.column, message=str(self.message)
+        )
 
 
 @dataclass
@@ -351,7 +357,9 @@ def sniff(path: Path, max_bytes: int = MAX_BYTES) -> str:
     for magic, what in BINARY_MAGIC:
         if head.startswith(magic):
             if what == "xls":
-                raise RosterFileError(_l("This is an old Excel .xls file: open it in Excel or WPS and save it as .xlsx."))
+                raise RosterFileError(
+                    _l("This is an old Excel .xls file: open it in Excel or WPS and save it as .xlsx.")
+                )
             raise RosterFileError(_l("The file is not a spreadsheet: upload an .xlsx or .csv file."))
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "csv"
@@ -374,7 +382,9 @@ def check_zip(path: Path) -> None:
     for info in infos:
         total += info.file_size
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise RosterFileError(_l("The workbook expands far more than a real spreadsheet; it looks like a compressed-file bomb."))
+            raise RosterFileError(
+                _l("The workbook expands far more than a real spreadsheet; it looks like a compressed-file bomb.")
+            )
     if total > MAX_UNCOMPRESSED:
         raise RosterFileError(_l("The workbook expands to more than %(n)s MB; it looks like a compressed-file bomb.",
                                  n=MAX_UNCOMPRESSED // (1024 * 1024)))
@@ -438,7 +448,9 @@ def iter_xlsx(path: Path) -> Iterator[list[Any]]:
         fh.close()
 
 
-def parse_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, this_year: int | None = None) -> ParsedFile:
+def parse_file(
+    path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, this_year: int | None = None
+) -> ParsedFile:
     """Read, check and normalise every row. File-level failures raise RosterFileError; row problems are listed."""
     path = Path(path)
     kind = sniff(path, max_bytes)
@@ -460,7 +472,9 @@ def parse_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = 
                 missing = [c for c in REQUIRED if c not in columns]
                 if missing:
                     names = "、".join(BASE_HEADERS[c][0] for c in missing)
-                    raise RosterFileError(_l("Missing column(s): %(cols)s. The first row must hold the column names.", cols=names))
+                    raise RosterFileError(
+                        _l("Missing column(s): %(cols)s. The first row must hold the column names.", cols=names)
+                    )
                 parsed = ParsedFile(kind, encoding, header, columns, extra, problems=problems)
                 continue
             assert parsed is not None
@@ -468,7 +482,9 @@ def parse_file(path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = 
                 continue
             parsed.data_rows += 1
             if parsed.data_rows > max_rows:
-                raise RosterFileError(_l("More than %(n)s students in one file; split it (one school per file).", n=max_rows))
+                raise RosterFileError(
+                    _l("More than %(n)s students in one file; split it (one school per file).", n=max_rows)
+                )
             _parse_row(parsed, number, raw, this_year)
     finally:
         close = getattr(rows_iter, "close", None)
@@ -519,7 +535,10 @@ def _parse_row(parsed: ParsedFile, number: int, raw: list[Any], this_year: int) 
     if not student_number:
         bad("student_number", _l("empty"))
     elif not NUMBER_RE.match(student_number):
-        bad("student_number", _l("%(value)s is not a student number (4-32 letters and digits)", value=student_number[:40]))
+        bad(
+            "student_number",
+            _l("%(value)s is not a student number (4-32 letters and digits)", value=student_number[:40]),
+        )
 
     gender_text = text_at("gender")
     gender = parse_gender(gender_text)

@@ -149,7 +149,9 @@ def plan_import(
     rows: list[RosterRow] = []
     for r in parsed.rows:
         if r.grade not in offered:
-            plan.problems.append(Problem(r.row, grade_col, _l("%(school)s has no grade %(grade)s", school=school.name, grade=r.grade)))
+            plan.problems.append(
+                Problem(r.row, grade_col, _l("%(school)s has no grade %(grade)s", school=school.name, grade=r.grade))
+            )
             continue
         rows.append(r)
     matches = _match_numbers(db, vault, school.district_id, rows)
@@ -173,7 +175,13 @@ def plan_import(
                 plan.unchanged.append(r)
         else:
             if key is None:
-                plan.problems.append(Problem(r.row, class_col, _l("the student is at another school: a class is needed to transfer them here")))
+                plan.problems.append(
+                    Problem(
+                        r.row,
+                        class_col,
+                        _l("the student is at another school: a class is needed to transfer them here"),
+                    )
+                )
                 continue
             plan.transfers.append(Transfer(r, student, db.get(School, student.school_id), fields))  # type: ignore[arg-type]
     plan.new_classes = sorted(new_classes)
@@ -183,7 +191,9 @@ def plan_import(
 
 def _school_classes(db: Session, school: School, school_year: str) -> dict[tuple[int, int], SchoolClass]:
     out: dict[tuple[int, int], SchoolClass] = {}
-    for klass in db.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id, SchoolClass.school_year == school_year)):
+    for klass in db.scalars(
+        select(SchoolClass).where(SchoolClass.school_id == school.id, SchoolClass.school_year == school_year)
+    ):
         parsed = parse.parse_class(klass.name)
         if parsed is not None:
             out.setdefault((klass.grade, parsed[1]), klass)
@@ -234,7 +244,9 @@ def _guardians_json(row: RosterRow) -> str:
     return json.dumps([row.guardian] if row.guardian else [], ensure_ascii=False)
 
 
-def _changed_fields(vault: Vault, student: Student, r: RosterRow, classes: dict[tuple[int, int], SchoolClass]) -> list[str]:
+def _changed_fields(
+    vault: Vault, student: Student, r: RosterRow, classes: dict[tuple[int, int], SchoolClass]
+) -> list[str]:
     """The fields this row would change on the student (identity compared as normalised plaintext)."""
     fields: list[str] = []
     if not vault.matches(student, "name", r.name):
@@ -275,7 +287,9 @@ def apply_import(
     school = plan.school
     needed = set(plan.new_classes)
     for (grade, number) in sorted(needed):
-        klass = SchoolClass(school_id=school.id, grade=grade, name=parse.class_name(grade, number), school_year=plan.school_year)
+        klass = SchoolClass(
+            school_id=school.id, grade=grade, name=parse.class_name(grade, number), school_year=plan.school_year
+        )
         db.add(klass)
         plan.classes[(grade, number)] = klass
     if needed:
@@ -310,7 +324,9 @@ def apply_import(
     return result
 
 
-def _apply_fields(vault: Vault, student: Student, r: RosterRow, fields: list[str], classes: dict[tuple[int, int], SchoolClass]) -> None:
+def _apply_fields(
+    vault: Vault, student: Student, r: RosterRow, fields: list[str], classes: dict[tuple[int, int], SchoolClass]
+) -> None:
     identity: dict[str, Any] = {}
     if "name" in fields:
         identity["name"] = r.name
@@ -449,7 +465,9 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     if groups:
         ids = dict(db.execute(select(Student.public_id, Student.id)
                               .where(Student.public_id.in_([pid for pid, _ in groups]))).tuples().all())
-        _insert_rows(db, StudentCareGroup.__table__, [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs])
+        _insert_rows(
+            db, StudentCareGroup.__table__, [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs]
+        )
     return len(values)
 
 

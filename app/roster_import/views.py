@@ -44,7 +44,9 @@ CHUNK = 1 << 16
 # -- helpers --------------------------------------------------------------------------------------------------
 def _limits() -> tuple[int, int]:
     cfg = current_app.config
-    return int(cfg.get("ROSTER_IMPORT_MAX_BYTES", parse.MAX_BYTES)), int(cfg.get("ROSTER_IMPORT_MAX_ROWS", parse.MAX_ROWS))
+    return int(cfg.get("ROSTER_IMPORT_MAX_BYTES", parse.MAX_BYTES)), int(
+        cfg.get("ROSTER_IMPORT_MAX_ROWS", parse.MAX_ROWS)
+    )
 
 
 def _upload_dir() -> Path:
@@ -110,7 +112,9 @@ def _save_upload(storage, max_bytes: int) -> tuple[str, Path]:
 
 def _plan(school: School, path: Path) -> service.ImportPlan:
     max_bytes, max_rows = _limits()
-    return service.plan_import(db.session, get_vault(), school, path, today=local_today(), max_bytes=max_bytes, max_rows=max_rows)
+    return service.plan_import(
+        db.session, get_vault(), school, path, today=local_today(), max_bytes=max_bytes, max_rows=max_rows
+    )
 
 
 def _upload_form() -> UploadForm:
@@ -161,7 +165,12 @@ def upload():
         return _render_upload(_upload_form(), 400)
     service.audit_preview(db.session, current_actor(), plan)
     if plan.ok:
-        session[SESSION_KEY] = {"token": token, "school_id": school.id, "filename": filename, "user_id": current_user.id}
+        session[SESSION_KEY] = {
+            "token": token,
+            "school_id": school.id,
+            "filename": filename,
+            "user_id": current_user.id,
+        }
     else:
         path.unlink(missing_ok=True)  # nothing can be confirmed: the file is not kept
     return render_template("roster_import/preview.html", plan=plan, filename=filename, form=ConfirmForm(),
@@ -204,8 +213,16 @@ def confirm():
                                   apply_transfers=bool(form.apply_transfers.data),
                                   audit_detail={"file": pending.get("filename", "")})
     _forget_upload()
-    flash(_("Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(moved)s transferred.",
-            created=result.created, updated=result.updated, unchanged=result.unchanged, moved=result.transferred), "success")
+    flash(
+        _(
+            "Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(moved)s transferred.",
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+            moved=result.transferred,
+        ),
+        "success",
+    )
     if result.transfers_pending:
         flash(_("%(n)s transfer(s) were not applied.", n=result.transfers_pending), "info")
     return redirect(url_for("roster_import.upload"))

@@ -20,9 +20,21 @@ scheduler_cli = AppGroup("scheduler", help="The one process that runs the period
 
 
 @scheduler_cli.command("run")
-@click.option("--lease-ttl", type=float, default=60.0, show_default=True, help="SQLite: seconds before a dead holder's lease expires.")
+@click.option(
+    "--lease-ttl",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="SQLite: seconds before a dead holder's lease expires.",
+)
 @click.option("--renew-every", type=float, default=15.0, show_default=True, help="Seconds between lease renewals.")
-@click.option("--parent-pid", type=int, default=None, hidden=True, help="Stop when this parent process is gone (used by `flask serve`).")
+@click.option(
+    "--parent-pid",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop when this parent process is gone (used by `flask serve`).",
+)
 @with_appcontext
 def scheduler_run(lease_ttl: float, renew_every: float, parent_pid: int | None) -> None:
     """Run the scheduler in the foreground (BlockingScheduler). Start it once, beside the web workers."""
@@ -42,7 +54,9 @@ def scheduler_status() -> None:
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         n = session.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND classid=0 AND objid=:k AND objsubid=1 AND granted"),
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND classid=0 AND objid=:k AND objsubid=1 AND granted"
+            ),
             {"k": ADVISORY_KEY},
         )
         click.echo("scheduler: running (advisory lock held)" if n else "scheduler: not running (advisory lock free)")
@@ -59,7 +73,9 @@ def scheduler_status() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, type=int, show_default=True)
 @click.option("--reload/--no-reload", default=None, help="Restart on code changes (default: on in development).")
-@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True, help="Run one scheduler process beside the server.")
+@click.option(
+    "--scheduler/--no-scheduler", "with_scheduler", default=True, help="Run one scheduler process beside the server."
+)
 @with_appcontext
 def serve_command(host: str, port: int, reload: bool | None, with_scheduler: bool) -> None:
     """The development server plus ONE scheduler child process; stopping one stops both.

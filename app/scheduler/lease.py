@@ -43,7 +43,10 @@ class SqliteLease:
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(SchedulerLease)
-                .where(SchedulerLease.name == LEASE_NAME, or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at < now))
+                .where(
+                    SchedulerLease.name == LEASE_NAME,
+                    or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at < now),
+                )
                 .values(holder=self.holder, expires_at=now + self.ttl)
             ).rowcount
             if taken:
@@ -76,7 +79,11 @@ class SqliteLease:
     def release(self) -> None:
         try:
             with self.engine.begin() as conn:
-                conn.execute(delete(SchedulerLease).where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder))
+                conn.execute(
+                    delete(SchedulerLease).where(
+                        SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder
+                    )
+                )
         except SQLAlchemyError:
             pass
 

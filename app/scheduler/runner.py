@@ -114,7 +114,12 @@ class SchedulerRunner:
                     return None
                 ctx = SweepContext(load_recheck_policy(), school_timezone())
                 counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
-        self.out("job " + json.dumps({"job": job_id, "holder": self.lease.holder, "at": now.isoformat(), "counts": counts}, sort_keys=True))
+        self.out(
+            "job "
+            + json.dumps(
+                {"job": job_id, "holder": self.lease.holder, "at": now.isoformat(), "counts": counts}, sort_keys=True
+            )
+        )
         return counts
 
 

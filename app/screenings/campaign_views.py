@@ -48,8 +48,10 @@ def campaigns():
 def _campaign_form() -> CampaignForm:
     form = CampaignForm()
     form.schools.choices = [(s.id, f"{s.name}（{s.code}）") for s in _my_schools()]
-    choices = [("", _("— none —"))] + [(i.id, f"{i.short_name}{'' if i.audience == 'student' else ' · ' + _('parent report')}")
-                                       for i in list_instruments()]
+    choices = [("", _("— none —"))] + [
+        (i.id, f"{i.short_name}{'' if i.audience == 'student' else ' · ' + _('parent report')}")
+        for i in list_instruments()
+    ]
     for i in range(1, RULE_ROWS + 1):
         getattr(form, f"rule{i}_instrument").choices = choices
     return form
@@ -63,7 +65,11 @@ def new_campaign():
         today = local_today()
         year = today.year if today.month >= 8 else today.year - 1
         form.term.data = f"{year}-{year + 1}-{1 if today.month >= 8 or today.month == 1 else 2}"
-        form.name.data = _("Autumn mental-health screening") if form.term.data.endswith("-1") else _("Spring mental-health screening")
+        form.name.data = (
+            _("Autumn mental-health screening")
+            if form.term.data.endswith("-1")
+            else _("Spring mental-health screening")
+        )
         form.starts_on.data = today
         form.ends_on.data = today + timedelta(days=30)
         form.schools.data = [s.id for s in _my_schools()]
@@ -91,9 +97,17 @@ def new_campaign():
             mine = {s.id: s for s in _my_schools()}
             schools = [mine[i] for i in form.schools.data if i in mine]
             campaign = create_campaign(
-                db.session, current_actor(), name=form.name.data, term=form.term.data, starts_on=form.starts_on.data,
-                ends_on=form.ends_on.data, schools=schools, rules=rules, guardian_notice=form.guardian_notice.data or None,
-                guardian_notice_on=form.guardian_notice_on.data, created_by=_user(),
+                db.session,
+                current_actor(),
+                name=form.name.data,
+                term=form.term.data,
+                starts_on=form.starts_on.data,
+                ends_on=form.ends_on.data,
+                schools=schools,
+                rules=rules,
+                guardian_notice=form.guardian_notice.data or None,
+                guardian_notice_on=form.guardian_notice_on.data,
+                created_by=_user(),
             )
             flash(_("Campaign created."), "success")
             return redirect(url_for("screenings.campaign", campaign_id=campaign.id))
@@ -110,9 +124,18 @@ def campaign(campaign_id: int):
     c = _campaign_or_404(campaign_id)
     classes = campaign_classes(db.session, c, _user().school_ids)
     progress = class_progress(db.session, c, classes)
-    totals = {k: sum(getattr(p, k) for p in progress) for k in ("assigned", "completed", "in_progress", "not_started", "opted_out")}
-    sessions = list(db.session.scalars(select(ClassSession).where(ClassSession.campaign_id == c.id, ClassSession.visible_to(_user()))
-                                       .order_by(ClassSession.opened_at.desc()).limit(30)))
+    totals = {
+        k: sum(getattr(p, k) for p in progress)
+        for k in ("assigned", "completed", "in_progress", "not_started", "opted_out")
+    }
+    sessions = list(
+        db.session.scalars(
+            select(ClassSession)
+            .where(ClassSession.campaign_id == c.id, ClassSession.visible_to(_user()))
+            .order_by(ClassSession.opened_at.desc())
+            .limit(30)
+        )
+    )
     open_by_class = {}
     for cs in sessions:
         if session_is_open(cs) and cs.class_id not in open_by_class:
@@ -154,7 +177,9 @@ def opt_outs(campaign_id: int, class_id: int):
         return redirect(url_for("screenings.campaign", campaign_id=c.id))
     names = get_vault().reveal_many(students, "roster.list", detail={"class": klass.id, "purpose": "opt_outs"})
     opted = {s.id for s in students if is_opted_out(db.session, c.id, s.id)}
-    return render_template("screenings/opt_outs.html", campaign=c, klass=klass, students=students, names=names, opted=opted)
+    return render_template(
+        "screenings/opt_outs.html", campaign=c, klass=klass, students=students, names=names, opted=opted
+    )
 
 
 # -- class sessions ----------------------------------------------------------------------------------------------
@@ -166,8 +191,9 @@ def open_session(campaign_id: int, class_id: int):
     form = OpenSessionForm()
     minutes = form.minutes.data if form.validate() else DEFAULT_SESSION_MINUTES
     try:
-        cs = session_service.open_session(db.session, current_actor(), c, klass, minutes=minutes or DEFAULT_SESSION_MINUTES,
-                                  user=_user())
+        cs = session_service.open_session(
+            db.session, current_actor(), c, klass, minutes=minutes or DEFAULT_SESSION_MINUTES, user=_user()
+        )
     except ScreeningError as exc:
         messages = {"closed": _("The campaign is closed."),
                     "instruments": _("No student-report instrument is assigned to this grade.")}
@@ -203,8 +229,11 @@ def entrance_url(code: str) -> str:
 def session_page(session_id: int):
     cs = _session_or_404(session_id)
     info = session_statuses(db.session, cs)
-    students = list(db.session.scalars(select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled")
-                                       .order_by(Student.id)))
+    students = list(
+        db.session.scalars(
+            select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled").order_by(Student.id)
+        )
+    )
     names = get_vault().reveal_many(students, "roster.list", detail={"session": cs.id})
     by_id = {s.id: s for s in students}
     url = entrance_url(cs.code)
@@ -223,7 +252,11 @@ def session_status(session_id: int):
     cs = _session_or_404(session_id)
     info = session_statuses(db.session, cs)
     ids = [sp.student_id for sp in info["progress"].students]
-    public = dict(db.session.execute(select(Student.id, Student.public_id).where(Student.id.in_(ids))).tuples().all()) if ids else {}
+    public = (
+        dict(db.session.execute(select(Student.id, Student.public_id).where(Student.id.in_(ids))).tuples().all())
+        if ids
+        else {}
+    )
     p = info["progress"]
     return jsonify({
         "open": session_is_open(cs),

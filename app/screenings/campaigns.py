@@ -91,7 +91,9 @@ def close_campaign(db: Session, actor: Actor, campaign: Campaign) -> None:
     campaign.status = "closed"
     campaign.closed_at = utcnow()
     now = utcnow()
-    for cs in db.scalars(select(ClassSession).where(ClassSession.campaign_id == campaign.id, ClassSession.closed_at.is_(None))):
+    for cs in db.scalars(
+        select(ClassSession).where(ClassSession.campaign_id == campaign.id, ClassSession.closed_at.is_(None))
+    ):
         cs.closed_at = now
     append_event(db, actor, "campaign.closed", target=f"campaign:{campaign.id}")
     db.flush()
@@ -106,7 +108,9 @@ def set_opt_outs(db: Session, actor: Actor, campaign: Campaign, klass: SchoolCla
         CampaignOptOut.campaign_id == campaign.id, CampaignOptOut.student_id.in_(class_ids))))
     added, removed = wanted - current, current - wanted
     for sid in sorted(added):
-        db.add(CampaignOptOut(campaign_id=campaign.id, student_id=sid, recorded_by_id=user.id if user else actor.user_id))
+        db.add(
+            CampaignOptOut(campaign_id=campaign.id, student_id=sid, recorded_by_id=user.id if user else actor.user_id)
+        )
     if removed:
         db.execute(delete(CampaignOptOut).where(CampaignOptOut.campaign_id == campaign.id,
                                                 CampaignOptOut.student_id.in_(removed)))
@@ -182,8 +186,13 @@ def class_progress(db: Session, campaign: Campaign, classes: Sequence[SchoolClas
         for sid, inst in db.execute(select(Screening.student_id, Screening.instrument_id).where(
                 Screening.campaign_id == campaign.id, Screening.student_id.in_(chunk))):
             done.setdefault(sid, set()).add(inst)
-        drafts.update(db.scalars(select(ResponseDraft.student_id).join(ClassSession, ClassSession.id == ResponseDraft.session_id)
-                                 .where(ClassSession.campaign_id == campaign.id, ResponseDraft.student_id.in_(chunk))))
+        drafts.update(
+            db.scalars(
+                select(ResponseDraft.student_id)
+                .join(ClassSession, ClassSession.id == ResponseDraft.session_id)
+                .where(ClassSession.campaign_id == campaign.id, ResponseDraft.student_id.in_(chunk))
+            )
+        )
     by_class = {c.id: ClassProgress(c) for c in classes}
     for sid, cid, grade in students:
         cp = by_class[cid]

@@ -17,11 +17,19 @@ screenings_cli = AppGroup("screenings", help="Screening results: import from CSV
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--school", "school_code", help="Only match students of this school (code).")
-@click.option("--district", "district_code", help="Match students of this district (code); the default when there is one.")
+@click.option(
+    "--district", "district_code", help="Match students of this district (code); the default when there is one."
+)
 @click.option("--campaign", "campaign_id", type=int, help="Attach the screenings to this campaign (id).")
 @click.option("--partial", is_flag=True, help="Write the valid rows even when some rows are wrong.")
-def import_command(path: Path, dry_run: bool, school_code: str | None, district_code: str | None, campaign_id: int | None,
-                   partial: bool) -> None:
+def import_command(
+    path: Path,
+    dry_run: bool,
+    school_code: str | None,
+    district_code: str | None,
+    campaign_id: int | None,
+    partial: bool,
+) -> None:
     """Import screening results from PATH (CSV in UTF-8 or GBK, or XLSX)."""
     from app.db import db
     from app.vault import keyring
@@ -44,7 +52,9 @@ def import_command(path: Path, dry_run: bool, school_code: str | None, district_
             district = districts[0] if districts else None
         else:
             raise click.ClickException("several districts: give --district CODE or --school CODE")
-        school_filter: ColumnElement[bool] = Student.school_id.in_(select(School.id).where(School.district_id == (district.id if district else -1)))
+        school_filter: ColumnElement[bool] = Student.school_id.in_(
+            select(School.id).where(School.district_id == (district.id if district else -1))
+        )
         if school_code:
             school = session.scalars(select(School).where(School.code == school_code)).first()
             if school is None:
@@ -65,11 +75,15 @@ def import_command(path: Path, dry_run: bool, school_code: str | None, district_
             click.echo(line, err=True)
         bad = len(report.bad_rows)
         if dry_run:
-            click.echo(f"dry run: {len(report.rows)} row(s) checked, {len(report.good_rows)} valid, {bad} with errors; nothing written")
+            click.echo(
+                f"dry run: {len(report.rows)} row(s) checked, {len(report.good_rows)} valid, {bad} with errors; nothing written"
+            )
         elif bad and not partial:
             session.rollback()
             click.echo(f"nothing written: {bad} row(s) with errors (use --partial to write the valid rows)", err=True)
         else:
-            click.echo(f"{report.written} screening(s) imported from {path.name}" + (f"; {bad} row(s) skipped" if bad else ""))
+            click.echo(
+                f"{report.written} screening(s) imported from {path.name}" + (f"; {bad} row(s) skipped" if bad else "")
+            )
     if (bad and not partial) or (dry_run and bad):
         raise SystemExit(1)

@@ -34,7 +34,9 @@ def _term_of(day: date) -> str:
 
 def _answers(inst_id: str, profile: str, rng: Any, crisis: bool) -> list[int | None]:
     inst = get_instrument(inst_id)
-    weights = {"calm": (0.70, 0.24, 0.05, 0.01), "low": (0.42, 0.38, 0.15, 0.05), "high": (0.08, 0.27, 0.35, 0.30)}[profile]
+    weights = {"calm": (0.70, 0.24, 0.05, 0.01), "low": (0.42, 0.38, 0.15, 0.05), "high": (0.08, 0.27, 0.35, 0.30)}[
+        profile
+    ]
     out: list[int | None] = []
     for item in inst.items:
         values = sorted(item.values)
@@ -70,7 +72,9 @@ def demo_screenings(ctx: Any) -> str:
         schools=schools, rules=list(RULES), guardian_notice="letter", guardian_notice_on=start - timedelta(days=7),
         created_by=counselor,
     )
-    students = list(s.scalars(select(Student).where(Student.status == "enrolled", Student.grade >= 4).order_by(Student.id)))
+    students = list(
+        s.scalars(select(Student).where(Student.status == "enrolled", Student.grade >= 4).order_by(Student.id))
+    )
     ctx.vault.preload_keys(st.data_key_id for st in students)
     with batch(s, students):
         count, positive, crises = _screen_all(s, actor, ctx, campaign, students, start)
@@ -89,10 +93,19 @@ def _screen_all(s: Any, actor: Any, ctx: Any, campaign: Campaign, students: list
         crisis = st.grade >= 7 and profile == "high" and ctx.rng.random() < 0.12
         day = start + timedelta(days=ctx.rng.randrange(0, 10))
         for inst_id in campaign.instruments_for_grade(st.grade):
-            screening = record_screening(s, actor, ctx.vault, st, inst_id, _answers(inst_id, profile, ctx.rng, crisis and inst_id == "phqa"),
-                                         mode="self" if ctx.rng.random() < 0.85 else "paper", administered_on=day,
-                                         campaign=campaign, today=day,
-                                         recorded_at=datetime.combine(day, time(10, 30), tzinfo=SHANGHAI))
+            screening = record_screening(
+                s,
+                actor,
+                ctx.vault,
+                st,
+                inst_id,
+                _answers(inst_id, profile, ctx.rng, crisis and inst_id == "phqa"),
+                mode="self" if ctx.rng.random() < 0.85 else "paper",
+                administered_on=day,
+                campaign=campaign,
+                today=day,
+                recorded_at=datetime.combine(day, time(10, 30), tzinfo=SHANGHAI),
+            )
             count += 1
             positive += bool(screening.positive)
             crises += bool(screening.critical)

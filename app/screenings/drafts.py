@@ -39,8 +39,13 @@ def load_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, in
 
 def save_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, instrument_id: str,
                answers: dict[str, int]) -> ResponseDraft:
-    draft = db.scalars(select(ResponseDraft).where(ResponseDraft.session_id == cs.id, ResponseDraft.student_id == student.id,
-                                                   ResponseDraft.instrument_id == instrument_id)).first()
+    draft = db.scalars(
+        select(ResponseDraft).where(
+            ResponseDraft.session_id == cs.id,
+            ResponseDraft.student_id == student.id,
+            ResponseDraft.instrument_id == instrument_id,
+        )
+    ).first()
     if draft is None:
         draft = ResponseDraft(session_id=cs.id, student_id=student.id, instrument_id=instrument_id)
         db.add(draft)
@@ -53,5 +58,10 @@ def save_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, in
 def drop_draft(db: Session, cs: ClassSession, student: Student, instrument_id: str) -> None:
     """Forget the student's drafts of this instrument in every session of the campaign (it has been submitted)."""
     sessions = select(ClassSession.id).where(ClassSession.campaign_id == cs.campaign_id)
-    db.execute(delete(ResponseDraft).where(ResponseDraft.session_id.in_(sessions), ResponseDraft.student_id == student.id,
-                                           ResponseDraft.instrument_id == instrument_id))
+    db.execute(
+        delete(ResponseDraft).where(
+            ResponseDraft.session_id.in_(sessions),
+            ResponseDraft.student_id == student.id,
+            ResponseDraft.instrument_id == instrument_id,
+        )
+    )

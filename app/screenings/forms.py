@@ -26,11 +26,19 @@ class MultiCheckboxField(SelectMultipleField):
 
 class CampaignForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    term = StringField(_l("Term"), validators=[DataRequired(), Regexp(r"^\d{4}-\d{4}-[12]$", message=_l("Use the form 2026-2027-1 (1 = autumn, 2 = spring)."))],
-                       description=_l("For example 2026-2027-1 for the autumn term."))
+    term = StringField(
+        _l("Term"),
+        validators=[
+            DataRequired(),
+            Regexp(r"^\d{4}-\d{4}-[12]$", message=_l("Use the form 2026-2027-1 (1 = autumn, 2 = spring).")),
+        ],
+        description=_l("For example 2026-2027-1 for the autumn term."),
+    )
     starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
     ends_on = DateField(_l("Ends on"), validators=[DataRequired()])
-    schools = MultiCheckboxField(_l("Schools"), coerce=int, validators=[DataRequired(message=_l("Choose at least one school."))])
+    schools = MultiCheckboxField(
+        _l("Schools"), coerce=int, validators=[DataRequired(message=_l("Choose at least one school."))]
+    )
     guardian_notice = SelectField(_l("How guardians were informed"), choices=GUARDIAN_METHODS, validators=[Optional()])
     guardian_notice_on = DateField(_l("Guardians informed on"), validators=[Optional()])
 

@@ -184,11 +184,15 @@ def parse(data: bytes, filename: str = "") -> list[ParsedRow]:
         try:
             pr.administered_on = date.fromisoformat(cells[date_col].strip()[:10])
         except ValueError:
-            pr.errors.append(RowError(n, "date", _("%(value)s is not a date (YYYY-MM-DD)", value=repr(cells[date_col]))))
+            pr.errors.append(
+                RowError(n, "date", _("%(value)s is not a date (YYYY-MM-DD)", value=repr(cells[date_col])))
+            )
         if inst is not None:
             extra = [k for k in q_cols if k > inst.item_count and cells[q_cols[k]].strip()]
             for k in extra:
-                pr.errors.append(RowError(n, f"q{k}", _("%(name)s has only %(n)s items", name=inst.short_name, n=inst.item_count)))
+                pr.errors.append(
+                    RowError(n, f"q{k}", _("%(name)s has only %(n)s items", name=inst.short_name, n=inst.item_count))
+                )
             answers: list[Any] = []
             for k in range(1, inst.item_count + 1):
                 col = q_cols.get(k)
@@ -230,10 +234,19 @@ def validate(db: Session, vault: Vault, rows: list[ParsedRow], school_filter: An
         if campaign is not None:
             key = (r.student_number, r.instrument_id, campaign.id)
             if key in seen:
-                r.errors.append(RowError(r.row, "instrument", _("the same student and instrument as row %(n)s", n=seen[key])))
+                r.errors.append(
+                    RowError(r.row, "instrument", _("the same student and instrument as row %(n)s", n=seen[key]))
+                )
             seen[key] = r.row
-            exists = db.query(Screening.id).filter(Screening.campaign_id == campaign.id, Screening.student_id == student.id,
-                                                   Screening.instrument_id == r.instrument_id).first()
+            exists = (
+                db.query(Screening.id)
+                .filter(
+                    Screening.campaign_id == campaign.id,
+                    Screening.student_id == student.id,
+                    Screening.instrument_id == r.instrument_id,
+                )
+                .first()
+            )
             if exists:
                 r.errors.append(RowError(r.row, "instrument", _("already recorded for this campaign")))
 

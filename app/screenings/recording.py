@@ -112,9 +112,15 @@ def record_screening(
     policy = warning_policy()
     level, reasons = suggest_level([result], student.care_groups, policy)
     screening = Screening.from_result(
-        result, student, suggested_level=level, mode=mode, administered_on=administered_on,
-        campaign_id=campaign.id if campaign is not None else None, session_id=session.id if session is not None else None,
-        recheck_id=getattr(recheck, "id", None), recorded_by_id=actor.user_id,
+        result,
+        student,
+        suggested_level=level,
+        mode=mode,
+        administered_on=administered_on,
+        campaign_id=campaign.id if campaign is not None else None,
+        session_id=session.id if session is not None else None,
+        recheck_id=getattr(recheck, "id", None),
+        recorded_by_id=actor.user_id,
     )
     if recorded_at is not None:
         screening.recorded_at = recorded_at

@@ -35,8 +35,15 @@ def normalise_code(code: str | None) -> str:
     return "".join(ch for ch in (code or "").upper() if ch.isalnum())
 
 
-def open_session(db: Session, actor: Actor, campaign: Campaign, klass: SchoolClass, *, minutes: int = DEFAULT_SESSION_MINUTES,
-                 user: User | None = None) -> ClassSession:
+def open_session(
+    db: Session,
+    actor: Actor,
+    campaign: Campaign,
+    klass: SchoolClass,
+    *,
+    minutes: int = DEFAULT_SESSION_MINUTES,
+    user: User | None = None,
+) -> ClassSession:
     if campaign.status != "open":
         raise ScreeningError("the campaign is closed", code="closed")
     if klass.school_id not in {s.id for s in campaign.schools}:
@@ -49,8 +56,14 @@ def open_session(db: Session, actor: Actor, campaign: Campaign, klass: SchoolCla
         code = new_code()
         if db.scalar(select(ClassSession.id).where(ClassSession.code == code)) is None:
             break
-    cs = ClassSession(campaign_id=campaign.id, class_id=klass.id, code=code, opened_by_id=user.id if user else actor.user_id,
-                      opened_at=now, expires_at=now + timedelta(minutes=minutes))
+    cs = ClassSession(
+        campaign_id=campaign.id,
+        class_id=klass.id,
+        code=code,
+        opened_by_id=user.id if user else actor.user_id,
+        opened_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
     cs.campaign = campaign
     cs.school_class = klass
     db.add(cs)

@@ -127,8 +127,15 @@ def _duplicate_or_raise(db: Session, submissions: Sequence[Submission], exc: Int
     wanted = sorted({k for _, k in keyed})
     stored: set[tuple[int | None, int, str]] = set()
     for i in range(0, len(wanted), 300):
-        stored.update(db.execute(select(Screening.campaign_id, Screening.student_id, Screening.instrument_id).where(
-            tuple_(Screening.campaign_id, Screening.student_id, Screening.instrument_id).in_(wanted[i:i + 300]))).tuples())
+        stored.update(
+            db.execute(
+                select(Screening.campaign_id, Screening.student_id, Screening.instrument_id).where(
+                    tuple_(Screening.campaign_id, Screening.student_id, Screening.instrument_id).in_(
+                        wanted[i : i + 300]
+                    )
+                )
+            ).tuples()
+        )
     seen: set[tuple[int, int, str]] = set()
     refused = []
     for i, key in keyed:

@@ -103,9 +103,19 @@ def enter_form(public_id: str):
                 return redirect(url_for("screenings.result", uid=screening.uid))
         flash(_("Please correct the marked answers."), "error")
     reader = get_vault().reveal(student, "student.view", detail={"purpose": "paper_entry"})
-    return render_template("screenings/enter_form.html", student=student, name=reader.name, number=reader.student_number,
-                           instruments=instruments, inst=inst, answers=answers, errors=errors, administered=administered,
-                           campaigns=campaigns, loc=loc)
+    return render_template(
+        "screenings/enter_form.html",
+        student=student,
+        name=reader.name,
+        number=reader.student_number,
+        instruments=instruments,
+        inst=inst,
+        answers=answers,
+        errors=errors,
+        administered=administered,
+        campaigns=campaigns,
+        loc=loc,
+    )
 
 
 @bp.route("/screenings/<uid>")
@@ -118,9 +128,19 @@ def result(uid: str):
     inst = get_instrument(screening.instrument_id)
     detail = result_of(screening)
     answers = reader.get_json(screening, "answers") or []
-    return render_template("screenings/result.html", screening=screening, student=student, name=reader.name, inst=inst,
-                           detail=detail, answers=answers, warning=warning, reasons=json.loads(warning.reasons) if warning else [],
-                           loc=loc, mode_label=MODE_LABELS)
+    return render_template(
+        "screenings/result.html",
+        screening=screening,
+        student=student,
+        name=reader.name,
+        inst=inst,
+        detail=detail,
+        answers=answers,
+        warning=warning,
+        reasons=json.loads(warning.reasons) if warning else [],
+        loc=loc,
+        mode_label=MODE_LABELS,
+    )
 
 
 MODE_LABELS = {"self": _l("Self-completed in class"), "paper": _l("Entered from paper"), "import": _l("Imported")}
@@ -129,8 +149,13 @@ MODE_LABELS = {"self": _l("Self-completed in class"), "paper": _l("Entered from 
 # -- import -------------------------------------------------------------------------------------------------------
 def _import_form() -> ImportForm:
     form = ImportForm()
-    open_campaigns = list(db.session.scalars(select(Campaign).where(Campaign.visible_to(_user()), Campaign.status == "open")
-                                             .order_by(Campaign.starts_on.desc())))
+    open_campaigns = list(
+        db.session.scalars(
+            select(Campaign)
+            .where(Campaign.visible_to(_user()), Campaign.status == "open")
+            .order_by(Campaign.starts_on.desc())
+        )
+    )
     form.campaign.choices = [("", _("— none —"))] + [(str(c.id), f"{c.name}（{c.term}）") for c in open_campaigns]
     return form
 
@@ -171,8 +196,12 @@ def _preview(data: bytes, filename: str, campaign_value: str, partial: bool):
                                      school_filter=_school_filter(), campaign=campaign, dry_run=True)
     except importer.ImportFileError as exc:
         flash(str(exc), "error")
-        return render_template("screenings/import.html", form=_import_form(), max_mb=importer.MAX_BYTES // (1024 * 1024),
-                               instruments=list_instruments()), 400
+        return render_template(
+            "screenings/import.html",
+            form=_import_form(),
+            max_mb=importer.MAX_BYTES // (1024 * 1024),
+            instruments=list_instruments(),
+        ), 400
     return render_template("screenings/import_preview.html", report=report, filename=filename, campaign=campaign,
                            partial=partial, payload=base64.b64encode(data).decode("ascii"),
                            instrument_name=instrument_name)
@@ -212,8 +241,15 @@ def import_confirm():
         return redirect(url_for("screenings.import_upload"))
     if report.errors and not partial:
         flash(_("Nothing was imported: %(n)s row(s) have errors.", n=len(report.bad_rows)), "error")
-        return render_template("screenings/import_preview.html", report=report, filename=filename, campaign=campaign,
-                               partial=partial, payload=request.form.get("payload", ""), instrument_name=instrument_name), 400
+        return render_template(
+            "screenings/import_preview.html",
+            report=report,
+            filename=filename,
+            campaign=campaign,
+            partial=partial,
+            payload=request.form.get("payload", ""),
+            instrument_name=instrument_name,
+        ), 400
     flash(_("%(n)s screening(s) imported.", n=report.written), "success")
     return redirect(url_for("screenings.interviews"))
 
@@ -267,12 +303,25 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
             cutoffs = []
             for cond in inst.total.positive:
                 if cond.stat == "score":
-                    cutoffs.append((cond.threshold(inst.setting_defaults), _("positive ≥%(n)s", n=int(cond.threshold(inst.setting_defaults)))))
+                    cutoffs.append(
+                        (
+                            cond.threshold(inst.setting_defaults),
+                            _("positive ≥%(n)s", n=int(cond.threshold(inst.setting_defaults))),
+                        )
+                    )
             for band in inst.total.bands:
                 if band.severe:
                     cutoffs.append((band.min, _("severe ≥%(n)s", n=band.min)))
-            chart = line_chart({inst.short_name: points}, cutoffs, title=_("%(name)s totals over time", name=inst.short_name),
-                               y_label=_("Total"), y_min=inst.total.lo, y_max=inst.total.hi, width=600, height=240)
+            chart = line_chart(
+                {inst.short_name: points},
+                cutoffs,
+                title=_("%(name)s totals over time", name=inst.short_name),
+                y_label=_("Total"),
+                y_min=inst.total.lo,
+                y_max=inst.total.hi,
+                width=600,
+                height=240,
+            )
         blocks.append({"inst": inst, "screenings": list(reversed(items)), "chart": chart})
     return Markup(render_template("screenings/_file_section.html", blocks=blocks, loc=loc, mode_label=MODE_LABELS,
                                   student=student))

@@ -75,7 +75,9 @@ def start():
             student = sessions.identify_student(db.session, vault, cs, number, month)
             if student is None:
                 failures.failure(_client())
-                errors["identity"] = _("The student number or birth month does not match. Check them and try again, or ask your teacher.")
+                errors["identity"] = _(
+                    "The student number or birth month does not match. Check them and try again, or ask your teacher."
+                )
             elif campaigns.is_opted_out(db.session, cs.campaign_id, student.id):
                 return render_template("student_entry/not_needed.html")
             else:
@@ -215,7 +217,13 @@ def done():
 def init_limiters(app: Flask) -> None:
     cfg = app.config
     window = int(cfg.get("STUDENT_ENTRY_WINDOW_SECONDS", 600))
-    app.extensions.setdefault("xinmiao_student_attempts", cfg.get("STUDENT_ENTRY_ATTEMPTS_LIMITER") or make_rate_limiter(
-        cfg, "student-attempts", int(cfg.get("STUDENT_ENTRY_MAX_ATTEMPTS", 300)), window))
-    app.extensions.setdefault("xinmiao_student_failures", cfg.get("STUDENT_ENTRY_FAILURES_LIMITER") or make_rate_limiter(
-        cfg, "student-failures", int(cfg.get("STUDENT_ENTRY_MAX_FAILURES", 40)), window))
+    app.extensions.setdefault(
+        "xinmiao_student_attempts",
+        cfg.get("STUDENT_ENTRY_ATTEMPTS_LIMITER")
+        or make_rate_limiter(cfg, "student-attempts", int(cfg.get("STUDENT_ENTRY_MAX_ATTEMPTS", 300)), window),
+    )
+    app.extensions.setdefault(
+        "xinmiao_student_failures",
+        cfg.get("STUDENT_ENTRY_FAILURES_LIMITER")
+        or make_rate_limiter(cfg, "student-failures", int(cfg.get("STUDENT_ENTRY_MAX_FAILURES", 40)), window),
+    )
