@@ -99,7 +99,8 @@ def _load_keyring(app: Flask) -> KeyRing:
             return KeyRing.from_file(path)
         ring = KeyRing.generate_file(path)
         print(
-            f"[xinmiao] development master key generated at {path} (mode 0600). Back it up: without it the data cannot be read."
+            f"[xinmiao] development master key generated at {path} (mode 0600). "
+            "Back it up: without it the data cannot be read."
         )
         return ring
     raise RuntimeError("no master key: set XINMIAO_KEY_FILE or XINMIAO_MASTER_KEYS and XINMIAO_INDEX_KEY")

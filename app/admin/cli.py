@@ -112,7 +112,8 @@ def users_add(
                 _fail(f"unknown class {name!r}{where}")
             if len(found) > 1:
                 _fail(
-                    f"class {name!r} exists at several schools ({', '.join(c.school.code for c in found)}): add --school"
+                    f"class {name!r} exists at several schools ({', '.join(c.school.code for c in found)}): "
+                    "add --school"
                 )
             classes.append(found[0])
         try:

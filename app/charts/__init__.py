@@ -110,9 +110,11 @@ def _marker(shape: str, x: float, y: float, colour: str) -> str:
     if shape == "square":
         return f'<rect x="{x - 3.5:.1f}" y="{y - 3.5:.1f}" width="7" height="7" fill="{colour}"/>'
     if shape == "triangle":
-        return f'<path d="M{x:.1f},{y - 4.5:.1f} L{x + 4.5:.1f},{y + 3.5:.1f} L{x - 4.5:.1f},{y + 3.5:.1f} Z" fill="{colour}"/>'
+        return (f'<path d="M{x:.1f},{y - 4.5:.1f} L{x + 4.5:.1f},{y + 3.5:.1f} L{x - 4.5:.1f},{y + 3.5:.1f} Z" '
+                f'fill="{colour}"/>')
     if shape == "diamond":
-        return f'<path d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} Z" fill="{colour}"/>'
+        return (f'<path d="M{x:.1f},{y - 5:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y + 5:.1f} L{x - 5:.1f},{y:.1f} Z" '
+                f'fill="{colour}"/>')
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
 
 
@@ -163,12 +165,14 @@ def _legend(parts: list[str], names: list[str], x: float, y: float, kind: str, u
             dash = DASHES[i % len(DASHES)]
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
             parts.append(
-                f'<line x1="{cursor:.1f}" y1="{y - 4:.1f}" x2="{cursor + 22:.1f}" y2="{y - 4:.1f}" stroke="{colour}" stroke-width="2.5"{dash_attr}/>'
+                f'<line x1="{cursor:.1f}" y1="{y - 4:.1f}" x2="{cursor + 22:.1f}" y2="{y - 4:.1f}" stroke="{colour}" '
+                f'stroke-width="2.5"{dash_attr}/>'
             )
             parts.append(_marker(MARKERS[i % len(MARKERS)], cursor + 11, y - 4, colour))
         else:
             parts.append(
-                f'<rect x="{cursor:.1f}" y="{y - 11:.1f}" width="14" height="12" fill="{_bar_fill(i, uid)}" stroke="{colour}"/>'
+                f'<rect x="{cursor:.1f}" y="{y - 11:.1f}" width="14" height="12" fill="{_bar_fill(i, uid)}" '
+                f'stroke="{colour}"/>'
             )
         parts.append(_text(cursor + 28, y, name, anchor="start", size=12))
         cursor += 40 + 13 * _display_width(name)

@@ -25,8 +25,8 @@ The rule (k = SUPPRESSION_K, default 5)
    exactly one suppressed member gets a second one), then the exact check catches the remaining cases (a cell
    whose only protection is a bridge between two protected blocks). The exact check runs at levels 0 and 1 (so
    the coarse figures are final there) and at the last level over every relation; middle levels use the cheap
-   pass only, which is enough because the last check sees all relations at once. The complement chosen is the member of a
-   relation through the determined cell with the smallest value above k (then exactly k, then zero), so as
+   pass only, which is enough because the last check sees all relations at once. The complement chosen is the member
+   of a relation through the determined cell with the smallest value above k (then exactly k, then zero), so as
    little as possible is hidden and a pair "<5" + hidden cell cannot be pinned down by "one is 1..4, the other
    is at least 5". Complements read "*" (hidden to protect another cell), never a number.
 3. **Levels, top down.** Each cell has a level (0 = district total, 1 = one dimension, 2 = two, 3 = a school...).

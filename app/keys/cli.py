@@ -133,7 +133,8 @@ def keys_rotate(rewrap_only: bool, add_only: bool, batch_size: int) -> None:
         if not rewrap_only:
             if status.pending:
                 click.echo(
-                    f"resuming an unfinished rotation: {status.pending} data keys are not yet on version {ring.current_version}"
+                    f"resuming an unfinished rotation: {status.pending} data keys "
+                    f"are not yet on version {ring.current_version}"
                 )
             elif kind == "file" and path:
                 version = service.add_master_version(ring, path, session, actor)

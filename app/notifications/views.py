@@ -66,7 +66,8 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
         return Shown(
             note,
             _(
-                "A level 1 warning arrived at %(school)s, which has no active counselor to receive it. Assign a counselor to this school now.",
+                "A level 1 warning arrived at %(school)s, which has no active counselor to receive it. "
+                "Assign a counselor to this school now.",
                 school=p.get("school", "—"),
             ),
             "/admin/users",
@@ -96,7 +97,8 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
         return Shown(
             note,
             _(
-                "Weekly summary: %(overdue)s overdue rechecks, %(due)s due this week, %(crises)s level 1 warnings not acknowledged, %(unread)s unread notifications.",
+                "Weekly summary: %(overdue)s overdue rechecks, %(due)s due this week, "
+                "%(crises)s level 1 warnings not acknowledged, %(unread)s unread notifications.",
                 overdue=p.get("overdue", 0),
                 due=p.get("due_this_week", 0),
                 crises=p.get("crises", 0),

@@ -65,7 +65,8 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
         c = plan.counts()
         summary = (
             f"{c['rows']} row(s): {c['create']} to create, {c['update']} to update, {c['unchanged']} unchanged, "
-            f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), {c['bad_rows']} row(s) with errors"
+            f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), "
+            f"{c['bad_rows']} row(s) with errors"
         )
         for t in plan.transfers[:50]:
             click.echo(

@@ -295,7 +295,8 @@ def _header_key(text: str) -> str:
 
 
 def header_aliases() -> dict[str, str]:
-    """header spelling (normalised) -> canonical column, care groups included from the warning policy (app/care_groups.py)."""
+    """header spelling (normalised) -> canonical column, care groups included from the warning policy
+    (app/care_groups.py)."""
     from app.care_groups import care_groups
 
     out: dict[str, str] = {}

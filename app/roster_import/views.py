@@ -215,7 +215,8 @@ def confirm():
     _forget_upload()
     flash(
         _(
-            "Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, %(moved)s transferred.",
+            "Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
+            "%(moved)s transferred.",
             created=result.created,
             updated=result.updated,
             unchanged=result.unchanged,

@@ -55,7 +55,8 @@ def scheduler_status() -> None:
     if session.get_bind().dialect.name == "postgresql":
         n = session.scalar(
             text(
-                "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND classid=0 AND objid=:k AND objsubid=1 AND granted"
+                "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND classid=0 "
+                "AND objid=:k AND objsubid=1 AND granted"
             ),
             {"k": ADVISORY_KEY},
         )

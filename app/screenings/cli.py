@@ -76,7 +76,8 @@ def import_command(
         bad = len(report.bad_rows)
         if dry_run:
             click.echo(
-                f"dry run: {len(report.rows)} row(s) checked, {len(report.good_rows)} valid, {bad} with errors; nothing written"
+                f"dry run: {len(report.rows)} row(s) checked, {len(report.good_rows)} valid, "
+                f"{bad} with errors; nothing written"
             )
         elif bad and not partial:
             session.rollback()
