@@ -21,7 +21,7 @@ from models.db import make_engine
 _engine = None
 
 
-def engine():  # type: ignore[no-untyped-def]
+def engine():
     global _engine
     if _engine is None:
         _engine = make_engine(os.environ["DATABASE_URL"])
@@ -31,13 +31,26 @@ def engine():  # type: ignore[no-untyped-def]
 def worklist_rows(school_ids: list[int]) -> list[list[Any]]:
     with engine().connect() as conn:
         rows = conn.execute(
-            select(Warning.uid, Warning.student_id, Warning.suggested_level, Warning.confirmed_level, Warning.status,
-                   Warning.reasons, Warning.interview_due_on, Warning.created_at, Warning.acknowledged_at)
+            select(
+                Warning.uid,
+                Warning.student_id,
+                Warning.suggested_level,
+                Warning.confirmed_level,
+                Warning.status,
+                Warning.reasons,
+                Warning.interview_due_on,
+                Warning.created_at,
+                Warning.acknowledged_at,
+            )
             .where(
                 Warning.school_id.in_(school_ids),
                 or_(
                     and_(Warning.status == "suggested", Warning.suggested_level.in_(("L1", "L2", "L3"))),
-                    and_(Warning.status == "confirmed", Warning.confirmed_level == "L1", Warning.acknowledged_at.is_(None)),
+                    and_(
+                        Warning.status == "confirmed",
+                        Warning.confirmed_level == "L1",
+                        Warning.acknowledged_at.is_(None),
+                    ),
                 ),
             )
             .order_by(Warning.created_at)
@@ -60,9 +73,19 @@ def worklist_rows(school_ids: list[int]) -> list[list[Any]]:
 def student_rows(school_ids: list[int]) -> list[list[Any]]:
     with engine().connect() as conn:
         rows = conn.execute(
-            select(Student.id, Student.public_id, Student.grade, Student.class_id, Student.status, Student.name_enc,
-                   Student.student_number_enc)
-            .where(Student.school_id.in_(school_ids), Student.status.in_(("enrolled", "transferred_out", "graduated", "left")))
+            select(
+                Student.id,
+                Student.public_id,
+                Student.grade,
+                Student.class_id,
+                Student.status,
+                Student.name_enc,
+                Student.student_number_enc,
+            )
+            .where(
+                Student.school_id.in_(school_ids),
+                Student.status.in_(("enrolled", "transferred_out", "graduated", "left")),
+            )
             .order_by(Student.school_id, Student.grade, Student.class_id, Student.id)
             .limit(50)
         ).all()
@@ -73,6 +96,7 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     path = environ.get("PATH_INFO", "")
     qs = parse_qs(environ.get("QUERY_STRING", ""))
     school_ids = [int(x) for x in qs.get("school", ["0"])]
+    body: list[Any]
     if path == "/worklist":
         body = worklist_rows(school_ids)
     elif path == "/students":

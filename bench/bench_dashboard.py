@@ -53,7 +53,7 @@ TARGET_DASHBOARD_MS = 50
 
 def _terms(n: int) -> list[tuple[str, date]]:
     """The last n terms up to autumn 2026, oldest first: (term code, screening day)."""
-    codes = []
+    codes: list[tuple[str, date]] = []
     y = 2026
     while len(codes) < n:
         codes.append((f"{y}-{y + 1}-1", date(y, 10, 12)))
@@ -111,7 +111,7 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
     with engine.begin() as raw_conn:
         conn = _Driver(raw_conn)
 
-        def many(sql: str, rows: list[tuple]) -> None:  # type: ignore[type-arg]
+        def many(sql: str, rows: list[tuple]) -> None:
             if rows:
                 conn(sql, rows)
                 counts[sql.split()[2]] = counts.get(sql.split()[2], 0) + len(rows)
@@ -122,7 +122,9 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
         for i in range(cfg["schools"]):
             kind, stage = _school_plan(i, cfg["schools"])
             schools.append((district_id, f"BD{i + 1:04d}", f"基准学校{i + 1}", kind, stage, now))
-        many("INSERT INTO schools (district_id, code, name, type, stage, created_at) VALUES (?, ?, ?, ?, ?, ?)", schools)
+        many(
+            "INSERT INTO schools (district_id, code, name, type, stage, created_at) VALUES (?, ?, ?, ?, ?, ?)", schools
+        )
         school_rows = conn("SELECT id, type, stage FROM schools WHERE district_id = ?", (district_id,)).all()
         grades_of = {"primary": range(1, 7), "junior": range(7, 10), "nine_year": range(1, 10)}
         # Rural small schools are small: weights keep the total at the requested number of students.
@@ -157,13 +159,16 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
                 "INSERT INTO users (username, display_name, password_hash, role, active, district_id, full_time, "
                 "session_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", u[:9])
         conn(
-            "INSERT INTO counselor_schools (user_id, school_id) SELECT users.id, CAST(substr(users.username, 9) AS INTEGER) "
-            "FROM users WHERE users.username LIKE 'bench-dc%'")
+            "INSERT INTO counselor_schools (user_id, school_id) SELECT users.id, CAST(substr(users.username, 9) "
+            "AS INTEGER) "
+            "FROM users WHERE users.username LIKE 'bench-dc%'"
+        )
         # Terms, campaigns, screenings, warnings, rechecks, cases, referrals.
         terms = _terms(cfg["terms"])
         campaigns: dict[str, int] = {}
         screen_rows, warn_rows = [], []
-        case_plan, recheck_plan = [], []
+        case_plan: list[tuple[Any, ...]] = []
+        recheck_plan: list[tuple[Any, ...]] = []
         for term, day in terms:
             is_latest = term == terms[-1][0]  # the current term's campaign is still open: computed live
             closed_at = None if is_latest else datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=25)
@@ -174,8 +179,11 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
                  closed_at.isoformat(sep=" ") if closed_at else None))
             cid = conn("SELECT max(id) FROM campaigns").scalar_one()
             campaigns[term] = cid
-            many("INSERT INTO campaign_instruments (campaign_id, instrument_id, grade_from, grade_to) VALUES (?, ?, 1, 9)",
-                 [(cid, inst) for inst in INSTRUMENTS])
+            many(
+                "INSERT INTO campaign_instruments (campaign_id, instrument_id, grade_from, grade_to) "
+                "VALUES (?, ?, 1, 9)",
+                [(cid, inst) for inst in INSTRUMENTS],
+            )
             recorded = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)
             for st_id, school_id, grade, _ in student_rows:
                 for inst in INSTRUMENTS:
@@ -183,37 +191,72 @@ def generate(database_url: str, scale: str = "small", seed: int = 8) -> dict[str
                         continue  # absent on the day
                     positive = rng.random() < 0.09
                     critical = positive and rng.random() < 0.08
-                    level = "L1" if critical else ("L2" if positive and rng.random() < 0.3 else "L3" if positive else "none")
+                    level = (
+                        "L1"
+                        if critical
+                        else ("L2" if positive and rng.random() < 0.3 else "L3" if positive else "none")
+                    )
                     uid = str(uuid.uuid4())
-                    screen_rows.append((uid, st_id, school_id, grade, cid, inst, "1.0", "self", day, recorded.isoformat(sep=" "),
-                                        True, 10, positive, critical, level))
+                    screen_rows.append(
+                        (
+                            uid,
+                            st_id,
+                            school_id,
+                            grade,
+                            cid,
+                            inst,
+                            "1.0",
+                            "self",
+                            day,
+                            recorded.isoformat(sep=" "),
+                            True,
+                            10,
+                            positive,
+                            critical,
+                            level,
+                        )
+                    )
                     if positive:
                         warn_rows.append((uid, st_id, school_id, level, recorded, rng))
             if len(screen_rows) > 100_000:
                 _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan)
                 screen_rows, warn_rows = [], []
         _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan)
-        many("INSERT INTO rechecks (student_id, school_id, warning_id, level, instrument_id, due_on, status, created_at, "
-             "on_time) VALUES (?, ?, ?, ?, 'phqa', ?, ?, ?, ?)", recheck_plan)
-        many("INSERT INTO care_cases (uid, student_id, school_id, warning_id, level, status, opened_at, updated_at, version) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", [c[:8] for c in case_plan])
+        many(
+            "INSERT INTO rechecks (student_id, school_id, warning_id, level, instrument_id, due_on, status, "
+            "created_at, "
+            "on_time) VALUES (?, ?, ?, ?, 'phqa', ?, ?, ?, ?)",
+            recheck_plan,
+        )
+        many(
+            "INSERT INTO care_cases (uid, student_id, school_id, warning_id, level, status, opened_at, "
+            "updated_at, version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            [c[:8] for c in case_plan],
+        )
         referrals = conn(
             "SELECT care_cases.id, care_cases.student_id FROM care_cases WHERE care_cases.id % 9 = 0").all()
-        many("INSERT INTO case_entries (uid, case_id, student_id, kind, occurred_on, visibility, referral_status, created_at) "
-             "VALUES (?, ?, ?, 'referral', ?, 'counselor', 'sent', ?)",
-             [(str(uuid.uuid4()), cid, st, TODAY, now) for cid, st in referrals])
+        many(
+            "INSERT INTO case_entries (uid, case_id, student_id, kind, occurred_on, visibility, referral_status, "
+            "created_at) "
+            "VALUES (?, ?, ?, 'referral', ?, 'counselor', 'sent', ?)",
+            [(str(uuid.uuid4()), cid, st, TODAY, now) for cid, st in referrals],
+        )
     engine.dispose()
     return {"district_id": district_id, "rows": counts, "seconds": round(time.perf_counter() - started, 1),
             "latest_term": _terms(cfg["terms"])[-1][0], "campaigns": campaigns}
 
 
-def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan) -> None:  # type: ignore[no-untyped-def]
+def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_plan) -> None:
     if not screen_rows:
         return
     conn(
-        "INSERT INTO screenings (uid, student_id, school_id, grade, campaign_id, instrument_id, instrument_version, mode, "
+        "INSERT INTO screenings (uid, student_id, school_id, grade, campaign_id, instrument_id, "
+        "instrument_version, mode, "
         "administered_on, recorded_at, valid, total, positive, critical, suggested_level, flags, result_json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}')", screen_rows)
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{}')",
+        screen_rows,
+    )
     counts["screenings"] = counts.get("screenings", 0) + len(screen_rows)
     if not warn_rows:
         return
@@ -248,7 +291,9 @@ def _flush_screenings(conn, screen_rows, warn_rows, counts, case_plan, recheck_p
         level = r[4]
         recheck_plan.append((r[1], r[2], wid, level, r[8] + timedelta(days=14), "done", now, (wid % 5) != 0))
         if level in ("L1", "L2"):
-            case_plan.append((str(uuid.uuid4()), r[1], r[2], wid, level, "closed" if wid % 3 == 0 else "open", now, now))
+            case_plan.append(
+                (str(uuid.uuid4()), r[1], r[2], wid, level, "closed" if wid % 3 == 0 else "open", now, now)
+            )
 
 
 # -- the hand-written lower bound ---------------------------------------------------------------------------
@@ -276,12 +321,14 @@ def baseline_statements(campaign_filter: str, group: str, district_id: int, dial
         f"SELECT {group.replace('s.', 'p.').replace('p.campaign_id', 'p.campaign_id')}, count(*), sum(p.pos), "
         f"sum(coalesce(c.a, 0)), sum(coalesce(c.a, 0) * p.pos), sum(1 - coalesce(c.a, 0)), "
         f"sum((1 - coalesce(c.a, 0)) * p.pos), sum(coalesce(c.lb, 0)), sum(coalesce(c.lb, 0) * p.pos), "
-        f"sum(coalesce(c.mg, 0)), sum(coalesce(c.mg, 0) * p.pos), sum(coalesce(c.hd, 0)), sum(coalesce(c.hd, 0) * p.pos) "
+        "sum(coalesce(c.mg, 0)), sum(coalesce(c.mg, 0) * p.pos), sum(coalesce(c.hd, 0)), "
+        "sum(coalesce(c.hd, 0) * p.pos) "
         f"FROM (SELECT s.student_id, {per_student_keys(group)}, min(s.school_id) AS school_id, min(s.grade) AS grade, "
         f"max(CASE WHEN s.positive THEN 1 ELSE 0 END) AS pos FROM screenings s WHERE {campaign_filter} AND s.valid "
         f"GROUP BY s.student_id{', s.campaign_id' if 'campaign_id' in group else ''}) p "
         f"JOIN students st ON st.id = p.student_id "
-        f"LEFT JOIN (SELECT student_id, max(CASE WHEN \"group\" IN ('left_behind','migrant','hardship') THEN 1 ELSE 0 END) AS a, "
+        "LEFT JOIN (SELECT student_id, max(CASE WHEN \"group\" IN ('left_behind','migrant','hardship') THEN 1 "
+        "ELSE 0 END) AS a, "
         f"max(CASE WHEN \"group\" = 'left_behind' THEN 1 ELSE 0 END) AS lb, "
         f"max(CASE WHEN \"group\" = 'migrant' THEN 1 ELSE 0 END) AS mg, "
         f"max(CASE WHEN \"group\" = 'hardship' THEN 1 ELSE 0 END) AS hd "
@@ -296,18 +343,21 @@ def baseline_statements(campaign_filter: str, group: str, district_id: int, dial
         f"count(CASE WHEN w.suggested_level = 'L1' OR w.confirmed_level = 'L1' THEN 1 END), "
         f"count(CASE WHEN (w.suggested_level = 'L1' OR w.confirmed_level = 'L1') AND {first_contact} = {created} "
         f"THEN 1 END), "
-        f"count(CASE WHEN w.interview_due_on IS NOT NULL AND (w.confirmed_at IS NOT NULL OR w.interview_due_on < '{TODAY}') THEN 1 END), "
+        "count(CASE WHEN w.interview_due_on IS NOT NULL AND (w.confirmed_at IS NOT NULL "
+        f"OR w.interview_due_on < '{TODAY}') THEN 1 END), "
         f"count(CASE WHEN w.confirmed_at IS NOT NULL AND {confirmed} <= w.interview_due_on THEN 1 END) "
         f"FROM warnings w JOIN screenings s ON s.id = w.screening_id {join_s} WHERE {campaign_filter} AND s.valid "
         f"GROUP BY {group}",
-        f"SELECT {group}, count(CASE WHEN r.status IN ('overdue','escalated','done') OR r.on_time IS NOT NULL THEN 1 END), "
+        f"SELECT {group}, count(CASE WHEN r.status IN ('overdue','escalated','done') OR r.on_time IS NOT NULL "
+        "THEN 1 END), "
         f"count(CASE WHEN r.on_time THEN 1 END) FROM rechecks r JOIN warnings w ON w.id = r.warning_id "
         f"JOIN screenings s ON s.id = w.screening_id JOIN students st ON st.id = r.student_id "
         f"WHERE {campaign_filter} AND s.valid AND r.status != 'cancelled' GROUP BY {group}",
         f"SELECT {group}, count(CASE WHEN cc.status != 'closed' THEN 1 END), count(ref.case_id) FROM care_cases cc "
         f"JOIN warnings w ON w.id = cc.warning_id JOIN screenings s ON s.id = w.screening_id "
         f"JOIN students st ON st.id = cc.student_id "
-        f"LEFT JOIN (SELECT case_id FROM case_entries WHERE kind = 'referral' GROUP BY case_id) ref ON ref.case_id = cc.id "
+        "LEFT JOIN (SELECT case_id FROM case_entries WHERE kind = 'referral' GROUP BY case_id) ref "
+        "ON ref.case_id = cc.id "
         f"WHERE {campaign_filter} AND s.valid GROUP BY {group}",
     ]
 

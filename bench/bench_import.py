@@ -43,7 +43,20 @@ DATA = "empty"
 SIZES = {"tiny": (2, 50), "small": (4, 1_000), "district": (100, 600)}  # (schools, students per school)
 TARGET_RATIO = 1.5  # issue 18: the import within 1.5x of the store floor
 TARGET_MB = 300
-HEADER = ["姓名", "性别", "学籍号", "出生年月", "年级", "班级", "留守儿童", "随迁子女", "困难学生", "寄宿", "监护人", "联系电话"]
+HEADER = [
+    "姓名",
+    "性别",
+    "学籍号",
+    "出生年月",
+    "年级",
+    "班级",
+    "留守儿童",
+    "随迁子女",
+    "困难学生",
+    "寄宿",
+    "监护人",
+    "联系电话",
+]
 GRADE_WORDS = "一二三四五六七八九"
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
@@ -65,8 +78,22 @@ def _rows(rng: random.Random, prefix: str, start: int, n: int) -> list[list[str]
         if rng.random() < 0.05:
             number = number.translate(FULLWIDTH)
         yes = lambda p: rng.choice(["是", "√", "Y"]) if rng.random() < p else rng.choice(["否", "", "N"])  # noqa: E731
-        out.append([names.child_name(rng, gender), "男" if gender == "M" else "女", number, birth, grade_text, class_text,
-                    yes(0.15), yes(0.1), yes(0.05), yes(0.2), names.adult_name(rng, "F"), names.mobile(rng)])
+        out.append(
+            [
+                names.child_name(rng, gender),
+                "男" if gender == "M" else "女",
+                number,
+                birth,
+                grade_text,
+                class_text,
+                yes(0.15),
+                yes(0.1),
+                yes(0.05),
+                yes(0.2),
+                names.adult_name(rng, "F"),
+                names.mobile(rng),
+            ]
+        )
     return out
 
 
@@ -86,23 +113,30 @@ def _raw_insert(engine: Any, files: list[Path]) -> float:
 
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {RAW_TABLE}"))
-        conn.execute(text(
-            f"CREATE TABLE {RAW_TABLE} (school INTEGER, name VARCHAR(50), gender VARCHAR(4), "
-            "student_number VARCHAR(40), birth VARCHAR(12), grade VARCHAR(10), class VARCHAR(20), left_behind VARCHAR(4), "
-            "migrant VARCHAR(4), hardship VARCHAR(4), boarding VARCHAR(4), guardian VARCHAR(50), phone VARCHAR(20))"))
-    loaded = []
+        conn.execute(
+            text(
+                f"CREATE TABLE {RAW_TABLE} (school INTEGER, name VARCHAR(50), gender VARCHAR(4), "
+                "student_number VARCHAR(40), birth VARCHAR(12), grade VARCHAR(10), class VARCHAR(20), "
+                "left_behind VARCHAR(4), "
+                "migrant VARCHAR(4), hardship VARCHAR(4), boarding VARCHAR(4), guardian VARCHAR(50), phone VARCHAR(20))"
+            )
+        )
+    loaded: list[list[dict[str, Any]]] = []
     for n, path in enumerate(files):
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.reader(fh))[1:]
         loaded.append([dict(zip(("school", "name", "gender", "student_number", "birth", "grade", "class", "left_behind",
-                                 "migrant", "hardship", "boarding", "guardian", "phone"), [n, *r])) for r in rows])
-    stmt = text(f"INSERT INTO {RAW_TABLE} (school, name, gender, student_number, birth, grade, class, left_behind, "
-                "migrant, hardship, boarding, guardian, phone) VALUES (:school, :name, :gender, :student_number, :birth, "
-                ":grade, :class, :left_behind, :migrant, :hardship, :boarding, :guardian, :phone)")
+                                 "migrant", "hardship", "boarding", "guardian", "phone"), [n, *r], strict=True))
+                       for r in rows])
+    stmt = text(
+        f"INSERT INTO {RAW_TABLE} (school, name, gender, student_number, birth, grade, class, left_behind, "
+        "migrant, hardship, boarding, guardian, phone) VALUES (:school, :name, :gender, :student_number, :birth, "
+        ":grade, :class, :left_behind, :migrant, :hardship, :boarding, :guardian, :phone)"
+    )
     start = time.perf_counter()
-    for rows in loaded:
+    for school_rows in loaded:
         with engine.begin() as conn:
-            conn.execute(stmt, rows)
+            conn.execute(stmt, school_rows)
     seconds = time.perf_counter() - start
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE {RAW_TABLE}"))

@@ -50,7 +50,9 @@ def _seed(session: Any, ring: Any, n: int) -> tuple[list[int], int]:
     ids: list[int] = []
     classes: list[Any] = []
     for k in range((n + per_school - 1) // per_school):
-        school = School(district_id=district.id, code=f"BI{tag}{k:03d}", name=f"基准学校{k}", type="urban", stage="junior")
+        school = School(
+            district_id=district.id, code=f"BI{tag}{k:03d}", name=f"基准学校{k}", type="urban", stage="junior"
+        )
         session.add(school)
         session.flush()
         counselor = User(username=f"bi-{tag}-{k}", display_name="心理老师", password_hash="-", role="counselor",
@@ -66,7 +68,9 @@ def _seed(session: Any, ring: Any, n: int) -> tuple[list[int], int]:
     groups = ("left_behind", "migrant", "hardship")
     for i in range(n):
         klass = classes[i // 50 % len(classes)]
-        student = Student(school_id=klass.school_id, class_id=klass.id, grade=klass.grade, gender="MF"[i % 2], birth_ym="2012-09")
+        student = Student(
+            school_id=klass.school_id, class_id=klass.id, grade=klass.grade, gender="MF"[i % 2], birth_ym="2012-09"
+        )
         session.add(student)
         vault.seal_identity(student, name=f"学生{i}", student_number=f"B{i:09d}")
         if rng.random() < 0.2:
@@ -79,7 +83,7 @@ def _seed(session: Any, ring: Any, n: int) -> tuple[list[int], int]:
     return ids, district.id
 
 
-def _forms(n_students: int) -> list[tuple[int, str, list[int]]]:
+def _forms(n_students: int) -> list[tuple[int, str, list[int | None]]]:
     """(student index, instrument, answers): PHQ-A and GAD-7 for each student, ~15% positive, ~1% crisis."""
     from app.screenings.demo import _answers
 
@@ -113,7 +117,9 @@ def _service(app: Any, engine: Any, ring: Any, student_ids: list[int], forms: li
         vault.preload_keys(s.data_key_id for s in ordered)  # as a real import does (match_by_number)
         with batch(session, ordered):
             for k, (i, inst, answers) in enumerate(forms):
-                record_screening(session, actor, vault, ordered[i], inst, answers, mode="import", administered_on=day, today=day)
+                record_screening(
+                    session, actor, vault, ordered[i], inst, answers, mode="import", administered_on=day, today=day
+                )
                 if k % 1_000 == 999:
                     session.flush()
         session.commit()
@@ -129,7 +135,7 @@ def _raw(engine: Any, student_ids: list[int], forms: list) -> float:
     from sqlalchemy.orm import Session
 
     from models import Screening, Student
-    from models.base import new_uid, utcnow
+    from models.base import new_uid, table_of, utcnow
 
     with Session(engine) as session:
         info = {sid: (school, klass, grade) for sid, school, klass, grade in session.execute(
@@ -139,15 +145,31 @@ def _raw(engine: Any, student_ids: list[int], forms: list) -> float:
         for i, inst, answers in forms:
             sid = student_ids[i]
             school, klass, grade = info[sid]
-            rows.append({
-                "uid": new_uid(), "student_id": sid, "school_id": school, "class_id": klass, "grade": grade,
-                "instrument_id": inst, "instrument_version": "1.0", "mode": "import", "administered_on": date(2026, 10, 12),
-                "recorded_at": now, "answers_enc": os.urandom(60 + 3 * len(answers)), "valid": True, "total": sum(answers),
-                "band": "minimal", "positive": False, "critical": False, "flags": "[]", "result_json": json.dumps({}),
-                "suggested_level": "none",
-            })
+            rows.append(
+                {
+                    "uid": new_uid(),
+                    "student_id": sid,
+                    "school_id": school,
+                    "class_id": klass,
+                    "grade": grade,
+                    "instrument_id": inst,
+                    "instrument_version": "1.0",
+                    "mode": "import",
+                    "administered_on": date(2026, 10, 12),
+                    "recorded_at": now,
+                    "answers_enc": os.urandom(60 + 3 * len(answers)),
+                    "valid": True,
+                    "total": sum(answers),
+                    "band": "minimal",
+                    "positive": False,
+                    "critical": False,
+                    "flags": "[]",
+                    "result_json": json.dumps({}),
+                    "suggested_level": "none",
+                }
+            )
         start = time.perf_counter()
-        session.execute(insert(Screening.__table__), rows)
+        session.execute(insert(table_of(Screening)), rows)
         session.commit()
         return time.perf_counter() - start
 

@@ -15,7 +15,8 @@ Target: the full sweep under 5 s on SQLite.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,48 +79,122 @@ def build(url: str, n: int, schools: int) -> dict[str, int]:
         by_school: dict[int, list[int]] = {}
         for cid, sid in classes:
             by_school.setdefault(sid, []).append(cid)
-        users = [{"username": f"sw-c{sid}-{uuid.uuid4().hex[:4]}", "display_name": f"心理教师{sid}", "password_hash": "x",
-                  "role": "counselor", "active": True, "district_id": district.id, "full_time": True, "session_version": 1,
-                  "created_at": now} for sid in school_ids]
-        users += [{"username": f"sw-t{cid}-{uuid.uuid4().hex[:4]}", "display_name": f"班主任{cid}", "password_hash": "x",
-                   "role": "head_teacher", "active": True, "district_id": district.id, "full_time": True,
-                   "session_version": 1, "created_at": now} for cid, _ in classes]
+        users: list[dict[str, Any]] = [
+            {
+                "username": f"sw-c{sid}-{uuid.uuid4().hex[:4]}",
+                "display_name": f"心理教师{sid}",
+                "password_hash": "x",
+                "role": "counselor",
+                "active": True,
+                "district_id": district.id,
+                "full_time": True,
+                "session_version": 1,
+                "created_at": now,
+            }
+            for sid in school_ids
+        ]
+        users += [
+            {
+                "username": f"sw-t{cid}-{uuid.uuid4().hex[:4]}",
+                "display_name": f"班主任{cid}",
+                "password_hash": "x",
+                "role": "head_teacher",
+                "active": True,
+                "district_id": district.id,
+                "full_time": True,
+                "session_version": 1,
+                "created_at": now,
+            }
+            for cid, _ in classes
+        ]
         s.execute(insert(User), users)
         ids = dict(s.execute(select(User.username, User.id).where(User.district_id == district.id)).tuples().all())
-        counselor_of = {sid: ids[u["username"]] for sid, u in zip(school_ids, users)}
+        # users: one counselor per school first, then the head teachers
+        counselor_of = {sid: ids[u["username"]] for sid, u in zip(school_ids, users[:len(school_ids)], strict=True)}
         s.execute(insert(counselor_schools), [{"user_id": uid, "school_id": sid} for sid, uid in counselor_of.items()])
+        teachers = users[len(school_ids):]
         s.execute(insert(teacher_classes), [
-            {"user_id": ids[u["username"]], "class_id": cid} for u, (cid, _) in zip(users[len(school_ids):], classes)
+            {"user_id": ids[u["username"]], "class_id": cid} for u, (cid, _) in zip(teachers, classes, strict=True)
         ])
         students = []
         for i in range(n):
             sid = school_ids[i % len(school_ids)]
             cids = by_school[sid]
-            students.append({"public_id": str(uuid.uuid4()), "school_id": sid, "class_id": cids[(i // len(school_ids)) % len(cids)],
-                             "grade": 7, "gender": "F" if i % 2 else "M", "birth_ym": "2013-05", "status": "enrolled",
-                             "created_at": now, "updated_at": now})
+            students.append(
+                {
+                    "public_id": str(uuid.uuid4()),
+                    "school_id": sid,
+                    "class_id": cids[(i // len(school_ids)) % len(cids)],
+                    "grade": 7,
+                    "gender": "F" if i % 2 else "M",
+                    "birth_ym": "2013-05",
+                    "status": "enrolled",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         for i in range(0, n, 10_000):
             s.execute(insert(Student), students[i:i + 10_000])
         student_rows = s.execute(select(Student.id, Student.school_id).where(Student.school_id.in_(school_ids))
                                  .order_by(Student.id)).all()
-        s.execute(insert(StudentCareGroup), [{"student_id": st.id, "group": "left_behind"} for st in student_rows[::10]])
-        warnings = [{"uid": str(uuid.uuid4()), "student_id": st.id, "school_id": st.school_id, "suggested_level": "L2",
-                     "status": "confirmed", "confirmed_level": "L2", "reasons": "[]", "created_at": now, "acknowledged_at": now}
-                    for st in student_rows]
+        s.execute(
+            insert(StudentCareGroup), [{"student_id": st.id, "group": "left_behind"} for st in student_rows[::10]]
+        )
+        warnings = [
+            {
+                "uid": str(uuid.uuid4()),
+                "student_id": st.id,
+                "school_id": st.school_id,
+                "suggested_level": "L2",
+                "status": "confirmed",
+                "confirmed_level": "L2",
+                "reasons": "[]",
+                "created_at": now,
+                "acknowledged_at": now,
+            }
+            for st in student_rows
+        ]
         warnings[:200] = [dict(w, suggested_level="L1", confirmed_level=None, status="suggested", acknowledged_at=None,
                                created_at=now - timedelta(hours=3)) for w in warnings[:200]]
         for i in range(0, n, 10_000):
             s.execute(insert(Warning), warnings[i:i + 10_000])
-        warning_of = dict(s.execute(select(Warning.student_id, Warning.id).where(Warning.school_id.in_(school_ids))).tuples().all())
-        cases = [{"uid": str(uuid.uuid4()), "student_id": st.id, "school_id": st.school_id, "owner_id": counselor_of[st.school_id],
-                  "warning_id": warning_of[st.id], "level": "L2", "status": "following", "opened_at": now, "updated_at": now,
-                  "version": 1} for st in student_rows[::2]]
+        warning_of = dict(
+            s.execute(select(Warning.student_id, Warning.id).where(Warning.school_id.in_(school_ids))).tuples().all()
+        )
+        cases = [
+            {
+                "uid": str(uuid.uuid4()),
+                "student_id": st.id,
+                "school_id": st.school_id,
+                "owner_id": counselor_of[st.school_id],
+                "warning_id": warning_of[st.id],
+                "level": "L2",
+                "status": "following",
+                "opened_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for st in student_rows[::2]
+        ]
         for i in range(0, len(cases), 10_000):
             s.execute(insert(CareCase), cases[i:i + 10_000])
-        case_of = dict(s.execute(select(CareCase.student_id, CareCase.id).where(CareCase.school_id.in_(school_ids))).tuples().all())
-        rechecks = [{"student_id": st.id, "school_id": st.school_id, "warning_id": warning_of[st.id], "case_id": case_of.get(st.id),
-                     "level": "L2", "instrument_id": "phqa", "due_on": TODAY + timedelta(days=(k % 91) - 30),
-                     "status": "planned", "created_at": now} for k, st in enumerate(student_rows)]
+        case_of = dict(
+            s.execute(select(CareCase.student_id, CareCase.id).where(CareCase.school_id.in_(school_ids))).tuples().all()
+        )
+        rechecks = [
+            {
+                "student_id": st.id,
+                "school_id": st.school_id,
+                "warning_id": warning_of[st.id],
+                "case_id": case_of.get(st.id),
+                "level": "L2",
+                "instrument_id": "phqa",
+                "due_on": TODAY + timedelta(days=(k % 91) - 30),
+                "status": "planned",
+                "created_at": now,
+            }
+            for k, st in enumerate(student_rows)
+        ]
         for i in range(0, n, 10_000):
             s.execute(insert(Recheck), rechecks[i:i + 10_000])
         s.commit()

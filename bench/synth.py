@@ -129,7 +129,9 @@ def _answer_pool(rng: random.Random, instrument_id: str, n: int = 4000) -> list[
                 weights = list(YES_NO_TILT)
             else:
                 weights = list(ANSWER_TILT[distressed])
-            weights = (weights + [0.01] * len(values))[: len(values)] if len(values) > 2 else [weights[0], sum(weights[1:])]
+            weights = (
+                (weights + [0.01] * len(values))[: len(values)] if len(values) > 2 else [weights[0], sum(weights[1:])]
+            )
             answers.append(rng.choices(values, weights=weights)[0])
         r = score(instrument_id, answers)
         level, reasons = suggest_level([r], (), policy)
@@ -212,7 +214,9 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
 
     # -- students: sealed through the Vault, inserted in batches ---------------------------------------------
     t0 = time.perf_counter()
-    student_rows: list[tuple[int, int, int | None, int, int, tuple[str, ...]]] = []  # id, school, class, grade, key, groups
+    student_rows: list[
+        tuple[int, int, int | None, int, int, tuple[str, ...]]
+    ] = []  # id, school, class, grade, key, groups
     seq = 0
     cols = ("public_id", "school_id", "class_id", "grade", "gender", "birth_ym", "status", "data_key_id", "name_enc",
             "student_number_enc", "national_id_enc", "guardians_enc", "name_bidx", "student_number_bidx")
@@ -237,11 +241,13 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
             batch.append({c: getattr(st, c) for c in cols})
             meta.append((klass.id, klass.grade, st.data_key_id, groups))  # type: ignore[arg-type]
         session.flush()  # data keys
-        ids = list(session.execute(insert(Student).returning(Student.id, sort_by_parameter_order=True), batch).scalars())
-        cg = [{"student_id": sid, "group": g} for sid, m in zip(ids, meta) for g in m[3]]
+        ids = list(
+            session.execute(insert(Student).returning(Student.id, sort_by_parameter_order=True), batch).scalars()
+        )
+        cg = [{"student_id": sid, "group": g} for sid, m in zip(ids, meta, strict=True) for g in m[3]]
         if cg:
             session.execute(insert(StudentCareGroup), cg)
-        for sid, (cid, grade, key, groups) in zip(ids, meta):
+        for sid, (cid, grade, key, groups) in zip(ids, meta, strict=True):
             student_rows.append((sid, school.id, cid, grade, key, groups))
         session.commit()
     students_seconds = time.perf_counter() - t0
@@ -291,7 +297,9 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
         session.connection().exec_driver_sql(raw_sql, chunk)
         if pending_warnings:
             uids = [u for u, _ in pending_warnings]
-            ids = dict(session.execute(select(Screening.uid, Screening.id).where(Screening.uid.in_(uids))).all())
+            ids = dict(
+                session.execute(select(Screening.uid, Screening.id).where(Screening.uid.in_(uids))).tuples().all()
+            )
             rows = []
             for uid, w in pending_warnings:
                 w["screening_id"] = ids[uid]
@@ -301,7 +309,7 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
         session.commit()
         chunk, pending_warnings = [], []
 
-    for sid, school_id, class_id, grade, key_id, groups in student_rows:
+    for sid, school_id, class_id, grade, key_id, _groups in student_rows:
         holder = _KeyHolder(key_id)
         for day in rounds:
             for inst in INSTRUMENTS:
@@ -309,17 +317,41 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
                 uid = str(uuid.uuid4())
                 target = _SealTarget(uid)
                 vault.seal_into(target, "answers", answers, student=holder)  # type: ignore[arg-type]
-                chunk.append((uid, sid, school_id, class_id, grade, inst, *res["_fixed"], day_bound[day], recorded_bound,
-                              target.answers_enc, *res["_tail"]))
+                chunk.append(
+                    (
+                        uid,
+                        sid,
+                        school_id,
+                        class_id,
+                        grade,
+                        inst,
+                        *res["_fixed"],
+                        day_bound[day],
+                        recorded_bound,
+                        target.answers_enc,
+                        *res["_tail"],
+                    )
+                )
                 screenings += 1
                 if day == latest and res["suggested_level"] in ("L1", "L2", "L3"):
                     positives_latest += 1
-                    pending_warnings.append((uid, {
-                        "uid": str(uuid.uuid4()), "student_id": sid, "school_id": school_id,
-                        "suggested_level": res["suggested_level"], "reasons": res["reasons"], "status": "suggested",
-                        "interview_due_on": interview_due(res["suggested_level"], TODAY - timedelta(days=rng.randint(0, 20))),
-                        "created_at": recorded_at,
-                    }))
+                    pending_warnings.append(
+                        (
+                            uid,
+                            {
+                                "uid": str(uuid.uuid4()),
+                                "student_id": sid,
+                                "school_id": school_id,
+                                "suggested_level": res["suggested_level"],
+                                "reasons": res["reasons"],
+                                "status": "suggested",
+                                "interview_due_on": interview_due(
+                                    res["suggested_level"], TODAY - timedelta(days=rng.randint(0, 20))
+                                ),
+                                "created_at": recorded_at,
+                            },
+                        )
+                    )
         if len(chunk) >= 20_000:
             flush_chunk()
     flush_chunk()
@@ -354,4 +386,6 @@ if __name__ == "__main__":
     folder = Path(sys.argv[2] if len(sys.argv) > 2 else "instance/bench-synth")
     folder.mkdir(parents=True, exist_ok=True)
     info = build_district(f"sqlite:///{folder.resolve() / 'bench.db'}", scale_name, workdir=folder, log=print)
-    print(json.dumps({k: v for k, v in info.items() if k not in ("school_ids", "school_codes", "counselors")}, indent=2))
+    print(
+        json.dumps({k: v for k, v in info.items() if k not in ("school_ids", "school_codes", "counselors")}, indent=2)
+    )

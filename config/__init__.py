@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import overload
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("XINMIAO_INSTANCE_DIR", ROOT / "instance"))
 
 
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: None = None) -> str | None: ...
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -33,7 +38,7 @@ def _bool(name: str, default: bool) -> bool:
 class BaseConfig:
     ENV_NAME = "base"
     SECRET_KEY: str | None = _env("SECRET_KEY")
-    DATABASE_URL: str = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xinmiao.db'}")  # type: ignore[assignment]
+    DATABASE_URL: str = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xinmiao.db'}")
     REDIS_URL: str | None = _env("REDIS_URL")
     # Key ring: XINMIAO_KEY_FILE, or XINMIAO_MASTER_KEYS + XINMIAO_INDEX_KEY (see docs/security.md).
     KEY_FILE: str | None = _env("XINMIAO_KEY_FILE")
@@ -71,8 +76,10 @@ class BaseConfig:
     BASE_URL = _env("XINMIAO_BASE_URL", "http://127.0.0.1:5000")
 
     # The district's policies (app/policies.py loads them once per app; the engine is passed them).
-    WARNING_POLICY_FILE: str = _env("XINMIAO_WARNING_POLICY", str(CONFIG_DIR / "warning_policy.yaml"))  # type: ignore[assignment]
-    INSTRUMENT_DIRS: tuple[str, ...] = tuple(p.strip() for p in (_env("XINMIAO_INSTRUMENT_DIRS") or "").split(os.pathsep) if p.strip())
+    WARNING_POLICY_FILE: str = _env("XINMIAO_WARNING_POLICY", str(CONFIG_DIR / "warning_policy.yaml"))
+    INSTRUMENT_DIRS: tuple[str, ...] = tuple(
+        p.strip() for p in (_env("XINMIAO_INSTRUMENT_DIRS") or "").split(os.pathsep) if p.strip()
+    )
 
     SUPPRESSION_K = _int("XINMIAO_SUPPRESSION_K", 5)
     # District statistics rollups (app/district/service.py): how long a rollup is trusted for a term whose
@@ -129,6 +136,6 @@ CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "producti
 def load_config(name: str | None = None) -> BaseConfig:
     name = name or _env("XINMIAO_ENV", "development")
     try:
-        return CONFIGS[name]()  # type: ignore[index]
+        return CONFIGS[name]()
     except KeyError:
         raise RuntimeError(f"unknown XINMIAO_ENV {name!r}; use one of {', '.join(CONFIGS)}") from None
