@@ -30,20 +30,20 @@ def roles(*allowed: str) -> Callable[[F], F]:
         raise ValueError(f"unknown roles {unknown}")
 
     def deco(fn: F) -> F:
-        fn._roles = frozenset(allowed)  # type: ignore[attr-defined]
+        fn._roles = frozenset(allowed)  # type: ignore[attr-defined]  # a mark on the view, read by the request guard
         return fn
 
     return deco
 
 
 def public(fn: F) -> F:
-    fn._public = True  # type: ignore[attr-defined]
+    fn._public = True  # type: ignore[attr-defined]  # a mark on the view, read by the request guard
     return fn
 
 
 def recent_login_required(fn: F) -> F:
     """Exports, key operations and role changes need a login within RECENT_LOGIN."""
-    fn._recent_login = True  # type: ignore[attr-defined]
+    fn._recent_login = True  # type: ignore[attr-defined]  # a mark on the view, read by the request guard
     return fn
 
 
@@ -105,6 +105,7 @@ def get_visible_or_404(db: Session, user: Any, model: type[M], key: int | str) -
     `key` is what the URL carries: an int is the row id; a string is the public id of a student, else the row's
     uid.
     """
+    # `model` is any scoped model (M is unbounded): each has id, uid or public_id, and visible_to.
     if isinstance(key, int):
         column = model.id  # type: ignore[attr-defined]
     else:

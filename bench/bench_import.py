@@ -282,8 +282,8 @@ def child(mode: str, import_url: str, floor_url: str, workdir: Path) -> dict[str
             with Session(bind=engine, expire_on_commit=False) as s:
                 actor = Actor.system("bench-import")
                 vault = Vault(s, ring, actor)
-                school = s.get(School, sid)
-                plan = service.plan_import(s, vault, school, path, max_rows=max(total, 10_000),  # type: ignore[arg-type]
+                school = s.get_one(School, sid)
+                plan = service.plan_import(s, vault, school, path, max_rows=max(total, 10_000),
                                            max_bytes=200 * 1024 * 1024)
                 result = service.apply_import(s, actor, vault, plan)
                 s.commit()

@@ -239,6 +239,7 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
                 guardians=[{"name": names.adult_name(rng, "F"), "relation": "母亲", "phone": names.mobile(rng)}],
             )
             batch.append({c: getattr(st, c) for c in cols})
+            # seal_identity gave the student its data key: data_key_id is set here
             meta.append((klass.id, klass.grade, st.data_key_id, groups))  # type: ignore[arg-type]
         session.flush()  # data keys
         ids = list(
@@ -316,6 +317,7 @@ def build_district(database_url: str, scale: str = "small", *, workdir: Path | s
                 answers, res = pools[inst][rng.randrange(len(pools[inst]))]
                 uid = str(uuid.uuid4())
                 target = _SealTarget(uid)
+                # _KeyHolder: only the data_key_id that seal_into reads (no Student row is loaded)
                 vault.seal_into(target, "answers", answers, student=holder)  # type: ignore[arg-type]
                 chunk.append(
                     (

@@ -18,7 +18,7 @@ from .views import bp
 
 
 def _transfer_student() -> Student:
-    public_id = request.view_args["public_id"]  # type: ignore[index]
+    public_id = (request.view_args or {})["public_id"]
     if current_user.role == "admin":
         student = db.session.scalars(
             select(Student).join(School, School.id == Student.school_id)

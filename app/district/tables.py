@@ -190,12 +190,14 @@ def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: st
             cells = []
             for col in columns:
                 if col.is_rate:
-                    num = figures.value(col.numerator, key)  # type: ignore[arg-type]
-                    den = figures.value(col.denominator, key)  # type: ignore[arg-type]
+                    assert col.numerator is not None and col.denominator is not None  # a rate names both
+                    num = figures.value(col.numerator, key)
+                    den = figures.value(col.denominator, key)
                     cells.append(Cell(rate_text(num, den), rate_value(num, den), "rate"))
                 else:
-                    status = figures.status(col.measure, key)  # type: ignore[arg-type]
-                    cells.append(Cell(figures.text(col.measure, key), figures.value(col.measure, key), status))  # type: ignore[arg-type]
+                    assert col.measure is not None  # a count names its measure
+                    status = figures.status(col.measure, key)
+                    cells.append(Cell(figures.text(col.measure, key), figures.value(col.measure, key), status))
             view_rows.append(Row(label, cells, is_total))
         tables.append(TableView(table_id, title, columns, view_rows, dimension))
     return tables

@@ -183,7 +183,7 @@ def plan_import(
                     )
                 )
                 continue
-            plan.transfers.append(Transfer(r, student, db.get(School, student.school_id), fields))  # type: ignore[arg-type]
+            plan.transfers.append(Transfer(r, student, db.get_one(School, student.school_id), fields))
     plan.new_classes = sorted(new_classes)
     plan.problems.sort(key=lambda p: p.row)
     return plan
@@ -307,7 +307,8 @@ def apply_import(
         from app.care.service import transfer_student
 
         for t in plan.transfers:
-            to_class = plan.classes[(t.row.grade, t.row.class_number)]  # type: ignore[index]
+            assert t.row.class_number is not None  # a transfer without a class was refused when planned
+            to_class = plan.classes[(t.row.grade, t.row.class_number)]
             transfer_student(db, actor, t.student, to_class)
             fields = [f for f in _changed_fields(vault, t.student, t.row, plan.classes)]
             _apply_fields(vault, t.student, t.row, fields, plan.classes)
@@ -453,6 +454,7 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
         public_id = _new_public_id()
         row = {"public_id": public_id, "class_id": klass.id if klass else None, "grade": r.grade,
                "gender": r.gender, "birth_ym": r.birth_ym, "data_key_id": None, "national_id_enc": None}
+        # _NewStudent: the attributes seal_identity writes, over the row dict of a bulk insert (no ORM object)
         seal_identity(_NewStudent(row), name=r.name, student_number=r.student_number,  # type: ignore[arg-type]
                       guardians=[r.guardian] if r.guardian else [])
         values.append(row)

@@ -42,6 +42,7 @@ def scheduler_run(lease_ttl: float, renew_every: float, parent_pid: int | None) 
         raise click.BadParameter("--lease-ttl must be at least 1 second")
     if renew_every * 2 > lease_ttl:
         raise click.BadParameter("renew at least twice per lease lifetime (--renew-every <= --lease-ttl / 2)")
+    # current_app is typed as Flask; it is a proxy, and the scheduler's threads need the app object itself
     run_scheduler(current_app._get_current_object(), lease_ttl, renew_every, parent_pid)  # type: ignore[attr-defined]
 
 
@@ -89,7 +90,7 @@ def serve_command(host: str, port: int, reload: bool | None, with_scheduler: boo
 
     from werkzeug.serving import run_simple
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app itself, not the proxy
     if reload is None:
         reload = app.config.get("ENV_NAME") == "development"
     in_reloader_child = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
