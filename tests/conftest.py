@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskCliRunner, FlaskClient
@@ -78,7 +79,7 @@ class TestDatabase:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
             admin.dispose()
 
-    def new_empty(self, tmp_dir: Path, label: str) -> "TestDatabase":
+    def new_empty(self, tmp_dir: Path, label: str) -> TestDatabase:
         """Another empty database (for tests that need real commits or the migration chain)."""
         other = TestDatabase.__new__(TestDatabase)
         other.kind = self.kind

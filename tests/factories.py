@@ -5,8 +5,9 @@ Identity is sealed through the real Vault, exactly as the app does it.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 ZH_HEADER = ["姓名", "性别", "学籍号", "出生年月", "年级", "班级", "留守儿童", "随迁子女", "困难学生", "寄宿", "监护人", "联系电话"]
 EN_HEADER = ["name", "gender", "student_number", "birth_month", "grade", "class", "left_behind", "migrant", "hardship",

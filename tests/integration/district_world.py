@@ -14,7 +14,7 @@ Counselors: A has one full-time, B none (a staffing gap), C one part-time only (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from models import Campaign, Screening, Warning
 from models.screenings import CampaignInstrument
@@ -23,7 +23,7 @@ TERM = "2026-2027-1"
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Helpers for the recheck, scheduler and notification tests: screenings, warnings, cases, a clock."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def at(day: date, hour: int = 8, minute: int = 0) -> datetime:
     """A moment in school time (Asia/Shanghai), as the aware UTC datetime the sweeps take."""
-    return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def make_screening(

@@ -8,9 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.demo.cli import run_demo
-from models import School, Student, User
+from models import Actor, School, Student, User
 from models.vault import Vault
-from models import Actor
 
 TODAY = date(2026, 11, 29)
 

@@ -5,7 +5,7 @@ import pytest
 
 from app.district import service
 from app.district.service import Filters, Selection
-from app.district.suppression import determined_cells, Relation
+from app.district.suppression import Relation, determined_cells
 from tests.integration.district_world import TERM, build
 
 K = 5

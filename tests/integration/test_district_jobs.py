@@ -1,5 +1,5 @@
 """The scheduler keeps the district rollups fresh: every few minutes for running terms, a full refresh nightly."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -34,7 +34,7 @@ def test_the_district_jobs_are_scheduled_every_few_minutes_and_nightly(app, engi
 
 def test_the_frequent_job_rolls_up_the_running_term_and_the_nightly_job_everything(app, db_session, factory):
     world = build(factory)
-    now = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 10, 15, 2, 0, tzinfo=UTC)
     with app.app_context():
         assert tasks.refresh_due_rollups(db_session, now) == {"terms_refreshed": 1}
         assert tasks.refresh_due_rollups(db_session, now) == {"terms_refreshed": 0}  # still fresh: not recomputed

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from models import AuditEvent, DataKey, Student, verify_chain
+from models.audit import Actor
 from models.crypto import KeyRing
 from models.vault import Vault
-from models.audit import Actor
 from tests.conftest import _session_on, make_test_app
 from tests.integration.keys_support import (
     disable_audit_triggers,

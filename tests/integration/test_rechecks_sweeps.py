@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.rechecks.policy import load_recheck_policy
 from app.care.tasks import realert_crises, remind_checkins
 from app.notifications.tasks import weekly_digest
+from app.rechecks.policy import load_recheck_policy
 from app.rechecks.tasks import advance_rechecks
 from app.scheduler.jobs import run_all_sweeps
 from models import CareCheckin, Recheck

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import stat
-
-import hashlib
-import hmac
 import struct
+from datetime import UTC
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +22,7 @@ from models.crypto import (
     FORMATS,
     CryptoError,
     KeyRing,
+    Sealer,
     aad_for,
     chain_hash,
     new_data_key,
@@ -29,7 +30,6 @@ from models.crypto import (
     normalise,
     open_sealed,
     parse_header,
-    Sealer,
     seal,
 )
 
@@ -625,9 +625,9 @@ def test_chain_hash_changes_with_the_previous_hash():
 
 
 def test_chain_hash_accepts_non_json_values_through_str():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    at = datetime(2026, 11, 29, 6, 40, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 29, 6, 40, tzinfo=UTC)
     assert chain_hash("", {"at": at}) == chain_hash("", {"at": str(at)})
 
 

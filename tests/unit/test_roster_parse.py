@@ -11,7 +11,17 @@ from hypothesis import strategies as st
 
 from app.roster_import import parse
 from app.roster_import.parse import RosterFileError, parse_file
-from tests.roster_import_corpus import EN_HEADER, ZH_HEADER, big_csv, csv_bytes, row, students, write, xlsx_bytes, zip_bomb
+from tests.roster_import_corpus import (
+    EN_HEADER,
+    ZH_HEADER,
+    big_csv,
+    csv_bytes,
+    row,
+    students,
+    write,
+    xlsx_bytes,
+    zip_bomb,
+)
 
 
 def _parse(tmp_path: Path, name: str, data: bytes, **kw):  # type: ignore[no-untyped-def]
@@ -207,7 +217,7 @@ def test_a_damaged_workbook_is_one_clear_error(tmp_path):
 
 def test_text_in_no_known_encoding_is_refused(tmp_path):
     with pytest.raises(RosterFileError):
-        _parse(tmp_path, "r.csv", "姓名,性别\n".encode("utf-8") + b"\xff\xfe\xff\x80\x80\xff")
+        _parse(tmp_path, "r.csv", "姓名,性别\n".encode() + b"\xff\xfe\xff\x80\x80\xff")
 
 
 def test_a_header_only_file_is_an_error(tmp_path):

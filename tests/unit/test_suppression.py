@@ -1,7 +1,8 @@
 """Disclosure control: no small count is shown, and no hidden cell can be worked out from what is shown."""
 from fractions import Fraction
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.district.suppression import (
     COMPLEMENT,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import AuditEvent, CareCheckin, Student
+from models import AuditEvent, CareCheckin
 from tests.conftest import login, post
 
 

@@ -1,7 +1,6 @@
 """District pages: figures for the district role only, exports audited, suppressed and behind a recent login."""
 import csv
 import io
-import zipfile
 
 import pytest
 from openpyxl import load_workbook

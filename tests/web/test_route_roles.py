@@ -7,7 +7,8 @@ token. A route with no annotation at all fails the suite, with the offenders lis
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask, url_for

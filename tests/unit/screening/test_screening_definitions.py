@@ -8,8 +8,15 @@ import json
 import pytest
 import yaml
 
-from screening import DefinitionError, get_instrument, list_instruments, load_definition, score, use_instrument_dirs
-from screening import suggest_level
+from screening import (
+    DefinitionError,
+    get_instrument,
+    list_instruments,
+    load_definition,
+    score,
+    suggest_level,
+    use_instrument_dirs,
+)
 from tests.unit.screening.shipped import POLICY
 
 from .synthetic import MHT_LIE, MHT_SCALES, SCL_FACTORS, SDQ_REVERSE, SDQ_SUBSCALES, mht_like, scl90_like, sdq_like

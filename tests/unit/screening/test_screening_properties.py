@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from screening import get_instrument, list_instruments, score, suggest_level
-from tests.unit.screening.shipped import POLICY
 from screening.warning import RANK
+from tests.unit.screening.shipped import POLICY
 
 INSTRUMENTS = [inst.id for inst in list_instruments()]
 CARE_GROUPS = st.lists(st.sampled_from(["left_behind", "migrant", "hardship", "boarding"]), max_size=2)
