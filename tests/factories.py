@@ -42,7 +42,9 @@ class Factory:
             self.session.flush()
         return self._district
 
-    def school(self, code: str | None = None, name: str | None = None, type: str = "urban", stage: str = "nine_year") -> School:
+    def school(
+        self, code: str | None = None, name: str | None = None, type: str = "urban", stage: str = "nine_year"
+    ) -> School:
         n = next(_seq)
         school = School(
             district=self.district(), code=code or f"S{n:04d}", name=name or f"测试学校{n}", type=type, stage=stage
@@ -51,7 +53,9 @@ class Factory:
         self.session.flush()
         return school
 
-    def klass(self, school: School | None = None, grade: int = 7, name: str | None = None, year: str = "2026-2027") -> SchoolClass:
+    def klass(
+        self, school: School | None = None, grade: int = 7, name: str | None = None, year: str = "2026-2027"
+    ) -> SchoolClass:
         school = school or self.school()
         klass = SchoolClass(school=school, grade=grade, name=name or f"{grade}年级({next(_seq)})班", school_year=year)
         self.session.add(klass)
@@ -77,7 +81,12 @@ class Factory:
         school = school or klass.school
         n = next(_seq)
         student = Student(
-            school_id=school.id, class_id=klass.id, grade=grade or klass.grade, gender=gender, birth_ym=birth_ym, status=status
+            school_id=school.id,
+            class_id=klass.id,
+            grade=grade or klass.grade,
+            gender=gender,
+            birth_ym=birth_ym,
+            status=status,
         )
         student.school = school
         student.school_class = klass
@@ -87,7 +96,9 @@ class Factory:
             name=name or f"学生{n}",
             student_number=number or f"G{3100000000 + n:010d}",
             national_id=national_id,
-            guardians=guardians if guardians is not None else [{"name": f"家长{n}", "relation": "母亲", "phone": f"139{n:08d}"}],
+            guardians=guardians
+            if guardians is not None
+            else [{"name": f"家长{n}", "relation": "母亲", "phone": f"139{n:08d}"}],
         )
         student.set_care_groups(list(groups))
         self.session.flush()

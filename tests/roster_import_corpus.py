@@ -10,7 +10,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-ZH_HEADER = ["姓名", "性别", "学籍号", "出生年月", "年级", "班级", "留守儿童", "随迁子女", "困难学生", "寄宿", "监护人", "联系电话"]
+ZH_HEADER = [
+    "姓名",
+    "性别",
+    "学籍号",
+    "出生年月",
+    "年级",
+    "班级",
+    "留守儿童",
+    "随迁子女",
+    "困难学生",
+    "寄宿",
+    "监护人",
+    "联系电话",
+]
 EN_HEADER = ["name", "gender", "student_number", "birth_month", "grade", "class", "left_behind", "migrant", "hardship",
              "boarding", "guardian", "phone"]
 
@@ -24,10 +37,20 @@ def row(name: str = "张小明", gender: str = "男", number: str = "G3101512014
 def students(n: int, start: int = 1, grade: int = 7, classes: int = 4, prefix: str = "G3101512014") -> list[list[Any]]:
     out = []
     for i in range(start, start + n):
-        out.append(row(name=f"学生{i}", gender="男" if i % 2 else "女", number=f"{prefix}{i:08d}",
-                       birth=f"{2026 - grade - 6}-{(i % 12) + 1:02d}", grade=str(grade), klass=f"{grade}.{(i % classes) + 1}",
-                       left="是" if i % 5 == 0 else "否", migrant="√" if i % 7 == 0 else "",
-                       guardian=f"家长{i}", phone=f"139{i:08d}"))
+        out.append(
+            row(
+                name=f"学生{i}",
+                gender="男" if i % 2 else "女",
+                number=f"{prefix}{i:08d}",
+                birth=f"{2026 - grade - 6}-{(i % 12) + 1:02d}",
+                grade=str(grade),
+                klass=f"{grade}.{(i % classes) + 1}",
+                left="是" if i % 5 == 0 else "否",
+                migrant="√" if i % 7 == 0 else "",
+                guardian=f"家长{i}",
+                phone=f"139{i:08d}",
+            )
+        )
     return out
 
 

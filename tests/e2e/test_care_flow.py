@@ -28,7 +28,9 @@ def _seed(live_server):  # type: ignore[no-untyped-def]
             select(SchoolClass).where(SchoolClass.school_id == klass.school_id, SchoolClass.id != klass.id)
         ).first()
         vault = Vault(s, live_server.app.extensions["xinmiao_keyring"], Actor.system("e2e"))
-        student = Student(school_id=klass.school_id, class_id=klass.id, grade=klass.grade, gender="F", birth_ym="2013-04")
+        student = Student(
+            school_id=klass.school_id, class_id=klass.id, grade=klass.grade, gender="F", birth_ym="2013-04"
+        )
         s.add(student)
         vault.seal_identity(student, name=STUDENT_NAME, student_number="G3199999901",
                             guardians=[{"name": "欧阳妈妈", "relation": "母亲", "phone": "13900001111"}])
@@ -38,8 +40,14 @@ def _seed(live_server):  # type: ignore[no-untyped-def]
         warning.ensure_uid()
         s.add(warning)
         if s.scalar(select(User).where(User.username == "teacher_e2e_other")) is None:
-            other = User(username="teacher_e2e_other", display_name="钱老师", password_hash=hash_password(DEMO_PASSWORD),
-                         role="head_teacher", active=True, district_id=teacher.district_id)
+            other = User(
+                username="teacher_e2e_other",
+                display_name="钱老师",
+                password_hash=hash_password(DEMO_PASSWORD),
+                role="head_teacher",
+                active=True,
+                district_id=teacher.district_id,
+            )
             other.classes = [other_class]
             s.add(other)
         s.flush()

@@ -26,7 +26,9 @@ def _class_with_a_student(live_server):
         Vault(s, live_server.app.extensions["xinmiao_keyring"], Actor.system("e2e")).seal_identity(
             student, name="测试学生", student_number=NUMBER)
         s.flush()
-        campaign = s.scalars(select(Campaign).join(Campaign.schools).where(School.id == school.id, Campaign.status == "open")).first()
+        campaign = s.scalars(
+            select(Campaign).join(Campaign.schools).where(School.id == school.id, Campaign.status == "open")
+        ).first()
         assert campaign is not None, "the demo seeds an open autumn campaign"
         return campaign.id, klass.id
 

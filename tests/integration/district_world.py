@@ -42,7 +42,9 @@ def build(factory) -> World:  # type: ignore[no-untyped-def]
     b = factory.school(name="农村小学", type="rural_small", stage="primary")
     c = factory.school(name="寄宿制中学", type="township_boarding", stage="junior")
     world = World({"A": a, "B": b, "C": c})
-    campaign = Campaign(name="秋季测评", term=TERM, starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 30), status="open")
+    campaign = Campaign(
+        name="秋季测评", term=TERM, starts_on=date(2026, 9, 1), ends_on=date(2026, 9, 30), status="open"
+    )
     campaign.schools = [a, b, c]
     campaign.instruments = [CampaignInstrument(instrument_id="cesdc", grade_from=1, grade_to=9)]
     s.add(campaign)
@@ -66,10 +68,24 @@ def build(factory) -> World:  # type: ignore[no-untyped-def]
                 if i < screened_per_gender:
                     made.append((st, positive(gender, i)))
         for st, pos in made:
-            s.add(Screening(student_id=st.id, school_id=school.id, class_id=klass.id, grade=grade, campaign_id=campaign.id,
-                            instrument_id="cesdc", instrument_version="1.0", mode="paper",
-                            administered_on=date(2026, 9, 10), valid=True, total=20 if pos else 5,
-                            positive=pos, critical=False, suggested_level="L3" if pos else "none"))
+            s.add(
+                Screening(
+                    student_id=st.id,
+                    school_id=school.id,
+                    class_id=klass.id,
+                    grade=grade,
+                    campaign_id=campaign.id,
+                    instrument_id="cesdc",
+                    instrument_version="1.0",
+                    mode="paper",
+                    administered_on=date(2026, 9, 10),
+                    valid=True,
+                    total=20 if pos else 5,
+                    positive=pos,
+                    critical=False,
+                    suggested_level="L3" if pos else "none",
+                )
+            )
         s.flush()
         return made
 
@@ -88,7 +104,7 @@ def build(factory) -> World:  # type: ignore[no-untyped-def]
         (utc(2026, 9, 10, 15, 30), utc(2026, 9, 10, 16, 30)),  # 23:30 -> 00:30 local: NOT the same day
         (utc(2026, 9, 10, 17, 0), utc(2026, 9, 11, 1, 0)),  # 01:00 -> 09:00 local on the 11th: the same day
     ]
-    for st, (created, contact) in zip(a_students, crises):
+    for st, (created, contact) in zip(a_students[:len(crises)], crises, strict=True):  # the first six have one
         s.add(Warning(student_id=st.id, school_id=a.id, screening_id=screenings_a[st.id].id, suggested_level="L1",
                       confirmed_level="L1", status="confirmed", created_at=created, first_contact_at=contact,
                       confirmed_at=contact, acknowledged_at=contact))

@@ -79,7 +79,9 @@ def record(db: Session, screening: Screening, warning: Warning | None = None) ->
 def open_rechecks(db: Session, student: Student) -> list[Recheck]:
     return list(
         db.scalars(
-            select(Recheck).where(Recheck.student_id == student.id, Recheck.status.not_in(("done", "cancelled"))).order_by(Recheck.id)
+            select(Recheck)
+            .where(Recheck.student_id == student.id, Recheck.status.not_in(("done", "cancelled")))
+            .order_by(Recheck.id)
         )
     )
 

@@ -11,7 +11,19 @@ def run(app, *args):
 
 
 def test_schools_add_prints_the_school_and_list_shows_it(app, db_session):
-    r = run(app, "schools", "add", "--code", "3101519999", "--name", "崇明区绿华镇小学", "--type", "rural_small", "--stage", "primary")
+    r = run(
+        app,
+        "schools",
+        "add",
+        "--code",
+        "3101519999",
+        "--name",
+        "崇明区绿华镇小学",
+        "--type",
+        "rural_small",
+        "--stage",
+        "primary",
+    )
     assert r.exit_code == 0, r.output
     assert "added school 3101519999 崇明区绿华镇小学" in r.output
     listed = run(app, "schools", "list")
@@ -39,17 +51,44 @@ def test_users_add_counselor_with_two_schools(app, factory, db_session):
     assert "added user clicoun (counselor): schools CA1" in r.output
     user = db_session.scalars(select(User).where(User.username == "clicoun")).one()
     assert {s.id for s in user.schools} == {a.id, b.id} and user.display_name == "王老师"
-    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "user.created", AuditEvent.actor == "cli")).first()
+    assert db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "user.created", AuditEvent.actor == "cli")
+    ).first()
 
 
 def test_users_add_head_teacher_by_school_and_class(app, factory, db_session):
     school = factory.school(code="HT1")
     klass = factory.klass(school, grade=7, name="七年级(3)班")
     factory.klass(factory.school(code="HT2"), grade=7, name="七年级(3)班")
-    ambiguous = run(app, "users", "add", "--username", "clit", "--role", "head_teacher", "--class", "七年级(3)班", "--password", "long-enough-1")
+    ambiguous = run(
+        app,
+        "users",
+        "add",
+        "--username",
+        "clit",
+        "--role",
+        "head_teacher",
+        "--class",
+        "七年级(3)班",
+        "--password",
+        "long-enough-1",
+    )
     assert ambiguous.exit_code != 0 and "several schools" in ambiguous.output
-    r = run(app, "users", "add", "--username", "clit", "--role", "head_teacher", "--school", "HT1", "--class", "七年级(3)班",
-            "--password", "long-enough-1")
+    r = run(
+        app,
+        "users",
+        "add",
+        "--username",
+        "clit",
+        "--role",
+        "head_teacher",
+        "--school",
+        "HT1",
+        "--class",
+        "七年级(3)班",
+        "--password",
+        "long-enough-1",
+    )
     assert r.exit_code == 0, r.output
     assert db_session.scalars(select(User).where(User.username == "clit")).one().classes == [klass]
     listed = run(app, "users", "list", "--role", "head_teacher")
@@ -61,8 +100,25 @@ def test_users_add_refuses_bad_arguments_with_a_clear_message(app, factory, db_s
     factory.user("admin", username="taken")
     cases = [
         (["--username", "u1", "--role", "wizard", "--password", "long-enough-1"], "wizard"),
-        (["--username", "u2", "--role", "counselor", "--school", "NOPE", "--password", "long-enough-1"], "unknown school"),
-        (["--username", "u3", "--role", "head_teacher", "--school", "OK1", "--class", "九年级(9)班", "--password", "long-enough-1"], "unknown class"),
+        (
+            ["--username", "u2", "--role", "counselor", "--school", "NOPE", "--password", "long-enough-1"],
+            "unknown school",
+        ),
+        (
+            [
+                "--username",
+                "u3",
+                "--role",
+                "head_teacher",
+                "--school",
+                "OK1",
+                "--class",
+                "九年级(9)班",
+                "--password",
+                "long-enough-1",
+            ],
+            "unknown class",
+        ),
         (["--username", "taken", "--role", "admin", "--password", "long-enough-1"], "taken"),
         (["--username", "u4", "--role", "counselor", "--password", "long-enough-1"], "at least one school"),
         (["--username", "u5", "--role", "admin", "--password", "short"], "at least 8"),

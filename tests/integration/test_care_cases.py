@@ -56,7 +56,9 @@ def test_a_save_from_a_stale_form_is_refused(db_session, factory, keyring):
     loaded_version = case.version
     service.update_plan(db_session, actor, vault, case, {"goals": "第一位老师"}, None, expected_version=loaded_version)
     with pytest.raises(service.StaleCaseError):
-        service.update_plan(db_session, actor, vault, case, {"goals": "第二位老师"}, None, expected_version=loaded_version)
+        service.update_plan(
+            db_session, actor, vault, case, {"goals": "第二位老师"}, None, expected_version=loaded_version
+        )
     assert vault.reveal(case.student, "t").get_json(case, "plan")["goals"] == "第一位老师"
 
 
@@ -131,7 +133,9 @@ def test_transfer_moves_the_file_and_its_access_and_is_audited_both_ways(db_sess
     assert db_session.get(CareCase, case.id).school_id == new_school.id
     assert db_session.get(Recheck, recheck.id).school_id == new_school.id
     assert db_session.scalar(select(Warning.school_id).where(Warning.id == case.warning_id)) == new_school.id
-    actions = set(db_session.scalars(select(AuditEvent.action).where(AuditEvent.student_public_id == student.public_id)))
+    actions = set(
+        db_session.scalars(select(AuditEvent.action).where(AuditEvent.student_public_id == student.public_id))
+    )
     assert {"transfer.out", "transfer.in"} <= actions and moved == [new_school.id]
 
 
@@ -192,9 +196,13 @@ def test_every_sealed_care_field_is_unreadable_in_the_database(db_session, facto
         raw_bytes(db_session, "case_entries", "told_whom_enc", "id = :i", {"i": conf.id}),
         raw_bytes(db_session, "care_checkins", "note_enc", "id = :i", {"i": checkin.id}),
     ]
-    blobs += [bytes(b) for b in db_session.execute(
-        text("SELECT reason_enc FROM warning_changes WHERE student_id = :s AND reason_enc IS NOT NULL"), {"s": student.id}
-    ).scalars()]
+    blobs += [
+        bytes(b)
+        for b in db_session.execute(
+            text("SELECT reason_enc FROM warning_changes WHERE student_id = :s AND reason_enc IS NOT NULL"),
+            {"s": student.id},
+        ).scalars()
+    ]
     assert all(blobs) and len(blobs) == 8
     everything = b"".join(blobs)
     for secret in secrets.values():

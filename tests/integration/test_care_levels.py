@@ -42,8 +42,16 @@ def test_raising_then_lowering_records_each_change_and_moves_the_open_case(db_se
     same_case = warning_lifecycle.confirm_level(db_session, actor, vault, second, "L3", "情况好转")
 
     assert same_case.id == case.id and same_case.level == "L3"
-    assert db_session.scalar(select(CareCase.id).where(CareCase.student_id == student.id).order_by(CareCase.id.desc())) == case.id
-    actions = [c.action for c in db_session.scalars(select(WarningChange).where(WarningChange.student_id == student.id).order_by(WarningChange.id))]
+    assert (
+        db_session.scalar(select(CareCase.id).where(CareCase.student_id == student.id).order_by(CareCase.id.desc()))
+        == case.id
+    )
+    actions = [
+        c.action
+        for c in db_session.scalars(
+            select(WarningChange).where(WarningChange.student_id == student.id).order_by(WarningChange.id)
+        )
+    ]
     assert actions == ["suggested", "raised", "suggested", "lowered"]
     assert {"warning.raised", "warning.lowered", "case.updated"} <= set(_actions(db_session))
 

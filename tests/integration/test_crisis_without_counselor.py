@@ -17,7 +17,9 @@ pytestmark = pytest.mark.usefixtures("app")
 PHQA_CRISIS = [1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 
 
-def test_a_crisis_at_a_school_without_counselor_alerts_the_admins_without_naming_the_student(db_session, factory, keyring):
+def test_a_crisis_at_a_school_without_counselor_alerts_the_admins_without_naming_the_student(
+    db_session, factory, keyring
+):
     school = factory.school(name="三星镇小学")
     student = factory.student(school=school)
     factory.counselor(school, active=False)  # a disabled account cannot act on it

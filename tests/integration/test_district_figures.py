@@ -23,8 +23,8 @@ def figures(db_session, world):  # type: ignore[no-untyped-def]
     return service.compute_figures(db_session, district_id, Selection(TERM, None), K, TODAY)
 
 
-def key_of(ctx, figures, filters=Filters(), grade=None, gender=None):  # type: ignore[no-untyped-def]
-    return (figures.scopes.of(filters), grade, gender)
+def key_of(ctx, figures, filters=None, grade=None, gender=None):  # type: ignore[no-untyped-def]
+    return (figures.scopes.of(filters if filters is not None else Filters()), grade, gender)
 
 
 def school_key(world, name):  # type: ignore[no-untyped-def]

@@ -1,4 +1,6 @@
-"""Maintained rollups: closed campaigns are read from a rollup while it is fresh (an hour); running ones for five minutes."""
+"""Maintained rollups: closed campaigns are read from a rollup while it is fresh (an hour); running ones for five
+minutes."""
+
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -12,15 +14,29 @@ TODAY = date(2026, 10, 15)
 
 
 def figures(db_session, world, **kw):  # type: ignore[no-untyped-def]
-    ctx, fig = service.compute_figures(db_session, world.district_user.district_id, Selection(TERM, None), 5, TODAY, **kw)
+    ctx, fig = service.compute_figures(
+        db_session, world.district_user.district_id, Selection(TERM, None), 5, TODAY, **kw
+    )
     return fig.value("screened", (fig.scopes.all, None, None))
 
 
 def add_screening(db_session, world):  # type: ignore[no-untyped-def]
     unscreened = [st for st in world.students if st.school_id == world.schools["A"].id][-1]
-    db_session.add(Screening(student_id=unscreened.id, school_id=unscreened.school_id, grade=7,
-                             campaign_id=world.campaign.id, instrument_id="cesdc", instrument_version="1.0", mode="paper",
-                             administered_on=date(2026, 9, 11), valid=True, positive=False, suggested_level="none"))
+    db_session.add(
+        Screening(
+            student_id=unscreened.id,
+            school_id=unscreened.school_id,
+            grade=7,
+            campaign_id=world.campaign.id,
+            instrument_id="cesdc",
+            instrument_version="1.0",
+            mode="paper",
+            administered_on=date(2026, 9, 11),
+            valid=True,
+            positive=False,
+            suggested_level="none",
+        )
+    )
     db_session.flush()
 
 
@@ -31,7 +47,9 @@ def close(db_session, world):  # type: ignore[no-untyped-def]
 
 
 def context_and_screened(db_session, world, **kw):  # type: ignore[no-untyped-def]
-    ctx, fig = service.compute_figures(db_session, world.district_user.district_id, Selection(TERM, None), 5, TODAY, **kw)
+    ctx, fig = service.compute_figures(
+        db_session, world.district_user.district_id, Selection(TERM, None), 5, TODAY, **kw
+    )
     return ctx, fig.value("screened", (fig.scopes.all, None, None))
 
 
@@ -87,13 +105,17 @@ def test_the_refresh_job_rolls_up_running_terms_and_skips_fresh_ones(db_session,
     world = build(factory)
     district_id = world.district_user.district_id
     assert service.refresh_rollups(db_session, district_id, TODAY) == []  # closed terms only: none
-    assert service.refresh_rollups(db_session, district_id, TODAY, running=True, due_within=timedelta(minutes=4)) == [TERM]
+    assert service.refresh_rollups(db_session, district_id, TODAY, running=True, due_within=timedelta(minutes=4)) == [
+        TERM
+    ]
     keys = set(db_session.scalars(select(DistrictRollup.key)))
     assert f"d{district_id}:campaign:{world.campaign.id}:full" in keys  # its only campaign: same counts stored
     assert service.refresh_rollups(db_session, district_id, TODAY, running=True, due_within=timedelta(minutes=4)) == []
     add_screening(db_session, world)
     age_rollups(db_session, timedelta(minutes=2))
-    assert service.refresh_rollups(db_session, district_id, TODAY, running=True, due_within=timedelta(minutes=4)) == [TERM]
+    assert service.refresh_rollups(db_session, district_id, TODAY, running=True, due_within=timedelta(minutes=4)) == [
+        TERM
+    ]
     assert context_and_screened(db_session, world)[1] == 37
     _, fig = service.compute_figures(db_session, district_id, Selection(None, world.campaign.id), 5, TODAY)
     assert fig.value("screened", (fig.scopes.all, None, None)) == 37

@@ -15,7 +15,9 @@ from tests.integration.keys_support import key_file_for, raw_update, seed_sealed
 
 @pytest.fixture
 def cli_app(engine, connection, keyring, tmp_path):  # type: ignore[no-untyped-def]
-    return make_test_app(engine, keyring, lambda: _session_on(connection), KEYRING=None, KEY_FILE=str(key_file_for(keyring, tmp_path)))
+    return make_test_app(
+        engine, keyring, lambda: _session_on(connection), KEYRING=None, KEY_FILE=str(key_file_for(keyring, tmp_path))
+    )
 
 
 def run(app, *args):  # type: ignore[no-untyped-def]
@@ -56,7 +58,7 @@ def test_after_erasure_nothing_of_the_student_opens(cli_app, db_session, keyring
     # A ciphertext restored from a backup of the row does not open either: the key is gone.
     raw_update(db_session, Student, gone.id, name_enc=old_name_blob)
     with pytest.raises(CryptoError):
-        Vault(db_session, keyring, Actor.system("t")).reveal(db_session.get(Student, gone.id), "t").name
+        _ = Vault(db_session, keyring, Actor.system("t")).reveal(db_session.get(Student, gone.id), "t").name
     # The other student is untouched.
     assert Vault(db_session, keyring, Actor.system("t")).reveal(kept, "t").name == seeded.names[1]
 
@@ -66,7 +68,9 @@ def test_after_erasure_the_blind_index_no_longer_finds_the_student(cli_app, db_s
     student = seeded.students[0]
     vault = Vault(db_session, keyring, Actor.system("t"))
     by_name = select(Student.id).where(Student.name_bidx == vault.blind_index("name", seeded.names[0]))
-    by_number = select(Student.id).where(Student.student_number_bidx == vault.blind_index("student_number", seeded.numbers[0]))
+    by_number = select(Student.id).where(
+        Student.student_number_bidx == vault.blind_index("student_number", seeded.numbers[0])
+    )
     assert db_session.scalar(by_name) == student.id
     assert run(cli_app, "students", "erase", student.public_id, "--yes").exit_code == 0
     db_session.expire_all()
@@ -84,7 +88,12 @@ def test_the_tombstone_holds_no_personal_data(cli_app, db_session, keyring, fact
     db_session.expire_all()
     tomb = db_session.get(Student, student.id)
     assert tomb.status == "erased"
-    assert (tomb.name_enc, tomb.student_number_enc, tomb.national_id_enc, tomb.guardians_enc) == (None, None, None, None)
+    assert (tomb.name_enc, tomb.student_number_enc, tomb.national_id_enc, tomb.guardians_enc) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert (tomb.name_bidx, tomb.student_number_bidx) == (None, None)
     assert tomb.class_id is None and tomb.birth_ym == ""
     assert db_session.scalars(select(StudentCareGroup).where(StudentCareGroup.student_id == tomb.id)).all() == []

@@ -30,7 +30,9 @@ def key_file(tmp_path, keyring):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def cli_app(engine, connection, key_file):  # type: ignore[no-untyped-def]
     """The app as an operator runs it: key ring loaded from the key file, sharing the test's transaction."""
-    return make_test_app(engine, KeyRing.generate(), lambda: _session_on(connection), KEYRING=None, KEY_FILE=str(key_file))
+    return make_test_app(
+        engine, KeyRing.generate(), lambda: _session_on(connection), KEYRING=None, KEY_FILE=str(key_file)
+    )
 
 
 def run(app, *args):  # type: ignore[no-untyped-def]
@@ -39,7 +41,9 @@ def run(app, *args):  # type: ignore[no-untyped-def]
 
 def versions_in_use(session) -> dict[int, int]:  # type: ignore[no-untyped-def]
     rows = session.execute(
-        select(DataKey.master_version, func.count()).where(DataKey.wrapped.is_not(None)).group_by(DataKey.master_version)
+        select(DataKey.master_version, func.count())
+        .where(DataKey.wrapped.is_not(None))
+        .group_by(DataKey.master_version)
     ).all()
     return {v: n for v, n in rows}
 
@@ -73,7 +77,9 @@ def test_keys_rotate_adds_a_version_to_the_key_file_and_rewraps_every_data_key(c
     assert actions.count("key.rotate") == 2 and "key.add_version" in actions
 
 
-def test_everything_opens_with_the_rotated_key_file_and_not_with_the_old_master_key_alone(cli_app, db_session, keyring, key_file):
+def test_everything_opens_with_the_rotated_key_file_and_not_with_the_old_master_key_alone(
+    cli_app, db_session, keyring, key_file
+):
     seeded = seed_sealed(db_session, keyring, count=2)
     assert run(cli_app, "keys", "rotate").exit_code == 0
     db_session.expire_all()
@@ -84,7 +90,7 @@ def test_everything_opens_with_the_rotated_key_file_and_not_with_the_old_master_
     from models.crypto import CryptoError
 
     with pytest.raises(CryptoError):
-        Vault(db_session, keyring, Actor.system("t")).reveal(seeded.students[1], "test.open").name
+        _ = Vault(db_session, keyring, Actor.system("t")).reveal(seeded.students[1], "test.open").name
 
 
 def test_rotating_twice_adds_a_third_version(cli_app, db_session, keyring, key_file):
@@ -96,7 +102,9 @@ def test_rotating_twice_adds_a_third_version(cli_app, db_session, keyring, key_f
     assert versions_in_use(db_session) == {3: 2}
 
 
-def test_rotate_with_keys_from_environment_variables_explains_and_changes_nothing(engine, connection, db_session, keyring, monkeypatch):
+def test_rotate_with_keys_from_environment_variables_explains_and_changes_nothing(
+    engine, connection, db_session, keyring, monkeypatch
+):
     k1, idx = os.urandom(32), os.urandom(32)
     monkeypatch.setenv("XINMIAO_MASTER_KEYS", "1:" + base64.urlsafe_b64encode(k1).decode())
     monkeypatch.setenv("XINMIAO_INDEX_KEY", base64.urlsafe_b64encode(idx).decode())
@@ -109,7 +117,9 @@ def test_rotate_with_keys_from_environment_variables_explains_and_changes_nothin
     assert versions_in_use(db_session) == {1: 2}
 
 
-def test_rewrap_only_moves_every_key_to_a_version_added_in_the_environment(engine, connection, db_session, keyring, monkeypatch):
+def test_rewrap_only_moves_every_key_to_a_version_added_in_the_environment(
+    engine, connection, db_session, keyring, monkeypatch
+):
     k1, k2, idx = os.urandom(32), os.urandom(32), os.urandom(32)
     b = lambda k: base64.urlsafe_b64encode(k).decode()  # noqa: E731
     seeded = seed_sealed(db_session, KeyRing({1: k1}, 1, idx), count=3)
@@ -129,7 +139,9 @@ def test_rewrap_only_moves_every_key_to_a_version_added_in_the_environment(engin
     assert again.exit_code == 0 and "nothing to rewrap" in again.output
 
 
-def test_a_data_key_on_a_version_missing_from_the_key_ring_is_reported_and_fails_the_rotation(cli_app, db_session, keyring):
+def test_a_data_key_on_a_version_missing_from_the_key_ring_is_reported_and_fails_the_rotation(
+    cli_app, db_session, keyring
+):
     seeded = seed_sealed(db_session, keyring, count=2)
     raw_update(db_session, DataKey, seeded.students[0].data_key_id, master_version=7)
     result = run(cli_app, "keys", "rotate")
@@ -146,7 +158,9 @@ def test_keys_verify_opens_every_sealed_value_and_exits_zero(cli_app, db_session
     assert result.exit_code == 0, result.stderr
     # 3 students x (name, number, guardians) + 3 x (case note, answers, warning reason); national id empty
     assert "checked 18 values" in result.output and "18 opened" in result.output and "0 failed" in result.output
-    assert db_session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "key.verify")).count('"failed": 0') == 1
+    assert (
+        db_session.scalar(select(AuditEvent.detail).where(AuditEvent.action == "key.verify")).count('"failed": 0') == 1
+    )
 
 
 def test_keys_verify_reports_a_ciphertext_copied_to_another_row_by_table_column_and_uid(cli_app, db_session, keyring):
@@ -164,7 +178,9 @@ def test_keys_verify_reports_a_note_moved_to_another_entry_of_the_same_student(c
 
     seeded = seed_sealed(db_session, keyring, count=1)
     entry = seeded.entries[0]
-    twin = CaseEntry(student_id=entry.student_id, kind="note", occurred_on=entry.occurred_on, note_enc=bytes(entry.note_enc))
+    twin = CaseEntry(
+        student_id=entry.student_id, kind="note", occurred_on=entry.occurred_on, note_enc=bytes(entry.note_enc)
+    )
     twin.ensure_uid()
     db_session.add(twin)
     db_session.flush()
@@ -233,7 +249,9 @@ def test_audit_verify_detects_a_deleted_event(cli_app, db_session, keyring):
     assert verify_chain(db_session)[1] is not None
 
 
-def test_rotate_add_only_saves_the_new_version_and_rewraps_nothing_until_rewrap_only(cli_app, db_session, keyring, key_file):
+def test_rotate_add_only_saves_the_new_version_and_rewraps_nothing_until_rewrap_only(
+    cli_app, db_session, keyring, key_file
+):
     seed_sealed(db_session, keyring, count=3)
     added = run(cli_app, "keys", "rotate", "--add-only")
     assert added.exit_code == 0, added.output + added.stderr

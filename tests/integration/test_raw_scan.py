@@ -42,7 +42,9 @@ def raw_bytes(url: str) -> bytes:
     pg_dump = shutil.which("pg_dump")
     assert pg_dump, "pg_dump is required for the PostgreSQL raw scan (.ci/run installs postgresql-client)"
     plain_url = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    dump = subprocess.run([pg_dump, "--no-owner", "--dbname", plain_url], check=True, capture_output=True, timeout=300).stdout
+    dump = subprocess.run(
+        [pg_dump, "--no-owner", "--dbname", plain_url], check=True, capture_output=True, timeout=300
+    ).stdout
     decoded = [bytes.fromhex(m.group(1).decode()) for m in HEX_LITERAL.finditer(dump) if len(m.group(1)) % 2 == 0]
     return dump + b"\n" + b"\n".join(decoded)
 
@@ -79,7 +81,7 @@ def test_a_scan_of_the_raw_database_finds_no_seeded_personal_data(fresh_database
             school_name = session.get(School, seeded.students[0].school_id).name
             # Open everything once, as the app would: reading must not leave plaintext behind either.
             vault = Vault(session, ring, Actor.system("scan"))
-            for student, entry in zip(seeded.students, seeded.entries):
+            for student, entry in zip(seeded.students, seeded.entries, strict=True):
                 reader = vault.reveal(student, "student.view")
                 assert reader.name and reader.get(entry, "note")
             session.commit()

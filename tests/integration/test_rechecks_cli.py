@@ -27,7 +27,14 @@ def test_sweep_json_prints_counts_per_sweep_and_a_second_run_reports_nothing_new
     counts = json.loads(result.output)
     assert counts["rechecks"]["rechecks_marked_overdue"] == 1
     assert counts["rechecks"]["notifications_created"] == 1
-    assert set(counts) >= {"rechecks", "crisis_realerts", "checkin_reminders", "weekly_digest", "mail", "notifications_created"}
+    assert set(counts) >= {
+        "rechecks",
+        "crisis_realerts",
+        "checkin_reminders",
+        "weekly_digest",
+        "mail",
+        "notifications_created",
+    }
     assert counts["now"].startswith("2026-11-17T00:00:00")
 
     again = json.loads(runner.invoke(args=["rechecks", "sweep", "--json", "--now", "2026-11-17T08:00:00+08:00"]).output)

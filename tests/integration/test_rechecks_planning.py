@@ -24,7 +24,9 @@ def _flagged(db, factory, level="L2", instrument="phqa"):
     return student, warning
 
 
-def test_confirming_a_level_plans_one_recheck_after_the_policy_interval_with_the_triggering_instrument(db_session, factory):
+def test_confirming_a_level_plans_one_recheck_after_the_policy_interval_with_the_triggering_instrument(
+    db_session, factory
+):
     student, warning = _flagged(db_session, factory, "L2", "gad7")
     confirm(db_session, warning, "L2", at(DAY, 15))
     [recheck] = open_rechecks(db_session, student)
@@ -69,7 +71,9 @@ def test_confirming_the_same_level_again_keeps_the_plan(db_session, factory):
 def test_a_new_warning_for_the_same_student_moves_the_open_recheck(db_session, factory):
     student, warning = _flagged(db_session, factory, "L3")
     confirm(db_session, warning, "L3", at(DAY))
-    newer = make_warning(db_session, student, "L2", screening=make_screening(db_session, student, "phqa", on=DAY + timedelta(days=10)))
+    newer = make_warning(
+        db_session, student, "L2", screening=make_screening(db_session, student, "phqa", on=DAY + timedelta(days=10))
+    )
     confirm(db_session, newer, "L2", at(DAY + timedelta(days=10)))
     [recheck] = open_rechecks(db_session, student)
     assert (recheck.warning_id, recheck.level, recheck.due_on) == (newer.id, "L2", DAY + timedelta(days=24))
@@ -184,7 +188,9 @@ def test_lists_show_overdue_due_this_week_and_done_only_for_the_counselors_schoo
         ("foreign", other, today - timedelta(days=2), "overdue"),
     ]:
         s = factory.student(school=school)
-        rows[label] = Recheck(student_id=s.id, school_id=school.id, level="L2", instrument_id="phqa", due_on=due, status=status)
+        rows[label] = Recheck(
+            student_id=s.id, school_id=school.id, level="L2", instrument_id="phqa", due_on=due, status=status
+        )
         db_session.add(rows[label])
     db_session.flush()
     lists = service.recheck_lists(db_session, counselor, today)
@@ -207,7 +213,9 @@ def test_the_care_areas_confirm_level_plans_the_recheck_with_its_case(db_session
     assert case is not None and recheck.case_id == case.id
 
 
-def test_inside_a_screenings_batch_rechecks_are_completed_as_one_by_one_with_one_recheck_query_for_the_batch(db_session, factory):
+def test_inside_a_screenings_batch_rechecks_are_completed_as_one_by_one_with_one_recheck_query_for_the_batch(
+    db_session, factory
+):
     from sqlalchemy import event
 
     from app.screenings.recording import batch, record_screening

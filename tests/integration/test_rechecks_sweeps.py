@@ -66,7 +66,9 @@ def test_sweeping_twice_in_a_row_creates_nothing_new(db_session, factory, policy
     assert count_notifications(db_session) == before
 
 
-def test_a_recheck_overdue_past_the_policy_limit_is_escalated_to_every_counselor_of_the_school(db_session, factory, policy):
+def test_a_recheck_overdue_past_the_policy_limit_is_escalated_to_every_counselor_of_the_school(
+    db_session, factory, policy
+):
     student = factory.student()
     owner = factory.counselor(student.school)
     colleague = factory.counselor(student.school)
@@ -85,7 +87,9 @@ def test_a_recheck_overdue_past_the_policy_limit_is_escalated_to_every_counselor
     assert outsider.id not in {n.user_id for n in notes(db_session)}
 
 
-def test_after_downtime_a_long_overdue_recheck_jumps_to_escalated_with_one_notification_per_counselor(db_session, factory, policy):
+def test_after_downtime_a_long_overdue_recheck_jumps_to_escalated_with_one_notification_per_counselor(
+    db_session, factory, policy
+):
     _student, counselor, recheck = _planned(db_session, factory)
     counts = advance_rechecks(db_session, at(recheck.due_on + timedelta(days=40)), policy, SHANGHAI)
     assert counts["rechecks_escalated"] == 1 and counts["notifications_created"] == 1
@@ -104,7 +108,12 @@ def test_done_and_cancelled_rechecks_are_left_alone(db_session, factory, policy)
     recheck.status = "done"
     db_session.flush()
     counts = advance_rechecks(db_session, at(recheck.due_on + timedelta(days=60)), policy, SHANGHAI)
-    assert counts == {"rechecks_marked_due": 0, "rechecks_marked_overdue": 0, "rechecks_escalated": 0, "notifications_created": 0}
+    assert counts == {
+        "rechecks_marked_due": 0,
+        "rechecks_marked_overdue": 0,
+        "rechecks_escalated": 0,
+        "notifications_created": 0,
+    }
 
 
 def test_an_unacknowledged_crisis_is_realerted_once_per_window_until_acknowledged(db_session, factory, policy):
@@ -166,7 +175,9 @@ def test_no_reminder_when_every_care_group_student_had_a_checkin(db_session, fac
     assert remind_checkins(db_session, at(date(2027, 1, 10)), policy, SHANGHAI)["reminders"] == 0
 
 
-def test_the_weekly_digest_is_created_once_per_week_for_counselors_with_something_to_review(db_session, factory, policy):
+def test_the_weekly_digest_is_created_once_per_week_for_counselors_with_something_to_review(
+    db_session, factory, policy
+):
     _student, counselor, recheck = _planned(db_session, factory)
     idle = factory.counselor(factory.school())
     monday = recheck.due_on + timedelta(days=7 - recheck.due_on.weekday() + 7)  # a Monday after the due date

@@ -41,8 +41,13 @@ def _events(db_session, action):
 
 
 def _by_number(db_session, vault, number):
-    return next(s for s in db_session.scalars(select(Student).where(
-        Student.student_number_bidx == vault.blind_index("student_number", number))) if vault.matches(s, "student_number", number))
+    return next(
+        s
+        for s in db_session.scalars(
+            select(Student).where(Student.student_number_bidx == vault.blind_index("student_number", number))
+        )
+        if vault.matches(s, "student_number", number)
+    )
 
 
 def test_a_new_roster_creates_sealed_students_classes_and_care_groups(db_session, factory, vault, tmp_path):
@@ -56,13 +61,17 @@ def test_a_new_roster_creates_sealed_students_classes_and_care_groups(db_session
     st = _by_number(db_session, vault, "G310151201400000005")
     db_session.refresh(st)
     reader = vault.reveal(st, "student.view")
-    assert reader.name == "学生5" and reader.identity.guardians == [{"name": "家长5", "relation": "", "phone": "13900000005"}]
+    assert reader.name == "学生5" and reader.identity.guardians == [
+        {"name": "家长5", "relation": "", "phone": "13900000005"}
+    ]
     assert st.name_enc is not None and b"\xe5\xad\xa6\xe7\x94\x9f5" not in st.name_enc  # sealed, not clear
     assert st.care_groups == ["left_behind"] and st.grade == 7 and st.birth_ym == "2013-06"
     assert st.school_class.name == "七年级(2)班" and st.school_class.school_year == "2026-2027"
     events = _events(db_session, "roster.import")
     assert len(events) == 1  # one event per import, not one per row
-    assert events[0].detail["created"] == 30 if isinstance(events[0].detail, dict) else '"created": 30' in events[0].detail
+    assert (
+        events[0].detail["created"] == 30 if isinstance(events[0].detail, dict) else '"created": 30' in events[0].detail
+    )
 
 
 def test_importing_the_same_file_twice_changes_nothing(db_session, factory, vault, tmp_path):
@@ -98,11 +107,18 @@ def test_a_changed_row_updates_the_student_matched_by_number(db_session, factory
 def test_an_existing_student_number_typed_differently_still_matches(db_session, factory, vault, tmp_path):
     school = factory.school()
     existing = factory.student(school=school, number="G310151201401010001", name="张小明", grade=7)
-    plan = _plan(db_session, vault, school, write(tmp_path, "r.csv", csv_bytes([row(number="ｇ３１０１５１２０１４０１０１０００１")])))
+    plan = _plan(
+        db_session,
+        vault,
+        school,
+        write(tmp_path, "r.csv", csv_bytes([row(number="ｇ３１０１５１２０１４０１０１０００１")])),
+    )
     assert not plan.creates and [u.student.id for u in plan.updates] == [existing.id]
 
 
-def test_a_number_at_another_school_of_the_district_is_a_transfer_to_confirm_never_a_duplicate(db_session, factory, vault, tmp_path):
+def test_a_number_at_another_school_of_the_district_is_a_transfer_to_confirm_never_a_duplicate(
+    db_session, factory, vault, tmp_path
+):
     here, there = factory.school(), factory.school()
     moving = factory.student(school=there, number="G310151201401010001", grade=7)
     path = write(tmp_path, "r.csv", csv_bytes([row(), row(number="G310151201401010002")]))
@@ -129,7 +145,9 @@ def test_one_bad_row_writes_nothing_at_all(db_session, factory, vault, tmp_path)
     assert [(p.row, p.column) for p in plan.problems] == [(8, "出生年月")]
     assert not result.written and result.created == 0
     assert _count(db_session, school) == 0
-    assert db_session.scalar(select(func.count()).select_from(SchoolClass).where(SchoolClass.school_id == school.id)) == 0
+    assert (
+        db_session.scalar(select(func.count()).select_from(SchoolClass).where(SchoolClass.school_id == school.id)) == 0
+    )
     assert _events(db_session, "roster.import") == []
 
 

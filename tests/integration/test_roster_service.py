@@ -131,9 +131,14 @@ def test_a_broken_care_group_file_is_refused(tmp_path):
     # hold, or a group without its English label, is refused.
     shipped = yaml.safe_load((CONFIG_DIR / "warning_policy.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "warning_policy.yaml"
-    for groups in ({"a-b": {"zh": "甲", "en": "A", "triggers": True}}, {"x" * 31: {"zh": "甲", "en": "A", "triggers": True}},
-                   {"a": {"zh": "甲", "triggers": True}}):
-        path.write_text(yaml.safe_dump({**shipped, "care_groups": groups}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for groups in (
+        {"a-b": {"zh": "甲", "en": "A", "triggers": True}},
+        {"x" * 31: {"zh": "甲", "en": "A", "triggers": True}},
+        {"a": {"zh": "甲", "triggers": True}},
+    ):
+        path.write_text(
+            yaml.safe_dump({**shipped, "care_groups": groups}, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         with pytest.raises(CareGroupConfigError):
             load_care_groups(path)
     path.write_text(yaml.safe_dump(shipped, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -56,7 +56,17 @@ def _healthy(port: int) -> bool:
 def _serve(fresh_database, tmp_path, reload: bool) -> tuple[Proc, int]:
     migrated_engine(fresh_database.url).dispose()
     port = _free_port()
-    args = [sys.executable, "-m", "flask", "--app", "app", "serve", "--port", str(port), "--reload" if reload else "--no-reload"]
+    args = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "app",
+        "serve",
+        "--port",
+        str(port),
+        "--reload" if reload else "--no-reload",
+    ]
     return Proc(args, process_env(fresh_database.url, tmp_path), tmp_path / "serve.log"), port
 
 

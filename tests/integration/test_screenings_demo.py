@@ -31,7 +31,9 @@ def test_the_demo_step_adds_an_autumn_campaign_with_screenings_for_every_grade_b
     assert summary.startswith("screenings: campaign 2026-2027-1")
     campaign = db_session.scalars(select(Campaign)).one()
     assert campaign.term == "2026-2027-1" and campaign.guardian_notice
-    by_instrument = dict(db_session.execute(select(Screening.instrument_id, func.count()).group_by(Screening.instrument_id)).all())
+    by_instrument = dict(
+        db_session.execute(select(Screening.instrument_id, func.count()).group_by(Screening.instrument_id)).all()
+    )
     assert set(by_instrument) == {"cesdc", "phqa", "gad7"}
     rows = db_session.scalars(select(Screening)).all()
     assert {s.grade for s in rows if s.instrument_id == "cesdc"} <= {4, 5, 6}

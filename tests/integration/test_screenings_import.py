@@ -33,7 +33,9 @@ def _row(number, instrument="gad7", day="2026-10-12", answers=(1, 0, 2, 1, 0, 1,
 
 def _run(app, db_session, vault, data, **kw):
     with app.test_request_context():
-        return importer.run_import(db_session, Actor.system("tests"), vault, data, school_filter=Student.id.isnot(None), **kw)
+        return importer.run_import(
+            db_session, Actor.system("tests"), vault, data, school_filter=Student.id.isnot(None), **kw
+        )
 
 
 def count(db_session):
@@ -128,14 +130,18 @@ def test_the_cli_dry_run_writes_nothing_and_the_import_writes(app, db_session, f
 def test_the_cli_reports_a_bad_row_and_exits_non_zero(app, db_session, factory, tmp_path):
     school, _ = _students(factory)
     path = tmp_path / "bad.csv"
-    path.write_text(_csv([_row(f"IMP{school.id:04d}0"), _row(f"IMP{school.id:04d}1", instrument="nosuch")]), encoding="utf-8")
+    path.write_text(
+        _csv([_row(f"IMP{school.id:04d}0"), _row(f"IMP{school.id:04d}1", instrument="nosuch")]), encoding="utf-8"
+    )
     result = app.test_cli_runner().invoke(args=["screenings", "import", str(path)])
     assert result.exit_code == 1
     assert "3" in result.output and "instrument" in result.output
     assert count(db_session) == 0
 
 
-def test_the_cli_matches_students_within_one_district_and_asks_which_when_there_are_several(app, db_session, factory, tmp_path):
+def test_the_cli_matches_students_within_one_district_and_asks_which_when_there_are_several(
+    app, db_session, factory, tmp_path
+):
     from models import District
 
     school, _ = _students(factory)

@@ -83,7 +83,9 @@ def test_the_answers_are_not_readable_in_the_database(db_session, factory, vault
     screening = record_screening(db_session, Actor.system("tests"), vault, student, "gad7", [3, 2, 1, 3, 2, 1, 3],
                                  mode="paper", administered_on=date(2026, 10, 12))
     db_session.flush()
-    raw = db_session.execute(text("SELECT answers_enc FROM screenings WHERE id = :id"), {"id": screening.id}).scalar_one()
+    raw = db_session.execute(
+        text("SELECT answers_enc FROM screenings WHERE id = :id"), {"id": screening.id}
+    ).scalar_one()
     assert raw is not None and b"[3, 2, 1" not in bytes(raw) and b"3,2,1" not in bytes(raw)
     reader = vault.reveal(student, "tests.read")
     assert reader.get_json(screening, "answers") == [3, 2, 1, 3, 2, 1, 3]

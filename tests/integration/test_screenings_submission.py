@@ -31,15 +31,19 @@ def test_a_self_completed_screening_drops_the_drafts_and_is_audited_with_its_ses
     vault = _vault(db_session, factory)
     student = setup.students[0]
     drafts.save_draft(db_session, vault, setup.session, student, "phqa", {"1": 1})
-    screening = submit_screening(db_session, Actor.system("tests"), vault,
-                                 Submission(student, "phqa", PHQA_CALM, DAY, campaign=setup.campaign, session=setup.session),
-                                 mode="self")
+    screening = submit_screening(
+        db_session,
+        Actor.system("tests"),
+        vault,
+        Submission(student, "phqa", PHQA_CALM, DAY, campaign=setup.campaign, session=setup.session),
+        mode="self",
+    )
     assert screening.id is not None and screening.session_id == setup.session.id
     assert _count(db_session, ResponseDraft, ResponseDraft.student_id == student.id) == 0
     event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "screening.recorded")
                                .order_by(AuditEvent.seq.desc())).first()
     assert event is not None and event.target == f"screening:{screening.uid}"
-    assert '"session": %d' % setup.session.id in event.detail and '"mode": "self"' in event.detail
+    assert f'"session": {setup.session.id}' in event.detail and '"mode": "self"' in event.detail
 
 
 def test_a_second_copy_of_a_campaign_instrument_is_refused_and_leaves_nothing(db_session, factory):
@@ -92,7 +96,9 @@ def test_a_batch_audits_each_screening_or_only_its_summary(db_session, factory):
     assert _count(db_session, AuditEvent, AuditEvent.action == "screening.imported") == 1
 
 
-def test_the_import_reports_rows_recorded_since_they_were_checked_and_writes_nothing(app, db_session, factory, monkeypatch):
+def test_the_import_reports_rows_recorded_since_they_were_checked_and_writes_nothing(
+    app, db_session, factory, monkeypatch
+):
     from app.screenings import importer
     from models import Student
 

@@ -77,7 +77,9 @@ def test_a_birth_month_that_is_not_one_is_refused(typed):
     assert parse.parse_birth(typed) is None
 
 
-@pytest.mark.parametrize("typed,grade", [("七年级", 7), ("7", 7), ("初一", 7), ("初三", 9), ("７", 7), ("三年级", 3), ("7年级", 7)])
+@pytest.mark.parametrize(
+    "typed,grade", [("七年级", 7), ("7", 7), ("初一", 7), ("初三", 9), ("７", 7), ("三年级", 3), ("7年级", 7)]
+)
 def test_grades_are_read_as_people_type_them(typed, grade):
     assert parse.parse_grade(typed) == grade
 
@@ -95,14 +97,31 @@ def test_the_canonical_class_name_is_the_admin_pages_one():
     assert parse.class_name(7, 3) == "七年级(3)班"
 
 
-@pytest.mark.parametrize("typed,value", [("是", True), ("否", False), ("Y", True), ("n", False), ("1", True), ("0", False),
-                                         ("√", True), ("×", False), ("", False), ("１", True)])
+@pytest.mark.parametrize(
+    "typed,value",
+    [
+        ("是", True),
+        ("否", False),
+        ("Y", True),
+        ("n", False),
+        ("1", True),
+        ("0", False),
+        ("√", True),
+        ("×", False),
+        ("", False),
+        ("１", True),
+    ],
+)
 def test_yes_no_cells_are_read_as_people_type_them(typed, value):
     assert parse.parse_bool(typed) is value
 
 
 def test_full_width_digits_in_numbers_and_phones_are_normalised(tmp_path):
-    parsed = _parse(tmp_path, "r.csv", csv_bytes([row(number="Ｇ３１０１５１２０１４０１０１０００１", phone="１３９ １２３４ ５６７８")]))
+    parsed = _parse(
+        tmp_path,
+        "r.csv",
+        csv_bytes([row(number="Ｇ３１０１５１２０１４０１０１０００１", phone="１３９ １２３４ ５６７８")]),
+    )
     assert not parsed.problems
     assert parsed.rows[0].student_number == "G310151201401010001"
     assert parsed.rows[0].guardian == {"name": "张建国", "relation": "", "phone": "13912345678"}
@@ -150,7 +169,10 @@ def test_a_student_number_twice_in_the_file_is_reported_on_the_second_row(tmp_pa
 
 
 def test_formula_cells_are_kept_as_plain_text_and_noted(tmp_path):
-    rows = [row(name='=HYPERLINK("http://evil.example","点我")'), row(number="G310151201401010002", guardian="@SUM(1+1)")]
+    rows = [
+        row(name='=HYPERLINK("http://evil.example","点我")'),
+        row(number="G310151201401010002", guardian="@SUM(1+1)"),
+    ]
     parsed = _parse(tmp_path, "r.xlsx", xlsx_bytes(rows))
     assert parsed.rows[0].name == '=HYPERLINK("http://evil.example","点我")'
     assert parsed.rows[1].guardian["name"] == "@SUM(1+1)"
@@ -160,7 +182,9 @@ def test_formula_cells_are_kept_as_plain_text_and_noted(tmp_path):
 def test_the_exports_neutralising_quote_is_stripped_on_import(tmp_path):
     parsed = _parse(tmp_path, "r.csv", csv_bytes([row(name="'=1+2")]))
     assert parsed.rows[0].name == "=1+2"
-    assert parse.neutralise("=1+2") == "'=1+2" and parse.neutralise("+86") == "'+86" and parse.neutralise("张三") == "张三"
+    assert (
+        parse.neutralise("=1+2") == "'=1+2" and parse.neutralise("+86") == "'+86" and parse.neutralise("张三") == "张三"
+    )
 
 
 def test_blank_rows_are_skipped_but_row_numbers_stay_those_of_the_spreadsheet(tmp_path):
@@ -179,8 +203,10 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
         _parse(tmp_path, "big.csv", big_csv(50))
 
 
-@pytest.mark.parametrize("data", [b"%PDF-1.7 not a roster", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"\x00\x01\x02binary\x00" * 10,
-                                  b"\x7fELF\x02\x01"])
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.7 not a roster", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"\x00\x01\x02binary\x00" * 10, b"\x7fELF\x02\x01"],
+)
 def test_a_file_that_is_not_a_spreadsheet_is_refused(tmp_path, data):
     with pytest.raises(RosterFileError):
         _parse(tmp_path, "roster.xlsx", data)

@@ -19,7 +19,9 @@ K = 5
 
 small_counts = st.one_of(st.integers(0, 4), st.integers(0, 30), st.just(0))
 tables = st.integers(1, 5).flatmap(
-    lambda r: st.integers(1, 5).flatmap(lambda c: st.lists(st.lists(small_counts, min_size=c, max_size=c), min_size=r, max_size=r))
+    lambda r: st.integers(1, 5).flatmap(
+        lambda c: st.lists(st.lists(small_counts, min_size=c, max_size=c), min_size=r, max_size=r)
+    )
 )
 
 
@@ -48,7 +50,7 @@ def exact_determined(relations, unknown):
         for i in range(len(matrix)):
             if i != r and matrix[i][c] != 0:
                 f = matrix[i][c]
-                matrix[i] = [a - f * b for a, b in zip(matrix[i], matrix[r])]
+                matrix[i] = [a - f * b for a, b in zip(matrix[i], matrix[r], strict=True)]
         pivots.append(c)
         r += 1
     determined = set()

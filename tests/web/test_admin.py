@@ -14,7 +14,12 @@ def admin(factory):
 
 
 def _actions(db_session, username):
-    return [e.action for e in db_session.scalars(select(AuditEvent).where(AuditEvent.target == f"user:{username}").order_by(AuditEvent.seq))]
+    return [
+        e.action
+        for e in db_session.scalars(
+            select(AuditEvent).where(AuditEvent.target == f"user:{username}").order_by(AuditEvent.seq)
+        )
+    ]
 
 
 def test_admin_lands_on_the_admin_home_in_chinese(client, admin, factory):
@@ -26,11 +31,17 @@ def test_admin_lands_on_the_admin_home_in_chinese(client, admin, factory):
 
 def test_admin_creates_a_school_and_a_duplicate_code_is_refused_beside_the_field(client, admin, db_session):
     login(client, "root1")
-    r = post(client, "/admin/schools/new", {"code": "3109990001", "name": "崇明区新建小学", "type": "rural_small", "stage": "primary"})
+    r = post(
+        client,
+        "/admin/schools/new",
+        {"code": "3109990001", "name": "崇明区新建小学", "type": "rural_small", "stage": "primary"},
+    )
     assert r.status_code == 302
     school = db_session.scalars(select(School).where(School.code == "3109990001")).one()
     assert school.type == "rural_small"
-    again = post(client, "/admin/schools/new", {"code": "3109990001", "name": "别的学校", "type": "urban", "stage": "junior"})
+    again = post(
+        client, "/admin/schools/new", {"code": "3109990001", "name": "别的学校", "type": "urban", "stage": "junior"}
+    )
     assert again.status_code == 200
     assert "已被崇明区新建小学使用" in again.get_data(as_text=True)
 
@@ -38,7 +49,11 @@ def test_admin_creates_a_school_and_a_duplicate_code_is_refused_beside_the_field
 def test_admin_edits_a_school_and_the_change_is_audited(client, admin, factory, db_session):
     school = factory.school(name="旧名小学", stage="primary")
     login(client, "root1")
-    r = post(client, f"/admin/schools/{school.id}/edit", {"code": school.code, "name": "新名小学", "type": "urban", "stage": "primary"})
+    r = post(
+        client,
+        f"/admin/schools/{school.id}/edit",
+        {"code": school.code, "name": "新名小学", "type": "urban", "stage": "primary"},
+    )
     assert r.status_code == 302
     db_session.expire_all()
     assert school.name == "新名小学"
@@ -48,10 +63,18 @@ def test_admin_edits_a_school_and_the_change_is_audited(client, admin, factory, 
 def test_admin_creates_a_class_and_a_grade_the_school_lacks_is_refused(client, admin, factory, db_session):
     school = factory.school(stage="junior")
     login(client, "root1")
-    r = post(client, f"/admin/schools/{school.id}/classes/new", {"grade": "7", "name": "七年级(5)班", "school_year": "2026-2027"})
+    r = post(
+        client,
+        f"/admin/schools/{school.id}/classes/new",
+        {"grade": "7", "name": "七年级(5)班", "school_year": "2026-2027"},
+    )
     assert r.status_code == 302
     assert db_session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id)).one().name == "七年级(5)班"
-    bad = post(client, f"/admin/schools/{school.id}/classes/new", {"grade": "3", "name": "三年级(1)班", "school_year": "2026-2027"})
+    bad = post(
+        client,
+        f"/admin/schools/{school.id}/classes/new",
+        {"grade": "3", "name": "三年级(1)班", "school_year": "2026-2027"},
+    )
     assert bad.status_code == 200 and "该校没有3年级" in bad.get_data(as_text=True)
     listing = client.get(f"/admin/schools/{school.id}/classes").get_data(as_text=True)
     assert "七年级(5)班" in listing
@@ -60,7 +83,9 @@ def test_admin_creates_a_class_and_a_grade_the_school_lacks_is_refused(client, a
 def test_admin_edits_a_class(client, admin, factory, db_session):
     klass = factory.klass(grade=8, name="八年级(1)班")
     login(client, "root1")
-    r = post(client, f"/admin/classes/{klass.id}/edit", {"grade": "8", "name": "八年级(2)班", "school_year": "2026-2027"})
+    r = post(
+        client, f"/admin/classes/{klass.id}/edit", {"grade": "8", "name": "八年级(2)班", "school_year": "2026-2027"}
+    )
     db_session.expire_all()
     assert r.status_code == 302 and klass.name == "八年级(2)班"
 
@@ -80,7 +105,11 @@ def test_admin_creates_a_counselor_with_schools_and_it_is_audited(client, admin,
 
 def test_a_counselor_without_a_school_is_refused(client, admin):
     login(client, "root1")
-    r = post(client, "/admin/users/new", {"username": "lonely", "display_name": "x", "password": "long-enough-1", "role": "counselor", "active": "y"})
+    r = post(
+        client,
+        "/admin/users/new",
+        {"username": "lonely", "display_name": "x", "password": "long-enough-1", "role": "counselor", "active": "y"},
+    )
     assert r.status_code == 200 and "至少需要负责一所学校" in r.get_data(as_text=True)
 
 
@@ -90,7 +119,11 @@ def test_role_and_scope_changes_are_audited_and_end_the_users_sessions(client, a
     victim = app.test_client()
     login(victim, counselor.username)
     login(client, "root1")
-    r = post(client, f"/admin/users/{counselor.id}/access", {"role": "head_teacher", "classes": [str(klass.id)], "active": "y"})
+    r = post(
+        client,
+        f"/admin/users/{counselor.id}/access",
+        {"role": "head_teacher", "classes": [str(klass.id)], "active": "y"},
+    )
     assert r.status_code == 302
     db_session.expire_all()
     assert counselor.role == "head_teacher" and counselor.classes == [klass] and counselor.schools == []
@@ -102,7 +135,11 @@ def test_role_and_scope_changes_are_audited_and_end_the_users_sessions(client, a
 def test_disabling_a_user_is_audited_and_refuses_their_login(client, admin, factory, db_session):
     teacher = factory.head_teacher()
     login(client, "root1")
-    r = post(client, f"/admin/users/{teacher.id}/access", {"role": "head_teacher", "classes": [str(c.id) for c in teacher.classes]})
+    r = post(
+        client,
+        f"/admin/users/{teacher.id}/access",
+        {"role": "head_teacher", "classes": [str(c.id) for c in teacher.classes]},
+    )
     db_session.expire_all()
     assert r.status_code == 302 and teacher.active is False
     assert "user.disabled" in _actions(db_session, teacher.username)

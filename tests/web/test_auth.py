@@ -18,7 +18,9 @@ def test_counselor_logs_in_and_reaches_home(client, factory):
 
 def test_wrong_password_is_refused_with_a_clear_message(client, factory):
     user = factory.counselor()
-    response = client.post("/login", data={"username": user.username, "password": "nope", "csrf_token": csrf_token(client)})
+    response = client.post(
+        "/login", data={"username": user.username, "password": "nope", "csrf_token": csrf_token(client)}
+    )
     assert response.status_code == 200
     assert "用户名或密码错误" in response.get_data(as_text=True)
 
@@ -78,7 +80,11 @@ def test_password_change_invalidates_other_sessions(app, factory):
     response = post(
         first,
         "/account/password",
-        {"current_password": factory.PASSWORD, "new_password": "a new long passphrase", "confirm": "a new long passphrase"},
+        {
+            "current_password": factory.PASSWORD,
+            "new_password": "a new long passphrase",
+            "confirm": "a new long passphrase",
+        },
     )
     assert response.status_code == 302
     assert first.get("/account/password").status_code == 200
@@ -99,7 +105,8 @@ def test_open_redirect_after_login_is_ignored(client, factory):
     user = factory.counselor()
     token = csrf_token(client)
     response = client.post(
-        "/login?next=//evil.example/x", data={"username": user.username, "password": factory.PASSWORD, "csrf_token": token}
+        "/login?next=//evil.example/x",
+        data={"username": user.username, "password": factory.PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/"
 

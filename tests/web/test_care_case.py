@@ -15,7 +15,9 @@ def _case(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     student = factory.student(klass=klass, name="个案同学")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
+    case = warning_lifecycle.confirm_level(
+        db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认"
+    )
     return case, student, counselor, klass
 
 
@@ -26,9 +28,17 @@ def test_plan_saves_and_a_stale_form_is_refused_with_the_text_shown_back(app, fa
     other = factory.counselor(case.student.school)
     login(second, other.username)
     version = case.version
-    ok = post(first, f"/cases/{case.uid}/plan", {"version": version, "goals": "第一位老师的目标", "measures": "", "responsibilities": ""})
+    ok = post(
+        first,
+        f"/cases/{case.uid}/plan",
+        {"version": version, "goals": "第一位老师的目标", "measures": "", "responsibilities": ""},
+    )
     assert ok.status_code == 302
-    stale = post(second, f"/cases/{case.uid}/plan", {"version": version, "goals": "第二位老师的目标", "measures": "每周辅导", "responsibilities": ""})
+    stale = post(
+        second,
+        f"/cases/{case.uid}/plan",
+        {"version": version, "goals": "第二位老师的目标", "measures": "每周辅导", "responsibilities": ""},
+    )
     html = stale.get_data(as_text=True)
     assert stale.status_code == 200
     assert "另一位心理教师已保存了此个案" in html and "第二位老师的目标" in html and "第一位老师的目标" in html
@@ -41,27 +51,52 @@ def test_counselor_records_a_parent_contact_and_a_referral_and_prints_the_form(c
     login(client, counselor.username)
     r1 = post(client, f"/cases/{case.uid}/entries", {"kind": "parent_contact", "occurred_on": "2026-11-20",
                                                       "note": "电话联系母亲", "visibility": "shared"})
-    r2 = post(client, f"/cases/{case.uid}/entries", {"kind": "referral", "occurred_on": "2026-11-21", "note": "建议专业评估",
-                                                      "visibility": "counselor", "destination": "区精神卫生中心",
-                                                      "referral_status": "sent"})
+    r2 = post(
+        client,
+        f"/cases/{case.uid}/entries",
+        {
+            "kind": "referral",
+            "occurred_on": "2026-11-21",
+            "note": "建议专业评估",
+            "visibility": "counselor",
+            "destination": "区精神卫生中心",
+            "referral_status": "sent",
+        },
+    )
     assert r1.status_code == 302 and r2.status_code == 302
     page = client.get(f"/cases/{case.uid}").get_data(as_text=True)
     assert "电话联系母亲" in page and "区精神卫生中心" in page and "已转介" in page
-    referral = db_session.scalar(select(CaseEntry).where(CaseEntry.kind == "referral", CaseEntry.student_id == student.id))
-    assert post(client, f"/entries/{referral.uid}/referral", {"status": "feedback", "feedback": "已就诊"}).status_code == 302
+    referral = db_session.scalar(
+        select(CaseEntry).where(CaseEntry.kind == "referral", CaseEntry.student_id == student.id)
+    )
+    assert (
+        post(client, f"/entries/{referral.uid}/referral", {"status": "feedback", "feedback": "已就诊"}).status_code
+        == 302
+    )
     printed = client.get(f"/care/referrals/{referral.uid}/print").get_data(as_text=True)
     assert "转介单" in printed and "个案同学" in printed and "区精神卫生中心" in printed and "建议专业评估" in printed
     assert "referral.printed" in set(db_session.scalars(select(AuditEvent.action)))
 
 
-def test_a_referral_without_destination_and_a_confidentiality_entry_without_whom_are_refused(client, factory, db_session, keyring):
+def test_a_referral_without_destination_and_a_confidentiality_entry_without_whom_are_refused(
+    client, factory, db_session, keyring
+):
     case, _, counselor, _ = _case(factory, db_session, keyring)
     login(client, counselor.username)
     r = post(client, f"/cases/{case.uid}/entries", {"kind": "referral", "occurred_on": "2026-11-21", "note": "x",
                                                      "visibility": "counselor", "referral_status": "planned"})
     assert r.status_code == 200 and "转介需要填写转介机构" in r.get_data(as_text=True)
-    r = post(client, f"/cases/{case.uid}/entries", {"kind": "confidentiality", "occurred_on": "2026-11-21", "note": "有风险",
-                                                     "visibility": "counselor", "referral_status": "planned"})
+    r = post(
+        client,
+        f"/cases/{case.uid}/entries",
+        {
+            "kind": "confidentiality",
+            "occurred_on": "2026-11-21",
+            "note": "有风险",
+            "visibility": "counselor",
+            "referral_status": "planned",
+        },
+    )
     assert r.status_code == 200 and "请写明告知了谁" in r.get_data(as_text=True)
 
 
@@ -73,7 +108,10 @@ def test_closing_suggestion_shows_and_closing_needs_a_reason(client, factory, db
     assert "最近两次复查均为阴性" in client.get(f"/cases/{case.uid}").get_data(as_text=True)
     refused = post(client, f"/cases/{case.uid}/close", {"version": case.version, "reason": ""})
     assert refused.status_code == 200 and "请填写理由" in refused.get_data(as_text=True)
-    assert post(client, f"/cases/{case.uid}/close", {"version": case.version, "reason": "复查阴性，结案"}).status_code == 302
+    assert (
+        post(client, f"/cases/{case.uid}/close", {"version": case.version, "reason": "复查阴性，结案"}).status_code
+        == 302
+    )
     db_session.refresh(case)
     assert case.status == "closed"
 
@@ -89,7 +127,12 @@ def test_case_routes_refuse_wrong_roles_other_schools_and_missing_csrf(app, fact
         for url in urls_get:
             assert c.get(url).status_code == expected, url
         for url in urls_post:
-            assert post(c, url, {"version": 1, "reason": "x", "kind": "note", "occurred_on": "2026-11-01", "note": "x"}).status_code == expected, url
+            assert (
+                post(
+                    c, url, {"version": 1, "reason": "x", "kind": "note", "occurred_on": "2026-11-01", "note": "x"}
+                ).status_code
+                == expected
+            ), url
     c = app.test_client()
     login(c, counselor.username)
     for url in urls_post:

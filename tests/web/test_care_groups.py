@@ -63,7 +63,9 @@ def test_a_counselor_transfers_a_student_and_loses_access(app, factory, db_sessi
     n = app.test_client()
     login(n, new_counselor.username)
     assert n.get(f"/students/{student.public_id}").status_code == 200
-    actions = set(db_session.scalars(select(AuditEvent.action).where(AuditEvent.student_public_id == student.public_id)))
+    actions = set(
+        db_session.scalars(select(AuditEvent.action).where(AuditEvent.student_public_id == student.public_id))
+    )
     assert {"transfer.out", "transfer.in"} <= actions
 
 

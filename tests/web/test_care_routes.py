@@ -17,7 +17,9 @@ def world(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     student = factory.student(klass=klass, groups=["left_behind"])
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认")
+    case = warning_lifecycle.confirm_level(
+        db_session, actor, vault, make_warning(db_session, student, "L2"), "L2", "确认"
+    )
     referral = service.add_entry(db_session, actor, vault, student, "referral", date(2026, 11, 1), "原因", case=case,
                                  destination="中心")
     return {"school": school, "klass": klass, "counselor": counselor, "student": student, "case": case,
@@ -87,8 +89,14 @@ def test_an_admin_transfers_by_id_without_seeing_the_name_and_only_in_their_dist
     elsewhere = District(code="ELSEWHERE", name="外区")
     db_session.add(elsewhere)
     db_session.flush()
-    outsider = User(username="admin-elsewhere", display_name="外区管理员", password_hash=password_hash(factory.PASSWORD),
-                    role="admin", active=True, district_id=elsewhere.id)
+    outsider = User(
+        username="admin-elsewhere",
+        display_name="外区管理员",
+        password_hash=password_hash(factory.PASSWORD),
+        role="admin",
+        active=True,
+        district_id=elsewhere.id,
+    )
     db_session.add(outsider)
     db_session.flush()
     o = app.test_client()

@@ -31,8 +31,17 @@ def test_counselor_home_is_the_worklist_most_urgent_first(app, client, factory, 
     login(client, counselor.username)
     assert client.get("/").headers["Location"].endswith("/care/worklist")
     html = client.get("/care/worklist").get_data(as_text=True)
-    positions = [html.index(s) for s in ('data-testid="worklist-crisis"', "危机生", 'data-testid="worklist-overdue"', "逾期生",
-                                          'data-testid="worklist-week"', "本周生")]
+    positions = [
+        html.index(s)
+        for s in (
+            'data-testid="worklist-crisis"',
+            "危机生",
+            'data-testid="worklist-overdue"',
+            "逾期生",
+            'data-testid="worklist-week"',
+            "本周生",
+        )
+    ]
     assert positions == sorted(positions)
     assert "筛查阳性，且为关爱对象（留守儿童）" in html and "八年级(2)班" in html
     assert f"/students/{crisis.public_id}" in html
@@ -61,7 +70,9 @@ def _populate(factory, db_session, keyring, school, counselor, n, today):  # typ
         s = factory.student(klass=klass, groups=["migrant"] if i % 2 else [])
         make_warning(db_session, s, "L1" if i % 3 == 0 else "L2", due=today - timedelta(days=i % 4))
         make_recheck(db_session, s, due=today + timedelta(days=i % 5))
-        case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, s, "L3"), "L3", "确认")
+        case = warning_lifecycle.confirm_level(
+            db_session, actor, vault, make_warning(db_session, s, "L3"), "L3", "确认"
+        )
         service.update_plan(db_session, actor, vault, case, {"goals": "g"}, today + timedelta(days=i % 3))
         teacher_actor = actor.__class__(None, "ht", "head_teacher")
         service.add_entry(db_session, teacher_actor, vault, s, "observation", today, "观察")
@@ -112,7 +123,9 @@ def test_the_care_pages_render_in_english_too(app, factory, db_session):
         assert text in html and "English生" in html
 
 
-def test_a_long_section_lists_its_most_urgent_rows_with_a_link_to_show_all_under_one_audit_event(app, factory, db_session):
+def test_a_long_section_lists_its_most_urgent_rows_with_a_link_to_show_all_under_one_audit_event(
+    app, factory, db_session
+):
     from sqlalchemy import func, select
 
     from app.care.views import WORKLIST_ROWS
@@ -124,11 +137,15 @@ def test_a_long_section_lists_its_most_urgent_rows_with_a_link_to_show_all_under
     counselor = factory.counselor(school)
     n = WORKLIST_ROWS + 5
     for i in range(n):  # student i is i+1 days late: the most urgent are the latest
-        make_warning(db_session, factory.student(klass=klass, name=f"逾期{i:02d}"), "L2", due=today - timedelta(days=i + 1))
+        make_warning(
+            db_session, factory.student(klass=klass, name=f"逾期{i:02d}"), "L2", due=today - timedelta(days=i + 1)
+        )
     login(client := app.test_client(), counselor.username)
 
     def events() -> int:
-        return db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "care.worklist"))
+        return db_session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "care.worklist")
+        )
 
     before = events()
     html = client.get("/care/worklist").get_data(as_text=True)

@@ -82,14 +82,16 @@ def test_the_xlsx_export_opens_and_matches_the_csv(officer):
     cells = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     text = officer.get(f"/district/export/coverage.csv?term={TERM}&group=type").data.decode("utf-8-sig")
     csv_rows = [row for row in csv.reader(io.StringIO(text))]
-    assert [row[: len(c)] for row, c in zip(cells, csv_rows)] == [c for c in csv_rows]
+    assert [row[: len(c)] for row, c in zip(cells, csv_rows, strict=True)] == [c for c in csv_rows]
 
 
 def test_every_export_is_audited(officer, db_session):
     before = db_session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
     officer.get(f"/district/export/warnings.csv?term={TERM}")
     officer.get("/district/export/staffing.xlsx")
-    events = db_session.scalars(select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "district.export")).all()
+    events = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "district.export")
+    ).all()
     assert [e.target for e in events] == ["district:warnings", "district:staffing"]
     assert all(e.student_public_id is None for e in events)
 

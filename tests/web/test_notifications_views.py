@@ -10,7 +10,9 @@ def _counselor_with_notes(db_session, factory):
     student = factory.student()
     counselor = factory.counselor(student.school)
     due = notify(db_session, counselor, "recheck_due", "recheck_due:a", student_id=student.id)
-    digest = notify(db_session, counselor, "digest", "digest:x", params={"overdue": 3, "due_this_week": 2, "crises": 0, "unread": 1})
+    digest = notify(
+        db_session, counselor, "digest", "digest:x", params={"overdue": 3, "due_this_week": 2, "crises": 0, "unread": 1}
+    )
     return student, counselor, due, digest
 
 
@@ -39,7 +41,9 @@ def test_mark_all_read_keeps_unacknowledged_crisis_alerts(client, db_session, fa
     warning.ensure_uid()
     db_session.add(warning)
     db_session.flush()
-    crisis = notify(db_session, counselor, "crisis", "crisis:w", student_id=student.id, warning_id=warning.id, requires_ack=True)
+    crisis = notify(
+        db_session, counselor, "crisis", "crisis:w", student_id=student.id, warning_id=warning.id, requires_ack=True
+    )
     login(client, counselor.username)
     assert post(client, "/notifications/read-all").status_code == 302
     for note in (due, digest, crisis):
@@ -79,7 +83,13 @@ def test_anonymous_visitors_are_sent_to_login(client):
 def test_a_head_teacher_sees_a_checkin_reminder_without_clinical_words(client, db_session, factory):
     klass = factory.klass()
     teacher = factory.head_teacher(klass)
-    notify(db_session, teacher, "checkin_due", "checkin_due:t:42:1", params={"count": 2, "term": "2026-2027-1", "ends_on": "2027-01-20"})
+    notify(
+        db_session,
+        teacher,
+        "checkin_due",
+        "checkin_due:t:42:1",
+        params={"count": 2, "term": "2026-2027-1", "ends_on": "2027-01-20"},
+    )
     login(client, teacher.username)
     html = client.get("/notifications").get_data(as_text=True)
     assert "您班上有 2 名关爱对象本学期尚未谈心" in html

@@ -10,7 +10,15 @@ from tests.conftest import login
 
 
 def _recheck(db_session, student, due, status="planned", **kw):
-    r = Recheck(student_id=student.id, school_id=student.school_id, level="L2", instrument_id="phqa", due_on=due, status=status, **kw)
+    r = Recheck(
+        student_id=student.id,
+        school_id=student.school_id,
+        level="L2",
+        instrument_id="phqa",
+        due_on=due,
+        status=status,
+        **kw,
+    )
     db_session.add(r)
     db_session.flush()
     return r
@@ -67,8 +75,24 @@ def test_done_rechecks_show_on_time_or_late(client, db_session, factory):
     school = factory.school()
     counselor = factory.counselor(school)
     day = school_today()
-    _recheck(db_session, factory.student(school=school), day - timedelta(days=5), "done", on_time=True, negative=True, completed_at=utcnow())
-    _recheck(db_session, factory.student(school=school), day - timedelta(days=9), "done", on_time=False, negative=False, completed_at=utcnow())
+    _recheck(
+        db_session,
+        factory.student(school=school),
+        day - timedelta(days=5),
+        "done",
+        on_time=True,
+        negative=True,
+        completed_at=utcnow(),
+    )
+    _recheck(
+        db_session,
+        factory.student(school=school),
+        day - timedelta(days=9),
+        "done",
+        on_time=False,
+        negative=False,
+        completed_at=utcnow(),
+    )
     login(client, counselor.username)
     html = client.get("/rechecks").get_data(as_text=True)
     done_part = html.split('data-testid="rechecks-done"')[1]

@@ -37,13 +37,15 @@ def _counselor(client, factory, *schools):
 
 
 def test_the_upload_page_shows_the_counselors_schools_and_export_links(client, factory, upload_dir):
-    mine, other = factory.school(name="本校甲"), factory.school(name="外校乙")
+    mine, _other = factory.school(name="本校甲"), factory.school(name="外校乙")
     _counselor(client, factory, mine)
     html = client.get("/roster/import").get_data(as_text=True)
     assert "本校甲" in html and "外校乙" not in html and f"/roster/export/{mine.id}.xlsx" in html
 
 
-def test_preview_shows_the_counts_and_writes_nothing_then_confirm_writes_and_deletes_the_upload(client, factory, db_session, upload_dir):
+def test_preview_shows_the_counts_and_writes_nothing_then_confirm_writes_and_deletes_the_upload(
+    client, factory, db_session, upload_dir
+):
     school = factory.school()
     _counselor(client, factory, school)
     response = _upload(client, school, xlsx_bytes(students(12)), "名册.xlsx")
@@ -129,8 +131,11 @@ def test_an_admin_cannot_export_a_roster(client, factory, upload_dir):
 def test_posts_without_a_csrf_token_are_refused(client, factory, db_session, upload_dir):
     school = factory.school()
     _counselor(client, factory, school)
-    response = client.post("/roster/import", data={"school_id": str(school.id), "file": (io.BytesIO(csv_bytes([row()])), "r.csv")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/roster/import",
+        data={"school_id": str(school.id), "file": (io.BytesIO(csv_bytes([row()])), "r.csv")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
     assert client.post("/roster/import/confirm", data={}).status_code == 400
     assert client.post("/roster/import/cancel", data={}).status_code == 400

@@ -94,7 +94,9 @@ def test_one_audit_event_per_list_page_and_it_names_no_student(client, factory, 
     before = _events(db_session, "roster.list")
     client.get("/students?q=")
     assert _events(db_session, "roster.list") == before + 1
-    event_ = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "roster.list").order_by(AuditEvent.seq.desc())).first()
+    event_ = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "roster.list").order_by(AuditEvent.seq.desc())
+    ).first()
     assert '"count": 4' in event_.detail and "保密姓名" not in event_.detail
 
 

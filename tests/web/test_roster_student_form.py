@@ -41,7 +41,9 @@ def _field_errors(html, name):
 
 
 def _latest(db_session, action):
-    return db_session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq.desc())).first()
+    return db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq.desc())
+    ).first()
 
 
 def _setup(client, factory):
@@ -173,8 +175,14 @@ def test_edit_form_is_prefilled_and_writes_one_audit_event(client, factory, db_s
 def test_editing_records_which_fields_changed_but_never_the_values(client, factory, db_session):
     school, klass = _setup(client, factory)
     klass8 = factory.klass(school, grade=8)
-    student = factory.student(klass=klass, name="陈一", number="G3101112223", birth_ym="2013-09",
-                              groups=["left_behind"], guardians=[{"name": "陈爸", "relation": "父亲", "phone": "13911112222"}])
+    student = factory.student(
+        klass=klass,
+        name="陈一",
+        number="G3101112223",
+        birth_ym="2013-09",
+        groups=["left_behind"],
+        guardians=[{"name": "陈爸", "relation": "父亲", "phone": "13911112222"}],
+    )
     data = _form(school, klass8, name="陈一", student_number="G3101112223", care_groups=["migrant"],
                  **{"guardians-0-name": "陈爸", "guardians-0-relation": "父亲", "guardians-0-phone": "13911112222"})
     response = post(client, f"/students/{student.public_id}/edit", data)

@@ -24,7 +24,19 @@ def test_counselor_sees_identity_care_groups_and_guardians(client, factory):
     counselor = factory.counselor(school)
     login(client, counselor.username, factory.PASSWORD)
     html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
-    for text in ("王小明", "G3101010101", "男", "2015-03", "五年级(2)班", "东风小学", "在读", "留守儿童", "王大山", "祖父", "13900001111"):
+    for text in (
+        "王小明",
+        "G3101010101",
+        "男",
+        "2015-03",
+        "五年级(2)班",
+        "东风小学",
+        "在读",
+        "留守儿童",
+        "王大山",
+        "祖父",
+        "13900001111",
+    ):
         assert text in html
 
 
@@ -37,7 +49,11 @@ def test_opening_a_student_page_writes_exactly_one_audit_event(client, factory, 
     assert client.get(f"/students/{student.public_id}").status_code == 200
     assert _events(db_session) == before + 1
     event = db_session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
-    assert (event.action, event.student_public_id, event.actor) == ("student.view", student.public_id, counselor.username)
+    assert (event.action, event.student_public_id, event.actor) == (
+        "student.view",
+        student.public_id,
+        counselor.username,
+    )
 
 
 def test_counselor_of_another_school_gets_404_by_url(client, factory, db_session):

@@ -50,7 +50,9 @@ def _method(rule: Rule) -> str:
 def _is_login_redirect(response: Any) -> bool:
     """The access hook's refusal: a redirect to /login?next=... (a view may still send people to /login itself,
     as logout does)."""
-    return response.status_code in (301, 302, 303, 307) and response.headers.get("Location", "").startswith("/login?next=")
+    return response.status_code in (301, 302, 303, 307) and response.headers.get("Location", "").startswith(
+        "/login?next="
+    )
 
 
 def _user_for(factory: Any, role: str) -> Any:
@@ -108,7 +110,9 @@ def test_each_role_gets_exactly_the_routes_its_views_allow(app, factory, role):
         status = response.status_code
         if role in allowed:
             if status == 403 or status >= 500 or _is_login_redirect(response):
-                failures.append(f"{role} {method} {url}: {status} {response.headers.get('Location', '')}, expected access")
+                failures.append(
+                    f"{role} {method} {url}: {status} {response.headers.get('Location', '')}, expected access"
+                )
         elif status != 403:
             failures.append(f"{role} {method} {url}: {status}, expected 403 (view allows {sorted(allowed)})")
         if method == "POST" and client.get("/").status_code == 302 and "/login" in client.get("/").headers["Location"]:

@@ -9,13 +9,20 @@ from models.vault import Vault
 from tests.conftest import login
 
 
-def test_the_student_file_shows_screenings_over_time_with_a_trend_chart_and_cutoff_lines(client, factory, db_session, keyring):
+def test_the_student_file_shows_screenings_over_time_with_a_trend_chart_and_cutoff_lines(
+    client, factory, db_session, keyring
+):
     school = factory.school()
     student = factory.student(school=school)
     counselor = factory.counselor(school)
     vault = Vault(db_session, keyring, Actor.system("t"))
-    for day, answers in ((date(2026, 3, 10), [0] * 9 + [0] * 4), (date(2026, 10, 12), [2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0])):
-        record_screening(db_session, Actor.system("t"), vault, student, "phqa", answers, mode="paper", administered_on=day)
+    for day, answers in (
+        (date(2026, 3, 10), [0] * 9 + [0] * 4),
+        (date(2026, 10, 12), [2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0]),
+    ):
+        record_screening(
+            db_session, Actor.system("t"), vault, student, "phqa", answers, mode="paper", administered_on=day
+        )
     db_session.flush()
     login(client, counselor.username)
     html = client.get(f"/students/{student.public_id}").get_data(as_text=True)

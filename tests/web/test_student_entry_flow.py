@@ -16,7 +16,9 @@ def enter(client, setup, i=0, code=None, number=None, month=None):
                                "birth_ym": month or setup.students[i].birth_ym})
 
 
-def test_a_student_enters_the_code_answers_each_instrument_and_sees_a_thank_you_without_a_score(client, factory, db_session):
+def test_a_student_enters_the_code_answers_each_instrument_and_sees_a_thank_you_without_a_score(
+    client, factory, db_session
+):
     setup = build(factory, db_session)
     r = enter(client, setup)
     assert r.status_code == 302 and r.headers["Location"].endswith("/s/q")

@@ -99,7 +99,7 @@ SDQ = load_definition(sdq_like())
 def sdq_answers(per_subscale: dict[str, list[int | None]]) -> list[int | None]:
     answers: list[int | None] = [0] * 25
     for name, values in per_subscale.items():
-        for number, value in zip(SDQ_SUBSCALES[name], values):
+        for number, value in zip(SDQ_SUBSCALES[name], values, strict=True):
             answers[number - 1] = value
     return answers
 

@@ -82,7 +82,7 @@ def test_scared41_order_within_a_subscale_does_not_matter_across_subscales_only_
     for s in inst.subscales:
         values = [answers[n - 1] for n in s.items]
         rnd.shuffle(values)
-        for n, v in zip(s.items, values):
+        for n, v in zip(s.items, values, strict=True):
             within[n - 1] = v
     a, b = score("scared41", answers), score("scared41", within)
     assert a.total == b.total and a.subscales == b.subscales
