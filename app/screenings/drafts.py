@@ -5,6 +5,8 @@ Functions take the database session explicitly and flush, never commit.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -38,7 +40,8 @@ def load_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, in
 
 
 def save_draft(db: Session, vault: Vault, cs: ClassSession, student: Student, instrument_id: str,
-               answers: dict[str, int]) -> ResponseDraft:
+               answers: Mapping[int, int] | Mapping[str, int]) -> ResponseDraft:
+    """Seal the answers given so far (item number, as an int or as the str it is stored as -> value)."""
     draft = db.scalars(
         select(ResponseDraft).where(
             ResponseDraft.session_id == cs.id,

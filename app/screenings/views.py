@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -36,7 +37,7 @@ from .submission import DuplicateScreening, Submission, submit_screening
 # -- counselor entry from paper ----------------------------------------------------------------------------------
 @bp.route("/screenings/enter")
 @roles("counselor")
-def enter():
+def enter() -> ResponseReturnValue:
     q = (request.args.get("q") or "").strip()
     found: list[Student] = []
     names: dict[int, Any] = {}

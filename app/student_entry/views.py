@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.auth.throttle import make_rate_limiter
@@ -50,7 +51,7 @@ def _too_many():
 
 @bp.route("", methods=["GET", "POST"])
 @public
-def start():
+def start() -> ResponseReturnValue:
     attempts, failures = _limits()
     code = sessions.normalise_code(request.values.get("code"))
     errors: dict[str, str] = {}
@@ -117,7 +118,7 @@ def _ended():
 
 @bp.route("/q", methods=["GET", "POST"])
 @public
-def questionnaire():
+def questionnaire() -> ResponseReturnValue:
     state = _state()
     if state is None:
         return _ended()
