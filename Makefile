@@ -57,15 +57,15 @@ lint: dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-## make test: virtualenv, dev dependencies, translations, then the whole suite on SQLite, and on PostgreSQL
-## when TEST_DATABASE_URL is set. Browser tests need /usr/bin/chromium (.ci/run installs it).
+## make test: virtualenv, dev dependencies, make lint, translations, then the whole suite on SQLite, and on
+## PostgreSQL when TEST_DATABASE_URL is set. Browser tests need /usr/bin/chromium (.ci/run installs it).
 # Tests run in parallel processes (pytest-xdist); each process gets its own databases.
 # The clock is moved for every run (models/clock.py): to XINMIAO_NOW when given, else to an instant picked per
 # run near today (within three weeks, often near local midnight). Both halves start at the same instant; the
 # instant is printed first and again on failure, so `XINMIAO_NOW=... make test` replays the run.
 PYTEST_ARGS ?= -n 2
 CLOCK := $(PY) -c 'import sys; from models.clock import main; sys.exit(main(sys.argv[1:]))'
-test: dev-deps translations
+test: lint translations
 	@now="$${XINMIAO_NOW:-$$($(CLOCK) pick)}" && $(CLOCK) check "$$now" >/dev/null || exit 2; \
 	echo "== clock moved for this run: XINMIAO_NOW=$$now make test =="; \
 	export XINMIAO_NOW="$$now"; unset XINMIAO_NOW_ANCHOR; \

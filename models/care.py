@@ -39,7 +39,9 @@ class CareCase(Base, HasUid, StudentOwned):
     warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"))
     level: Mapped[str] = mapped_column(String(5))
     status: Mapped[str] = mapped_column(String(10), default="open")
-    plan_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)  # JSON {goals, measures, responsibilities}
+    plan_enc: Mapped[bytes | None] = mapped_column(
+        LargeBinary, info=CLINICAL
+    )  # JSON {goals, measures, responsibilities}
     plan_review_on: Mapped[date | None] = mapped_column(Date)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import random
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 ENV_NOW = "XINMIAO_NOW"
@@ -54,12 +54,12 @@ def parse_instant(value: str) -> datetime:
         raise ValueError(f"{ENV_NOW}={value!r} is not an ISO 8601 instant such as 2028-02-29T08:00+08:00") from None
     if moment.tzinfo is None:
         raise ValueError(f"{ENV_NOW}={value!r} has no UTC offset; write it as e.g. 2028-02-29T08:00+08:00")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def wall_now() -> datetime:
     """The real time, never moved. Only for what must agree with clocks outside the app (see the module doc)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _offset() -> timedelta:
@@ -72,7 +72,7 @@ def _offset() -> timedelta:
         return _cache[2]
     target = parse_instant(moved)
     if anchor:
-        real = datetime.fromtimestamp(float(anchor), timezone.utc)
+        real = datetime.fromtimestamp(float(anchor), UTC)
     else:
         real = wall_now()
         anchor = repr(real.timestamp())

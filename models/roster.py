@@ -129,7 +129,8 @@ class Student(Base):
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
     student_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
     national_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
-    guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)  # JSON list of {name, relation, phone}
+    # JSON list of {name, relation, phone}
+    guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
     name_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
     student_number_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -162,7 +163,8 @@ class Student(Base):
             return false()
         if user.role == "counselor":
             return cls.school_id.in_(
-                select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id))
+                select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
+            )
         if user.role == "head_teacher":
             return cls.class_id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
         return false()
@@ -214,9 +216,7 @@ teacher_classes = Table(
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin','district','counselor','head_teacher')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin','district','counselor','head_teacher')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -18,13 +18,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from .base import CLINICAL, IDENTITY, Base, HasUid, UTCDateTime, new_uid, utcnow
-from sqlalchemy import false, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from .base import CLINICAL, IDENTITY, Base, HasUid, UTCDateTime, new_uid, utcnow
 from .roster import School, SchoolClass, Student, StudentOwned, User, counselor_schools
 from .vault import register_sealed
 

@@ -29,15 +29,28 @@ def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Se
     school = factory.school()
     klass = factory.klass(school, grade=7)
     numbers = [f"S7{factory_seq(i)}" for i in range(n)]
-    students = [factory.student(school=school, klass=klass, number=numbers[i], birth_ym="2013-0%d" % (i + 1))
+    students = [factory.student(school=school, klass=klass, number=numbers[i], birth_ym=f"2013-0{i + 1}")
                 for i in range(n)]
     counselor = factory.counselor(school)
     actor = Actor.for_user(counselor)
-    campaign = create_campaign(db_session, actor, name="秋季筛查", term="2026-2027-1", starts_on=clock.today() - timedelta(days=1),
-                               ends_on=clock.today() + timedelta(days=30), schools=[school],
-                               rules=[InstrumentRule("cesdc", 4, 6), InstrumentRule("phqa", 7, 9), InstrumentRule("gad7", 7, 9),
-                                      InstrumentRule("psc17", 7, 9)],
-                               guardian_notice="letter", guardian_notice_on=clock.today() - timedelta(days=7), created_by=counselor)
+    campaign = create_campaign(
+        db_session,
+        actor,
+        name="秋季筛查",
+        term="2026-2027-1",
+        starts_on=clock.today() - timedelta(days=1),
+        ends_on=clock.today() + timedelta(days=30),
+        schools=[school],
+        rules=[
+            InstrumentRule("cesdc", 4, 6),
+            InstrumentRule("phqa", 7, 9),
+            InstrumentRule("gad7", 7, 9),
+            InstrumentRule("psc17", 7, 9),
+        ],
+        guardian_notice="letter",
+        guardian_notice_on=clock.today() - timedelta(days=7),
+        created_by=counselor,
+    )
     cs = open_session(db_session, actor, campaign, klass, minutes=minutes, user=counselor)
     db_session.flush()
     return Setup(school, klass, students, counselor, campaign, cs, numbers)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
 
 import click
 from flask import current_app, has_app_context
@@ -12,11 +12,10 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.areas import DemoStep, wiring
 from models import Actor, District, School, User, append_event, clock
 from models.crypto import KeyRing
 from models.vault import Vault
-
-from app.areas import DemoStep, wiring
 
 from . import DemoContext
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -33,7 +33,7 @@ def parse_now(value: str | None) -> datetime:
         from app.rechecks.service import school_timezone
 
         moment = moment.replace(tzinfo=school_timezone())
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 @rechecks_cli.command("sweep")

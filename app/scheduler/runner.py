@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError

@@ -68,8 +68,16 @@ def demo_screenings(ctx: Any) -> str:
     term = _term_of(start)
     season = "秋季" if term.endswith("-1") else "春季"
     campaign = create_campaign(
-        s, actor, name=f"{term[:4]}学年{season}心理健康筛查", term=term, starts_on=start, ends_on=start + timedelta(days=30),
-        schools=schools, rules=list(RULES), guardian_notice="letter", guardian_notice_on=start - timedelta(days=7),
+        s,
+        actor,
+        name=f"{term[:4]}学年{season}心理健康筛查",
+        term=term,
+        starts_on=start,
+        ends_on=start + timedelta(days=30),
+        schools=schools,
+        rules=list(RULES),
+        guardian_notice="letter",
+        guardian_notice_on=start - timedelta(days=7),
         created_by=counselor,
     )
     students = list(
@@ -80,7 +88,8 @@ def demo_screenings(ctx: Any) -> str:
         count, positive, crises = _screen_all(s, actor, ctx, campaign, students, start)
     ctx.data["campaign"] = campaign
     ctx.data.setdefault("campaigns", []).append(campaign)
-    return f"screenings: campaign {term} in {len(schools)} schools, {count} screenings, {positive} positive, {crises} crises"
+    return (f"screenings: campaign {term} in {len(schools)} schools, {count} screenings, {positive} positive, "
+            f"{crises} crises")
 
 
 def _screen_all(s: Any, actor: Any, ctx: Any, campaign: Campaign, students: list, start: date) -> tuple[int, int, int]:

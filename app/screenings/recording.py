@@ -10,17 +10,18 @@ Functions take the database session and the acting user (audit Actor) explicitly
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import signals
+from app.policies import warning_policy
 from models import Actor, Campaign, ClassSession, Screening, Student, Warning, clock
 from models.vault import Vault
-from app.policies import warning_policy
 from screening import AnswerError, UnknownInstrument, get_instrument, score, suggest_level
 
 MODES = ("self", "paper", "import")

@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -71,7 +71,9 @@ class Proc:
     def __init__(self, args: list[str], env: dict[str, str], log: Path):
         self.log = log
         self.fh = log.open("wb")
-        self.p = subprocess.Popen(args, env=env, cwd=str(ROOT), stdout=self.fh, stderr=subprocess.STDOUT, start_new_session=True)
+        self.p = subprocess.Popen(
+            args, env=env, cwd=str(ROOT), stdout=self.fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -89,7 +91,19 @@ class Proc:
 
 
 def scheduler(env: dict[str, str], log: Path, ttl: float = LEASE_TTL, renew: float = 0.5) -> Proc:
-    args = [sys.executable, "-m", "flask", "--app", "app", "scheduler", "run", "--lease-ttl", str(ttl), "--renew-every", str(renew)]
+    args = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "app",
+        "scheduler",
+        "run",
+        "--lease-ttl",
+        str(ttl),
+        "--renew-every",
+        str(renew),
+    ]
     return Proc(args, env, log)
 
 
@@ -108,9 +122,11 @@ def lease_ticked_after(engine: Engine, moment: datetime, standby: bool = False) 
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             queries = "query LIKE 'SELECT pg_try_advisory_lock%%'" + ("" if standby else " OR query = 'SELECT 1'")
-            last = conn.scalar(text(
-                f"SELECT max(query_start) FROM pg_stat_activity WHERE datname = current_database() AND ({queries})"
-            ))
+            last = conn.scalar(
+                text(
+                    f"SELECT max(query_start) FROM pg_stat_activity WHERE datname = current_database() AND ({queries})"
+                )
+            )
             return last is not None and last >= moment
         expires = conn.scalar(select(SchedulerLease.expires_at))
         return expires is not None and expires - timedelta(seconds=LEASE_TTL) >= moment

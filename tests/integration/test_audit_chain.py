@@ -22,7 +22,10 @@ ACTOR = Actor(7, "counselor7", "counselor", "10.1.2.3")
 
 
 def _append(session: Session, n: int, **kw) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    return [append_event(session, ACTOR, "student.view", student_public_id=f"p-{i}", target=f"t{i}", detail={"i": i}, **kw) for i in range(n)]
+    return [
+        append_event(session, ACTOR, "student.view", student_public_id=f"p-{i}", target=f"t{i}", detail={"i": i}, **kw)
+        for i in range(n)
+    ]
 
 
 def test_an_untouched_chain_verifies_and_counts_every_event(db_session):
@@ -101,8 +104,17 @@ def test_deleting_every_event_is_detected_through_the_head(db_session):
 def test_an_event_forged_after_the_head_is_detected(db_session):
     events = _append(db_session, 2)
     forged = AuditEvent(
-        seq=3, at=events[-1].at, actor_id=None, actor="x", role="system", action="key.rotate", student_public_id=None,
-        target=None, client_addr=None, detail="{}", prev_hash=events[-1].hash,
+        seq=3,
+        at=events[-1].at,
+        actor_id=None,
+        actor="x",
+        role="system",
+        action="key.rotate",
+        student_public_id=None,
+        target=None,
+        client_addr=None,
+        detail="{}",
+        prev_hash=events[-1].hash,
     )
     from models.crypto import chain_hash
 
@@ -207,9 +219,14 @@ def _wait_until_blocked(engine, thread: threading.Thread, began: threading.Event
 
     def waiting() -> bool:
         with engine.connect() as conn:
-            return bool(conn.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )))
+            return bool(
+                conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+            )
 
     wait_until(waiting, timeout=10, what="the second writer to wait on the first one's lock")
 

@@ -1,7 +1,6 @@
 """Cases: plan, timeline, closing rule, concurrent edits, transfers, and sealed fields at rest."""
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session

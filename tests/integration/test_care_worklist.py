@@ -25,7 +25,9 @@ def test_terms_and_check_in_due_dates():
     assert next_checkin_due("2026-2027-1", date(2026, 11, 29)) == checkin_due_on("2026-2027-2")
 
 
-def test_a_care_group_student_without_a_check_in_this_term_is_overdue_and_leaves_once_seen(db_session, factory, keyring):
+def test_a_care_group_student_without_a_check_in_this_term_is_overdue_and_leaves_once_seen(
+    db_session, factory, keyring
+):
     school = factory.school()
     counselor = factory.counselor(school)
     student = factory.student(school=school, name="留守生", groups=["left_behind"])
@@ -38,7 +40,9 @@ def test_a_care_group_student_without_a_check_in_this_term_is_overdue_and_leaves
     service.record_checkin(db_session, actor, vault, student, today - timedelta(days=1), "谈心", True)
     assert not any(k == "checkin" for k, _, _ in _kinds(queries.worklist(db_session, counselor, vault, today, TZ)))
     # early in a term the check-in is not yet due, so nothing shows
-    assert not any(k == "checkin" for k, _, _ in _kinds(queries.worklist(db_session, counselor, vault, date(2027, 2, 3), TZ)))
+    assert not any(
+        k == "checkin" for k, _, _ in _kinds(queries.worklist(db_session, counselor, vault, date(2027, 2, 3), TZ))
+    )
 
 
 def test_crises_plans_and_observations_come_with_their_sections(db_session, factory, keyring):
@@ -48,7 +52,9 @@ def test_crises_plans_and_observations_come_with_their_sections(db_session, fact
     crisis = factory.student(school=school, name="危机生")
     planned = factory.student(school=school, name="计划生")
     make_warning(db_session, crisis, "L1")
-    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, planned, "L2"), "L2", "确认")
+    case = warning_lifecycle.confirm_level(
+        db_session, actor, vault, make_warning(db_session, planned, "L2"), "L2", "确认"
+    )
     today = clock.today(TZ)
     service.update_plan(db_session, actor, vault, case, {"goals": "g"}, today)
     teacher = actor.__class__(None, "ht", "head_teacher")

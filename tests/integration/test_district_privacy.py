@@ -18,7 +18,7 @@ warning change, a check-in and a response draft, so that each clinical table has
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -39,7 +39,7 @@ from tests.sql_reads import ColumnReads
 
 MARKER = "XMARK"
 MARKER_SCORE = 987654321
-NOW = datetime(2026, 10, 15, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 10, 15, 2, 0, tzinfo=UTC)
 
 
 def enrich(db: Session, world: World) -> None:

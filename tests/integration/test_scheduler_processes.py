@@ -69,9 +69,9 @@ def test_a_scheduler_stopped_and_started_again_runs_each_job_once_per_start(fres
         for n in range(2):
             p = scheduler(env, tmp_path / f"run{n}.log")
             try:
-                wait_for(lambda: set(_ran([p])) == JOB_IDS, what="every job to run")
+                wait_for(lambda p=p: set(_ran([p])) == JOB_IDS, what="every job to run")
                 later = utcnow() + timedelta(seconds=1.5)  # three lease ticks more: no job runs twice
-                wait_for(lambda: lease_ticked_after(engine, later), what="lease checks 1.5 s later")
+                wait_for(lambda later=later: lease_ticked_after(engine, later), what="lease checks 1.5 s later")
                 assert _ran([p]) == Counter({job: 1 for job in JOB_IDS})
             finally:
                 p.kill(signal.SIGTERM)
@@ -101,14 +101,19 @@ with application.app_context():
 """
 
 
-def test_a_sweep_killed_midway_leaves_nothing_half_done_and_the_next_sweep_completes_it(fresh_database, keyring, tmp_path):
+def test_a_sweep_killed_midway_leaves_nothing_half_done_and_the_next_sweep_completes_it(
+    fresh_database, keyring, tmp_path
+):
     engine = migrated_engine(fresh_database.url)
     recheck_id = seed_overdue_recheck(engine, keyring)
     env = process_env(fresh_database.url, tmp_path)
     try:
         child = Proc([sys.executable, "-c", CRASH_SCRIPT], env, tmp_path / "crash.log")
         try:
-            wait_for(lambda: "MID-SWEEP" in child.output() or child.p.poll() is not None, what="the sweep to reach its middle")
+            wait_for(
+                lambda: "MID-SWEEP" in child.output() or child.p.poll() is not None,
+                what="the sweep to reach its middle",
+            )
             assert "MID-SWEEP" in child.output(), child.output()
         finally:
             child.kill(signal.SIGKILL)
@@ -116,7 +121,10 @@ def test_a_sweep_killed_midway_leaves_nothing_half_done_and_the_next_sweep_compl
 
         done = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", "rechecks", "sweep", "--json"],
-            env=env, capture_output=True, text=True, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr
         assert state(engine, recheck_id) == ("overdue", 1)

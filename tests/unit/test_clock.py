@@ -7,7 +7,7 @@ import random
 import re
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,8 @@ SHANGHAI = "Asia/Shanghai"
 
 
 def test_an_instant_needs_its_offset():
-    assert clock.parse_instant("2028-02-29T08:00+08:00") == datetime(2028, 2, 29, 0, 0, tzinfo=timezone.utc)
-    assert clock.parse_instant("2027-01-31T15:40Z") == datetime(2027, 1, 31, 15, 40, tzinfo=timezone.utc)
+    assert clock.parse_instant("2028-02-29T08:00+08:00") == datetime(2028, 2, 29, 0, 0, tzinfo=UTC)
+    assert clock.parse_instant("2027-01-31T15:40Z") == datetime(2027, 1, 31, 15, 40, tzinfo=UTC)
     for bad in ("2028-02-29T08:00", "2028-02-29", "tomorrow", ""):
         with pytest.raises(ValueError):
             clock.parse_instant(bad)
@@ -29,7 +29,7 @@ def test_an_instant_needs_its_offset():
 def test_a_moved_clock_starts_at_the_instant_and_keeps_running(moved_clock):
     moved_clock(datetime(2027, 1, 31, 23, 40, tzinfo=clock.school_timezone(SHANGHAI)))
     first = clock.now()
-    assert abs(first - datetime(2027, 1, 31, 15, 40, tzinfo=timezone.utc)) < timedelta(seconds=5)
+    assert abs(first - datetime(2027, 1, 31, 15, 40, tzinfo=UTC)) < timedelta(seconds=5)
     assert first.tzinfo is not None and first.utcoffset() == timedelta(0)
     assert utcnow() >= first  # models.utcnow is the clock, and it runs on (an offset clock, not a frozen one)
     later = clock.now()
@@ -85,7 +85,9 @@ SQL_NOWS = {"now", "current_timestamp", "current_date", "current_time", "localti
             "statement_timestamp", "transaction_timestamp", "clock_timestamp"}
 SQL_NOW_TEXT = re.compile(r"\b(current_timestamp|current_date|current_time|localtimestamp|clock_timestamp)\b"
                           r"|(?<![.\w])now\(\)|'now'", re.IGNORECASE)
-CODE_IN_TEXT = re.compile(r"\b(datetime\.(now|utcnow|today)|date\.today|time\.(time|localtime|gmtime))\(")  # scripts in strings
+CODE_IN_TEXT = re.compile(
+    r"\b(datetime\.(now|utcnow|today)|date\.today|time\.(time|localtime|gmtime))\("
+)  # scripts in strings
 
 
 def wall_clock_reads(source: str, sql_text: bool = True) -> list[tuple[int, str]]:
@@ -117,8 +119,13 @@ def wall_clock_reads(source: str, sql_text: bool = True) -> list[tuple[int, str]
             owner = f.value
             if f.attr in CLASS_READS and isinstance(owner, ast.Name) and owner.id in classes:
                 found.append((node.lineno, f"{classes[owner.id]}.{f.attr}"))
-            if (f.attr in CLASS_READS and isinstance(owner, ast.Attribute) and owner.attr in ("datetime", "date")
-                    and isinstance(owner.value, ast.Name) and modules.get(owner.value.id) == "datetime"):
+            if (
+                f.attr in CLASS_READS
+                and isinstance(owner, ast.Attribute)
+                and owner.attr in ("datetime", "date")
+                and isinstance(owner.value, ast.Name)
+                and modules.get(owner.value.id) == "datetime"
+            ):
                 found.append((node.lineno, f"datetime.{owner.attr}.{f.attr}"))
             if f.attr in TIME_READS and isinstance(owner, ast.Name) and modules.get(owner.id) == "time":
                 found.append((node.lineno, f"time.{f.attr}"))
@@ -146,7 +153,7 @@ def _is_docstring(tree: ast.AST, constant: ast.Constant) -> bool:
 
 
 def test_the_guard_sees_every_way_of_reading_the_wall_clock():
-    sample = '''
+    sample = """
 import time, datetime as dt
 from datetime import date, datetime as DT
 from time import time as seconds
@@ -162,7 +169,7 @@ h = "SELECT n~ow() FROM x"
 i = "import time; print(time.ti~me())"
 ok = time.monotonic() + time.perf_counter()
 ok2 = DT.fromisoformat("2028-02-29T08:00+08:00")
-'''.replace("~", "")  # spelt apart here so that this file passes its own guard
+""".replace("~", "")  # spelt apart here so that this file passes its own guard
     lines = sorted({line for line, _ in wall_clock_reads(sample)})
     assert lines == [6, 7, 8, 9, 10, 11, 12, 13, 14]
 
@@ -178,5 +185,7 @@ def test_only_the_clock_reads_the_wall_clock():
             source = path.read_text(encoding="utf-8")
             for line, what in wall_clock_reads(source, sql_text=path != Path(__file__).resolve()):
                 offenders.append(f"{rel}:{line}: {what}")
-    assert not offenders, ("read the time through models/clock.py (clock.now(), clock.today(tz); clock.wall_now() "
-                           "only where the real time is meant):\n  " + "\n  ".join(offenders))
+    assert not offenders, (
+        "read the time through models/clock.py (clock.now(), clock.today(tz); clock.wall_now() "
+        "only where the real time is meant):\n  " + "\n  ".join(offenders)
+    )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -32,7 +32,9 @@ def table(response) -> str:  # type: ignore[no-untyped-def]
 
 
 def browse_events(db_session) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    return list(db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.browse").order_by(AuditEvent.seq)))
+    return list(
+        db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.browse").order_by(AuditEvent.seq))
+    )
 
 
 @pytest.mark.parametrize("role", ["counselor", "head_teacher", "district"])
@@ -48,7 +50,9 @@ def test_an_anonymous_visitor_is_sent_to_login(client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_the_admin_sees_events_with_actor_role_action_student_target_address_and_time(admin_client, factory, db_session):
+def test_the_admin_sees_events_with_actor_role_action_student_target_address_and_time(
+    admin_client, factory, db_session
+):
     student = factory.student(name="龙婉清", number="G5500112233")
     reader = factory.vault.reveal(student, "student.view", target="file")
     assert reader.name == "龙婉清"
@@ -90,7 +94,9 @@ def test_filtering_by_user_and_action(admin_client, admin, factory, db_session):
 def test_filtering_by_date_range_uses_local_days(admin_client, db_session):
     old = append_event(db_session, Actor.system("job"), "test.old", target="long-ago")
     disable_audit_triggers(db_session)  # back-date the event as if it was written long ago
-    db_session.execute(update(AuditEvent).where(AuditEvent.seq == old.seq).values(at=datetime(2026, 1, 10, 17, 0, tzinfo=timezone.utc)))
+    db_session.execute(
+        update(AuditEvent).where(AuditEvent.seq == old.seq).values(at=datetime(2026, 1, 10, 17, 0, tzinfo=UTC))
+    )
     # 17:00 UTC on 10 January is 01:00 on 11 January in Shanghai
     on_day = admin_client.get("/admin/audit?date_from=2026-01-11&date_to=2026-01-11").get_data(as_text=True)
     assert "long-ago" in on_day

@@ -32,14 +32,31 @@ def _class(factory, db_session, keyring):  # type: ignore[no-untyped-def]
     counselor = factory.counselor(school)
     crisis = factory.student(klass=klass, name="甲同学")
     mild = factory.student(klass=klass, name="乙同学")
-    cared = factory.student(klass=klass, name="丙同学", groups=["left_behind"])
+    factory.student(klass=klass, name="丙同学", groups=["left_behind"])  # a care-group student, no warning
     factory.student(klass=klass, name="丁同学")
     actor, vault = actor_vault(db_session, keyring, counselor)
-    case = warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, crisis, "L1", reason=f"PHQ-A 危机项目阳性 总分 {SCORE}"),
-                                 "L1", "约谈确认自伤念头")
-    service.add_entry(db_session, actor, vault, crisis, "interview", date(2026, 11, 2), "仅心理教师可见的约谈内容", case=case)
-    service.add_entry(db_session, actor, vault, crisis, "parent_contact", date(2026, 11, 3), "已与家长沟通，请班主任多留意",
-                      case=case, visibility="shared")
+    case = warning_lifecycle.confirm_level(
+        db_session,
+        actor,
+        vault,
+        make_warning(db_session, crisis, "L1", reason=f"PHQ-A 危机项目阳性 总分 {SCORE}"),
+        "L1",
+        "约谈确认自伤念头",
+    )
+    service.add_entry(
+        db_session, actor, vault, crisis, "interview", date(2026, 11, 2), "仅心理教师可见的约谈内容", case=case
+    )
+    service.add_entry(
+        db_session,
+        actor,
+        vault,
+        crisis,
+        "parent_contact",
+        date(2026, 11, 3),
+        "已与家长沟通，请班主任多留意",
+        case=case,
+        visibility="shared",
+    )
     warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, mild, "L3"), "L3", "约谈后确认")
     return school, klass, counselor, crisis, case
 
@@ -80,16 +97,28 @@ def test_a_head_teacher_of_another_class_and_the_district_do_not_see_the_student
     assert c.get(f"/care/class/students/{crisis.public_id}").status_code == 403
 
 
-def test_an_observation_reaches_the_counselor_as_a_shared_entry_and_a_notification(client, factory, db_session, keyring):
+def test_an_observation_reaches_the_counselor_as_a_shared_entry_and_a_notification(
+    client, factory, db_session, keyring
+):
     _, klass, counselor, crisis, case = _class(factory, db_session, keyring)
     teacher = factory.head_teacher(klass)
     login(client, teacher.username)
-    response = post(client, "/care/class/observations", {"student": crisis.public_id, "kind": "observation",
-                                                          "occurred_on": "2026-11-25", "note": "今天午饭没吃，一直趴在桌上"})
+    response = post(
+        client,
+        "/care/class/observations",
+        {
+            "student": crisis.public_id,
+            "kind": "observation",
+            "occurred_on": "2026-11-25",
+            "note": "今天午饭没吃，一直趴在桌上",
+        },
+    )
     assert response.status_code == 302
     entry = db_session.scalar(select(CaseEntry).where(CaseEntry.kind == "observation"))
     assert entry.visibility == "shared" and entry.case_id == case.id and entry.author_id == teacher.id
-    assert db_session.scalar(select(Notification).where(Notification.user_id == counselor.id, Notification.kind == "observation"))
+    assert db_session.scalar(
+        select(Notification).where(Notification.user_id == counselor.id, Notification.kind == "observation")
+    )
     c = client.application.test_client()
     login(c, counselor.username)
     worklist = c.get("/care/worklist").get_data(as_text=True)

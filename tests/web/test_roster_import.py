@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import AuditEvent, Student, clock
-from tests.conftest import csrf_token, login, post
+from tests.conftest import login, post
 from tests.roster_import_corpus import big_csv, csv_bytes, row, students, xlsx_bytes, zip_bomb
 
 

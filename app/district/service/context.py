@@ -110,7 +110,9 @@ def list_terms(db: Session, district_id: int | None) -> list[str]:
 
 def list_campaigns(db: Session, district_id: int | None, term: str | None = None) -> list[tuple[int, str, str]]:
     """(id, name, term) of the district's campaigns that are not drafts, newest first."""
-    stmt = select(Campaign.id, Campaign.name, Campaign.term).where(Campaign.status != "draft", _in_district(district_id))
+    stmt = select(Campaign.id, Campaign.name, Campaign.term).where(
+        Campaign.status != "draft", _in_district(district_id)
+    )
     if term:
         stmt = stmt.where(Campaign.term == term)
     stmt = stmt.order_by(Campaign.starts_on.desc(), Campaign.id.desc())
@@ -150,14 +152,18 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
     instruments: set[str] = set()
     if campaign_ids:
         for cid, sid in db.execute(
-            select(campaign_schools.c.campaign_id, campaign_schools.c.school_id)
-            .where(campaign_schools.c.campaign_id.in_(campaign_ids))
+            select(campaign_schools.c.campaign_id, campaign_schools.c.school_id).where(
+                campaign_schools.c.campaign_id.in_(campaign_ids)
+            )
         ):
             links[cid].add(sid)
         for cid, instrument, g_from, g_to in db.execute(
-            select(CampaignInstrument.campaign_id, CampaignInstrument.instrument_id, CampaignInstrument.grade_from,
-                   CampaignInstrument.grade_to)
-            .where(CampaignInstrument.campaign_id.in_(campaign_ids))
+            select(
+                CampaignInstrument.campaign_id,
+                CampaignInstrument.instrument_id,
+                CampaignInstrument.grade_from,
+                CampaignInstrument.grade_to,
+            ).where(CampaignInstrument.campaign_id.in_(campaign_ids))
         ):
             ranges[cid].append((g_from, g_to))
             instruments.add(instrument)
@@ -169,4 +175,3 @@ def load_context(db: Session, district_id: int | None, selection: Selection) -> 
             if sid in schools:
                 eligible[sid] |= grades
     return Context(schools, campaign_ids, dict(eligible), sorted(instruments), closed_stamp)
-
