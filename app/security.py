@@ -9,8 +9,10 @@ a record outside the user's scope -> 404 (`get_visible_or_404`), so its existenc
 """
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
@@ -70,19 +72,24 @@ def init_security(app: Flask) -> None:
             idle = current_app.config["IDLE_TIMEOUT"].total_seconds()
             if last is not None and session_now() - last > idle:
                 end_session(current_user, current_actor(), reason="idle")
-                return redirect(url_for("auth.login", next=request.path, expired=1))
+                return redirect(url_for("auth.login", next=here(), expired=1))
             session["last_seen"] = session_now()
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+            return redirect(url_for("auth.login", next=here()))
         if current_user.role not in allowed:
             abort(403)
         if getattr(view, "_recent_login", False):
             auth_at = session.get("auth_at", 0)
             if session_now() - auth_at > current_app.config["RECENT_LOGIN"].total_seconds():
-                return redirect(
-                    url_for("auth.reauth", next=request.full_path if request.query_string else request.path)
-                )
+                return redirect(url_for("auth.reauth", next=here()))
         return None
+
+
+def here() -> str:
+    """This request's path and query as a `next` value: the path percent-encoded, so that it passes
+    `is_safe_path` (which accepts printable ASCII only) and comes back to the same page."""
+    query = request.query_string.decode("latin-1")
+    return quote(request.path, safe="/:;,=+!$&'()*~-._") + (f"?{query}" if query else "")
 
 
 def current_actor() -> Actor:
@@ -116,8 +123,48 @@ def get_visible_or_404(db: Session, user: Any, model: type[M], key: int | str) -
     return row
 
 
+MAX_NEXT = 2048
+_DECODE_ROUNDS = 4
+
+
+def is_safe_path(target: object) -> bool:
+    """True only for a same-site relative path ("/students?page=2"): the one rule for every redirect whose target
+    comes from the request (`next`, `back`).
+
+    Refused: anything not starting with one "/" ("//host", "/\\host", schemes, "javascript:"); any character
+    outside printable ASCII (tabs, CR/LF, NUL, spaces, Unicode spaces and format characters: browsers drop some of
+    them, so "/\t/evil" becomes "//evil", and a newline would split the header); backslashes; "@"; and each of
+    these again after up to four rounds of percent-decoding ("/%09/evil", "/%252f/evil"), or more rounds than that.
+    """
+    if not isinstance(target, str) or not target or len(target) > MAX_NEXT:
+        return False
+    if any(not 0x21 <= ord(c) <= 0x7E for c in target):
+        return False
+    form = target
+    for _round in range(_DECODE_ROUNDS + 1):
+        if not _safe_form(form):
+            return False
+        try:
+            decoded = unquote(form, errors="strict") if "%" in form else form
+        except UnicodeDecodeError:
+            return False  # percent-escapes that are no UTF-8: no real link of this app
+        if decoded == form:
+            return True
+        form = decoded
+    return False  # encoded more deeply than any real link
+
+
+def _safe_form(form: str) -> bool:
+    if not form.startswith("/") or form[1:2] in ("/", "\\"):
+        return False
+    if "\\" in form or "@" in form.split("?", 1)[0]:
+        return False
+    if any(unicodedata.category(c)[0] in "CZ" for c in form):  # controls, format characters, any space
+        return False
+    parts = urlsplit(form)
+    return not parts.scheme and not parts.netloc
+
+
 def safe_next(target: str | None, default: str) -> str:
-    """Only same-site relative paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """`target` if it is a same-site relative path (see `is_safe_path`), else `default`: no open redirect."""
+    return target if is_safe_path(target) else default  # type: ignore[return-value]

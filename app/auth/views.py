@@ -18,6 +18,7 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("main.home"))
     if form.validate_on_submit():
+        target = safe_next(request.args.get("next"), url_for("main.home"))  # checked before any session exists
         outcome = service.authenticate(db.session, form.username.data, form.password.data, request.remote_addr)
         if outcome.locked:
             flash(_("Too many failed attempts. This account is locked for a while; try again later."), "error")
@@ -25,7 +26,7 @@ def login():
             flash(_("Wrong username or password."), "error")
         else:
             service.start_session(outcome.user)
-            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+            return redirect(target)
         return render_template("auth/login.html", form=form), 200
     if request.args.get("expired"):
         flash(_("You were signed out after a period of inactivity."), "info")
@@ -45,11 +46,23 @@ def logout():
 def reauth():
     form = ReauthForm()
     if form.validate_on_submit():
-        if service.check_password(current_user, form.password.data):
+        target = safe_next(request.args.get("next"), url_for("main.home"))
+        user = current_user._get_current_object()
+        outcome = service.reauthenticate(db.session, user, form.password.data, request.remote_addr)
+        if outcome.user is not None:
             service.mark_reauthenticated()
-            return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+            return redirect(target)
+        if outcome.locked:
+            return _locked_out(user)
         flash(_("Wrong password."), "error")
     return render_template("auth/reauth.html", form=form)
+
+
+def _locked_out(user):  # type: ignore[no-untyped-def]
+    """Re-authentication locked the account: this session ends too (it may be a captured one)."""
+    service.end_session(user, current_actor(), reason="logout_locked")
+    flash(_("Too many failed attempts. This account is locked for a while; try again later."), "error")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -57,10 +70,14 @@ def reauth():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not service.check_password(current_user, form.current_password.data):
+        user = current_user._get_current_object()
+        outcome = service.reauthenticate(db.session, user, form.current_password.data, request.remote_addr,
+                                         purpose="password_change")
+        if outcome.locked:
+            return _locked_out(user)
+        if outcome.user is None:
             form.current_password.errors.append(_("Wrong password."))
         else:
-            user = current_user._get_current_object()
             service.change_password(db.session, current_actor(), user, form.new_password.data)
             service.start_session(user)  # this browser stays signed in; every other session is refused
             flash(_("Password changed. Other sessions have been signed out."), "success")

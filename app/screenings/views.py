@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
 from app.db import db
-from app.security import current_actor, get_visible_or_404, roles
+from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.ui import local_today
 from app.vault import get_vault
 from models import Campaign, Screening, Student, Warning
@@ -276,10 +276,7 @@ def acknowledge(uid: str):
     except CareError:
         abort(400)
     flash(_("Crisis alert acknowledged. Contact the student today."), "success")
-    nxt = request.form.get("next") or ""
-    from app.security import safe_next
-
-    return redirect(safe_next(nxt, url_for("screenings.interviews")))
+    return redirect(safe_next(request.form.get("next"), url_for("screenings.interviews")))
 
 
 # -- the student file section ------------------------------------------------------------------------------------
