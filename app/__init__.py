@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, render_template, session
 from flask_login import current_user
 
-from config import ROOT, BaseConfig, load_config
+from config import ROOT, BaseConfig, instance_secret, load_config
 from models.crypto import KeyRing
 from screening import use_instrument_dirs
 
@@ -53,6 +53,11 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     base.validate()
     if app.config.get("ENV_NAME") == "production" and not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is required in production")
+    if not app.config.get("SECRET_KEY") and app.config.get("GENERATE_DEV_SECRET"):
+        app.config["SECRET_KEY"] = instance_secret(app.config["DEV_SECRET_FILE"])
+        app.config["SECRET_KEY_GENERATED"] = True
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("no SECRET_KEY: set it in the environment")
 
     app.extensions["xinmiao_keyring"] = app.config.get("KEYRING") or _load_keyring(app)
     db.init_app(app)

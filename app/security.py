@@ -9,6 +9,7 @@ a record outside the user's scope -> 404 (`get_visible_or_404`), so its existenc
 """
 from __future__ import annotations
 
+import ipaddress
 import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.service import end_session, session_now
+from config import serving_refusal
 from models import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,9 +56,29 @@ def view_access(view: Callable[..., Any]) -> tuple[bool, frozenset[str] | None]:
     return bool(getattr(view, "_public", False)), getattr(view, "_roles", None)
 
 
+def _listening_refusal(app: Flask, environ: dict) -> str | None:  # type: ignore[type-arg]
+    """The address the server listens on, as the WSGI server reports it (gunicorn and Werkzeug put the bound
+    address in SERVER_NAME): a non-loopback IP without complete production settings is refused, request by request,
+    for servers started some other way than `flask serve` (which refuses to start)."""
+    name = environ.get("SERVER_NAME") or ""
+    cache = app.extensions.setdefault("xinmiao_listening_checked", {})
+    if name not in cache:
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            cache[name] = None  # a host name from a Host header (test clients): not a bound address
+        else:
+            cache[name] = serving_refusal(name, app.config)
+            if cache[name]:
+                app.logger.error(cache[name])
+    return cache[name]
+
+
 def init_security(app: Flask) -> None:
     @app.before_request
     def _enforce() -> Any:
+        if _listening_refusal(app, request.environ):
+            abort(503)
         if request.endpoint is None:
             return None  # 404 / 405 handled by Flask
         if request.endpoint == "static":

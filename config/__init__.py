@@ -6,7 +6,11 @@ Policy data files (warning levels, recheck intervals, suppression threshold) liv
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
+import stat
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import overload
@@ -100,7 +104,11 @@ class BaseConfig:
 
 class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
-    SECRET_KEY = _env("SECRET_KEY", "dev-only-not-secret")
+    # No fixed secret in the repository: without SECRET_KEY, create_app reads (or creates) a random one kept in
+    # instance/secret_key, mode 0600, so every installation signs its cookies with its own key.
+    SECRET_KEY = _env("SECRET_KEY")
+    DEV_SECRET_FILE: str = str(INSTANCE_DIR / "secret_key")
+    GENERATE_DEV_SECRET = True
     GENERATE_DEV_KEYS = True
 
 
@@ -121,13 +129,76 @@ class ProductionConfig(BaseConfig):
     ALLOW_DEMO_SEED = False
 
     def validate(self) -> None:
-        missing = []
-        if not self.SECRET_KEY:
-            missing.append("SECRET_KEY")
-        if not (self.KEY_FILE or _env("XINMIAO_MASTER_KEYS")):
-            missing.append("XINMIAO_KEY_FILE or XINMIAO_MASTER_KEYS")
+        missing = production_missing({"SECRET_KEY": self.SECRET_KEY, "KEY_FILE": self.KEY_FILE})
         if missing:
             raise RuntimeError("production configuration refuses to start without: " + ", ".join(missing))
+
+
+def production_missing(settings: dict) -> list[str]:  # type: ignore[type-arg]
+    """The production settings absent from `settings` (an app.config, or the production class's values)."""
+    missing = []
+    if not settings.get("SECRET_KEY") or settings.get("SECRET_KEY_GENERATED"):
+        missing.append("SECRET_KEY")
+    if not (settings.get("KEY_FILE") or _env("XINMIAO_MASTER_KEYS")):
+        missing.append("XINMIAO_KEY_FILE or XINMIAO_MASTER_KEYS")
+    return missing
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and "localhost"; anything else (0.0.0.0, ::, a LAN address, another name) is not."""
+    host = (host or "").strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serving_refusal(host: str, settings: dict) -> str | None:  # type: ignore[type-arg]
+    """Why a server must not listen on `host` with these settings, or None. Loopback is always allowed (the
+    development demo); any other address only with complete production settings."""
+    if is_loopback(host):
+        return None
+    missing = [] if settings.get("ENV_NAME") == "production" else ["XINMIAO_ENV=production"]
+    missing += production_missing(settings)
+    if not missing:
+        return None
+    return (f"refusing to listen on {host}: only 127.0.0.1/localhost is allowed without complete production "
+            f"settings; missing: {', '.join(missing)}")
+
+
+def instance_secret(path: str | os.PathLike[str]) -> str:
+    """The development SECRET_KEY of this instance: read from `path`, or created there (256 random bits, mode 0600,
+    written to a temporary file then linked into place, so two processes starting together agree on one key).
+    A file that group or others may read is refused, as the key file is."""
+    path = Path(path)
+    for _attempt in range(2):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd_tmp, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)  # mode 0600
+            try:
+                with os.fdopen(fd_tmp, "w") as fh:
+                    fh.write(secrets.token_urlsafe(32) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(tmp, path)  # atomic, and never replaces a key another process made first
+                except FileExistsError:
+                    pass
+            finally:
+                os.unlink(tmp)
+            continue
+        with os.fdopen(fd, "r") as fh:
+            if os.name == "posix" and os.fstat(fh.fileno()).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise RuntimeError(f"{path} is readable by group or others; run: chmod 600 {path}")
+            value = fh.read().strip()
+        if len(value) < 32:
+            raise RuntimeError(f"{path} does not hold a secret key (delete it to generate a new one)")
+        return value
+    raise RuntimeError(f"cannot create {path}")
 
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import text
 
+from config import serving_refusal
 from models import SchedulerLease, utcnow
 
 from .lease import ADVISORY_KEY, LEASE_NAME
@@ -91,6 +92,9 @@ def serve_command(host: str, port: int, reload: bool | None, with_scheduler: boo
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the app itself, not the proxy
+    refusal = serving_refusal(host, app.config)
+    if refusal:
+        raise click.ClickException(refusal)
     if reload is None:
         reload = app.config.get("ENV_NAME") == "development"
     in_reloader_child = os.environ.get("WERKZEUG_RUN_MAIN") == "true"
