@@ -2,9 +2,9 @@
 
 - Files: XLSX (openpyxl read-only, streamed row by row; formulas come back as their text) or CSV/TSV text in
   UTF-8 with or without BOM, UTF-16 with BOM, else GBK/GB18030 (detected by strict decoding, never asked).
-- Before anything is opened: the size limit, the magic bytes (not a spreadsheet, an old .xls) and, for XLSX,
-  the zip directory (entry count, declared uncompressed sizes and compression ratios: a compressed-file bomb is
-  refused before a byte is inflated; zipfile never inflates past a member's declared size).
+- Before anything is parsed, the upload gate every importer shares (`app/uploads.py`): size, magic bytes (not a
+  spreadsheet, an old .xls), the zip directory (members, uncompressed total, ratios: a bomb is refused before a
+  byte is inflated), XML prologs (no DTD, no entities), at most 256 columns, encodings.
 - Headers in Chinese or English, any order; unknown columns are ignored and reported.
 - Values as people type them: full-width digits, 男/女, 是/否/Y/N/1/0/√/×, 2014-03 / 2014/3 / 201403 / 2014年3月
   (and Excel date cells), grades 七年级 / 7 / 初一, classes 七(3)班 / 7.3 / 3班.
@@ -20,13 +20,10 @@ cells, letters-only names) sit beside the general rule they are tested equal to.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -35,15 +32,12 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from app import uploads
 from app.roster.service import clean_phone, valid_birth_ym
 from models import clock
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 10_000
-MAX_ZIP_ENTRIES = 2_000
-MAX_UNCOMPRESSED = 200 * 1024 * 1024
-MAX_RATIO = 150  # a real sheet compresses 5-20 times; a bomb thousands of times
-RATIO_FLOOR = 4 * 1024 * 1024  # members smaller than this are never a threat, whatever their ratio
 MAX_CELL = 200  # characters kept of any cell (a name, a number); longer is an error
 
 GRADE_WORDS = {1: "一", 2: "二", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九"}
@@ -84,7 +78,7 @@ YM_RE = re.compile(
 YM_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 
 
-class RosterFileError(ValueError):
+class RosterFileError(uploads.UploadError):
     """The file as a whole cannot be used (size, type, encoding, zip bomb, header, row count)."""
 
 
@@ -329,138 +323,45 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[Probl
 
 
 # -- the file ------------------------------------------------------------------------------------------------
-BINARY_MAGIC = (
-    (b"\xd0\xcf\x11\xe0", "xls"),
-    (b"%PDF", "pdf"),
-    (b"\x89PNG", "image"),
-    (b"GIF8", "image"),
-    (b"\xff\xd8\xff", "image"),
-    (b"\x1f\x8b", "gzip"),
-    (b"Rar!", "archive"),
-    (b"7z\xbc\xaf", "archive"),
-    (b"\x7fELF", "binary"),
-    (b"MZ", "binary"),
-)
-
-
-def sniff(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    """'xlsx' or 'csv', or RosterFileError (empty, too large, not a spreadsheet, old .xls, bomb)."""
-    size = path.stat().st_size
-    if size == 0:
-        raise RosterFileError(_l("The file is empty."))
-    if size > max_bytes:
-        raise RosterFileError(_l("The file is larger than %(n)s MB.", n=max_bytes // (1024 * 1024)))
-    with path.open("rb") as fh:
-        head = fh.read(65536)
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        check_zip(path)
-        return "xlsx"
-    for magic, what in BINARY_MAGIC:
-        if head.startswith(magic):
-            if what == "xls":
-                raise RosterFileError(
-                    _l("This is an old Excel .xls file: open it in Excel or WPS and save it as .xlsx.")
-                )
-            raise RosterFileError(_l("The file is not a spreadsheet: upload an .xlsx or .csv file."))
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "csv"
-    if b"\x00" in head:
-        raise RosterFileError(_l("The file is not a spreadsheet: upload an .xlsx or .csv file."))
-    return "csv"
-
-
-def check_zip(path: Path) -> None:
-    """Refuse a workbook whose zip directory declares too much data or an implausible compression ratio."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            names = {i.filename for i in infos}
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise RosterFileError(_l("The workbook is damaged and cannot be read.")) from exc
-    if len(infos) > MAX_ZIP_ENTRIES:
-        raise RosterFileError(_l("The workbook has too many parts; it looks like a compressed-file bomb."))
-    total = 0
-    for info in infos:
-        total += info.file_size
-        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise RosterFileError(
-                _l("The workbook expands far more than a real spreadsheet; it looks like a compressed-file bomb.")
-            )
-    if total > MAX_UNCOMPRESSED:
-        raise RosterFileError(_l("The workbook expands to more than %(n)s MB; it looks like a compressed-file bomb.",
-                                 n=MAX_UNCOMPRESSED // (1024 * 1024)))
-    if "xl/workbook.xml" not in names:
-        raise RosterFileError(_l("The file is not a spreadsheet: upload an .xlsx or .csv file."))
-
-
-def detect_encoding(path: Path) -> str:
-    """utf-16 (BOM), utf-8-sig (strict, whole file, streamed), else gb18030 (strict), else an error."""
-    with path.open("rb") as fh:
-        head = fh.read(2)
-    if head in (b"\xff\xfe", b"\xfe\xff"):
-        return "utf-16"
-    for encoding in ("utf-8-sig", "gb18030"):
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-            return encoding
-        except UnicodeDecodeError:
-            continue
-    raise RosterFileError(_l("The file is neither UTF-8 nor GBK/GB18030 text; save it as UTF-8 CSV or as .xlsx."))
-
-
-def iter_csv(path: Path, encoding: str) -> Iterator[list[Any]]:
-    with path.open("r", encoding=encoding, newline="") as fh:
-        sample = fh.read(8192)
-        fh.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, dialect)
-        try:
-            yield from reader
-        except csv.Error as exc:
-            raise RosterFileError(_l("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
-
-
-def iter_xlsx(path: Path) -> Iterator[list[Any]]:
-    from openpyxl import load_workbook
-
-    fh = path.open("rb")  # a file object: openpyxl would refuse a path without an .xlsx suffix (the upload's)
-    try:
-        wb = load_workbook(fh, read_only=True, data_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one clear error
-        fh.close()
-        raise RosterFileError(_l("The workbook is damaged and cannot be read.")) from exc
-    try:
-        ws = wb.worksheets[0]
-        for values in ws.iter_rows(values_only=True):
-            yield list(values)
-    except RosterFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise RosterFileError(_l("The workbook is damaged and cannot be read.")) from exc
-    finally:
-        wb.close()
-        fh.close()
-
-
-def parse_file(
-    path: Path | str, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS, this_year: int | None = None
-) -> ParsedFile:
-    """Read, check and normalise every row. File-level failures raise RosterFileError; row problems are listed."""
-    path = Path(path)
-    kind = sniff(path, max_bytes)
-    encoding = None
+def read_rows(data: bytes, max_bytes: int, max_rows: int) -> tuple[str, str | None, Iterator[list[Any]]]:
+    """(kind, encoding, rows) of a roster file that passed the upload gate (app/uploads.py)."""
+    limits = uploads.current_limits(max_bytes)
+    kind = uploads.inspect(data, limits)
     if kind == "xlsx":
-        rows_iter = iter_xlsx(path)
-    else:
-        encoding = detect_encoding(path)
-        rows_iter = iter_csv(path, encoding)
+        return "xlsx", None, uploads.xlsx_rows(data, limits, max_rows=max_rows)
+    text, encoding = uploads.decode_text(data)
+    return "csv", encoding, _csv_rows(text, limits.max_columns)
+
+
+def _csv_rows(text: str, max_columns: int) -> Iterator[list[Any]]:
+    sample = text[:8192]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), dialect):
+            yield row[:max_columns]
+    except csv.Error as exc:
+        raise RosterFileError(_l("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
+
+
+def parse_file(source: Path | str | bytes, *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS,
+               this_year: int | None = None) -> ParsedFile:
+    """Read, check and normalise every row of a file (a path, or its bytes). File-level failures raise
+    RosterFileError; row problems are listed."""
+    try:
+        data = source if isinstance(source, bytes) else uploads.read_file(source, max_bytes)
+        kind, encoding, rows_iter = read_rows(data, max_bytes, max_rows)
+        return _parse_rows(kind, encoding, rows_iter, max_rows, this_year)
+    except uploads.UploadError as exc:
+        if isinstance(exc, RosterFileError):
+            raise
+        raise RosterFileError(exc.args[0]) from exc
+
+
+def _parse_rows(kind: str, encoding: str | None, rows_iter: Iterator[list[Any]], max_rows: int,
+                this_year: int | None) -> ParsedFile:
     this_year = this_year or clock.today().year
     header: list[str] | None = None
     parsed: ParsedFile | None = None

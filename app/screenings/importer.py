@@ -2,7 +2,8 @@
 
 Columns: 学籍号 (or student_number), instrument (an engine id such as phqa), date (YYYY-MM-DD), then q1 … qN in
 the engine's item order (blank = unanswered). CSV may be UTF-8 (with or without BOM) or GBK/GB18030.
-Every row is checked first; by default nothing is written when any row is wrong, and the report names each bad
+The file passes the upload gate every importer shares (`app/uploads.py`: size, archive, XML, columns, encodings)
+before it is parsed. Every row is checked first; by default nothing is written when any row is wrong, and the report names each bad
 row (as numbered in the file, the header being row 1) and field. Used by `flask screenings import` and the upload.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from app import uploads
 from models import Actor, Campaign, Screening, Student
 from models.vault import Vault
 from screening import UnknownInstrument, get_instrument
@@ -81,52 +83,34 @@ class ImportReport:
 
 
 def decode_csv(data: bytes) -> str:
-    """UTF-8 (BOM or not), else GB18030 (a superset of GBK and GB2312)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+    """UTF-8 (BOM or not), else GB18030 (a superset of GBK and GB2312); UTF-16 with a BOM."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(_("The file is neither UTF-8 nor GBK/GB18030 text.")) from exc
+        return uploads.decode_text(data)[0]
+    except uploads.UploadError as exc:
+        raise ImportFileError(str(exc.args[0])) from exc
 
 
 def read_table(data: bytes, filename: str = "") -> list[list[str]]:
-    """The file's rows as lists of strings (header first)."""
-    if len(data) > MAX_BYTES:
-        raise ImportFileError(_("The file is larger than %(n)s MB.", n=MAX_BYTES // (1024 * 1024)))
-    if not data.strip():
-        raise ImportFileError(_("The file is empty."))
-    if data[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
-        return _read_xlsx(data)
+    """The file's rows as lists of strings (header first), after the upload gate (app/uploads.py)."""
+    limits = uploads.current_limits(MAX_BYTES)
+    try:
+        kind = uploads.inspect(data, limits)
+        if kind == "xlsx":
+            return [[_cell(v) for v in values] for values in uploads.xlsx_rows(data, limits, max_rows=MAX_ROWS,
+                                                                                 data_only=True)]
+    except uploads.UploadError as exc:
+        raise ImportFileError(str(exc.args[0])) from exc
+    if filename.lower().endswith(".xlsx"):
+        raise ImportFileError(_("The workbook cannot be read."))
     text = decode_csv(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable workbook is one clear error
-        raise ImportFileError(_("The workbook cannot be read.")) from exc
-    try:
-        ws = wb.worksheets[0]
-        rows: list[list[str]] = []
-        for values in ws.iter_rows(values_only=True):
-            rows.append([_cell(v) for v in values])
-            if len(rows) > MAX_ROWS + 1:
-                break
-        return rows
-    finally:
-        wb.close()
+        return [[cell.strip() for cell in row[:limits.max_columns]] for row in csv.reader(io.StringIO(text), dialect)]
+    except csv.Error as exc:
+        raise ImportFileError(_("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
 
 
 def _cell(value: Any) -> str:
