@@ -1,10 +1,11 @@
 """The Flask application factory."""
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
-from flask import Flask, render_template, session
+from flask import Flask, Request, render_template, session
 from flask_login import current_user
 
 from config import ROOT, BaseConfig, instance_secret, load_config
@@ -39,6 +40,15 @@ def all_areas() -> tuple[Area, ...]:
             roster_import, district, scheduler)
 
 
+class XinmiaoRequest(Request):
+    """Uploaded files stay in memory (the request is capped by MAX_CONTENT_LENGTH): Werkzeug would spool any
+    upload over 500 KB to a temporary file, in clear, on the server's disk."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> io.BytesIO:
+        return io.BytesIO()
+
+
 def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from a config object or name (default: XINMIAO_ENV), plus optional overrides."""
     app = Flask(
@@ -47,6 +57,7 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
         static_folder=str(ROOT / "app" / "static"),
         instance_path=str(ROOT / "instance"),
     )
+    app.request_class = XinmiaoRequest
     base = config if isinstance(config, BaseConfig) else load_config(config if isinstance(config, str) else None)
     app.config.from_object(base)
     app.config.update(overrides or {})

@@ -75,6 +75,7 @@ FORMAT_AES256GCM = 1
 
 _BLIND_INDEX_INFO = b"xinmiao/blind-index/v1/"
 _WRAP_AAD_PREFIX = b"xinmiao/wrap/v1"
+_PURPOSE_INFO = b"xinmiao/purpose/v1/"
 _FIELD_AAD_PREFIX = b"xinmiao/field/v1"
 
 
@@ -546,6 +547,21 @@ class KeyRing:
         except InvalidTag:
             raise CryptoError(f"data key {key_id} does not unwrap under master key version {version}") from None
         return _check_key(key)
+
+    # -- keys for one purpose ----------------------------------------------------------------------------------
+
+    def purpose_key(self, purpose: str, version: int | None = None) -> tuple[bytes, int]:
+        """(key, master version): an AEAD key for one purpose outside the database (a pending upload, a search
+        query held in the session), derived with HKDF-SHA-256 from master key `version` (default: current) with
+        `info = xinmiao/purpose/v1/<purpose>`. Never equal to a data key, a wrapping key or a blind-index key, and
+        different for every purpose; an unknown version fails closed (CryptoError)."""
+        if not isinstance(purpose, str) or not purpose:
+            raise CryptoError("a key purpose is required")
+        version = self.current_version if version is None else version
+        master = self._master_key(version)
+        key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                   info=_PURPOSE_INFO + purpose.encode("utf-8")).derive(master)
+        return key, version
 
     # -- blind indexes -----------------------------------------------------------------------------------------
 

@@ -130,7 +130,7 @@ def plan_import(
     db: Session,
     vault: Vault,
     school: School,
-    path: Path | str,
+    path: Path | str | bytes,
     *,
     today: date | None = None,
     max_bytes: int = parse.MAX_BYTES,

@@ -1,9 +1,11 @@
 """Roster upload with preview (admin: any school; counselor: their schools) and the counselor's roster export.
 
 Between the preview and the confirmation the upload waits in a server-side temporary file named by a random token
-kept in the session (never a path from the form); it is deleted once confirmed or cancelled, and uploads older
-than an hour are swept away on the next upload. The confirmation plans again from that file (the database may
-have changed since the preview) and writes everything in the request's one transaction.
+kept in the session (never a path from the form), encrypted (app/sealed_files.py: AES-GCM under a key derived
+from the master key for this purpose; never in clear on the disk); it is deleted once confirmed or cancelled, an
+expired one (older than an hour) when it is asked for, and every expired one whenever the import pages are used.
+The confirmation plans again from that file (the database may have changed since the preview) and writes
+everything in the request's one transaction.
 
 Settings (app.config, optional): ROSTER_IMPORT_MAX_BYTES (default 20 MB; the request as a whole is capped by
 MAX_CONTENT_LENGTH, answered 413), ROSTER_IMPORT_MAX_ROWS (default 10,000 students per file), ROSTER_IMPORT_DIR
@@ -12,23 +14,22 @@ MAX_CONTENT_LENGTH, answered 413), ROSTER_IMPORT_MAX_ROWS (default 10,000 studen
 from __future__ import annotations
 
 import io
-import os
-import re
-import secrets
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
+                   url_for)
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from app import uploads
 from app.db import db
+from app.sealed_files import PendingFileGone, SealedFiles
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
-from app.vault import get_vault
-from models import School, clock
+from app.vault import get_vault, keyring
+from models import School
 
 from . import parse, service
 from .forms import ConfirmForm, UploadForm
@@ -36,9 +37,7 @@ from .forms import ConfirmForm, UploadForm
 bp = Blueprint("roster_import", __name__)
 
 SESSION_KEY = "roster_import"
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 STALE_SECONDS = 3600
-CHUNK = 1 << 16
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
@@ -50,34 +49,20 @@ def _limits() -> tuple[int, int]:
 
 
 def _upload_dir() -> Path:
-    path = Path(current_app.config.get("ROSTER_IMPORT_DIR") or Path(tempfile.gettempdir()) / "xinmiao-roster-import")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+    return Path(current_app.config.get("ROSTER_IMPORT_DIR") or Path(tempfile.gettempdir()) / "xinmiao-roster-import")
 
 
-def _path_for(token: str) -> Path:
-    if not TOKEN_RE.match(token or ""):
-        abort(400)
-    return _upload_dir() / f"{token}.upload"
-
-
-def _sweep_stale() -> None:
-    now = clock.wall_now().timestamp()  # compared with file mtimes, which the real clock stamps
-    for p in _upload_dir().glob("*.upload"):
-        try:
-            if now - p.stat().st_mtime > STALE_SECONDS:
-                p.unlink()
-        except OSError:
-            pass
+def _store() -> SealedFiles:
+    """The pending uploads: sealed files; each use sweeps the expired ones first."""
+    store = SealedFiles(_upload_dir(), keyring(), "pending-upload", STALE_SECONDS)
+    store.sweep()
+    return store
 
 
 def _forget_upload() -> None:
     pending = session.pop(SESSION_KEY, None)
-    if pending and TOKEN_RE.match(pending.get("token", "")):
-        try:
-            _path_for(pending["token"]).unlink()
-        except FileNotFoundError:
-            pass
+    if pending:
+        _store().discard(pending.get("token"))
 
 
 def _schools() -> list[School]:
@@ -93,28 +78,14 @@ def _school_in_scope(school_id: int) -> School:
     return school
 
 
-def _save_upload(storage, max_bytes: int) -> tuple[str, Path]:
-    """Stream the upload to a fresh token-named file, refusing it past the roster size limit."""
-    token = secrets.token_urlsafe(24)
-    path = _path_for(token)
-    written = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        while chunk := storage.stream.read(CHUNK):
-            written += len(chunk)
-            if written > max_bytes:
-                out.close()
-                path.unlink()
-                raise parse.RosterFileError(_l("The file is larger than %(n)s MB.", n=max_bytes // (1024 * 1024)))
-            out.write(chunk)
-    return token, path
+def _read_upload(storage, max_bytes: int) -> bytes:  # type: ignore[no-untyped-def]
+    """The upload in memory, refused past the roster size limit while it is read."""
+    return uploads.read_stream(storage.stream, max_bytes)
 
 
-def _plan(school: School, path: Path) -> service.ImportPlan:
+def _plan(school: School, data: bytes) -> service.ImportPlan:
     max_bytes, max_rows = _limits()
-    return service.plan_import(
-        db.session, get_vault(), school, path, today=local_today(), max_bytes=max_bytes, max_rows=max_rows
-    )
+    return service.plan_import(db.session, get_vault(), school, data, today=local_today(), max_bytes=max_bytes, max_rows=max_rows)
 
 
 def _upload_form() -> UploadForm:
@@ -136,6 +107,7 @@ def _render_upload(form: UploadForm, status: int = 200):
 def upload():
     form = _upload_form()
     if request.method == "GET":
+        _store()  # sweeps the expired pending uploads
         return _render_upload(form)
     if not form.school_id.choices:
         abort(403)
@@ -149,46 +121,35 @@ def upload():
         return _render_upload(form, 400)
     school = _school_in_scope(form.school_id.data)
     _forget_upload()
-    _sweep_stale()
     max_bytes, _rows = _limits()
-    try:
-        token, path = _save_upload(form.file.data, max_bytes)
-    except parse.RosterFileError as exc:
-        flash(str(exc), "error")
-        return _render_upload(_upload_form(), 400)
     filename = (form.file.data.filename or "")[:120]
     try:
-        plan = _plan(school, path)
-    except parse.RosterFileError as exc:
-        path.unlink(missing_ok=True)
-        flash(str(exc), "error")
+        data = _read_upload(form.file.data, max_bytes)
+        plan = _plan(school, data)
+    except uploads.UploadError as exc:
+        flash(str(exc.args[0]), "error")
         return _render_upload(_upload_form(), 400)
     service.audit_preview(db.session, current_actor(), plan)
-    if plan.ok:
-        session[SESSION_KEY] = {
-            "token": token,
-            "school_id": school.id,
-            "filename": filename,
-            "user_id": current_user.id,
-        }
-    else:
-        path.unlink(missing_ok=True)  # nothing can be confirmed: the file is not kept
+    if plan.ok:  # kept (sealed) for the confirmation; a plan that cannot be confirmed is not kept at all
+        token = _store().store(data)
+        session[SESSION_KEY] = {"token": token, "school_id": school.id, "filename": filename, "user_id": current_user.id}
     return render_template("roster_import/preview.html", plan=plan, filename=filename, form=ConfirmForm(),
                            labels=service.FIELD_LABELS, class_label=parse.class_name)
 
 
-def _pending() -> tuple[dict, School, Path]:
+def _pending() -> tuple[dict, School, bytes]:
     pending = session.get(SESSION_KEY)
     if not pending or pending.get("user_id") != current_user.id:
         flash(_("There is no upload waiting for confirmation; upload the file again."), "error")
         abort(redirect(url_for("roster_import.upload")))
     school = _school_in_scope(int(pending["school_id"]))
-    path = _path_for(pending["token"])
-    if not path.exists():
+    try:
+        data = _store().load(pending.get("token", ""))
+    except PendingFileGone:
         session.pop(SESSION_KEY, None)
         flash(_("The uploaded file has expired; upload it again."), "error")
         abort(redirect(url_for("roster_import.upload")))
-    return pending, school, path
+    return pending, school, data
 
 
 @bp.route("/roster/import/confirm", methods=["POST"])
@@ -197,9 +158,9 @@ def confirm():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    pending, school, path = _pending()
+    pending, school, data = _pending()
     try:
-        plan = _plan(school, path)
+        plan = _plan(school, data)
     except parse.RosterFileError as exc:
         _forget_upload()
         flash(str(exc), "error")
