@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from app import search_tokens
 from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles
@@ -45,18 +46,32 @@ def _care_choices() -> list[tuple[str, str]]:
     return [(g.key, care_group_label(g.key)) for g in care_groups()]
 
 
-@bp.route("/students")
+FILTER_ARGS = ("school", "grade", "class", "group", "status")
+
+
+@bp.route("/students", methods=["GET", "POST"])
 @roles("counselor")
 def students():
+    """The list. A search is a POST (CSRF-protected) answered by a redirect to `?r=<opaque token>`: the name
+    searched for is in no URL, so in no log (app/search_tokens.py)."""
+    if request.method == "POST":
+        return redirect(url_for("roster.students", **search_tokens.result_args(request.form, FILTER_ARGS)))
     schools = service.schools_of(current_user)
     classes = service.visible_classes(db.session, current_user)
-    filters = parse_filters(request.args, {s.id for s in schools}, {c.id for c in classes}, set(care_group_keys()))
+    args = {k: v for k, v in request.args.items() if k in FILTER_ARGS}  # a `q` in the URL is never read
+    if request.args.get("r"):
+        query = search_tokens.recall(request.args["r"])
+        if query is None:
+            flash(_("This search has expired; search again."), "info")
+        else:
+            args["q"] = query
+    filters = parse_filters(args, {s.id for s in schools}, {c.id for c in classes}, set(care_group_keys()))
     try:
         page_no = max(1, int(request.args.get("page", "1")))
     except ValueError:
         page_no = 1
     page = service.list_students(db.session, get_vault(), current_user, filters, page_no)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k in (*FILTER_ARGS, "r") and v}
     return render_template(
         "roster/list.html",
         page=page,
@@ -66,7 +81,7 @@ def students():
         care_choices=_care_choices(),
         grade_labels=GRADE_LABELS,
         status_labels={s: STATUS_LABELS[s] for s in service.LISTED_STATUSES},
-        filtered=any(args.get(k) for k in ("school", "grade", "class", "group", "status", "q")),
+        filtered=any(args.get(k) for k in (*FILTER_ARGS, "r")),
         page_url=lambda n: url_for("roster.students", page=n, **args),
     )
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
+from app import search_tokens
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.ui import local_today
@@ -35,10 +36,17 @@ from .submission import DuplicateScreening, Submission, submit_screening
 
 
 # -- counselor entry from paper ----------------------------------------------------------------------------------
-@bp.route("/screenings/enter")
+@bp.route("/screenings/enter", methods=["GET", "POST"])
 @roles("counselor")
 def enter() -> ResponseReturnValue:
-    q = (request.args.get("q") or "").strip()
+    """Find the student: a POST of the name, answered by a redirect to `?r=<opaque token>` (app/search_tokens.py)."""
+    if request.method == "POST":
+        return redirect(url_for("screenings.enter", **search_tokens.result_args(request.form, ())))
+    q = ""
+    if request.args.get("r"):
+        q = (search_tokens.recall(request.args["r"]) or "").strip()
+        if not q:
+            flash(_("This search has expired; search again."), "info")
     found: list[Student] = []
     names: dict[int, Any] = {}
     if q:

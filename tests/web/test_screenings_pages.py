@@ -195,7 +195,9 @@ def test_closing_a_session_stops_the_code(client, factory, db_session):
 def test_paper_entry_scores_and_shows_the_result_with_the_suggested_level(client, factory, db_session):
     setup = build(factory, db_session)
     signed_in(client, setup.counselor)
-    found = client.get("/screenings/enter", query_string={"q": setup.numbers[2]}).get_data(as_text=True)
+    response = post(client, "/screenings/enter", {"q": setup.numbers[2]})
+    assert response.status_code == 302 and setup.numbers[2] not in response.headers["Location"]
+    found = client.get(response.headers["Location"]).get_data(as_text=True)
     assert setup.students[2].public_id in found
     url = f"/screenings/enter/{setup.students[2].public_id}"
     assert "q13" in client.get(url, query_string={"instrument": "phqa"}).get_data(as_text=True)
