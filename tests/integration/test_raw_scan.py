@@ -1,4 +1,6 @@
-"""A scan of the raw database after seeding finds no name, student number, phone number or note, in UTF-8 or GBK.
+"""A scan of the raw database after seeding finds no name, student number, phone number or note, in UTF-8 or GBK;
+nor does a scan of the temporary folders and the server's access and application logs after searches and a
+previewed, unconfirmed roster upload through a real server (the last test).
 
 SQLite: the database file's bytes and its -wal file. PostgreSQL: a `pg_dump` of the database, with every bytea
 hex literal decoded back to bytes (a plaintext stored in a binary column would otherwise hide as hex).
@@ -157,3 +159,109 @@ def test_a_scan_of_a_demo_seeded_database_finds_no_student_identity_or_note(fres
         assert findings(data, secrets) == []
     finally:
         engine.dispose()
+
+
+# -- outside the database: the temporary folders and the server's logs ------------------------------------------
+def _scan_dir(root: Path) -> bytes:
+    return b"\n".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+class _Browser:
+    """A real HTTP client (cookies, CSRF tokens) against a real server, so its access log is the real one."""
+
+    def __init__(self, base: str):
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=60) as r:
+            return r.read().decode("utf-8")
+
+    def token(self, path: str) -> str:
+        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.get(path)).group(1)  # type: ignore[union-attr]
+
+    def post(self, path: str, fields: dict[str, str], token_from: str, file: tuple[str, bytes] | None = None) -> str:
+        import urllib.parse
+        import urllib.request
+
+        fields = {**fields, "csrf_token": self.token(token_from)}
+        if file is None:
+            body, ctype = urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded"
+        else:
+            boundary = "xinmiao-scan-boundary"
+            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file[0]}"\r\n'
+                         f"Content-Type: text/csv\r\n\r\n".encode() + file[1] + b"\r\n")
+            body, ctype = b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+        request = urllib.request.Request(self.base + path, data=body, headers={"Content-Type": ctype})
+        with self.opener.open(request, timeout=60) as r:
+            return r.read().decode("utf-8")
+
+
+def test_no_name_reaches_the_temporary_folders_or_the_server_logs(app, factory, tmp_path, monkeypatch):
+    """Searches (the student list, paper entry), a roster previewed and left unconfirmed, through a real server
+    whose access log and application log go to a file; then that file, the roster upload folder and the process's
+    temporary folder are scanned for every name, student number and phone involved. A name put in a URL by hand
+    is found in the same log (the scan sees what the server writes)."""
+    import logging
+    import tempfile
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from tests.roster_import_corpus import csv_bytes, students
+
+    uploads, scratch = tmp_path / "uploads", tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    app.config["ROSTER_IMPORT_DIR"] = str(uploads)
+    school = factory.school()
+    known = factory.student(school=school, name="日志里的名字", number="G3107770001")
+    counselor = factory.counselor(school)
+    roster = students(4, prefix="G3107779")
+    log_path = tmp_path / "server.log"
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    root, werkzeug_log = logging.getLogger(), logging.getLogger("werkzeug")
+    old_levels = root.level, werkzeug_log.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    werkzeug_log.setLevel(logging.INFO)
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        browser = _Browser(f"http://127.0.0.1:{server.server_port}")
+        browser.post("/login", {"username": counselor.username, "password": factory.PASSWORD}, "/login")
+        assert "日志里的名字" in browser.post("/students", {"q": "日志里的名字"}, "/students")
+        assert known.public_id in browser.post("/screenings/enter", {"q": "G3107770001"}, "/screenings/enter")
+        preview = browser.post("/roster/import", {"school_id": str(school.id)}, "/roster/import",
+                               file=("roster.csv", csv_bytes(roster)))
+        assert "roster/import/confirm" in preview  # previewed, left unconfirmed: it waits in the upload folder
+        browser.get("/students?q=%E6%89%8B%E5%86%99%E7%9A%84%E5%90%8D%E5%AD%97")  # 手写的名字, by hand: the control
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(old_levels[0])
+        werkzeug_log.setLevel(old_levels[1])
+    log = log_path.read_bytes()
+    assert b"POST /students" in log and b"GET /students?r=" in log, "the scan does not see the access log"
+    assert len(list(uploads.glob("*"))) == 1
+    secrets = ["日志里的名字", "G3107770001", "手写的名字"]
+    for r in roster:
+        secrets += [r[0], r[2], r[10], r[11]]  # name, student number, guardian, phone
+    assert findings(_decoded(log), secrets) == ["'手写的名字' (utf-8)"]
+    for folder in (uploads, scratch):
+        assert findings(_scan_dir(folder), secrets) == []
+
+
+def _decoded(log: bytes) -> bytes:
+    """The log with every percent-escape decoded, so a name in a logged URL is visible as text."""
+    from urllib.parse import unquote_to_bytes
+
+    return log + b"\n" + unquote_to_bytes(log)
