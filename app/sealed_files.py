@@ -24,13 +24,13 @@ import os
 import re
 import secrets
 import struct
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from models import clock as time_source
 from models.crypto import CryptoError, KeyRing
 
 MAGIC = b"XPU1"
@@ -49,7 +49,7 @@ class SealedFiles:
                  clock: Callable[[], float] | None = None):
         self.dir = Path(directory)
         self.ring, self.purpose, self.max_age = ring, purpose, max_age
-        self.clock = clock or (lambda: time.time())
+        self.clock = clock or (time_source.timestamp)
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, token: str) -> Path:
@@ -87,7 +87,11 @@ class SealedFiles:
             if self.clock() - created > self.max_age:
                 raise PendingFileGone("expired")
             key, _version = self.ring.purpose_key(self.purpose, version)
-            header, nonce, sealed = blob[:HEADER.size], blob[HEADER.size:HEADER.size + NONCE], blob[HEADER.size + NONCE:]
+            header, nonce, sealed = (
+                blob[: HEADER.size],
+                blob[HEADER.size : HEADER.size + NONCE],
+                blob[HEADER.size + NONCE :],
+            )
             return AESGCM(key).decrypt(nonce, sealed, self._aad(header, token))
         except (struct.error, ValueError, InvalidTag, CryptoError, PendingFileGone) as exc:
             path.unlink(missing_ok=True)

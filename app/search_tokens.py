@@ -13,14 +13,15 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app, session
 from flask_login import current_user
 
+from models import clock
 from models.crypto import CryptoError
 
 SESSION_KEY = "searches"
@@ -44,11 +45,15 @@ def stash(query: str) -> str:
 
     token = secrets.token_urlsafe(16)
     key, version = keyring().purpose_key(PURPOSE)
-    expires = int(time.time()) + _ttl()
+    expires = int(clock.timestamp()) + _ttl()
     nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, query[:MAX_QUERY].encode("utf-8"), _aad(token, current_user.id, expires, version))
-    now = time.time()
-    kept = {t: v for t, v in (session.get(SESSION_KEY) or {}).items() if isinstance(v, list) and len(v) == 3 and v[1] > now}
+    sealed = AESGCM(key).encrypt(
+        nonce, query[:MAX_QUERY].encode("utf-8"), _aad(token, current_user.id, expires, version)
+    )
+    now = clock.timestamp()
+    kept = {
+        t: v for t, v in (session.get(SESSION_KEY) or {}).items() if isinstance(v, list) and len(v) == 3 and v[1] > now
+    }
     while len(kept) >= MAX_KEPT:
         kept.pop(min(kept, key=lambda t: kept[t][1]))
     kept[token] = [version, expires, base64.urlsafe_b64encode(nonce + sealed).decode("ascii")]
@@ -65,11 +70,13 @@ def recall(token: str | None) -> str | None:
     entry = (session.get(SESSION_KEY) or {}).get(token)
     try:
         version, expires, blob = entry  # type: ignore[misc]
-        if int(expires) <= time.time():
+        if int(expires) <= clock.timestamp():
             return None
         raw = base64.urlsafe_b64decode(blob)
         key, _v = keyring().purpose_key(PURPOSE, int(version))
-        return AESGCM(key).decrypt(raw[:12], raw[12:], _aad(token, current_user.id, int(expires), int(version))).decode()
+        return (
+            AESGCM(key).decrypt(raw[:12], raw[12:], _aad(token, current_user.id, int(expires), int(version))).decode()
+        )
     except (TypeError, ValueError, InvalidTag, CryptoError, UnicodeDecodeError):
         return None
 

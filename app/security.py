@@ -56,7 +56,7 @@ def view_access(view: Callable[..., Any]) -> tuple[bool, frozenset[str] | None]:
     return bool(getattr(view, "_public", False)), getattr(view, "_roles", None)
 
 
-def _listening_refusal(app: Flask, environ: dict) -> str | None:  # type: ignore[type-arg]
+def _listening_refusal(app: Flask, environ: dict[str, Any]) -> str | None:
     """The address the server listens on, as the WSGI server reports it (gunicorn and Werkzeug put the bound
     address in SERVER_NAME): a non-loopback IP without complete production settings is refused, request by request,
     for servers started some other way than `flask serve` (which refuses to start)."""

@@ -24,9 +24,10 @@ import codecs
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import IO, Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -66,13 +67,15 @@ class Limits:
     max_columns: int = 256
 
     @classmethod
-    def from_config(cls, config: Any, max_bytes: int) -> "Limits":
+    def from_config(cls, config: Any, max_bytes: int) -> Limits:
         """The limits of an app's config (keys above), with the importer's own size limit."""
         get = config.get if config is not None else (lambda _k, d=None: d)
         return cls(
             max_bytes=int(max_bytes),
             max_members=int(get("UPLOAD_MAX_ZIP_MEMBERS", cls.max_members)),
-            max_uncompressed=int(get("UPLOAD_MAX_UNCOMPRESSED_MB", cls.max_uncompressed // (1024 * 1024))) * 1024 * 1024,
+            max_uncompressed=int(get("UPLOAD_MAX_UNCOMPRESSED_MB", cls.max_uncompressed // (1024 * 1024)))
+            * 1024
+            * 1024,
             max_ratio=int(get("UPLOAD_MAX_RATIO", cls.max_ratio)),
             max_columns=int(get("UPLOAD_MAX_COLUMNS", cls.max_columns)),
         )
@@ -91,7 +94,7 @@ def _too_large(max_bytes: int) -> UploadError:
 
 
 # -- reading, bounded ------------------------------------------------------------------------------------------
-def read_stream(stream: BinaryIO, max_bytes: int) -> bytes:
+def read_stream(stream: IO[bytes], max_bytes: int) -> bytes:
     """Read an upload stream, refusing it as soon as it passes `max_bytes`."""
     buf = io.BytesIO()
     while chunk := stream.read(CHUNK):
@@ -147,10 +150,16 @@ def check_workbook(data: bytes, limits: Limits) -> None:
         for info in infos:
             total += info.file_size
             if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                raise UploadError(_l("The workbook expands far more than a real spreadsheet; it looks like a compressed-file bomb."))
+                raise UploadError(
+                    _l("The workbook expands far more than a real spreadsheet; it looks like a compressed-file bomb.")
+                )
         if total > limits.max_uncompressed:
-            raise UploadError(_l("The workbook expands to more than %(n)s MB; it looks like a compressed-file bomb.",
-                                 n=limits.max_uncompressed // (1024 * 1024)))
+            raise UploadError(
+                _l(
+                    "The workbook expands to more than %(n)s MB; it looks like a compressed-file bomb.",
+                    n=limits.max_uncompressed // (1024 * 1024),
+                )
+            )
         names = {i.filename for i in infos}
         if "xl/workbook.xml" not in names:
             raise UploadError(_l("The file is not a spreadsheet: upload an .xlsx or .csv file."))
@@ -170,10 +179,14 @@ def _check_prolog(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     else:
         text = head.decode("utf-8", errors="replace")
     root = _ELEMENT_RE.search(text)
-    prolog = text if root is None else text[:root.start()]
+    prolog = text if root is None else text[: root.start()]
     if _DTD_RE.search(prolog) or (root is None and _DTD_RE.search(text)):
-        raise UploadError(_l("The workbook contains an XML document type declaration, which real spreadsheets never "
-                             "have; it is refused (save the file again from Excel or WPS)."))
+        raise UploadError(
+            _l(
+                "The workbook contains an XML document type declaration, which real spreadsheets never "
+                "have; it is refused (save the file again from Excel or WPS)."
+            )
+        )
     if root is None and info.file_size > len(head):
         raise UploadError(_l("The workbook is damaged and cannot be read."))
 
@@ -212,11 +225,16 @@ def xlsx_rows(data: bytes, limits: Limits, *, max_rows: int, data_only: bool = F
     try:
         ws = wb.worksheets[0]
         ceiling = max_rows + BLANK_ROWS_ALLOWED + 1  # the header, the data rows, the blank rows allowed
-        for number, values in enumerate(ws.iter_rows(max_col=limits.max_columns, max_row=ceiling + 1,
-                                                     values_only=True), start=1):
+        for number, values in enumerate(
+            ws.iter_rows(max_col=limits.max_columns, max_row=ceiling + 1, values_only=True), start=1
+        ):
             if number > ceiling:
-                raise UploadError(_l("The sheet has more than %(n)s rows, blank ones included; delete the empty "
-                                     "rows at its end.", n=ceiling))
+                raise UploadError(
+                    _l(
+                        "The sheet has more than %(n)s rows, blank ones included; delete the empty rows at its end.",
+                        n=ceiling,
+                    )
+                )
             row = list(values)
             while row and row[-1] is None:
                 row.pop()

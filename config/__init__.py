@@ -11,9 +11,10 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -134,7 +135,7 @@ class ProductionConfig(BaseConfig):
             raise RuntimeError("production configuration refuses to start without: " + ", ".join(missing))
 
 
-def production_missing(settings: dict) -> list[str]:  # type: ignore[type-arg]
+def production_missing(settings: Mapping[str, Any]) -> list[str]:
     """The production settings absent from `settings` (an app.config, or the production class's values)."""
     missing = []
     if not settings.get("SECRET_KEY") or settings.get("SECRET_KEY_GENERATED"):
@@ -155,7 +156,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serving_refusal(host: str, settings: dict) -> str | None:  # type: ignore[type-arg]
+def serving_refusal(host: str, settings: Mapping[str, Any]) -> str | None:
     """Why a server must not listen on `host` with these settings, or None. Loopback is always allowed (the
     development demo); any other address only with complete production settings."""
     if is_loopback(host):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tests.roster_import_corpus import zip_bomb
 
@@ -92,7 +92,10 @@ def big_total(header: list[str]) -> bytes:
 
 
 def utf16_dtd(header: list[str]) -> bytes:
-    return rewrite(workbook(header), {"xl/worksheets/sheet1.xml": EXTERNAL_ENTITY.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")})
+    return rewrite(
+        workbook(header),
+        {"xl/worksheets/sheet1.xml": EXTERNAL_ENTITY.replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")},
+    )
 
 
 def long_prolog(header: list[str]) -> bytes:
@@ -113,22 +116,42 @@ CORPUS = [
     Hostile("zip bomb", lambda h, _m: zip_bomb(64), "bomb.xlsx", ("bomb", "炸弹")),
     Hostile("many members", lambda h, _m: many_members(h), "many.xlsx", ("too many parts", "部件过多")),
     Hostile("uncompressed total", lambda h, _m: big_total(h), "total.xlsx", ("expands to more than", "解压后超过")),
-    Hostile("billion laughs", lambda h, _m: rewrite(workbook(h), {"xl/worksheets/sheet1.xml": BILLION_LAUGHS.encode()}),
-            "laughs.xlsx", ("document type declaration", "DTD")),
-    Hostile("external entity", lambda h, _m: rewrite(workbook(h), {"xl/worksheets/sheet1.xml": EXTERNAL_ENTITY.encode()}),
-            "xxe.xlsx", ("document type declaration", "DTD")),
-    Hostile("parameter entity in shared strings",
-            lambda h, _m: rewrite(workbook(h), {}, {"xl/sharedStrings.xml": PARAMETER_ENTITY.encode()}),
-            "pe.xlsx", ("document type declaration", "DTD")),
-    Hostile("DTD in [Content_Types].xml",
-            lambda h, _m: rewrite(workbook(h), {"[Content_Types].xml": b'<?xml version="1.0"?><!DOCTYPE Types [<!ENTITY a "b">]><Types/>'}),
-            "ct.xlsx", ("document type declaration", "DTD")),
+    Hostile(
+        "billion laughs",
+        lambda h, _m: rewrite(workbook(h), {"xl/worksheets/sheet1.xml": BILLION_LAUGHS.encode()}),
+        "laughs.xlsx",
+        ("document type declaration", "DTD"),
+    ),
+    Hostile(
+        "external entity",
+        lambda h, _m: rewrite(workbook(h), {"xl/worksheets/sheet1.xml": EXTERNAL_ENTITY.encode()}),
+        "xxe.xlsx",
+        ("document type declaration", "DTD"),
+    ),
+    Hostile(
+        "parameter entity in shared strings",
+        lambda h, _m: rewrite(workbook(h), {}, {"xl/sharedStrings.xml": PARAMETER_ENTITY.encode()}),
+        "pe.xlsx",
+        ("document type declaration", "DTD"),
+    ),
+    Hostile(
+        "DTD in [Content_Types].xml",
+        lambda h, _m: rewrite(
+            workbook(h), {"[Content_Types].xml": b'<?xml version="1.0"?><!DOCTYPE Types [<!ENTITY a "b">]><Types/>'}
+        ),
+        "ct.xlsx",
+        ("document type declaration", "DTD"),
+    ),
     Hostile("UTF-16 XML with an entity", lambda h, _m: utf16_dtd(h), "u16.xlsx", ("document type declaration", "DTD")),
     Hostile("DTD after a long comment", lambda h, _m: long_prolog(h), "long.xlsx", ("damaged", "损坏", "DTD")),
     Hostile("a million blank rows", lambda h, _m: far_row(h), "far.xlsx", ("blank ones included", "含空行")),
     Hostile("oversize", lambda h, m: (",".join(h) + "\n").encode() + b"a" * (m + 1), "big.csv", ("MB",)),
-    Hostile("wrong encoding", lambda h, _m: (",".join(h) + "\n").encode() + b"\xff\xfe\xff\x80\x80\xff\x81\x20\n",
-            "enc.csv", ("GBK",)),
+    Hostile(
+        "wrong encoding",
+        lambda h, _m: (",".join(h) + "\n").encode() + b"\xff\xfe\xff\x80\x80\xff\x81\x20\n",
+        "enc.csv",
+        ("GBK",),
+    ),
     Hostile("old xls", lambda h, _m: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "old.xls", (".xls",)),
     Hostile("not a spreadsheet", lambda h, _m: b"%PDF-1.7\n" + b"\0" * 100, "x.pdf", ("xlsx",)),
 ]

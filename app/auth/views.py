@@ -1,9 +1,11 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from app.db import db
 from app.security import ALL_ROLES, current_actor, public, roles, safe_next
+from models import User
 
 from . import service
 from .forms import ChangePasswordForm, LoginForm, ReauthForm
@@ -58,7 +60,7 @@ def reauth():
     return render_template("auth/reauth.html", form=form)
 
 
-def _locked_out(user):  # type: ignore[no-untyped-def]
+def _locked_out(user: User) -> Response:
     """Re-authentication locked the account: this session ends too (it may be a captured one)."""
     service.end_session(user, current_actor(), reason="logout_locked")
     flash(_("Too many failed attempts. This account is locked for a while; try again later."), "error")

@@ -17,11 +17,11 @@ import io
 import tempfile
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from app import uploads
 from app.db import db
@@ -78,14 +78,16 @@ def _school_in_scope(school_id: int) -> School:
     return school
 
 
-def _read_upload(storage, max_bytes: int) -> bytes:  # type: ignore[no-untyped-def]
+def _read_upload(storage: FileStorage, max_bytes: int) -> bytes:
     """The upload in memory, refused past the roster size limit while it is read."""
     return uploads.read_stream(storage.stream, max_bytes)
 
 
 def _plan(school: School, data: bytes) -> service.ImportPlan:
     max_bytes, max_rows = _limits()
-    return service.plan_import(db.session, get_vault(), school, data, today=local_today(), max_bytes=max_bytes, max_rows=max_rows)
+    return service.plan_import(
+        db.session, get_vault(), school, data, today=local_today(), max_bytes=max_bytes, max_rows=max_rows
+    )
 
 
 def _upload_form() -> UploadForm:
@@ -97,8 +99,13 @@ def _upload_form() -> UploadForm:
 def _render_upload(form: UploadForm, status: int = 200):
     max_bytes, max_rows = _limits()
     exportable = list(current_user.schools) if current_user.role == "counselor" else []
-    return render_template("roster_import/upload.html", form=form, max_mb=max_bytes // (1024 * 1024), max_rows=max_rows,
-                           exportable=exportable), status
+    return render_template(
+        "roster_import/upload.html",
+        form=form,
+        max_mb=max_bytes // (1024 * 1024),
+        max_rows=max_rows,
+        exportable=exportable,
+    ), status
 
 
 # -- routes ---------------------------------------------------------------------------------------------------
@@ -132,9 +139,20 @@ def upload():
     service.audit_preview(db.session, current_actor(), plan)
     if plan.ok:  # kept (sealed) for the confirmation; a plan that cannot be confirmed is not kept at all
         token = _store().store(data)
-        session[SESSION_KEY] = {"token": token, "school_id": school.id, "filename": filename, "user_id": current_user.id}
-    return render_template("roster_import/preview.html", plan=plan, filename=filename, form=ConfirmForm(),
-                           labels=service.FIELD_LABELS, class_label=parse.class_name)
+        session[SESSION_KEY] = {
+            "token": token,
+            "school_id": school.id,
+            "filename": filename,
+            "user_id": current_user.id,
+        }
+    return render_template(
+        "roster_import/preview.html",
+        plan=plan,
+        filename=filename,
+        form=ConfirmForm(),
+        labels=service.FIELD_LABELS,
+        class_label=parse.class_name,
+    )
 
 
 def _pending() -> tuple[dict, School, bytes]:
@@ -168,11 +186,22 @@ def confirm():
     if not plan.ok:
         # the database changed since the preview (e.g. a number now taken): show the new preview, write nothing
         _forget_upload()
-        return render_template("roster_import/preview.html", plan=plan, filename=pending.get("filename", ""),
-                               form=ConfirmForm(), labels=service.FIELD_LABELS, class_label=parse.class_name), 409
-    result = service.apply_import(db.session, current_actor(), get_vault(), plan,
-                                  apply_transfers=bool(form.apply_transfers.data),
-                                  audit_detail={"file": pending.get("filename", "")})
+        return render_template(
+            "roster_import/preview.html",
+            plan=plan,
+            filename=pending.get("filename", ""),
+            form=ConfirmForm(),
+            labels=service.FIELD_LABELS,
+            class_label=parse.class_name,
+        ), 409
+    result = service.apply_import(
+        db.session,
+        current_actor(),
+        get_vault(),
+        plan,
+        apply_transfers=bool(form.apply_transfers.data),
+        audit_detail={"file": pending.get("filename", "")},
+    )
     _forget_upload()
     flash(
         _(
@@ -211,7 +240,11 @@ def export(school_id: int):
     service.export_xlsx(db.session, get_vault(), school, buf)
     buf.seek(0)
     name = f"roster-{school.code}-{local_today():%Y%m%d}.xlsx"
-    response = send_file(buf, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                         as_attachment=True, download_name=name)
+    response = send_file(
+        buf,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=name,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -2,10 +2,12 @@
 
 Columns: 学籍号 (or student_number), instrument (an engine id such as phqa), date (YYYY-MM-DD), then q1 … qN in
 the engine's item order (blank = unanswered). CSV may be UTF-8 (with or without BOM) or GBK/GB18030.
-The file passes the upload gate every importer shares (`app/uploads.py`: size, archive, XML, columns, encodings)
-before it is parsed. Every row is checked first; by default nothing is written when any row is wrong, and the report names each bad
-row (as numbered in the file, the header being row 1) and field. Used by `flask screenings import` and the upload.
+The file passes the upload gate every importer shares (`app/uploads.py`: size, archive, XML, columns,
+encodings) before it is parsed. Every row is checked first; by default nothing is written when any row is
+wrong, and the report names each bad row (as numbered in the file, the header being row 1) and field. Used by
+`flask screenings import` and the upload.
 """
+
 from __future__ import annotations
 
 import csv
@@ -96,8 +98,10 @@ def read_table(data: bytes, filename: str = "") -> list[list[str]]:
     try:
         kind = uploads.inspect(data, limits)
         if kind == "xlsx":
-            return [[_cell(v) for v in values] for values in uploads.xlsx_rows(data, limits, max_rows=MAX_ROWS,
-                                                                                 data_only=True)]
+            return [
+                [_cell(v) for v in values]
+                for values in uploads.xlsx_rows(data, limits, max_rows=MAX_ROWS, data_only=True)
+            ]
     except uploads.UploadError as exc:
         raise ImportFileError(str(exc.args[0])) from exc
     if filename.lower().endswith(".xlsx"):
@@ -108,7 +112,7 @@ def read_table(data: bytes, filename: str = "") -> list[list[str]]:
     except csv.Error:
         dialect = csv.excel
     try:
-        return [[cell.strip() for cell in row[:limits.max_columns]] for row in csv.reader(io.StringIO(text), dialect)]
+        return [[cell.strip() for cell in row[: limits.max_columns]] for row in csv.reader(io.StringIO(text), dialect)]
     except csv.Error as exc:
         raise ImportFileError(_("The CSV file cannot be read: %(error)s", error=str(exc))) from exc
 
@@ -199,8 +203,9 @@ def parse(data: bytes, filename: str = "") -> list[ParsedRow]:
     return rows
 
 
-def validate(db: Session, vault: Vault, rows: list[ParsedRow], school_filter: Any,
-             campaign: Campaign | None = None) -> None:
+def validate(
+    db: Session, vault: Vault, rows: list[ParsedRow], school_filter: Any, campaign: Campaign | None = None
+) -> None:
     """Match students by student number (blind index within `school_filter`) and check duplicates."""
     found = match_by_number(db, vault, [r.student_number for r in rows if r.student_number], school_filter)
     seen: dict[tuple[str, str, Any], int] = {}
@@ -235,9 +240,19 @@ def validate(db: Session, vault: Vault, rows: list[ParsedRow], school_filter: An
                 r.errors.append(RowError(r.row, "instrument", _("already recorded for this campaign")))
 
 
-def run_import(db: Session, actor: Actor, vault: Vault, data: bytes, *, filename: str = "", school_filter: Any,
-               campaign: Campaign | None = None, dry_run: bool = False, partial: bool = False,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
+def run_import(
+    db: Session,
+    actor: Actor,
+    vault: Vault,
+    data: bytes,
+    *,
+    filename: str = "",
+    school_filter: Any,
+    campaign: Campaign | None = None,
+    dry_run: bool = False,
+    partial: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Parse, validate and (unless dry_run, or any row is wrong and not `partial`) record every good row."""
     rows = parse(data, filename)
     validate(db, vault, rows, school_filter, campaign)
@@ -249,8 +264,11 @@ def run_import(db: Session, actor: Actor, vault: Vault, data: bytes, *, filename
     for r in good:
         assert r.student is not None and r.administered_on is not None
         submissions.append(Submission(r.student, r.instrument_id, r.answers, r.administered_on, campaign=campaign))
-    summary = Summary("screening.imported", f"campaign:{campaign.id}" if campaign else None,
-                      {"rows": len(rows), "written": len(good), "bad": len(report.bad_rows)})
+    summary = Summary(
+        "screening.imported",
+        f"campaign:{campaign.id}" if campaign else None,
+        {"rows": len(rows), "written": len(good), "bad": len(report.bad_rows)},
+    )
     try:
         submit_screenings(db, actor, vault, submissions, mode="import", summary=summary, progress=progress)
     except DuplicateScreening as exc:

@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from app import search_tokens
 from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
-from app import search_tokens
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.ui import local_today
@@ -41,7 +41,8 @@ from .submission import DuplicateScreening, Submission, submit_screening
 def enter() -> ResponseReturnValue:
     """Find the student: a POST of the name, answered by a redirect to `?r=<opaque token>` (app/search_tokens.py)."""
     if request.method == "POST":
-        return redirect(url_for("screenings.enter", **search_tokens.result_args(request.form, ())))
+        args: dict[str, Any] = search_tokens.result_args(request.form, ())
+        return redirect(url_for("screenings.enter", **args))
     q = ""
     if request.args.get("r"):
         q = (search_tokens.recall(request.args["r"]) or "").strip()

@@ -192,9 +192,16 @@ class _Browser:
             body, ctype = urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded"
         else:
             boundary = "xinmiao-scan-boundary"
-            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file[0]}"\r\n'
-                         f"Content-Type: text/csv\r\n\r\n".encode() + file[1] + b"\r\n")
+            parts = [
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                for k, v in fields.items()
+            ]
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file[0]}"\r\n'
+                f"Content-Type: text/csv\r\n\r\n".encode()
+                + file[1]
+                + b"\r\n"
+            )
             body, ctype = b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
         request = urllib.request.Request(self.base + path, data=body, headers={"Content-Type": ctype})
         with self.opener.open(request, timeout=60) as r:
@@ -238,8 +245,9 @@ def test_no_name_reaches_the_temporary_folders_or_the_server_logs(app, factory, 
         browser.post("/login", {"username": counselor.username, "password": factory.PASSWORD}, "/login")
         assert "日志里的名字" in browser.post("/students", {"q": "日志里的名字"}, "/students")
         assert known.public_id in browser.post("/screenings/enter", {"q": "G3107770001"}, "/screenings/enter")
-        preview = browser.post("/roster/import", {"school_id": str(school.id)}, "/roster/import",
-                               file=("roster.csv", csv_bytes(roster)))
+        preview = browser.post(
+            "/roster/import", {"school_id": str(school.id)}, "/roster/import", file=("roster.csv", csv_bytes(roster))
+        )
         assert "roster/import/confirm" in preview  # previewed, left unconfirmed: it waits in the upload folder
         browser.get("/students?q=%E6%89%8B%E5%86%99%E7%9A%84%E5%90%8D%E5%AD%97")  # 手写的名字, by hand: the control
     finally:

@@ -110,7 +110,9 @@ def test_the_development_server_on_loopback_still_starts(tmp_path, no_secret_env
 def test_a_complete_production_configuration_may_listen_anywhere(no_secret_env, monkeypatch):
     cfg = ProductionConfig()
     cfg.SECRET_KEY, cfg.KEY_FILE = "a-long-random-production-secret-0123456789", "/run/keys.json"
-    app = create_app(cfg, {"KEYRING": KeyRing.generate(), "DATABASE_URL": "sqlite://", "THROTTLE": MemoryThrottle(5, 60)})
+    app = create_app(
+        cfg, {"KEYRING": KeyRing.generate(), "DATABASE_URL": "sqlite://", "THROTTLE": MemoryThrottle(5, 60)}
+    )
     result = _serve(app, "0.0.0.0", monkeypatch)
     assert isinstance(result.exception, _Started)
 

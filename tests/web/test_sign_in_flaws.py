@@ -71,8 +71,12 @@ def test_a_newline_in_next_is_no_500_and_the_login_is_audited(app, factory, db_s
 
 def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password(client, factory, db_session):
     user = factory.counselor()
-    known = client.post("/login", data={"username": user.username, "password": "wrong", "csrf_token": csrf_token(client)})
-    unknown = client.post("/login", data={"username": "nobody-here", "password": "wrong", "csrf_token": csrf_token(client)})
+    known = client.post(
+        "/login", data={"username": user.username, "password": "wrong", "csrf_token": csrf_token(client)}
+    )
+    unknown = client.post(
+        "/login", data={"username": "nobody-here", "password": "wrong", "csrf_token": csrf_token(client)}
+    )
     assert known.status_code == unknown.status_code == 200
     assert "用户名或密码错误" in unknown.get_data(as_text=True)
     failed = _events(db_session, "auth.login_failed")
@@ -126,8 +130,9 @@ def test_failed_reauths_are_audited_and_lock_the_account(app, factory, db_sessio
     response = post(client, "/reauth?next=/students", {"password": factory.PASSWORD})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     fresh = app.test_client()
-    response = fresh.post("/login", data={"username": user.username, "password": factory.PASSWORD,
-                                          "csrf_token": csrf_token(fresh)})
+    response = fresh.post(
+        "/login", data={"username": user.username, "password": factory.PASSWORD, "csrf_token": csrf_token(fresh)}
+    )
     assert response.status_code == 200 and "锁定" in response.get_data(as_text=True)
 
 
@@ -140,8 +145,9 @@ def test_failed_logins_and_reauths_count_toward_one_lockout(app, factory, db_ses
     other = app.test_client()
     for _ in range(2):
         other.post("/login", data={"username": user.username, "password": "wrong", "csrf_token": csrf_token(other)})
-    response = other.post("/login", data={"username": user.username, "password": factory.PASSWORD,
-                                          "csrf_token": csrf_token(other)})
+    response = other.post(
+        "/login", data={"username": user.username, "password": factory.PASSWORD, "csrf_token": csrf_token(other)}
+    )
     assert "锁定" in response.get_data(as_text=True)
 
 
@@ -174,9 +180,15 @@ def test_wrong_current_passwords_on_the_password_change_count_toward_the_lockout
     client = app.test_client()
     login(client, user.username, factory.PASSWORD)
     for _ in range(5):
-        post(client, "/account/password", {"current_password": "wrong", "new_password": "a new password 1",
-                                           "confirm": "a new password 1"})
+        post(
+            client,
+            "/account/password",
+            {"current_password": "wrong", "new_password": "a new password 1", "confirm": "a new password 1"},
+        )
     assert len(_events(db_session, "auth.reauth_failed")) == 5
-    response = post(client, "/account/password", {"current_password": factory.PASSWORD,
-                                                  "new_password": "a new password 1", "confirm": "a new password 1"})
+    response = post(
+        client,
+        "/account/password",
+        {"current_password": factory.PASSWORD, "new_password": "a new password 1", "confirm": "a new password 1"},
+    )
     assert response.status_code == 302 and "/login" in response.headers["Location"]
