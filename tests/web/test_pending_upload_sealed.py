@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import os
 import stat
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from app.sealed_files import HEADER, PendingFileGone, SealedFiles
-from models import Student
+from models import Student, clock
 from models.crypto import KeyRing
 from tests.conftest import login, post
 from tests.roster_import_corpus import csv_bytes, students, xlsx_bytes
@@ -62,32 +63,31 @@ def test_confirm_reads_the_sealed_file_and_deletes_it(client, factory, db_sessio
     assert list(upload_dir.glob("*")) == []
 
 
-def test_an_expired_preview_is_refused_and_swept(client, factory, db_session, upload_dir, monkeypatch):
-    import app.sealed_files as sealed
+def test_an_expired_preview_is_refused_and_swept(client, factory, db_session, upload_dir, moved_clock):
 
+    # A preview lives an hour; the sign-in must outlive it here (a school may set XINMIAO_IDLE_MINUTES=120).
+    client.application.config["IDLE_TIMEOUT"] = timedelta(hours=2)
     school = factory.school()
     login(client, factory.counselor(school).username, factory.PASSWORD)
     _upload(client, school, csv_bytes(students(2)))
     assert len(list(upload_dir.glob("*"))) == 1
-    real = sealed.time.time
-    monkeypatch.setattr(sealed.time, "time", lambda: real() + 3601)
+    moved_clock(clock.now() + timedelta(seconds=3601))
     response = post(client, "/roster/import/confirm", {})
-    assert response.status_code == 302 and "/roster/import" in response.headers["Location"]
+    assert response.status_code == 302 and response.headers["Location"].endswith("/roster/import")
     assert db_session.scalar(select(func.count()).select_from(Student).where(Student.school_id == school.id)) == 0
     assert list(upload_dir.glob("*")) == []
 
 
 def test_expired_previews_of_other_users_are_swept_when_the_import_page_is_opened(app, factory, upload_dir,
-                                                                                  monkeypatch):
-    import app.sealed_files as sealed
+                                                                                  moved_clock):
 
+    app.config["IDLE_TIMEOUT"] = timedelta(hours=2)  # the sign-in outlives the hour a preview lives
     school = factory.school()
     a, b = app.test_client(), app.test_client()
     login(a, factory.counselor(school).username, factory.PASSWORD)
     _upload(a, school, csv_bytes(students(2)))
     login(b, factory.counselor(school).username, factory.PASSWORD)
-    real = sealed.time.time
-    monkeypatch.setattr(sealed.time, "time", lambda: real() + 3601)
+    moved_clock(clock.now() + timedelta(seconds=3601))
     assert b.get("/roster/import").status_code == 200
     assert list(upload_dir.glob("*")) == []
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import re
 import zlib
+from datetime import timedelta
 
 import pytest
 
+from models import clock
 from tests.conftest import login, post
 
 
@@ -78,15 +80,13 @@ def test_the_token_is_bound_to_the_user_who_searched(app, factory, world):
     assert len(_names(html)) == 2 and "该搜索已过期" in html
 
 
-def test_the_token_expires(client, factory, world, monkeypatch):
-    import app.search_tokens as tokens
+def test_the_token_expires(client, factory, world, moved_clock):
 
     _school, _student, counselor, _other = world
     login(client, counselor.username, factory.PASSWORD)
     location = post(client, "/students", {"q": "欧阳秘密"}).headers["Location"]
     assert _names(client.get(location).get_data(as_text=True)) == ["欧阳秘密"]
-    real = tokens.time.time
-    monkeypatch.setattr(tokens.time, "time", lambda: real() + 15 * 60 + 1)
+    moved_clock(clock.now() + timedelta(seconds=15 * 60 + 1))
     html = client.get(location).get_data(as_text=True)
     assert len(_names(html)) == 2 and "该搜索已过期" in html
 
