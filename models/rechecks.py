@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -49,3 +49,6 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Fencing token: incremented by every takeover, never reset; a job commits only while its holder's token is
+    # still the row's (app/scheduler/lease.py).
+    token: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")

@@ -9,12 +9,11 @@ from typing import Any
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import text
 
 from config import serving_refusal
-from models import SchedulerLease, utcnow
+from models import SchedulerLease
 
-from .lease import ADVISORY_KEY, LEASE_NAME
+from .lease import LEASE_NAME, database_now
 from .runner import run_scheduler
 
 scheduler_cli = AppGroup("scheduler", help="The one process that runs the periodic sweeps.")
@@ -22,18 +21,12 @@ scheduler_cli = AppGroup("scheduler", help="The one process that runs the period
 
 @scheduler_cli.command("run")
 @click.option(
-    "--lease-ttl",
-    type=float,
-    default=60.0,
-    show_default=True,
-    help="SQLite: seconds before a dead holder's lease expires.",
+    "--lease-ttl", type=float, default=60.0, show_default=True,
+    help="Seconds without renewal before a dead or hung holder's lease expires.",
 )
 @click.option("--renew-every", type=float, default=15.0, show_default=True, help="Seconds between lease renewals.")
 @click.option(
-    "--parent-pid",
-    type=int,
-    default=None,
-    hidden=True,
+    "--parent-pid", type=int, default=None, hidden=True,
     help="Stop when this parent process is gone (used by `flask serve`).",
 )
 @with_appcontext
@@ -50,26 +43,20 @@ def scheduler_run(lease_ttl: float, renew_every: float, parent_pid: int | None) 
 @scheduler_cli.command("status")
 @with_appcontext
 def scheduler_status() -> None:
-    """Show who holds the scheduler lease (SQLite) or whether the advisory lock is taken (PostgreSQL)."""
+    """Show who holds the scheduler lease, its fencing token and until when (database server time)."""
     from app.db import db
 
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        n = session.scalar(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND classid=0 "
-                "AND objid=:k AND objsubid=1 AND granted"
-            ),
-            {"k": ADVISORY_KEY},
-        )
-        click.echo("scheduler: running (advisory lock held)" if n else "scheduler: not running (advisory lock free)")
-        return
     row = session.get(SchedulerLease, LEASE_NAME)
+    now = database_now(session)
+    session.rollback()
     if row is None:
         click.echo("scheduler: not running (no lease)")
     else:
-        state = "running" if row.expires_at >= utcnow() else "not running (lease expired)"
-        click.echo(f"scheduler: {state}; holder {row.holder}, lease until {row.expires_at.isoformat()}")
+        state = "running" if row.expires_at >= now else "not running (lease expired)"
+        click.echo(
+            f"scheduler: {state}; holder {row.holder}, token {row.token}, lease until {row.expires_at.isoformat()}"
+        )
 
 
 @click.command("serve")

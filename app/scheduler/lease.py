@@ -1,147 +1,144 @@
 """The lease that keeps the scheduler to ONE running process (see app/scheduler/runner.py and docs/scheduler.md).
 
-- PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection. The server frees
-  it the moment that connection dies, so a killed scheduler is replaced within one renew interval.
-- SQLite: the `scheduler_leases` row. A holder renews `expires_at` every `renew_every` seconds; another process
-  takes the row over only after it expired (`ttl` seconds without renewal).
+One mechanism on SQLite and PostgreSQL: the row `scheduler_leases(name='scheduler')` with a holder id, `expires_at`
+and a fencing `token`.
 
-`confirm(session)` re-checks the lease INSIDE a job's own transaction (SQLite: an UPDATE that renews the row only if
-this process still holds it; PostgreSQL: pg_locks shows this backend holding the lock).
+- `try_acquire()` renews the row if we hold it, or takes it over when it has expired (nobody renewed it for `ttl`
+  seconds), with ONE conditional UPDATE. A takeover increments the token; a renewal keeps it. A holder that is
+  killed, hung or SIGSTOPped stops renewing, so a standby takes over within `ttl` (plus one renew interval) — no
+  lock is held between jobs, so nothing a stopped process holds can block the takeover. (Until issue 15 the
+  PostgreSQL lease was a session-level advisory lock, which a stopped process keeps for ever.)
+- `confirm(session)` runs INSIDE a job's transaction, just before its commit: an UPDATE that succeeds only while
+  this process still holds the lease with the token it acquired (and the lease has not expired). It locks the
+  lease row until the job commits, so a takeover is serialised with the job's commit: either the job commits
+  first (and the lease it extended is not expired for the standby), or the standby took over first and the
+  job's writes are rolled back. A holder that wakes up after losing the lease therefore cannot write.
+
+Time: expiry is measured on the DATABASE server's clock (PostgreSQL `clock_timestamp()`, SQLite's real-time
+`'now'`), never the product clock (`models/clock.py` / XINMIAO_NOW moves the product's idea of "now"; a moved clock
+must not make leases eternal or expire at once), and one clock for every process even on several hosts.
 """
 from __future__ import annotations
 
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, insert, or_, select, text, update
+from sqlalchemy import CursorResult, case, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from models import SchedulerLease, utcnow
-from models.db import rowcount
+from models import SchedulerLease
 
 LEASE_NAME = "scheduler"
-ADVISORY_KEY = 7261843  # fits in 32 bits: pg_locks shows it as classid 0, objid KEY, objsubid 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `expires_at` of a released lease: expired for everybody
+LOCK_TIMEOUT_MS = 2000  # PostgreSQL: a takeover attempt never waits longer than this on the lease row
+
+
+class LeaseLost(Exception):
+    """A job's `confirm` found the lease held by someone else (or expired): its transaction is rolled back."""
 
 
 def new_holder_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class SqliteLease:
+def database_now(conn: Connection | Session) -> datetime:
+    """The database server's real time (aware UTC): the one clock every scheduler process compares leases on."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        value = conn.scalar(text("SELECT clock_timestamp()"))
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+    raw = conn.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
+
+
+class Lease:
+    """The lease row with a fencing token (see the module docstring)."""
+
     kind = "lease-row"
 
     def __init__(self, engine: Engine, holder: str, ttl: float = 60.0):
         self.engine, self.holder, self.ttl = engine, holder, timedelta(seconds=ttl)
+        self.token: int | None = None  # the fencing token of our current tenure; None while we do not hold it
 
-    def try_acquire(self, now: datetime | None = None) -> bool:
-        """Renew our lease, or take it when it is free or expired. True while we hold it."""
-        now = now or utcnow()
+    def try_acquire(self) -> bool:
+        """Renew our lease, or take it over when it is free or expired. True while we hold it."""
         with self.engine.begin() as conn:
-            taken = conn.execute(
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"))
+            now = database_now(conn)
+            mine = SchedulerLease.holder == self.holder
+            token = conn.scalar(
                 update(SchedulerLease)
-                .where(
-                    SchedulerLease.name == LEASE_NAME,
-                    or_(SchedulerLease.holder == self.holder, SchedulerLease.expires_at < now),
+                .where(SchedulerLease.name == LEASE_NAME, mine | (SchedulerLease.expires_at < now))
+                .values(
+                    holder=self.holder,
+                    expires_at=now + self.ttl,
+                    token=case((mine, SchedulerLease.token), else_=SchedulerLease.token + 1),
+                    acquired_at=case((mine, SchedulerLease.acquired_at), else_=now),
                 )
-                .values(holder=self.holder, expires_at=now + self.ttl)
-            ).rowcount
-            if taken:
+                .returning(SchedulerLease.token)
+            )
+            if token is not None:
+                self.token = int(token)
                 return True
             if conn.scalar(select(SchedulerLease.name).where(SchedulerLease.name == LEASE_NAME)) is not None:
+                self.token = None
                 return False
         try:
             with self.engine.begin() as conn:
+                now = database_now(conn)
                 conn.execute(
                     insert(SchedulerLease).values(
-                        name=LEASE_NAME, holder=self.holder, expires_at=now + self.ttl, acquired_at=now
+                        name=LEASE_NAME, holder=self.holder, expires_at=now + self.ttl, acquired_at=now, token=1
                     )
                 )
+            self.token = 1
             return True
         except IntegrityError:
+            self.token = None
             return False  # another process inserted it first
 
-    def confirm(self, session: Session, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return bool(
-            rowcount(session.execute(
-                update(SchedulerLease)
-                .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder,
-                       SchedulerLease.expires_at >= now)
-                .values(expires_at=now + self.ttl)
-                .execution_options(synchronize_session=False)
-            ))
+    def confirm(self, session: Session) -> bool:
+        """Inside a job's transaction, just before its commit: True only if we still hold the lease with our token.
+
+        The UPDATE also renews the lease and keeps its row locked until the job's transaction ends, so no standby
+        can take over between this check and the commit.
+        """
+        if self.token is None:
+            return False
+        now = database_now(session)
+        result = session.execute(
+            update(SchedulerLease)
+            .where(
+                SchedulerLease.name == LEASE_NAME,
+                SchedulerLease.holder == self.holder,
+                SchedulerLease.token == self.token,
+                SchedulerLease.expires_at >= now,
+            )
+            .values(expires_at=now + self.ttl)
+            .execution_options(synchronize_session=False)
         )
+        assert isinstance(result, CursorResult)
+        return bool(result.rowcount)
 
     def release(self) -> None:
+        """Expire our lease at once (the row and its token stay: tokens only ever grow)."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    delete(SchedulerLease).where(
-                        SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder
-                    )
+                    update(SchedulerLease)
+                    .where(SchedulerLease.name == LEASE_NAME, SchedulerLease.holder == self.holder)
+                    .values(expires_at=EPOCH)
                 )
         except SQLAlchemyError:
             pass
+        self.token = None
 
 
-class PostgresLease:
-    kind = "advisory-lock"
-
-    def __init__(self, engine: Engine, holder: str, ttl: float = 60.0):
-        self.engine, self.holder = engine, holder
-        self.conn: Connection | None = None
-        self.pid: int | None = None
-        self.held = False
-
-    def try_acquire(self, now: datetime | None = None) -> bool:
-        try:
-            if self.conn is None:
-                self.conn = self.engine.execution_options(isolation_level="AUTOCOMMIT").connect()
-                self.pid = self.conn.scalar(text("SELECT pg_backend_pid()"))
-                self.held = False
-            if self.held:
-                self.conn.scalar(text("SELECT 1"))  # still connected means still holding
-            else:
-                self.held = bool(self.conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}))
-        except SQLAlchemyError:
-            self._drop()
-        return self.held
-
-    def confirm(self, session: Session, now: datetime | None = None) -> bool:
-        if not self.held or self.pid is None:
-            return False
-        return bool(
-            session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = :k "
-                    "AND objsubid = 1 AND pid = :pid AND granted"
-                ),
-                {"k": ADVISORY_KEY, "pid": self.pid},
-            )
-        )
-
-    def release(self) -> None:
-        if self.conn is not None and self.held:
-            try:
-                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-            except SQLAlchemyError:
-                pass
-        self._drop()
-
-    def _drop(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.invalidate()
-                self.conn.close()
-            except Exception:  # noqa: BLE001 - the connection is already gone
-                pass
-        self.conn, self.pid, self.held = None, None, False
-
-
-def make_lease(engine: Engine, holder: str | None = None, ttl: float = 60.0) -> SqliteLease | PostgresLease:
-    cls = PostgresLease if engine.dialect.name == "postgresql" else SqliteLease
-    return cls(engine, holder or new_holder_id(), ttl)
+def make_lease(engine: Engine, holder: str | None = None, ttl: float = 60.0) -> Lease:
+    return Lease(engine, holder or new_holder_id(), ttl)

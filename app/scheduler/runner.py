@@ -1,16 +1,15 @@
 """Exactly one scheduler: `flask scheduler run` in its own process, guarded by a lease held in the database.
 
 Web workers never run jobs. Several scheduler processes may be started (by mistake, or as a hot standby): only
-the one holding the lease runs jobs; the others wait and take over when the holder dies.
+the one holding the lease runs jobs; the others wait and take over when the holder dies or hangs.
 
-- PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`) on a dedicated connection. The server frees
-  it the moment that connection dies, so a killed scheduler is replaced within one renew interval.
-- SQLite: the `scheduler_leases` row. A holder renews `expires_at` every `renew_every` seconds; another process
-  takes the row over only after it expired (`ttl` seconds without renewal).
-
-Every job re-checks the lease INSIDE its own transaction (SQLite: an UPDATE that renews the row only if this
-process still holds it; PostgreSQL: pg_locks shows this backend holding the lock), so a holder that lost the
-lease while paused cannot run a job twice. A job is one transaction: a crash mid-sweep leaves nothing.
+The lease (app/scheduler/lease.py) is the row `scheduler_leases(name='scheduler')` on SQLite and PostgreSQL alike:
+renewed every `renew_every` seconds, taken over by another process once nobody renewed it for `ttl` seconds, and
+carrying a fencing token that every takeover increments. Every job ends with `lease.confirm(session)` INSIDE its
+own transaction, just before the commit: if the token is no longer current the job's writes are rolled back, so a
+holder that was paused (SIGSTOP, a VM freeze) and lost the lease cannot write. A job is one transaction: a crash
+mid-sweep leaves nothing. On PostgreSQL the scheduler's sessions carry `idle_in_transaction_session_timeout`, so a
+process stopped in the middle of a transaction does not keep its row locks (nor the lease row) for ever.
 
 APScheduler traps avoided: a memory job store (never shared across processes), stable job ids added with
 replace_existing (a restart re-adds rather than piling up), coalesce, max_instances=1 and a misfire grace time
@@ -22,11 +21,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.rechecks.policy import load_recheck_policy
@@ -34,10 +37,19 @@ from app.rechecks.service import school_timezone
 from models import clock, utcnow
 
 from .jobs import JOBS
-from .lease import PostgresLease, SqliteLease, make_lease
+from .lease import Lease, LeaseLost, make_lease
 from .spec import SweepContext
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+_OUT_LOCK = threading.Lock()
+
+
+def _print_line(line: str) -> None:
+    """One whole line per call: jobs run in several threads, and print() writes the text and its newline apart,
+    so two lines could interleave (`job {...}` lines are read back as JSON)."""
+    with _OUT_LOCK:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 class SchedulerRunner:
@@ -46,14 +58,14 @@ class SchedulerRunner:
     def __init__(
         self,
         app: Flask,
-        lease: SqliteLease | PostgresLease,
+        lease: Lease,
         renew_every: float = 15.0,
         out: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
         parent_pid: int | None = None,
     ):
         self.app, self.lease, self.renew_every = app, lease, renew_every
-        self.out = out or (lambda line: print(line, flush=True))
+        self.out = out or _print_line
         self.clock = clock
         self.parent_pid = parent_pid
         self.held = False
@@ -87,12 +99,15 @@ class SchedulerRunner:
             return
         was = self.held
         try:
-            self.held = self.lease.try_acquire(self.clock())
+            self.held = self.lease.try_acquire()
         except SQLAlchemyError as exc:
             self.held = False
             self.out(f"scheduler: lease check failed ({type(exc).__name__}); not running jobs")
         if self.held and not was:
-            self.out(f"scheduler: lease acquired by {self.lease.holder} ({self.lease.kind}); catching up")
+            self.out(
+                f"scheduler: lease acquired by {self.lease.holder} ({self.lease.kind}, token {self.lease.token}); "
+                "catching up"
+            )
             if self.scheduler is not None:
                 now = clock.wall_now()  # APScheduler's own (real) clock; the jobs get self.clock()
                 for job in JOBS:
@@ -107,21 +122,41 @@ class SchedulerRunner:
             return None
         spec = next(j for j in JOBS if j.id == job_id)
         now = self.clock()
-        with self.app.app_context():
-            with db.transaction() as session:
-                if not self.lease.confirm(session, now):
-                    self.held = False
-                    self.out(f"scheduler: job {job_id} skipped, lease not held")
-                    return None
-                ctx = SweepContext(load_recheck_policy(), school_timezone())
-                counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
-        self.out(
-            "job "
-            + json.dumps(
-                {"job": job_id, "holder": self.lease.holder, "at": now.isoformat(), "counts": counts}, sort_keys=True
-            )
-        )
+        token = self.lease.token
+        try:
+            with self.app.app_context():
+                with db.transaction() as session:
+                    ctx = SweepContext(load_recheck_policy(), school_timezone())
+                    counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
+                    if not self.lease.confirm(session):  # the fence: our token must still be current to commit
+                        raise LeaseLost(job_id)
+        except LeaseLost:
+            self.held = False
+            self.out(f"scheduler: job {job_id} refused, lease lost (token {token} no longer current); rolled back")
+            return None
+        line = {"job": job_id, "holder": self.lease.holder, "token": token, "at": now.isoformat(), "counts": counts}
+        self.out("job " + json.dumps(line, sort_keys=True))
         return counts
+
+
+IDLE_IN_TRANSACTION_FLOOR_S = 30.0
+
+
+def bound_idle_transactions(engine: Engine, ttl: float) -> None:
+    """PostgreSQL: the server ends any of this process's sessions left idle inside a transaction for
+    max(ttl, 30 s), so a scheduler stopped mid-job (SIGSTOP) releases its row locks — and the lease row a job's
+    `confirm` locked — instead of blocking the standby's jobs and takeover for ever."""
+    if engine.dialect.name != "postgresql":
+        return
+    timeout_ms = int(max(ttl, IDLE_IN_TRANSACTION_FLOOR_S) * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+        dbapi_connection.commit()
+
+    engine.dispose()  # pooled connections opened before the listener get replaced by configured ones
 
 
 def run_scheduler(app: Flask, ttl: float, renew_every: float, parent_pid: int | None = None) -> None:
@@ -129,6 +164,7 @@ def run_scheduler(app: Flask, ttl: float, renew_every: float, parent_pid: int | 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     engine = app.extensions["xinmiao_engine"]
+    bound_idle_transactions(engine, ttl)
     lease = make_lease(engine, ttl=ttl)
     runner = SchedulerRunner(app, lease, renew_every=renew_every, parent_pid=parent_pid)
     scheduler = BlockingScheduler(

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.scheduler.lease import database_now
 from config import ROOT
 from models import Notification, Recheck, SchedulerLease, clock
 from models.crypto import KeyRing
@@ -81,6 +82,11 @@ class Proc:
     def jobs(self) -> list[dict]:
         return [json.loads(line[4:]) for line in self.output().splitlines() if line.startswith("job {")]
 
+    def kill_signal(self, sig: int) -> None:
+        """Send a signal without waiting for the process to end (SIGSTOP, SIGCONT)."""
+        if self.p.poll() is None:
+            os.kill(self.p.pid, sig)
+
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.p.poll() is None:
             os.kill(self.p.pid, sig)
@@ -111,22 +117,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0, what: str = "
     wait_until(condition, timeout, what, interval=0.1)
 
 
-def lease_ticked_after(engine: Engine, moment: datetime, standby: bool = False) -> bool:
-    """Whether the scheduler processes were still checking their lease after `moment` (UTC).
-
-    SQLite: the holder renewed the `scheduler_leases` row at or after `moment` (expires_at = renewal + ttl, so
-    the row says when). PostgreSQL: a scheduler backend of this database issued its lease query after `moment`
-    (pg_stat_activity.query_start): with `standby`, a process that does NOT hold the lock tried to take it
-    (`pg_try_advisory_lock`); otherwise any lease query (the holder's keep-alive `SELECT 1` too).
-    """
+def lease_now(engine: Engine) -> datetime:
+    """The database server's time: the clock every scheduler process compares its lease on (app/scheduler/lease.py)."""
     with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            queries = "query LIKE 'SELECT pg_try_advisory_lock%%'" + ("" if standby else " OR query = 'SELECT 1'")
-            last = conn.scalar(
-                text(
-                    f"SELECT max(query_start) FROM pg_stat_activity WHERE datname = current_database() AND ({queries})"
-                )
-            )
-            return last is not None and last >= moment
+        return database_now(conn)
+
+
+def lease_ticked_after(engine: Engine, moment: datetime) -> bool:
+    """Whether the lease holder renewed the `scheduler_leases` row at or after `moment` (database time, see
+    `lease_now`): expires_at = renewal + ttl, so the row says when. Both databases keep the lease in this row."""
+    with engine.connect() as conn:
         expires = conn.scalar(select(SchedulerLease.expires_at))
-        return expires is not None and expires - timedelta(seconds=LEASE_TTL) >= moment
+    if expires is None:
+        return False
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=moment.tzinfo)
+    return expires - timedelta(seconds=LEASE_TTL) >= moment

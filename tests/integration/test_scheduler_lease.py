@@ -1,17 +1,16 @@
-"""The scheduler's lease (SQLite lease row / PostgreSQL advisory lock) and its job table, in one process."""
+"""The scheduler's lease (one lease row with a fencing token, SQLite and PostgreSQL) and its job table."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.scheduler.jobs import JOBS
-from app.scheduler.lease import PostgresLease, SqliteLease, make_lease
+from app.scheduler.lease import LEASE_NAME, make_lease
 from app.scheduler.runner import JOB_DEFAULTS, SchedulerRunner
-from models import utcnow
+from models import SchedulerLease
 
-from .scheduler_support import migrated_engine
+from .scheduler_support import migrated_engine, wait_for
 
 
 @pytest.fixture
@@ -33,19 +32,37 @@ def test_only_one_holder_gets_the_lease_and_a_second_waits(fresh_engine):
         second.release()
 
 
-def test_the_lease_passes_on_when_the_holder_dies(fresh_engine):
-    first, second = make_lease(fresh_engine, "first", ttl=5), make_lease(fresh_engine, "second", ttl=5)
+def _row_token(engine) -> int:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return int(session.scalar(select(SchedulerLease.token).where(SchedulerLease.name == LEASE_NAME)) or 0)
+
+
+def test_the_lease_passes_on_when_the_holder_stops_renewing_and_the_token_grows(fresh_engine):
+    # The holder stops renewing (dead, hung or SIGSTOPped): nothing it holds can block the takeover, on
+    # PostgreSQL too (there the lease was a session-level advisory lock, which a stopped process keeps for ever).
+    first, second = make_lease(fresh_engine, "first", ttl=1), make_lease(fresh_engine, "second", ttl=1)
     try:
         assert first.try_acquire()
-        if isinstance(first, PostgresLease):
-            first._drop()  # the holder's connection is gone: the server frees the advisory lock
-            assert second.try_acquire() is True
-        else:
-            assert isinstance(first, SqliteLease)
-            now = utcnow()
-            assert second.try_acquire(now + timedelta(seconds=4)) is False  # not expired yet
-            assert second.try_acquire(now + timedelta(seconds=6)) is True  # not renewed for a whole ttl
-            assert first.try_acquire(now + timedelta(seconds=7)) is False
+        assert first.token == 1 == _row_token(fresh_engine)
+        wait_for(second.try_acquire, timeout=15, what="the standby to take over the expired lease")
+        assert second.token == 2 == _row_token(fresh_engine)  # a takeover increments the fencing token
+        with Session(fresh_engine) as session:
+            assert first.confirm(session) is False  # the old holder's token is no longer current
+            session.rollback()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_renewing_keeps_the_token_and_a_release_then_takeover_increments_it(fresh_engine):
+    first, second = make_lease(fresh_engine, "first", ttl=30), make_lease(fresh_engine, "second", ttl=30)
+    try:
+        assert first.try_acquire() and first.try_acquire()
+        assert first.token == 1
+        first.release()
+        assert second.try_acquire() and second.token == 2
+        second.release()
+        assert first.try_acquire() and first.token == 3  # tokens never go back, even for a former holder
     finally:
         first.release()
         second.release()
@@ -114,7 +131,8 @@ def test_a_runner_that_lost_the_lease_since_its_last_renewal_skips_the_job(app):
     runner.held = True  # believed held at the last renewal, but the database says otherwise
     assert runner.run_job("rechecks") is None
     assert runner.held is False
-    assert any("skipped, lease not held" in line for line in lines)
+    assert any("refused, lease lost" in line for line in lines)
+    assert not any(line.startswith("job ") for line in lines)
 
 
 def test_scheduler_status_says_whether_a_scheduler_holds_the_lock(app):
