@@ -17,7 +17,8 @@ Design decisions (the "why"):
 * Blind indexes use a separate index key (never derived from or equal to a master key), with a per-column key
   derived by HKDF; the HMAC is truncated to 40 bits on purpose so that a match may be a false positive, which the
   application filters out after decrypting. Truncation limits what an attacker with the database learns from
-  equal index values.
+  equal index values. The index key is versioned like the master key (`flask keys rotate-index` adds a version
+  and recomputes every index; lookups try every version the ring holds until `flask keys prune` drops the old).
 
 Why one module over 400 lines: every primitive that touches key material (sealing, the key ring and its
 wrapping, the blind index and the text it normalises) is here and nowhere else, so that a security review reads
@@ -345,10 +346,36 @@ def _parse_version(value: object) -> int:
     return version
 
 
-class KeyRing:
-    """Master key (KEK) versions plus the separate blind-index key."""
+def _parse_index_spec(spec: str) -> dict[int, bytes]:
+    """XINMIAO_INDEX_KEY: one base64 key (version 1), or "<version>:<b64>,..." after an index-key rotation."""
+    if ":" not in spec:
+        return {1: _b64decode_key(spec, "XINMIAO_INDEX_KEY")}
+    keys: dict[int, bytes] = {}
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        version_text, sep, key_text = item.partition(":")
+        if not sep:
+            raise CryptoError("XINMIAO_INDEX_KEY entries look like <version>:<base64 key>")
+        version = _parse_version(version_text)
+        if version in keys:
+            raise CryptoError(f"index key version {version} given twice")
+        keys[version] = _b64decode_key(key_text, f"index key {version}")
+    if not keys:
+        raise CryptoError("XINMIAO_INDEX_KEY holds no key")
+    return keys
 
-    def __init__(self, master_keys: dict[int, bytes], current_version: int, index_key: bytes):
+
+class KeyRing:
+    """Master key (KEK) versions plus the separate, also versioned, blind-index key."""
+
+    def __init__(
+        self,
+        master_keys: dict[int, bytes],
+        current_version: int,
+        index_key: bytes | Mapping[int, bytes],
+        index_version: int | None = None,
+    ):
         if not master_keys:
             raise CryptoError("a key ring needs at least one master key")
         self._master: dict[int, bytes] = {}
@@ -357,19 +384,45 @@ class KeyRing:
         if current_version not in self._master:
             raise CryptoError(f"current master key version {current_version} is not in the key ring")
         self.current_version: int = current_version
-        self._index_key = _check_key(index_key, "index key")
-        # The blind-index key must be independent of every encryption key.
-        if any(hmac.compare_digest(self._index_key, k) for k in self._master.values()):
-            raise CryptoError("the index key must not equal a master key")
-        self._column_keys: dict[str, bytes] = {}
+        specs = {1: index_key} if isinstance(index_key, (bytes, bytearray)) else dict(index_key)
+        if not specs:
+            raise CryptoError("a key ring needs an index key")
+        self._index: dict[int, bytes] = {}
+        for version, key in specs.items():
+            self._index[_parse_version(version)] = _check_key(key, f"index key {version}")
+        self.index_version: int = max(self._index) if index_version is None else index_version
+        if self.index_version not in self._index:
+            raise CryptoError(f"current index key version {self.index_version} is not in the key ring")
+        self._check_independent()
+        self._column_keys: dict[tuple[int, str], bytes] = {}
         self._kek_ciphers: dict[bytes, AESGCM] = {}  # keyed by the master key itself, so never stale
 
     def __repr__(self) -> str:  # never print key material
-        return f"KeyRing(versions={self.versions}, current_version={self.current_version})"
+        return (
+            f"KeyRing(versions={self.versions}, current_version={self.current_version}, "
+            f"index_versions={self.index_versions}, index_version={self.index_version})"
+        )
+
+    def _check_independent(self) -> None:
+        """Every blind-index key must be independent of every encryption key, and of the other index keys."""
+        index_keys = list(self._index.values())
+        if any(hmac.compare_digest(i, k) for i in index_keys for k in self._master.values()):
+            raise CryptoError("the index key must not equal a master key")
+        if len({bytes(k) for k in index_keys}) != len(index_keys):
+            raise CryptoError("two index key versions hold the same key")
 
     @property
     def versions(self) -> list[int]:
         return sorted(self._master)
+
+    @property
+    def index_versions(self) -> list[int]:
+        """Every blind-index key version, the current one first (the order lookups try them in)."""
+        return [self.index_version] + sorted((v for v in self._index if v != self.index_version), reverse=True)
+
+    @property
+    def _index_key(self) -> bytes:
+        return self._index[self.index_version]
 
     # -- loading and saving ------------------------------------------------------------------------------------
 
@@ -383,7 +436,7 @@ class KeyRing:
         if key_file:
             return cls.from_file(key_file)
         master_spec = (environ.get("XINMIAO_MASTER_KEYS") or "").strip()
-        index_spec = (environ.get("XINMIAO_INDEX_KEY") or "").strip()
+        index_spec = (environ.get("XINMIAO_INDEX_KEY") or "").strip()  # "<b64>" (version 1) or "1:<b64>,2:<b64>"
         if not master_spec and not index_spec:
             return None
         if not master_spec or not index_spec:
@@ -402,7 +455,7 @@ class KeyRing:
             master[version] = _b64decode_key(key_text, f"master key {version}")
         if not master:
             raise CryptoError("XINMIAO_MASTER_KEYS holds no key")
-        return cls(master, max(master), _b64decode_key(index_spec, "XINMIAO_INDEX_KEY"))
+        return cls(master, max(master), _parse_index_spec(index_spec))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> KeyRing:
@@ -441,7 +494,17 @@ class KeyRing:
         if not master:
             raise CryptoError(f"key file {path} holds no master key")
         current = _parse_version(data.get("current", max(master)))
-        return cls(master, current, _b64decode_key(index_text, "index key"))
+        index_spec = data.get("index_versions")
+        if index_spec is None:  # a key file from before index-key rotation: one index key, version 1
+            return cls(master, current, _b64decode_key(index_text, "index key"))
+        if not isinstance(index_spec, dict) or not index_spec:
+            raise CryptoError(f"key file {path} is not a valid key file")
+        index = {_parse_version(v): _b64decode_key(k, f"index key {v}") for v, k in index_spec.items()}
+        index_current = _parse_version(data.get("index_current", max(index)))
+        current_index = _b64decode_key(index_text, "index key")
+        if index_current not in index or not hmac.compare_digest(index[index_current], current_index):
+            raise CryptoError(f"key file {path}: \"index\" is not the current index key version")
+        return cls(master, current, index, index_current)
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -471,11 +534,14 @@ class KeyRing:
         return ring
 
     def _serialise(self) -> bytes:
-        data = {
+        data: dict[str, object] = {
             "master": {str(v): _b64encode_key(self._master[v]) for v in self.versions},
             "current": self.current_version,
-            "index": _b64encode_key(self._index_key),
+            "index": _b64encode_key(self._index_key),  # the current index key (all a pre-rotation reader knows)
         }
+        if sorted(self._index) != [1]:
+            data["index_versions"] = {str(v): _b64encode_key(self._index[v]) for v in sorted(self._index)}
+            data["index_current"] = self.index_version
         return (json.dumps(data, indent=2) + "\n").encode("utf-8")
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -508,6 +574,31 @@ class KeyRing:
         self._master[version] = key
         self.current_version = version
         return version
+
+    def add_index_version(self) -> int:
+        """Add a new random blind-index key version (max + 1) and make it current. The caller must save() it."""
+        version = max(self._index) + 1
+        self._index[version] = os.urandom(KEY_BYTES)
+        self.index_version = version
+        self._check_independent()
+        return version
+
+    def remove_version(self, version: int) -> None:
+        """Forget an old master key version (`flask keys prune` checks first that no data key needs it)."""
+        if version == self.current_version:
+            raise CryptoError("the current master key version cannot be removed")
+        self._master_key(version)
+        del self._master[version]
+        self._kek_ciphers.clear()
+
+    def remove_index_version(self, version: int) -> None:
+        """Forget an old blind-index key version (`flask keys prune` checks first that no index uses it)."""
+        if version == self.index_version:
+            raise CryptoError("the current index key version cannot be removed")
+        if version not in self._index:
+            raise CryptoError(f"unknown index key version {version}")
+        del self._index[version]
+        self._column_keys = {k: v for k, v in self._column_keys.items() if k[0] != version}
 
     # -- wrapping data keys ------------------------------------------------------------------------------------
 
@@ -565,23 +656,30 @@ class KeyRing:
 
     # -- blind indexes -----------------------------------------------------------------------------------------
 
-    def _column_key(self, column: str) -> bytes:
-        key = self._column_keys.get(column)
+    def _column_key(self, column: str, version: int | None = None) -> bytes:
+        version = self.index_version if version is None else version
+        key = self._column_keys.get((version, column))
         if key is None:
             if not isinstance(column, str) or not column:
                 raise CryptoError("blind index column name is required")
+            try:
+                index_key = self._index[version]
+            except (KeyError, TypeError):
+                raise CryptoError(f"unknown index key version {version}") from None
             key = HKDF(
                 algorithm=hashes.SHA256(),
                 length=KEY_BYTES,
                 salt=None,
                 info=_BLIND_INDEX_INFO + column.encode("utf-8"),
-            ).derive(self._index_key)
-            self._column_keys[column] = key
+            ).derive(index_key)
+            self._column_keys[(version, column)] = key
         return key
 
-    def blind_index(self, column: str, value: str) -> str:
-        """Truncated (40-bit, 10 hex chars) HMAC-SHA-256 of normalise(value) under the column's derived key."""
-        digest = hmac.new(self._column_key(column), normalise(value).encode("utf-8"), hashlib.sha256).digest()
+    def blind_index(self, column: str, value: str, version: int | None = None) -> str:
+        """Truncated (40-bit, 10 hex chars) HMAC-SHA-256 of normalise(value) under the column's derived key
+        (of index key `version`, default: the current one)."""
+        key = self._column_key(column, version)
+        digest = hmac.new(key, normalise(value).encode("utf-8"), hashlib.sha256).digest()
         return digest[: BLIND_INDEX_HEX_LEN // 2].hex()
 
 

@@ -133,6 +133,9 @@ class Student(Base):
     guardians_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
     name_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
     student_number_bidx: Mapped[str | None] = mapped_column(String(16), index=True, info=IDENTITY)
+    # The blind-index key version every `*_bidx` of this row is computed under (`flask keys rotate-index`
+    # recomputes the rows below the current version; lookups try every version the key ring holds).
+    bidx_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -139,6 +139,14 @@ class Vault:
             setattr(student, f"{column}_enc", blob)
             if column in BLIND_INDEXED:
                 setattr(student, f"{column}_bidx", self.blind_index(column, value) if value else None)
+        indexed = [c for c in values if c in BLIND_INDEXED]
+        if indexed:
+            # bidx_version promises that EVERY index of the row is under that version: a partial write on a row
+            # still on an older version leaves it marked old, so `flask keys rotate-index` recomputes all of it.
+            current = self.keyring.index_version
+            prior = getattr(student, "bidx_version", None)
+            whole = len(indexed) == len(BLIND_INDEXED)
+            student.bidx_version = current if whole or prior is None else min(prior, current)
 
     def seal_into(self, row: Any, column: str, value: Any, *, student: Student) -> None:
         """Seal `value` (str, or JSON-able) into `row.<column>_enc`, bound to the row's table, column and uid."""
@@ -152,7 +160,24 @@ class Vault:
         setattr(row, f"{column}_enc", crypto.seal(dek, key_id, value, crypto.aad_for(row.__tablename__, column, uid)))
 
     def blind_index(self, column: str, value: str) -> str:
+        """The index written for `value` (current index key version)."""
         return self.keyring.blind_index(BLIND_INDEXED[column], value)
+
+    def blind_indexes(self, column: str, value: str) -> list[str]:
+        """What a lookup of `value` must match: its index under every index key version the ring holds (one
+        outside a rotation; during `flask keys rotate-index` rows not yet recomputed are still under the old)."""
+        return [self.keyring.blind_index(BLIND_INDEXED[column], value, v) for v in self.keyring.index_versions]
+
+    def reindex(self, student: Student) -> None:
+        """Recompute the student's blind indexes under the current index key from their sealed values.
+
+        Nothing is revealed to anyone (the plaintext is hashed and dropped here), so no access event is written;
+        `flask keys rotate-index` audits the rebuild as a whole. Raises `CryptoError` if a value does not open.
+        """
+        for column in BLIND_INDEXED:
+            plain = self._open_identity(student, column)
+            setattr(student, f"{column}_bidx", self.blind_index(column, plain) if plain else None)
+        student.bidx_version = self.keyring.index_version
 
     # -- opening (audited) --------------------------------------------------------------------------
     def reveal(

@@ -1,4 +1,4 @@
-"""`flask keys status|rotate|verify`, `flask audit verify`, `flask students erase PUBLIC_ID --yes`.
+"""`flask keys status|rotate|rotate-index|prune|verify`, `flask audit verify`, `flask students erase PUBLIC_ID --yes`.
 
 Registered by the keys area (app/keys/area.py; the keys area has no web pages: key operations are CLI-only).
 Every command prints what it did and exits non-zero on any failure.
@@ -18,7 +18,7 @@ from app.db import db
 from models.audit import Actor, AuditEvent, verify_chain
 from models.crypto import CryptoError, KeyRing
 
-from . import service
+from . import rotation, service
 
 keys_cli = AppGroup("keys", help="Master keys and data keys: status, rotation, verification.")
 audit_cli = AppGroup("audit", help="The tamper-evident audit chain.")
@@ -34,6 +34,18 @@ for you. To rotate:
      and store it wherever your secrets live (and in your key backup) BEFORE going further.
   3. Restart every app process (web workers and the scheduler) so that all of them know the new version.
   4. Run:  flask keys rotate --rewrap-only
+Nothing has been changed."""
+
+ENV_INDEX_ROTATION_HELP = """\
+Your keys come from environment variables, so this command cannot add a blind-index key version for you.
+To rotate the index key:
+  1. Make a new 256-bit key:
+       python -c "import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())"
+  2. Give every version, the highest being current:
+       XINMIAO_INDEX_KEY="1:<old index key>,2:<new key>"   (a bare key is version 1)
+     and store it wherever your secrets live (and in your key backup) BEFORE going further.
+  3. Restart every app process (web workers and the scheduler): each then looks up under both versions.
+  4. Run:  flask keys rotate-index --rebuild-only
 Nothing has been changed."""
 
 
@@ -96,6 +108,18 @@ def keys_status() -> None:
             f"{status.pending} data keys are not on the current version: run `flask keys rotate --rewrap-only` "
             "to finish the rotation."
         )
+    ring = _keyring()
+    per_index = rotation.index_status(db.session, ring)
+    click.echo(f"index key versions: {', '.join(str(v) for v in sorted(ring.index_versions))} "
+               f"(current: {ring.index_version})")
+    for version in sorted(set(per_index) | set(ring.index_versions)):
+        marker = " (current)" if version == ring.index_version else ""
+        missing = "" if version in ring.index_versions else "  <- NOT IN THE KEY RING: these rows are not found"
+        click.echo(f"  index version {version}{marker}: {per_index.get(version, 0)} students{missing}")
+    pending = rotation.pending_reindex(db.session, ring)
+    if pending:
+        click.echo(f"{pending} students are not on the current index version: run "
+                   "`flask keys rotate-index --rebuild-only` to finish the rebuild.")
     db.session.rollback()
 
 
@@ -171,6 +195,138 @@ def keys_rotate(rewrap_only: bool, add_only: bool, batch_size: int) -> None:
         "Restart every app process so all of them load the key file again. Keep the old versions in the key file "
         "until no backup made before today is needed any more."
     )
+
+
+@keys_cli.command("rotate-index")
+@click.option("--rebuild-only", is_flag=True, help="Do not add an index key version; recompute to the current one.")
+@click.option(
+    "--add-only", is_flag=True,
+    help="Only add the new index version to the key file (then restart every app process and run --rebuild-only).",
+)
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate_index(rebuild_only: bool, add_only: bool, batch_size: int) -> None:
+    """Add a blind-index key version and recompute every student's blind indexes under it, one commit per batch.
+
+    Resumable: rerun after an interruption and it continues with the students not yet recomputed (it adds no
+    further version while some are left). Lookups keep working during the rebuild in every process that loaded
+    the key file after the version was added; processes started before it miss the recomputed rows until they
+    are restarted, so without downtime use --add-only, restart every process, then --rebuild-only.
+    """
+    ring = _keyring()
+    kind, path = key_source(current_app)
+    session = db.session
+    actor = _actor()
+    if rebuild_only and add_only:
+        click.echo("error: --rebuild-only and --add-only exclude each other", err=True)
+        sys.exit(2)
+    try:
+        pending = rotation.pending_reindex(session, ring)
+        if not rebuild_only:
+            if pending and not add_only:
+                click.echo(f"resuming an unfinished index rebuild: {pending} students are not yet on index "
+                           f"version {ring.index_version}")
+            elif kind == "file" and path:
+                version = rotation.add_index_version(ring, path, session, actor)
+                session.commit()
+                click.echo(f"added index key version {version} to {path} (saved and read back)")
+                click.echo("Back up the key file now. Lookups try every index version the key file holds.")
+                if add_only:
+                    click.echo("Restart every app process, then run: flask keys rotate-index --rebuild-only")
+                    return
+            else:
+                click.echo(ENV_INDEX_ROTATION_HELP)
+                sys.exit(2)
+        elif not pending:
+            click.echo(f"nothing to rebuild: every student is on index version {ring.index_version}")
+            session.rollback()
+            return
+        click.echo(f"recomputing blind indexes under index key version {ring.index_version} "
+                   f"in batches of {batch_size}")
+        result = rotation.rebuild_blind_indexes(
+            session, ring, actor, batch_size=batch_size, commit=session.commit,
+            progress=lambda n: click.echo(f"  {n} students recomputed"),
+        )
+    except (CryptoError, service.KeyOperationError) as exc:
+        session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"recomputed the blind indexes of {result.rebuilt} students in {result.batches} batches "
+               f"(index version {result.to_version})")
+    if result.left:
+        click.echo(f"{result.left} students were written meanwhile under an older index version (a process not "
+                   "restarted since the version was added): restart it and run this command again", err=True)
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"FAILED student {failure}", err=True)
+        click.echo(f"{len(result.failures)} students could not be opened and keep their old indexes", err=True)
+    if result.left or result.failures:
+        sys.exit(1)
+    click.echo("When every app process has been restarted, `flask keys prune --yes` removes the old index key.")
+
+
+@keys_cli.command("prune")
+@click.option("--master-version", "master", type=int, multiple=True, help="Only this old master key version.")
+@click.option("--index-version", "index", type=int, multiple=True, help="Only this old index key version.")
+@click.option("--yes", is_flag=True, help="Confirm: database backups older than the rotation need the old keys.")
+def keys_prune(master: tuple[int, ...], index: tuple[int, ...], yes: bool) -> None:
+    """Remove old master-key and index-key versions that nothing uses any more from the key file.
+
+    Refuses a version that any live data key is still wrapped by (or any student is still indexed under). Without
+    --master-version/--index-version every unused old version is removed and the ones in use are listed.
+    """
+    ring = _keyring()
+    kind, path = key_source(current_app)
+    session = db.session
+    named_master = list(master) or None
+    named_index = list(index) or None
+    if not named_master and not named_index:
+        named_master = named_index = None
+    elif named_master is None:
+        named_master = []
+    elif named_index is None:
+        named_index = []
+    try:
+        plan = rotation.prune_plan(session, ring, named_master, named_index)
+        busy = [f"master key version {v}: {n} data keys still wrapped by it (run `flask keys rotate --rewrap-only`)"
+                for v, n in plan.master_in_use.items() if n]
+        busy += [f"index key version {v}: {n} students still indexed under it "
+                 "(run `flask keys rotate-index --rebuild-only`)" for v, n in plan.index_in_use.items() if n]
+        free = [f"master key version {v}" for v, n in plan.master_in_use.items() if not n]
+        free += [f"index key version {v}" for v, n in plan.index_in_use.items() if not n]
+        for line in busy:
+            click.echo(f"in use, kept: {line}", err=True)
+        if busy and (named_master or named_index):
+            click.echo("error: a version you named is still in use; nothing removed", err=True)
+            session.rollback()
+            sys.exit(1)
+        if not free:
+            click.echo("nothing to prune: no old key version is unused")
+            session.rollback()
+            return
+        if kind != "file" or not path:
+            click.echo("unused, may be removed from your environment variables: " + ", ".join(free))
+            session.rollback()
+            return
+        if not yes:
+            click.echo(
+                "refusing to remove " + ", ".join(free) + " without --yes: database backups made before the "
+                "rotation need them (keep a copy of the key file with those backups), and every app process must "
+                "have been restarted since the rotation",
+                err=True,
+            )
+            session.rollback()
+            sys.exit(2)
+        report = rotation.prune_versions(session, ring, path, _actor(), named_master, named_index)
+        session.commit()
+    except (CryptoError, service.KeyOperationError) as exc:
+        session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    removed = [f"master key version {v}" for v in report.master_removed]
+    removed += [f"index key version {v}" for v in report.index_removed]
+    click.echo(f"removed from {path}: {', '.join(removed)}; master key versions now "
+               f"{', '.join(map(str, ring.versions))}, index key versions {', '.join(map(str, ring.index_versions))}")
+    click.echo("Restart every app process so all of them load the pruned key file.")
 
 
 @keys_cli.command("verify")

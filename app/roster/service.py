@@ -106,9 +106,11 @@ def _search(
     db: Session, vault: Vault, user: User, filters: StudentFilters, q: str, page: int, page_size: int,
     detail: dict[str, Any],
 ) -> StudentPage:
-    name_bidx = vault.blind_index("name", q)
-    number_bidx = vault.blind_index("student_number", q)
-    stmt = _scoped(user, filters).where(or_(Student.name_bidx == name_bidx, Student.student_number_bidx == number_bidx))
+    name_bidx = vault.blind_indexes("name", q)  # every index key version: search works during a rotate-index
+    number_bidx = vault.blind_indexes("student_number", q)
+    stmt = _scoped(user, filters).where(
+        or_(Student.name_bidx.in_(name_bidx), Student.student_number_bidx.in_(number_bidx))
+    )
     candidates = list(db.scalars(_ordered(stmt)).unique())
     # The query itself is never written to the audit log (it is a name or a number); only that a search happened.
     detail["search"] = True
@@ -250,7 +252,7 @@ def find_number_owner(
         .join(School, School.id == Student.school_id)
         .where(
             School.district_id == district_id,
-            Student.student_number_bidx == vault.blind_index("student_number", number),
+            Student.student_number_bidx.in_(vault.blind_indexes("student_number", number)),
         )
     )
     if exclude is not None and exclude.id is not None:

@@ -220,7 +220,8 @@ def _match_numbers(db: Session, vault: Vault, district_id: int, rows: Iterable[R
         return {}
     by_bidx: dict[str, list[str]] = {}
     for r in rows:
-        by_bidx.setdefault(vault.blind_index("student_number", r.student_number), []).append(r.student_number)
+        for bidx in vault.blind_indexes("student_number", r.student_number):  # every index key version
+            by_bidx.setdefault(bidx, []).append(r.student_number)
     district_schools = set(db.scalars(select(School.id).where(School.district_id == district_id)))
     found: dict[str, Student] = {}
     for chunk in _chunks(sorted(by_bidx), MATCH_CHUNK):

@@ -19,8 +19,8 @@ def find_students(db: Session, vault: Vault, query: str, school_ids: Sequence[in
         return []
     out: list[Student] = []
     for column, attr in (("student_number", Student.student_number_bidx), ("name", Student.name_bidx)):
-        bidx = vault.blind_index(column, q)
-        for student in db.scalars(select(Student).where(attr == bidx, Student.school_id.in_(list(school_ids)))
+        bidxes = vault.blind_indexes(column, q)
+        for student in db.scalars(select(Student).where(attr.in_(bidxes), Student.school_id.in_(list(school_ids)))
                                   .order_by(Student.id).limit(limit * 2)):
             if student not in out and vault.matches(student, column, q):
                 out.append(student)
@@ -32,7 +32,8 @@ def match_by_number(db: Session, vault: Vault, numbers: Iterable[str], school_fi
     wanted = {n.strip() for n in numbers if n and n.strip()}
     by_bidx: dict[str, list[str]] = {}
     for n in wanted:
-        by_bidx.setdefault(vault.blind_index("student_number", n), []).append(n)
+        for bidx in vault.blind_indexes("student_number", n):  # every index key version (see keys rotate-index)
+            by_bidx.setdefault(bidx, []).append(n)
     found: dict[str, Student] = {}
     keys = list(by_bidx)
     for i in range(0, len(keys), 500):

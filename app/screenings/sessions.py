@@ -101,12 +101,12 @@ def identify_student(db: Session, vault: Vault, cs: ClassSession, student_number
     and every kind of mismatch gets the same answer."""
     number = (student_number or "").strip()
     month = (birth_ym or "").strip()
-    bidx = vault.blind_index("student_number", number or "-")
+    bidxes = set(vault.blind_indexes("student_number", number or "-"))
     # one query for the whole class and exactly one decryption whatever the input: the number's candidate when
     # there is one, else the first student of the class as a decoy (its answer is discarded)
     rows = list(db.scalars(select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled")
                            .order_by(Student.id)))
-    candidates = [s for s in rows if s.student_number_bidx == bidx]
+    candidates = [s for s in rows if s.student_number_bidx in bidxes]
     found = None
     for student in candidates or rows[:1]:
         same_number = vault.matches(student, "student_number", number)
