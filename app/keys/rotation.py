@@ -11,11 +11,12 @@ that no student's indexes are computed under any more; it refuses a version stil
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from models import crypto
 from models.audit import Actor, append_event
@@ -27,7 +28,7 @@ from .service import KeyOperationError
 # -- blind-index key rotation -----------------------------------------------------------------------------------
 
 
-def _stale(keyring: crypto.KeyRing):  # type: ignore[no-untyped-def]
+def _stale(keyring: crypto.KeyRing) -> ColumnElement[bool]:
     return Student.bidx_version != keyring.index_version
 
 

@@ -151,7 +151,7 @@ def bound_idle_transactions(engine: Engine, ttl: float) -> None:
     timeout_ms = int(max(ttl, IDLE_IN_TRANSACTION_FLOOR_S) * 1000)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
         dbapi_connection.commit()

@@ -74,15 +74,15 @@ def test_rotate_index_adds_a_version_and_recomputes_every_blind_index_in_batches
 
     ring = KeyRing.from_file(key_file)
     db_session.expire_all()
-    students = db_session.scalars(select(Student).where(Student.id.in_(list(before)))).all()
-    for student, name, number in zip(students, seeded.names, seeded.numbers):
+    students = db_session.scalars(select(Student).where(Student.id.in_(list(before))).order_by(Student.id)).all()
+    for student, name, number in zip(students, seeded.names, seeded.numbers, strict=True):
         assert student.bidx_version == 2
         assert student.name_bidx == ring.blind_index("students.name", name) != before[student.id][0]
         assert student.student_number_bidx == ring.blind_index("students.student_number", number)
 
     new_only = Vault(db_session, only_current_index(ring), Actor.system("t"))
     school_ids = [seeded.students[0].school_id]
-    for name, number in zip(seeded.names, seeded.numbers):
+    for name, number in zip(seeded.names, seeded.numbers, strict=True):
         assert [s.id for s in find_students(db_session, new_only, name, school_ids)] != []
         assert number in match_by_number(db_session, new_only, [number], Student.school_id.in_(school_ids))
 
@@ -129,7 +129,7 @@ def test_an_interrupted_index_rebuild_resumes_lookups_work_meanwhile_and_prune_t
             }
             # Mid-rebuild, a process that loaded the key file finds recomputed and not yet recomputed students alike.
             vault = Vault(s, KeyRing.from_file(key_file), Actor.system("t"))
-            for name, number in zip(seeded.names, seeded.numbers):
+            for name, number in zip(seeded.names, seeded.numbers, strict=True):
                 assert find_number_owner(s, vault, district_id, number) is not None, number
                 assert find_students(s, vault, name, school_ids), name
             s.rollback()
@@ -155,7 +155,7 @@ def test_an_interrupted_index_rebuild_resumes_lookups_work_meanwhile_and_prune_t
 
         with Session(engine) as s:
             vault = Vault(s, KeyRing.from_file(key_file), Actor.system("t"))
-            for name, number in zip(seeded.names, seeded.numbers):
+            for name, number in zip(seeded.names, seeded.numbers, strict=True):
                 assert find_number_owner(s, vault, district_id, number) is not None, number
                 assert find_students(s, vault, name, school_ids), name
             assert verify_chain(s)[1] is None
