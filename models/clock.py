@@ -33,7 +33,14 @@ import os
 import random
 import sys
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
 
 ENV_NOW = "XINMIAO_NOW"
 ENV_ANCHOR = "XINMIAO_NOW_ANCHOR"
@@ -60,6 +67,21 @@ def parse_instant(value: str) -> datetime:
 def wall_now() -> datetime:
     """The real time, never moved. Only for what must agree with clocks outside the app (see the module doc)."""
     return datetime.now(UTC)
+
+
+def database_now(conn: Connection | Session) -> datetime:
+    """The database server's real time (aware UTC), never moved: the one clock every scheduler process compares
+    its lease on (app/scheduler/lease.py), so a moved product clock can neither make a lease permanent nor expire
+    it at once, and processes on different hosts agree."""
+    from sqlalchemy.orm import Session as _Session
+
+    bind = conn.get_bind() if isinstance(conn, _Session) else conn
+    if bind.dialect.name == "postgresql":
+        value = conn.scalar(text("SELECT clock_timestamp()"))
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+    raw = conn.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
 
 
 def _offset() -> timedelta:

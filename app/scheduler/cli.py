@@ -12,8 +12,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from config import serving_refusal
 from models import SchedulerLease
+from models.clock import database_now
 
-from .lease import LEASE_NAME, database_now
+from .lease import LEASE_NAME
 from .runner import run_scheduler
 
 scheduler_cli = AppGroup("scheduler", help="The one process that runs the periodic sweeps.")

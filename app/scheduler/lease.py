@@ -26,11 +26,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import CursorResult, case, insert, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import SchedulerLease
+from models.clock import database_now
 
 LEASE_NAME = "scheduler"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `expires_at` of a released lease: expired for everybody
@@ -43,17 +44,6 @@ class LeaseLost(Exception):
 
 def new_holder_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def database_now(conn: Connection | Session) -> datetime:
-    """The database server's real time (aware UTC): the one clock every scheduler process compares leases on."""
-    bind = conn.get_bind() if isinstance(conn, Session) else conn
-    if bind.dialect.name == "postgresql":
-        value = conn.scalar(text("SELECT clock_timestamp()"))
-        assert isinstance(value, datetime)
-        return value.astimezone(UTC)
-    raw = conn.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
-    return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
 
 
 class Lease:

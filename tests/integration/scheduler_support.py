@@ -13,9 +13,9 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.scheduler.lease import database_now
 from config import ROOT
 from models import Notification, Recheck, SchedulerLease, clock
+from models.clock import database_now
 from models.crypto import KeyRing
 from models.db import make_engine
 from tests.waiting import wait_until
