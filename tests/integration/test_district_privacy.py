@@ -103,6 +103,7 @@ def _world(app: Any, client: Any, factory: Any, db_session: Session) -> World:
     return world
 
 
+@pytest.mark.timeout(900)  # the whole district crawl, twice over: ~25 s on a free core, minutes on a loaded one
 def test_no_district_statement_reads_an_identity_or_clinical_column(app, client, factory, db_session, engine):
     world = _world(app, client, factory, db_session)
     with ColumnReads(engine) as reads:
@@ -139,6 +140,7 @@ def _mark_every_sensitive_column(db: Session) -> int:
     return changed
 
 
+@pytest.mark.timeout(900)  # the whole district crawl, twice over: ~25 s on a free core, minutes on a loaded one
 def test_with_markers_in_every_identity_and_clinical_column_no_output_shows_one(app, client, factory, db_session):
     world = _world(app, client, factory, db_session)
     secrets = set(world.names) | set(world.numbers) | {st.public_id for st in world.students}
