@@ -67,9 +67,10 @@ def recall(token: str | None) -> str | None:
 
     if not token or not current_user.is_authenticated:
         return None
-    entry = (session.get(SESSION_KEY) or {}).get(token)
+    # [version, expires, blob] as stash() wrote it, or None or anything a client sent: checked by the unpacking below
+    entry: Any = (session.get(SESSION_KEY) or {}).get(token)
     try:
-        version, expires, blob = entry  # type: ignore[misc]
+        version, expires, blob = entry
         if int(expires) <= clock.timestamp():
             return None
         raw = base64.urlsafe_b64decode(blob)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import unicodedata
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
@@ -149,7 +149,7 @@ MAX_NEXT = 2048
 _DECODE_ROUNDS = 4
 
 
-def is_safe_path(target: object) -> bool:
+def is_safe_path(target: object) -> TypeGuard[str]:
     """True only for a same-site relative path ("/students?page=2"): the one rule for every redirect whose target
     comes from the request (`next`, `back`).
 
@@ -189,4 +189,4 @@ def _safe_form(form: str) -> bool:
 
 def safe_next(target: str | None, default: str) -> str:
     """`target` if it is a same-site relative path (see `is_safe_path`), else `default`: no open redirect."""
-    return target if is_safe_path(target) else default  # type: ignore[return-value]
+    return target if is_safe_path(target) else default
