@@ -74,6 +74,20 @@ def test_the_same_file_uploaded_again_shows_everything_unchanged(client, factory
     assert 'data-testid="count-unchanged">7<' in html and 'data-testid="count-create">0<' in html
 
 
+def test_the_preview_counts_the_rows_to_update_as_a_number(client, factory, db_session, upload_dir):
+    """The "to update" figure is the number of changed rows (the template once printed a dict method)."""
+    school = factory.school()
+    _counselor(client, factory, school)
+    rows = students(7)
+    _upload(client, school, csv_bytes(rows))
+    post(client, "/roster/import/confirm", {})
+    for changed in rows[:3]:
+        changed[-1] = "13800000000"  # the guardian's phone
+    html = _upload(client, school, csv_bytes(rows)).get_data(as_text=True)
+    assert 'data-testid="count-update">3<' in html and 'data-testid="count-unchanged">4<' in html
+    assert "built-in method" not in html
+
+
 def test_a_file_with_bad_rows_shows_them_in_chinese_and_offers_no_confirmation(client, factory, db_session, upload_dir):
     school = factory.school()
     _counselor(client, factory, school)
