@@ -8,12 +8,24 @@ Deterministic for a given seed: rows are taken in id order and choices come from
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import Actor, CareCheckin, Student, StudentCareGroup, User, Warning, append_event, counselor_schools, utcnow
+from models import (
+    Actor,
+    CareCase,
+    CareCheckin,
+    Student,
+    StudentCareGroup,
+    User,
+    Warning,
+    append_event,
+    clock,
+    counselor_schools,
+    utcnow,
+)
 
 from . import service, warning_lifecycle
 from .policy import term_of, term_start, triggering_groups
@@ -53,6 +65,7 @@ def seed_care(ctx) -> str:
             warning_lifecycle.dismiss_warning(
                 db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警"
             )
+            _stamp_confirmation(warning, None, _school_hours(ctx, _interview_day(ctx, warning)))
             dismissed += 1
             continue
         level = warning.suggested_level
@@ -62,11 +75,12 @@ def seed_care(ctx) -> str:
             db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致"
         )
         confirmed += 1
+        opened = _interview_day(ctx, warning)
+        _stamp_confirmation(warning, case, _school_hours(ctx, opened))
         if case is None:
             continue
         cases += 1
         student = warning.student
-        opened = today - timedelta(days=rng.randint(3, 40))
         service.add_entry(
             db,
             actor,
@@ -84,7 +98,7 @@ def seed_care(ctx) -> str:
             else today + timedelta(days=rng.randint(1, 28))
         )
         service.update_plan(db, actor, ctx.vault, case, PLAN, review)
-        service.add_entry(db, actor, ctx.vault, student, "parent_contact", opened + timedelta(days=1),
+        service.add_entry(db, actor, ctx.vault, student, "parent_contact", min(opened + timedelta(days=1), today),
                           "电话联系家长，说明情况，家长表示会多陪伴孩子", case=case, visibility="shared")
         if level == "L1":
             service.add_entry(
@@ -105,7 +119,7 @@ def seed_care(ctx) -> str:
                     ctx.vault,
                     student,
                     "referral",
-                    opened + timedelta(days=2),
+                    min(opened + timedelta(days=2), today),
                     "持续情绪低落并有自伤念头，建议专业评估",
                     case=case,
                     destination="区精神卫生中心儿童青少年门诊",
@@ -113,8 +127,9 @@ def seed_care(ctx) -> str:
                 )
                 service.update_referral(db, actor, ctx.vault, entry, student, "feedback",
                                         "已就诊，建议学校继续心理支持，两周后复诊")
-                service.add_entry(db, actor, ctx.vault, student, "return", opened + timedelta(days=9),
-                                  "学生返校，情绪较前平稳", case=case, visibility="shared")
+                if opened + timedelta(days=9) <= today:
+                    service.add_entry(db, actor, ctx.vault, student, "return", opened + timedelta(days=9),
+                                      "学生返校，情绪较前平稳", case=case, visibility="shared")
                 referrals += 1
     checkins = _seed_checkins(ctx, counselors)
     return (f"care: {confirmed} levels confirmed, {dismissed} dismissed, {cases} cases, {referrals} referrals "
@@ -147,6 +162,41 @@ def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) ->
     pending.update(w.id for w in crises[:UNACKNOWLEDGED_CRISES])
     ctx.session.flush()
     return pending
+
+
+def _interview_day(ctx, warning: Warning) -> date:
+    """The day the counselor saw the student about this warning: a crisis the same day, most others within the
+    week, now and then one later; never before the screening and never after today."""
+    rng, today = ctx.rng, ctx.today
+    screened = warning.created_at.astimezone(clock.school_timezone()).date()
+    if warning.suggested_level == "L1":
+        delay = 0 if rng.random() < 0.85 else 1
+    else:
+        delay = rng.randint(0, 5) if rng.random() < 0.9 else rng.randint(6, 12)
+    return min(screened + timedelta(days=delay), today)
+
+
+def _school_hours(ctx, day: date) -> datetime:
+    """An instant on `day` in school hours (08:30–16:30 in the school zone), never later than now."""
+    minutes = ctx.rng.randint(8 * 60 + 30, 16 * 60 + 30)
+    local = datetime.combine(day, time(minutes // 60, minutes % 60), tzinfo=clock.school_timezone())
+    return min(local, clock.now())
+
+
+def _stamp_confirmation(warning: Warning, case: CareCase | None, at: datetime) -> None:
+    """Date the confirmation the service just recorded at the seed's run time to the story's interview, so that
+    the case opens before its follow-ups and the timeliness figures see real delays (the audit log keeps the
+    real time: it is append-only and says when the seed ran)."""
+    at = max(at, warning.created_at)
+    warning.confirmed_at = at
+    if warning.acknowledged_at is not None and warning.acknowledged_at > at:
+        warning.acknowledged_at = at
+    if warning.first_contact_at is not None and warning.first_contact_at > at:
+        warning.first_contact_at = at
+    if warning.history:
+        warning.history[-1].at = at
+    if case is not None and case.opened_at > at:
+        case.opened_at = at
 
 
 def _seed_checkins(ctx, counselors: dict[int, User]) -> int:

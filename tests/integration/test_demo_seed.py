@@ -138,3 +138,31 @@ def test_the_demo_counselor_is_at_work_a_few_interviews_two_new_crises_and_a_sho
     assert db_session.scalar(select(func.count()).select_from(CaseEntry).where(
         CaseEntry.kind == "referral", CaseEntry.referral_status == "feedback")) >= 1
     assert db_session.scalar(select(func.count()).select_from(CareCheckin)) > 0
+
+
+def test_the_demo_story_runs_forward_screening_then_interview_then_follow_ups(db_session, keyring):
+    """A case opens on the day of its interview, after the screening and before its follow-ups (the demo once
+    showed 建档于 12-02 above November entries), and most crises are seen the day they came in."""
+    from zoneinfo import ZoneInfo
+
+    from models import CareCase, CaseEntry, Warning
+
+    _seed(db_session, keyring)
+    zone = ZoneInfo("Asia/Shanghai")
+    cases = db_session.execute(
+        select(CareCase.id, CareCase.opened_at, Warning.created_at, Warning.confirmed_at)
+        .join(Warning, Warning.id == CareCase.warning_id)
+    ).all()
+    assert len(cases) >= 10
+    first_entry = dict(db_session.execute(
+        select(CaseEntry.case_id, func.min(CaseEntry.occurred_on)).group_by(CaseEntry.case_id)).all())
+    for case_id, opened_at, created_at, confirmed_at in cases:
+        assert confirmed_at >= created_at, case_id
+        assert opened_at >= created_at, case_id
+        assert opened_at.astimezone(zone).date() <= first_entry[case_id] <= TODAY, case_id
+    crises = db_session.execute(
+        select(Warning.created_at, Warning.confirmed_at)
+        .where(Warning.suggested_level == "L1", Warning.confirmed_at.is_not(None))
+    ).all()
+    same_day = sum(c.astimezone(zone).date() == k.astimezone(zone).date() for c, k in crises)
+    assert crises and same_day >= len(crises) / 2
