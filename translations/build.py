@@ -24,7 +24,7 @@ def merged_catalog() -> tuple[Catalog, list[str]]:
         for message in part:
             if not message.id:
                 continue
-            existing = catalog.get(message.id)
+            existing = catalog.get(message.id, context=message.context)
             if existing is not None and existing.string and message.string and existing.string != message.string:
                 problems.append(f"{src.name}: {message.id!r} translated differently elsewhere; kept the first")
                 continue

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField
@@ -25,7 +26,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class CampaignForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_lp("campaign", "Name"), validators=[DataRequired(), Length(max=100)])
     term = StringField(
         _l("Term"),
         validators=[

@@ -11,31 +11,32 @@ from babel.messages.extract import extract_from_file
 from translations.build import merged_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2),
+            "pgettext": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2), "_lp": ((1, "c"), 2)}
 
 
 def _msgids():
     for path in sorted((ROOT / "app").rglob("*.py")):
-        for lineno, msgid, _, _ in extract_from_file("python", str(path), keywords=KEYWORDS):
-            yield path.relative_to(ROOT), lineno, msgid
+        for lineno, msgid, _, context in extract_from_file("python", str(path), keywords=KEYWORDS):
+            yield path.relative_to(ROOT), lineno, msgid, context
     for path in sorted((ROOT / "templates").rglob("*.html")):
-        for lineno, msgid, _, _ in extract_from_file(
+        for lineno, msgid, _, context in extract_from_file(
             "jinja2.ext:babel_extract", str(path), keywords=KEYWORDS, options={"extensions": "jinja2.ext.do"}
         ):
-            yield path.relative_to(ROOT), lineno, msgid
+            yield path.relative_to(ROOT), lineno, msgid, context
 
 
 def test_every_interface_string_has_a_chinese_translation():
     catalog, _ = merged_catalog()
     missing = []
     found = 0
-    for path, lineno, msgid in _msgids():
+    for path, lineno, msgid, context in _msgids():
         ids = msgid if isinstance(msgid, tuple) else (msgid,)
         for one in ids:
             if not one:
                 continue
             found += 1
-            message = catalog.get(one)
+            message = catalog.get(one, context=context)
             if message is None or not message.string or (isinstance(message.string, tuple) and not all(message.string)):
                 missing.append(f"{path}:{lineno}: {one!r}")
     assert found > 300

@@ -57,6 +57,20 @@ def test_a_counselor_creates_a_campaign_for_their_school(client, factory, db_ses
     assert c.guardian_notice == "letter"
 
 
+def test_a_campaign_is_named_mingcheng_not_xingming(client, factory, db_session):
+    """The campaign's name is 名称; 姓名 is a person's name (the shared msgid "Name" has a context here)."""
+    import re
+
+    setup = build(factory, db_session)
+    signed_in(client, setup.counselor)
+    form = client.get("/campaigns/new").get_data(as_text=True)
+    label = re.search(r'<label[^>]*for="name"[^>]*>(.*?)</label>', form, re.S)
+    assert label and label.group(1).strip().startswith("名称"), label
+    listing = client.get("/campaigns").get_data(as_text=True)
+    headers = re.findall(r"<th[^>]*>(.*?)</th>", listing.split("<thead>", 1)[1].split("</thead>", 1)[0], re.S)
+    assert headers[0].strip() == "名称" and "姓名" not in headers
+
+
 def test_a_campaign_with_a_window_ending_before_it_starts_is_refused(client, factory, db_session):
     school = factory.school()
     signed_in(client, factory.counselor(school))
