@@ -29,6 +29,20 @@ def test_admin_lands_on_the_admin_home_in_chinese(client, admin, factory):
     assert "系统管理" in page and "所学校" in page
 
 
+def test_the_header_names_the_user_and_their_role_once(client, factory):
+    """An account called 系统管理员 is not shown as "系统管理员 · 系统管理员"; another shows name · role."""
+    import re
+
+    factory.user("admin", username="root2", display_name="系统管理员")
+    factory.user("admin", username="root3", display_name="王老师")
+    for username, expected in (("root2", "系统管理员"), ("root3", "王老师 · 系统管理员")):
+        login(client, username)
+        page = client.get("/", follow_redirects=True).get_data(as_text=True)
+        who = re.search(r'<span class="who">(.*?)</span>', page, re.S)
+        assert who and who.group(1).strip() == expected, who
+        post(client, "/logout", {})
+
+
 def test_admin_creates_a_school_and_a_duplicate_code_is_refused_beside_the_field(client, admin, db_session):
     login(client, "root1")
     r = post(
