@@ -12,21 +12,21 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import select
 
 from app.db import db
-from app.security import ALL_ROLES, get_visible_or_404, roles
+from app.security import ALL_ROLES, get_visible_or_404, roles, safe_next
+from app.vault import get_vault
 from models import Notification, Recheck, Student, Warning, utcnow
 
+from . import groups as groups_mod
+
 bp = Blueprint("notifications", __name__)
-PAGE_SIZE = 50
 
 
 def unread_count(user: Any) -> int:
-    return int(
-        db.session.scalar(select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None)))
-        or 0
-    )
+    """The badge: subjects with something unread (a crisis and its reminders count once)."""
+    return groups_mod.unread_subjects(db.session, user)
 
 
 @dataclass
@@ -58,7 +58,7 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
     if note.kind == "crisis_realert":
         return Shown(
             note,
-            _("A level 1 warning is still not acknowledged (reminder %(n)s).", n=p.get("window", 1)),
+            _("A level 1 warning is still not acknowledged."),
             file_link,
             open_file,
         )
@@ -113,23 +113,27 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
 @bp.route("")
 @roles(*ALL_ROLES)
 def index():
-    show = request.args.get("show", "all")
-    query = select(Notification).where(Notification.user_id == current_user.id)
-    if show == "unread":
-        query = query.where(Notification.read_at.is_(None))
-    notes = list(
-        db.session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(PAGE_SIZE))
+    show = "unread" if request.args.get("show") == "unread" else "all"
+    page = request.args.get("page", "1")
+    groups, pages = groups_mod.page_of_groups(
+        db.session, current_user, unread_only=show == "unread", page=int(page) if page.isdigit() else 1
     )
-    student_ids = {n.student_id for n in notes if n.student_id}
-    recheck_ids = {n.recheck_id for n in notes if n.recheck_id}
-    students = (
-        {s.id: s for s in db.session.scalars(select(Student).where(Student.id.in_(student_ids)))} if student_ids else {}
-    )
+    groups_mod.attach_students(db.session, current_user, get_vault(), groups)
+    students = {g.student.id: g.student for g in groups if g.student is not None}
+    recheck_ids = {g.latest.recheck_id for g in groups if g.latest.recheck_id}
     rechecks = (
         {r.id: r for r in db.session.scalars(select(Recheck).where(Recheck.id.in_(recheck_ids)))} if recheck_ids else {}
     )
-    shown = [render_notification(n, students, rechecks) for n in notes]
-    return render_template("notifications/index.html", shown=shown, unread=unread_count(current_user), show=show)
+    warning_ids = {g.latest.warning_id for g in groups if g.latest.warning_id}
+    warnings = (
+        {w.id: w for w in db.session.scalars(select(Warning).where(Warning.id.in_(warning_ids)))} if warning_ids else {}
+    )
+    shown = [(g, render_notification(g.latest, students, rechecks)) for g in groups]
+    current = min(max(int(page) if page.isdigit() else 1, 1), pages)
+    return render_template(
+        "notifications/index.html", shown=shown, warnings=warnings, unread=unread_count(current_user), show=show,
+        page=current, pages=pages,
+    )
 
 
 @bp.route("/<int:note_id>/read", methods=["POST"])
@@ -141,20 +145,19 @@ def mark_read(note_id: int):
     return redirect(url_for("notifications.index"))
 
 
+@bp.route("/group/<key>/read", methods=["POST"])
+@roles(*ALL_ROLES)
+def mark_group_read(key: str):
+    """Every notification of one subject (a crisis and its reminders, a recheck...), except crisis alerts whose
+    warning nobody acknowledged yet."""
+    groups_mod.mark_subject_read(db.session, current_user, key)
+    return redirect(safe_next(request.form.get("next"), url_for("notifications.index")))
+
+
 @bp.route("/read-all", methods=["POST"])
 @roles(*ALL_ROLES)
 def mark_all_read():
     """Everything except crisis alerts whose warning nobody acknowledged yet: those stay until handled."""
-    unacknowledged = exists().where(Warning.id == Notification.warning_id, Warning.acknowledged_at.is_(None))
-    n = db.session.execute(
-        update(Notification)
-        .where(
-            Notification.user_id == current_user.id,
-            Notification.read_at.is_(None),
-            or_(Notification.requires_ack.is_(False), ~unacknowledged),
-        )
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    n = groups_mod.mark_everything_read(db.session, current_user)
     flash(_("%(n)s notifications marked as read.", n=n), "success")
     return redirect(url_for("notifications.index"))
