@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from app.audit.checkpoints import write_checkpoint
 from app.audit.tasks import checkpoint_sweep
 from app.scheduler.jobs import JOBS, by_hand_sweeps
-from models import AuditEvent, AuditHead, append_event, verify_chain
+from models import AuditEvent, AuditHead, append_event, clock, verify_chain
 from models.audit import Actor
 from models.audit_checkpoint import CheckpointError, Tip, parse, sign
 from models.crypto import KeyRing
@@ -144,7 +144,7 @@ def test_a_forged_or_edited_checkpoint_line_fails_the_verification(cli_app, db_s
     elif edit == "forged_mac":
         line["mac"] = "0" * 64
     elif edit == "other_key":  # signed properly, but with a key that is not the installation's
-        line = json.loads(sign(KeyRing.generate(), Tip(5, 5, line["head"]), datetime.now(UTC)).line())
+        line = json.loads(sign(KeyRing.generate(), Tip(5, 5, line["head"]), clock.now()).line())
     elif edit == "missing_field":
         del line["seq"]
     text = "{not json" if edit == "not_json" else json.dumps(line)
@@ -168,7 +168,7 @@ def test_a_checkpoint_appended_with_a_made_up_signature_fails(cli_app, db_sessio
 
 
 def test_checkpoints_signed_under_a_version_the_key_ring_does_not_hold_are_named(keyring):
-    line = sign(keyring, Tip(1, 1, "a" * 64), datetime.now(UTC)).line()
+    line = sign(keyring, Tip(1, 1, "a" * 64), clock.now()).line()
     data = dict(json.loads(line), key=9)
     with pytest.raises(CheckpointError, match="master key version 9"):
         parse(keyring, json.dumps(data))
