@@ -90,4 +90,4 @@ bench-district: dev-deps wrk
 	BENCH_SCALE=district $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) instance/*.db translations/zh
+	rm -rf $(VENV) instance/*.db instance/audit-checkpoints.jsonl translations/zh  # a new database starts a new chain

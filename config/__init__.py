@@ -56,6 +56,12 @@ class BaseConfig:
     BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
     LANGUAGES = ("zh", "en")
 
+    # Signed audit-chain checkpoints, outside the database (docs/security.md section 6): a JSON-lines file (put it
+    # on another disk than the database), optionally syslog too ("/dev/log" or "host:port", UDP).
+    AUDIT_CHECKPOINT_FILE: str = _env("XINMIAO_AUDIT_CHECKPOINT_FILE", str(INSTANCE_DIR / "audit-checkpoints.jsonl"))
+    AUDIT_CHECKPOINT_SYSLOG: str = _env("XINMIAO_AUDIT_CHECKPOINT_SYSLOG", "")
+    AUDIT_CHECKPOINT_MINUTES = _int("XINMIAO_AUDIT_CHECKPOINT_MINUTES", 10)
+
     # Sessions and login.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     IDLE_TIMEOUT = timedelta(minutes=_int("XINMIAO_IDLE_MINUTES", 30))
@@ -121,6 +127,7 @@ class TestingConfig(BaseConfig):
     GENERATE_DEV_KEYS = False
     LOGIN_LOCK_SECONDS = 60
     SERVER_NAME = None
+    AUDIT_CHECKPOINT_FILE = ""  # off: a test that checkpoints names its own file (a rolled-back chain shrinks)
 
 
 class ProductionConfig(BaseConfig):

@@ -21,6 +21,7 @@ from .screenings import (
     CampaignInstrument,
     CampaignOptOut,
     ClassSession,
+    EntryCode,
     Notification,
     ResponseDraft,
     Screening,
@@ -32,8 +33,8 @@ from .screenings import (
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
-    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
-    "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
+    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
+    "Recheck", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
     "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
     "teacher_classes", "utcnow", "verify_chain",
 ]

@@ -131,6 +131,24 @@ class ClassSession(Base):
         return cls.class_id.in_(select(SchoolClass.id).where(SchoolClass.school_id.in_(mine)))
 
 
+class EntryCode(Base):
+    """A student's personal entry code for one class session (the student entrance asks for it with the session
+    code and the student number). Never in clear: `code_enc` is AES-256-GCM under the master key's purpose key
+    "student-entry-code" (app/screenings/entry_codes.py), bound to the session and the student. `failures` counts
+    wrong codes since the last right one or lock; `locked_until` locks this student out of this session."""
+
+    __tablename__ = "session_entry_codes"
+    __table_args__ = (UniqueConstraint("session_id", "student_id", name="uq_session_entry_codes_one"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    code_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 @register_sealed("answers")
 class ResponseDraft(Base, HasUid, StudentOwned):
     """Answers saved as a student goes, so a dropped connection loses nothing. Sealed like final answers."""

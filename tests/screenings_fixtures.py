@@ -23,6 +23,16 @@ class Setup:
     campaign: Any
     session: Any
     numbers: list
+    keyring: Any = None
+
+    def code(self, i: int = 0, session: Any = None) -> str:
+        """Student i's personal entry code for the session (as the counselor's console shows it)."""
+        from app.screenings.entry_codes import codes_of
+
+        cs = session or self.session
+        return codes_of(self.counselor_db, self.keyring, cs)[self.students[i].id].code
+
+    counselor_db: Any = None
 
 
 def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Setup:
@@ -51,9 +61,9 @@ def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Se
         guardian_notice_on=clock.today() - timedelta(days=7),
         created_by=counselor,
     )
-    cs = open_session(db_session, actor, campaign, klass, minutes=minutes, user=counselor)
+    cs = open_session(db_session, actor, campaign, klass, minutes=minutes, user=counselor, keyring=factory.keyring)
     db_session.flush()
-    return Setup(school, klass, students, counselor, campaign, cs, numbers)
+    return Setup(school, klass, students, counselor, campaign, cs, numbers, factory.keyring, db_session)
 
 
 _counter = [0]

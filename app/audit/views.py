@@ -9,6 +9,7 @@ from app.security import current_actor, recent_login_required, roles
 from models.audit import append_event, verify_chain
 
 from . import service
+from .checkpoints import check_chain
 from .forms import AuditFilterForm, VerifyChainForm
 
 bp = Blueprint("audit", __name__)
@@ -52,8 +53,16 @@ def verify():
     if not form.validate_on_submit():
         return redirect(url_for("audit.index"))
     count, brk = verify_chain(db.session)
-    detail = {"events": count, "ok": brk is None}
-    if brk is not None:
+    verdict = check_chain(db.session) if brk is None else None
+    detail = {"events": count, "ok": brk is None and verdict is not None and verdict.ok}
+    if verdict is not None and not verdict.ok:
+        detail.update(checkpoint_problems=[p.message for p in verdict.problems][:5])
+        flash(
+            _("The audit chain does NOT match its checkpoints kept outside the database: %(problem)s",
+              problem=verdict.problems[0].message),
+            "error",
+        )
+    elif brk is not None:
         detail.update(broken_at=brk.seq, problem=brk.problem)
         flash(
             _("The audit chain is BROKEN at event %(seq)s: %(problem)s. %(n)s events before it verified.",

@@ -350,13 +350,16 @@ def keys_verify(sample: int | None) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain; print the number of events and the head hash, or the first broken link (exit 1).
+@click.option("--no-checkpoint", is_flag=True, help="Only check; do not append a checkpoint afterwards.")
+def audit_verify(no_checkpoint: bool) -> None:
+    """Walk the audit chain and compare it with the signed checkpoints kept outside the database; print the
+    number of events and the head hash, or what is wrong (exit 1). Then append a checkpoint of the verified chain.
 
-    Write the head hash down somewhere outside the database now and then (a signed email to the district, a
-    paper log): a chain rewritten from scratch by someone with full database access verifies, but its head will
-    not match the hash recorded earlier.
+    A chain whose tail was deleted and head rewound, or whose tables were emptied, has fewer events than the
+    newest checkpoint recorded, or another hash at a checkpointed event: that fails too. See docs/security.md.
     """
+    from app.audit.checkpoints import check_chain, checkpoint_path, write_checkpoint
+
     session = db.session
     count, brk = verify_chain(session)
     if brk is not None:
@@ -364,9 +367,29 @@ def audit_verify() -> None:
             f"audit chain BROKEN at event {brk.seq}: {brk.problem} ({count} events verified before it)", err=True
         )
         sys.exit(1)
+    verdict = check_chain(session)
+    if not verdict.ok:
+        session.rollback()
+        for problem in verdict.problems:
+            click.echo(f"audit chain does NOT match its checkpoints: {problem.message}", err=True)
+        click.echo(f"({count} events verify as a chain; {verdict.checked} checkpoints read from "
+                   f"{checkpoint_path()})", err=True)
+        sys.exit(1)
     last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == count)) if count else None
+    written = None if no_checkpoint else write_checkpoint(session)
     session.rollback()
     click.echo(f"audit chain OK: {count} events, head {last or '0' * 64}")
+    path = checkpoint_path()
+    if path is None:
+        click.echo("checkpoints are off (AUDIT_CHECKPOINT_FILE is empty): the chain is not anchored", err=True)
+        return
+    if verdict.latest is None:
+        click.echo(f"warning: no checkpoint yet in {path}: nothing outside the database anchors the chain", err=True)
+    else:
+        click.echo(f"agrees with {verdict.checked} checkpoints in {path} (newest {verdict.latest.at.isoformat()}: "
+                   f"{verdict.latest.count} events)")
+    if written is not None and written.written is not None:
+        click.echo(f"checkpoint written: {written.written.count} events, head {written.written.head}")
 
 
 # -- students erase -------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from app.audit import tasks as audit_tasks
 from app.care import tasks as care_tasks
 from app.district import tasks as district_tasks
 from app.notifications import tasks as notification_tasks
@@ -21,7 +22,9 @@ from app.rechecks.service import school_timezone
 
 from .spec import Job, Sweep, SweepContext
 
-JOBS: tuple[Job, ...] = (*recheck_tasks.JOBS, *care_tasks.JOBS, *notification_tasks.JOBS, *district_tasks.JOBS)
+JOBS: tuple[Job, ...] = (
+    *recheck_tasks.JOBS, *care_tasks.JOBS, *notification_tasks.JOBS, *district_tasks.JOBS, *audit_tasks.JOBS,
+)
 
 
 def by_hand_sweeps() -> list[Sweep]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
@@ -13,11 +13,12 @@ from sqlalchemy import select
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles
 from app.ui import local_today
-from app.vault import get_vault
-from models import Campaign, ClassSession, SchoolClass, Student
+from app.vault import get_vault, keyring
+from models import Campaign, ClassSession, SchoolClass, Student, append_event, utcnow
 from screening import list_instruments
 
 from . import campaigns as campaign_service
+from . import entry_codes
 from . import sessions as session_service
 from .blueprint import STATUS_LABELS, bp, instrument_name
 from .blueprint import my_schools as _my_schools
@@ -192,7 +193,8 @@ def open_session(campaign_id: int, class_id: int):
     minutes = form.minutes.data if form.validate() else DEFAULT_SESSION_MINUTES
     try:
         cs = session_service.open_session(
-            db.session, current_actor(), c, klass, minutes=minutes or DEFAULT_SESSION_MINUTES, user=_user()
+            db.session, current_actor(), c, klass, minutes=minutes or DEFAULT_SESSION_MINUTES, user=_user(),
+            keyring=keyring(),
         )
     except ScreeningError as exc:
         messages = {"closed": _("The campaign is closed."),
@@ -242,7 +244,64 @@ def session_page(session_id: int):
         open=session_is_open(cs), status_labels=STATUS_LABELS, instrument_name=instrument_name,
         instruments=self_instruments_for(cs.campaign, cs.school_class.grade),
         crisis_students={c["student"] for c in info["crises"] if not c["acknowledged"]},
+        codes=entry_codes.codes_of(db.session, keyring(), cs), now=utcnow(),
+        entrance_capped=current_app.extensions["xinmiao_student_session_failures"].is_locked(f"session:{cs.id}"),
     )
+
+
+@bp.route("/sessions/<int:session_id>/slips")
+@roles("counselor")
+def session_slips(session_id: int):
+    """One small slip per student (name, class, personal entry code) to print and cut, for this session only."""
+    cs = _session_or_404(session_id)
+    students = list(
+        db.session.scalars(
+            select(Student).where(Student.class_id == cs.class_id, Student.status == "enrolled").order_by(Student.id)
+        )
+    )
+    names = get_vault().reveal_many(students, "session.slips", detail={"session": cs.id})
+    codes = entry_codes.codes_of(db.session, keyring(), cs)
+    slips = [(names[s.id].name, codes[s.id].code) for s in students if s.id in codes]  # in roster order
+    return render_template("screenings/slips.html", cs=cs, slips=slips, url=entrance_url(cs.code),
+                           missing=sum(1 for s in students if s.id not in codes))
+
+
+def _session_student_or_404(cs: ClassSession, public_id: str) -> Student:
+    student = get_visible_or_404(db.session, _user(), Student, public_id)
+    if student.class_id != cs.class_id:
+        abort(404)
+    return student
+
+
+@bp.route("/sessions/<int:session_id>/students/<public_id>/entry-code", methods=["POST"])
+@roles("counselor")
+def renew_entry_code(session_id: int, public_id: str):
+    cs = _session_or_404(session_id)
+    student = _session_student_or_404(cs, public_id)
+    entry_codes.renew_code(db.session, keyring(), current_actor(), cs, student)
+    flash(_("A new entry code was made; the old one no longer works."), "success")
+    return redirect(url_for("screenings.session_page", session_id=cs.id))
+
+
+@bp.route("/sessions/<int:session_id>/students/<public_id>/unlock", methods=["POST"])
+@roles("counselor")
+def unlock_entry(session_id: int, public_id: str):
+    cs = _session_or_404(session_id)
+    student = _session_student_or_404(cs, public_id)
+    entry_codes.unlock(db.session, current_actor(), cs, student)
+    flash(_("Unlocked: the student can enter their code again."), "success")
+    return redirect(url_for("screenings.session_page", session_id=cs.id))
+
+
+@bp.route("/sessions/<int:session_id>/reopen-entrance", methods=["POST"])
+@roles("counselor")
+def reopen_entrance(session_id: int):
+    """Lift the session's cap on wrong identities (too many wrong entry codes in this session)."""
+    cs = _session_or_404(session_id)
+    current_app.extensions["xinmiao_student_session_failures"].reset(f"session:{cs.id}")
+    append_event(db.session, current_actor(), "session.entrance_reopened", target=f"session:{cs.id}")
+    flash(_("The student entrance of this session accepts codes again."), "success")
+    return redirect(url_for("screenings.session_page", session_id=cs.id))
 
 
 @bp.route("/sessions/<int:session_id>/status.json")

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Actor, Campaign, ClassSession, SchoolClass, Screening, Student, User, Warning, append_event, utcnow
+from models.crypto import KeyRing
 from models.vault import Vault
 
+from . import entry_codes
 from .campaigns import class_progress, self_instruments_for
 from .recording import ScreeningError
 
@@ -43,7 +45,10 @@ def open_session(
     *,
     minutes: int = DEFAULT_SESSION_MINUTES,
     user: User | None = None,
+    keyring: KeyRing | None = None,
 ) -> ClassSession:
+    """Open a session with a fresh code; with the key ring (always, outside tests of the session alone) every
+    enrolled student of the class gets a personal entry code for it (app/screenings/entry_codes.py)."""
     if campaign.status != "open":
         raise ScreeningError("the campaign is closed", code="closed")
     if klass.school_id not in {s.id for s in campaign.schools}:
@@ -69,6 +74,8 @@ def open_session(
     db.add(cs)
     db.flush()
     append_event(db, actor, "session.opened", target=f"session:{cs.id}", detail={"class": klass.id, "minutes": minutes})
+    if keyring is not None:
+        entry_codes.issue_codes(db, keyring, actor, cs)
     return cs
 
 
@@ -94,13 +101,12 @@ def find_open_session(db: Session, code: str) -> ClassSession | None:
     return cs
 
 
-def identify_student(db: Session, vault: Vault, cs: ClassSession, student_number: str, birth_ym: str) -> Student | None:
-    """The student of this session's class with this student number and birth month, or None.
+def identify_student(db: Session, vault: Vault, cs: ClassSession, student_number: str) -> Student | None:
+    """The enrolled student of this session's class with this student number, or None.
 
-    The same path runs whether or not the number exists (one query, one decryption, one comparison of the month),
-    and every kind of mismatch gets the same answer."""
+    The same path runs whether or not the number exists (one query, one decryption), so the answer takes as long
+    either way; the caller then checks the student's personal entry code (entry_codes.check)."""
     number = (student_number or "").strip()
-    month = (birth_ym or "").strip()
     bidxes = set(vault.blind_indexes("student_number", number or "-"))
     # one query for the whole class and exactly one decryption whatever the input: the number's candidate when
     # there is one, else the first student of the class as a decoy (its answer is discarded)
@@ -109,9 +115,7 @@ def identify_student(db: Session, vault: Vault, cs: ClassSession, student_number
     candidates = [s for s in rows if s.student_number_bidx in bidxes]
     found = None
     for student in candidates or rows[:1]:
-        same_number = vault.matches(student, "student_number", number)
-        same_month = secrets.compare_digest(student.birth_ym.encode(), month.encode())
-        if same_number and same_month and student in candidates:
+        if vault.matches(student, "student_number", number) and student in candidates:
             found = student
     return found
 

@@ -1,9 +1,17 @@
 """The student entrance (/s): a class self-completing in the computer room.
 
-Code -> student number + birth month -> one instrument per page -> a thank-you page (never a score).
+Session code + student number + personal entry code -> one instrument per page -> a thank-you page (never a
+score). The entry code (app/screenings/entry_codes.py) is the secret: each student's own for this session, read
+out or printed by the counselor; the student number alone is known to classmates.
 The student's state lives only in the signed Flask session (`entry`: class session id + student id) and in
-ResponseDraft rows; ids in forms are never trusted. Identification attempts are rate-limited per client address,
-and a wrong identity gets the same answer whether or not the student exists.
+ResponseDraft rows; ids in forms are never trusted. A wrong identity gets the same answer whether or not the
+student exists.
+
+Limits, never per client address alone (a whole classroom shares one school address): wrong entry codes are
+counted per student and session (5, then that student is locked out of the session for 10 minutes, audited; the
+counselor can unlock), and per session (`STUDENT_ENTRY_SESSION_MAX_FAILURES` wrong identities in the window,
+then the session's entrance waits; the counselor can reopen it). Only guesses of the session code itself, which
+name no session to count on, are counted per address, with a limit a whole class cannot reach by typos.
 """
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ from flask_babel import gettext as _
 
 from app.auth.throttle import make_rate_limiter
 from app.db import db
-from app.screenings import campaigns, drafts, recording, sessions
+from app.screenings import campaigns, drafts, entry_codes, recording, sessions
 from app.screenings.submission import DuplicateScreening, Submission, submit_screening
 from app.security import public
 from app.vault import keyring
@@ -38,7 +46,11 @@ def _vault() -> Vault:
 
 def _limits() -> tuple[Any, Any]:
     ext = current_app.extensions
-    return ext["xinmiao_student_attempts"], ext["xinmiao_student_failures"]
+    return ext["xinmiao_student_code_failures"], ext["xinmiao_student_session_failures"]
+
+
+def session_limit_key(cs: ClassSession) -> str:
+    return f"session:{cs.id}"
 
 
 def _client() -> str:
@@ -52,32 +64,42 @@ def _too_many():
 @bp.route("", methods=["GET", "POST"])
 @public
 def start() -> ResponseReturnValue:
-    attempts, failures = _limits()
+    code_failures, session_failures = _limits()
     code = sessions.normalise_code(request.values.get("code"))
     errors: dict[str, str] = {}
     number = ""
-    month = ""
     if request.method == "POST":
         number = (request.form.get("student_number") or "").strip()[:40]
-        month = (request.form.get("birth_ym") or "").strip()[:7]
-        if failures.is_locked(_client()) or not attempts.hit(_client()):
-            return _too_many()
+        entry_code = entry_codes.normalise(request.form.get("entry_code"))
         cs = sessions.find_open_session(db.session, code)
         if cs is None:
-            failures.failure(_client())
+            if code_failures.is_locked(_client()):
+                return _too_many()
+            code_failures.failure(_client())
             errors["code"] = _("This code is not valid or has expired. Check it with your teacher.")
-        elif not number or not month:
+        elif session_failures.is_locked(session_limit_key(cs)):
+            return _too_many()
+        elif not number or not entry_code:
             if not number:
                 errors["student_number"] = _("Enter your student number.")
-            if not month:
-                errors["birth_ym"] = _("Enter your birth month.")
+            if not entry_code:
+                errors["entry_code"] = _("Enter your personal entry code.")
         else:
-            vault = _vault()
-            student = sessions.identify_student(db.session, vault, cs, number, month)
-            if student is None:
-                failures.failure(_client())
+            student = sessions.identify_student(db.session, _vault(), cs, number)
+            cfg = current_app.config
+            result = entry_codes.check(
+                db.session, keyring(), _actor(), cs, student, entry_code,
+                max_failures=int(cfg.get("STUDENT_ENTRY_CODE_MAX_FAILURES", entry_codes.MAX_FAILURES)),
+                lock_minutes=int(cfg.get("STUDENT_ENTRY_LOCK_MINUTES", entry_codes.LOCK_MINUTES)),
+            ) if student is not None else entry_codes.Check(False)
+            if result.locked:
                 errors["identity"] = _(
-                    "The student number or birth month does not match. Check them and try again, or ask your teacher."
+                    "Too many wrong entry codes for this student number. Wait a few minutes, or ask your teacher."
+                )
+            elif not result.ok or student is None:
+                session_failures.failure(session_limit_key(cs))
+                errors["identity"] = _(
+                    "The student number or entry code does not match. Check them and try again, or ask your teacher."
                 )
             elif campaigns.is_opted_out(db.session, cs.campaign_id, student.id):
                 return render_template("student_entry/not_needed.html")
@@ -86,7 +108,7 @@ def start() -> ResponseReturnValue:
                 append_event(db.session, _actor(), "student.self_identified", student_public_id=student.public_id,
                              target=f"session:{cs.id}")
                 return redirect(url_for("student_entry.questionnaire"))
-    return render_template("student_entry/start.html", code=code, number=number, month=month, errors=errors)
+    return render_template("student_entry/start.html", code=code, number=number, errors=errors)
 
 
 def _state() -> tuple[ClassSession, Student] | None:
@@ -219,12 +241,14 @@ def init_limiters(app: Flask) -> None:
     cfg = app.config
     window = int(cfg.get("STUDENT_ENTRY_WINDOW_SECONDS", 600))
     app.extensions.setdefault(
-        "xinmiao_student_attempts",
-        cfg.get("STUDENT_ENTRY_ATTEMPTS_LIMITER")
-        or make_rate_limiter(cfg, "student-attempts", int(cfg.get("STUDENT_ENTRY_MAX_ATTEMPTS", 300)), window),
+        "xinmiao_student_code_failures",
+        cfg.get("STUDENT_ENTRY_CODE_FAILURES_LIMITER")
+        or make_rate_limiter(cfg, "student-code-failures", int(cfg.get("STUDENT_ENTRY_MAX_CODE_FAILURES", 300)),
+                             window),
     )
     app.extensions.setdefault(
-        "xinmiao_student_failures",
-        cfg.get("STUDENT_ENTRY_FAILURES_LIMITER")
-        or make_rate_limiter(cfg, "student-failures", int(cfg.get("STUDENT_ENTRY_MAX_FAILURES", 40)), window),
+        "xinmiao_student_session_failures",
+        cfg.get("STUDENT_ENTRY_SESSION_FAILURES_LIMITER")
+        or make_rate_limiter(cfg, "student-session-failures",
+                             int(cfg.get("STUDENT_ENTRY_SESSION_MAX_FAILURES", 150)), window),
     )

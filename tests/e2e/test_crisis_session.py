@@ -1,5 +1,6 @@
-"""A class session in the browser: the counselor opens it, a student answers PHQ-A with item 9 = 1 in another
-browser, and the counselor's open session page shows the crisis alert without a manual reload."""
+"""A class session in the browser: the counselor opens it and reads the student's personal entry code from the
+console, a student enters with it and answers PHQ-A with item 9 = 1 in another browser, and the counselor's open
+session page shows the crisis alert without a manual reload. The printed slips show the same code."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -42,6 +43,9 @@ def test_a_crisis_answer_reaches_the_counselors_session_page_without_a_reload(pa
     assert "/sessions/" in page.url
     code = page.locator("[data-testid=session-code]").inner_text().strip()
     assert len(code) == 6
+    # the student's personal entry code, read from the console as the counselor reads it out
+    entry_code = page.locator("tr[data-name='测试学生'] [data-testid=entry-code]").inner_text().strip()
+    assert len(entry_code) == 6 and entry_code != code
     assert "自动刷新" in page.locator("#refresh-note").inner_text()
     page.evaluate("window.__notReloaded = true")
     shot(page, "session-open")
@@ -52,7 +56,7 @@ def test_a_crisis_answer_reaches_the_counselors_session_page_without_a_reload(pa
     student.goto(f"{live_server.url}/s?code={code}")
     assert student.locator("#code").input_value() == code
     student.fill("#student_number", NUMBER)
-    student.fill("#birth_ym", BIRTH)
+    student.fill("#entry_code", entry_code)
     with student.expect_navigation():
         student.click("main button[type=submit]")
     assert student.url.endswith("/s/q")
@@ -81,3 +85,12 @@ def test_a_crisis_answer_reaches_the_counselors_session_page_without_a_reload(pa
     assert "谢谢" in text and "分" not in text.replace("部分", "")
     shot(student, "student-thanks")
     student_context.close()
+
+    session_url = page.url.split("?")[0].rstrip("/")
+    assert "/sessions/" in session_url
+    page.goto(session_url + "/slips")
+    slip = page.locator("[data-testid=slip]", has_text="测试学生")
+    assert slip.locator("[data-testid=slip-code]").inner_text().strip() == entry_code
+    page.emulate_media(media="print")
+    assert page.locator(".no-print").first.is_hidden()
+    shot(page, "session-slips-print")
