@@ -95,6 +95,30 @@ def open_secret(ring: KeyRing, user: User) -> str:
     return plain.decode("ascii")
 
 
+def secrets_on_master_version(db: Session, version: int) -> int:
+    """Users whose TOTP secret is sealed under master-key `version` (`flask keys prune` keeps such a version)."""
+    return len(db.scalars(select(User.id).where(User.totp_secret.is_not(None),
+                                                User.totp_key_version == version)).all())
+
+
+def reseal_secrets(db: Session, ring: KeyRing) -> tuple[int, list[int]]:
+    """Seal every TOTP secret not on the current master version again under it (`flask keys rotate`).
+    Returns (resealed, ids of users whose secret does not open: left as they are, they must be reset)."""
+    done, failed = 0, []
+    users = db.scalars(select(User).where(User.totp_secret.is_not(None),
+                                          User.totp_key_version != ring.current_version)).all()
+    for user in users:
+        try:
+            secret = open_secret(ring, user)
+        except SecretUnreadable:
+            failed.append(user.id)
+            continue
+        user.totp_secret, user.totp_key_version = seal_secret(ring, user.id, secret)
+        done += 1
+    db.flush()
+    return done, failed
+
+
 def begin_enrolment(db: Session, ring: KeyRing, user: User) -> str:
     """The secret the user is to put in their app: the one of an enrolment already begun, else a new one (stored
     sealed, not yet active)."""
