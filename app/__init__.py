@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Request, render_template, session
 from flask_login import current_user
 
-from config import ROOT, BaseConfig, instance_secret, load_config
+from config import ROOT, BaseConfig, instance_secret, load_config, two_factor_refusal
 from models.crypto import KeyRing
 from screening import use_instrument_dirs
 
@@ -62,6 +62,7 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     app.config.from_object(base)
     app.config.update(overrides or {})
     base.validate()
+    two_factor_refusal(app.config.get("ENV_NAME", ""), app.config.get("TWO_FACTOR"))  # overrides included
     if app.config.get("ENV_NAME") == "production" and not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is required in production")
     if not app.config.get("SECRET_KEY") and app.config.get("GENERATE_DEV_SECRET"):

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.service import end_session, session_now
+from app.auth.service import end_session, second_factor_due, session_now
 from config import serving_refusal
 from models import Actor
 
@@ -97,6 +97,11 @@ def init_security(app: Flask) -> None:
                 return redirect(url_for("auth.login", next=here(), expired=1))
             session["last_seen"] = session_now()
         if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=here()))
+        if not session.get("second_factor") and second_factor_due(current_user):
+            # A session without a passed second factor for a user who needs one (opened before two factors were
+            # switched on, or by any path but the second-factor step): it ends here.
+            end_session(current_user, current_actor(), reason="logout_second_factor_missing")
             return redirect(url_for("auth.login", next=here()))
         if current_user.role not in allowed:
             abort(403)

@@ -94,4 +94,5 @@ def init_app(app: Flask) -> None:
             "notification_badge": badge,
             "has_notifications": "notifications.index" in app.view_functions,
             "current_locale": str(get_locale()),
+            "two_factor_off": app.config.get("TWO_FACTOR") != "on",  # the banner on every staff page
         }

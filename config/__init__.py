@@ -73,6 +73,14 @@ class BaseConfig:
     SESSION_PROTECTION = "strong"
     LOGIN_MAX_FAILURES = _int("XINMIAO_LOGIN_MAX_FAILURES", 5)
     LOGIN_LOCK_SECONDS = _int("XINMIAO_LOGIN_LOCK_SECONDS", 900)
+    # Two-factor sign-in (TOTP, app/auth/two_factor.py): "on" asks admins, district officers and counselors (and
+    # head teachers when TWO_FACTOR_HEAD_TEACHERS) for a code from an authenticator app after the password, at
+    # sign-in and at re-authentication. Production requires "on" (it refuses to start otherwise); development and
+    # testing default to "off" (password-only demo accounts; every staff page then shows a banner saying so).
+    TWO_FACTOR: str = _env("XINMIAO_TWO_FACTOR", "on")
+    TWO_FACTOR_HEAD_TEACHERS = _bool("XINMIAO_TWO_FACTOR_HEAD_TEACHERS", False)
+    TWO_FACTOR_PENDING_SECONDS = _int("XINMIAO_TWO_FACTOR_PENDING_SECONDS", 300)  # password done, code awaited
+    TWO_FACTOR_ISSUER = _env("XINMIAO_TWO_FACTOR_ISSUER", "Xinmiao")
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; idle expiry ends both
     MAX_CONTENT_LENGTH = _int("XINMIAO_MAX_UPLOAD_MB", 20) * 1024 * 1024
@@ -117,6 +125,7 @@ class DevelopmentConfig(BaseConfig):
     DEV_SECRET_FILE: str = str(INSTANCE_DIR / "secret_key")
     GENERATE_DEV_SECRET = True
     GENERATE_DEV_KEYS = True
+    TWO_FACTOR: str = _env("XINMIAO_TWO_FACTOR", "off")  # the demo signs in by password; a banner says so
 
 
 class TestingConfig(BaseConfig):
@@ -128,6 +137,7 @@ class TestingConfig(BaseConfig):
     LOGIN_LOCK_SECONDS = 60
     SERVER_NAME = None
     AUDIT_CHECKPOINT_FILE = ""  # off: a test that checkpoints names its own file (a rolled-back chain shrinks)
+    TWO_FACTOR = "off"  # the suite signs in by password; the two-factor tests switch it on (tests/web/two_factor.py)
 
 
 class ProductionConfig(BaseConfig):
@@ -140,6 +150,7 @@ class ProductionConfig(BaseConfig):
         missing = production_missing({"SECRET_KEY": self.SECRET_KEY, "KEY_FILE": self.KEY_FILE})
         if missing:
             raise RuntimeError("production configuration refuses to start without: " + ", ".join(missing))
+        two_factor_refusal(self.ENV_NAME, self.TWO_FACTOR)
 
 
 def production_missing(settings: Mapping[str, Any]) -> list[str]:
@@ -150,6 +161,16 @@ def production_missing(settings: Mapping[str, Any]) -> list[str]:
     if not (settings.get("KEY_FILE") or _env("XINMIAO_MASTER_KEYS")):
         missing.append("XINMIAO_KEY_FILE or XINMIAO_MASTER_KEYS")
     return missing
+
+
+def two_factor_refusal(env_name: str, setting: object) -> None:
+    """Raise RuntimeError for a TWO_FACTOR setting that is not "on"/"off", and for anything but "on" in
+    production: there, two-factor sign-in cannot be turned off (admins above all)."""
+    if setting not in ("on", "off"):
+        raise RuntimeError(f"XINMIAO_TWO_FACTOR={setting!r}: use on or off")
+    if env_name == "production" and setting != "on":
+        raise RuntimeError("production refuses to start with XINMIAO_TWO_FACTOR=off: two-factor sign-in is "
+                           "required for admins, district officers and counselors")
 
 
 def is_loopback(host: str) -> bool:

@@ -7,6 +7,7 @@ from .rechecks import Recheck, SchedulerLease
 from .roster import (
     DataKey,
     District,
+    RecoveryCode,
     School,
     SchoolClass,
     Student,
@@ -34,7 +35,8 @@ from .screenings import (
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
-    "Recheck", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
+    "Recheck", "RecoveryCode", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student",
+    "StudentCareGroup",
     "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
     "teacher_classes", "utcnow", "verify_chain",
 ]

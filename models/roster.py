@@ -235,6 +235,14 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor sign-in (app/auth/two_factor.py): the TOTP secret, sealed under the master key's purpose key
+    # "totp-secret" of version `totp_key_version` (bound to the user id); `totp_enrolled_at` is set once the user
+    # confirmed a code (a secret without it is an enrolment in progress); `totp_last_step` is the 30-second step of
+    # the last code accepted, so a code is never accepted twice (replay).
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_key_version: Mapped[int | None] = mapped_column(Integer)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     schools: Mapped[list[School]] = relationship(secondary=counselor_schools, order_by="School.code")
     classes: Mapped[list[SchoolClass]] = relationship(secondary=teacher_classes, order_by="SchoolClass.name")
@@ -262,3 +270,15 @@ class User(Base):
     @property
     def class_ids(self) -> list[int]:
         return [c.id for c in self.classes]
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code of a user's second factor, stored as an argon2 hash (like a password)."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -228,6 +228,12 @@ def app(engine: Engine, keyring: KeyRing, connection: Any):  # type: ignore[no-u
 
 
 @pytest.fixture
+def two_factor_app(engine: Engine, keyring: KeyRing, connection: Any):  # type: ignore[no-untyped-def]
+    """The app with two-factor sign-in on, as production runs it (the suite's default is off, like development)."""
+    return make_test_app(engine, keyring, lambda: _session_on(connection), TWO_FACTOR="on")
+
+
+@pytest.fixture
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
@@ -252,11 +258,56 @@ def csrf_token(client: Any) -> str:
     raise AssertionError("no page rendered a CSRF token")
 
 
-def login(client: Any, username: str, password: str = "correct horse 1") -> Any:
+def login(client: Any, username: str, password: str = "correct horse 1", totp_secret: str | None = None,
+          code: str | None = None) -> Any:
+    """Sign in through /login. With two factors on (the `two_factor_app` fixture), pass the user's `totp_secret`
+    (from `enrol`) for a code of the current step, or a `code` (another step's, a recovery code)."""
     token = csrf_token(client)
     response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+    if totp_secret is not None or code is not None:
+        assert response.headers["Location"].startswith("/login/second-factor"), response.headers["Location"]
+        response = second_factor(client, code or totp_code(totp_secret or ""))
+        assert response.status_code == 302, f"second factor of {username} refused: {response.status_code}"
     return response
+
+
+def totp_code(secret: str, steps_ahead: int = 0) -> str:
+    """The code an authenticator app shows now on models.clock (or `steps_ahead` 30-second steps later)."""
+    from app.auth.two_factor import STEP_SECONDS, current_code
+
+    return current_code(secret, clock.timestamp() + steps_ahead * STEP_SECONDS)
+
+
+def second_factor(client: Any, code: str) -> Any:
+    return client.post("/login/second-factor", data={"code": code, "csrf_token": csrf_token(client)})
+
+
+SECRET_RE = re.compile(r'data-secret="([A-Z2-7]+)"')
+RECOVERY_RE = re.compile(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>")
+
+
+def enrol(client: Any, username: str, password: str = "correct horse 1") -> tuple[str, list[str]]:
+    """First sign-in with two factors on: password, the enrolment page (its secret read from the page), a code
+    confirmed; returns (secret, recovery codes). The client is then signed in."""
+    token = csrf_token(client)
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.headers["Location"].startswith("/login/enrol"), response.headers.get("Location")
+    page = client.get("/login/enrol").get_data(as_text=True)
+    secret = SECRET_RE.search(page)
+    assert secret, "the enrolment page shows no secret"
+    done = client.post("/login/enrol", data={"code": totp_code(secret.group(1)), "csrf_token": csrf_token(client)})
+    assert done.status_code == 200
+    codes = RECOVERY_RE.findall(done.get_data(as_text=True))
+    assert len(codes) == 10, "the recovery codes are not shown"
+    return secret.group(1), codes
+
+
+def advance_clock(moved_clock: Any, seconds: float = 60) -> None:
+    """Move models.clock on by `seconds` (the next TOTP step: a code is accepted once per step)."""
+    from datetime import timedelta
+
+    moved_clock(clock.now() + timedelta(seconds=seconds))
 
 
 def post(client: Any, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -272,5 +323,8 @@ def helpers():  # type: ignore[no-untyped-def]
         csrf_token = staticmethod(csrf_token)
         login = staticmethod(login)
         post = staticmethod(post)
+        enrol = staticmethod(enrol)
+        totp_code = staticmethod(totp_code)
+        second_factor = staticmethod(second_factor)
 
     return H

@@ -12,6 +12,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
+from app.auth import service as auth_service
+from app.auth import two_factor
+from app.auth.forms import EmptyForm
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
@@ -312,3 +315,19 @@ def reset_password(user_id: int):
             flash(_("Password reset. %(name)s's open sessions have been signed out.", name=user.username), "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template("admin/user_password.html", form=form, user=user)
+
+
+@bp.route("/users/<int:user_id>/two-factor", methods=["GET", "POST"])
+@roles("admin")
+@recent_login_required
+def reset_two_factor(user_id: int):
+    user = _get(User, user_id)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        auth_service.reset_second_factor(db.session, current_actor(), user)
+        flash(_("Two-factor sign-in reset. %(name)s's open sessions have been signed out; they set up their "
+                "authenticator app again at their next sign-in.", name=user.username), "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    return render_template("admin/user_two_factor.html", form=form, user=user,
+                           enrolled=two_factor.is_enrolled(user),
+                           recovery_left=two_factor.unused_recovery_codes(db.session, user))

@@ -11,6 +11,17 @@ class LoginForm(FlaskForm):
 
 class ReauthForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    # Asked for (and required by the service) only when the user signs in with two factors.
+    code = StringField(_l("Code from your authenticator app, or a recovery code"), validators=[Length(max=32)])
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(_l("Code from your authenticator app, or a recovery code"),
+                       validators=[DataRequired(), Length(max=32)])
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(_l("6-digit code shown by the app"), validators=[DataRequired(), Length(max=32)])
 
 
 class ChangePasswordForm(FlaskForm):

@@ -11,6 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Actor, User, append_event, clock, utcnow
+from models.crypto import KeyRing
+
+from . import two_factor
 
 _hasher = PasswordHasher()  # argon2id, library defaults (memory-hard)
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
@@ -41,6 +44,11 @@ def _throttle_key(username: str) -> str:
 class LoginOutcome:
     user: User | None
     locked: bool = False
+    # After a right password: "verify" (a code from the app is still due) or "enrol" (first sign-in with two
+    # factors: set the app up, confirm a code). None: signed in / not applicable.
+    second_factor: str | None = None
+    factor: str | None = None  # the second factor that passed: "totp", "recovery"
+    recovery_codes: list[str] | None = None  # new recovery codes after an enrolment, to be shown once
 
 
 def authenticate(db: Session, username: str, password: str, client_addr: str | None) -> LoginOutcome:
@@ -61,12 +69,69 @@ def authenticate(db: Session, username: str, password: str, client_addr: str | N
     if not ok or user is None or not user.active:
         _count_failure(db, anonymous, key, "auth.login_failed", f"user:{key[:64]}")
         return LoginOutcome(None)
-    throttle.reset(key)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if two_factor.required_for(user, current_app.config):
+        # Half-way: no session exists yet (the caller keeps only a pending mark), and the failure counter is not
+        # reset until the second factor passes, so a known password buys no new guesses at the code.
+        stage = "verify" if two_factor.is_enrolled(user) else "enrol"
+        append_event(db, Actor.for_user(user, client_addr), "auth.password_ok", target=f"user:{user.username}",
+                     detail={"second_factor": stage})
+        return LoginOutcome(user, second_factor=stage)
+    throttle.reset(key)
     user.last_login_at = utcnow()
     append_event(db, Actor.for_user(user, client_addr), "auth.login", target=f"user:{user.username}")
     return LoginOutcome(user)
+
+
+def _keyring() -> KeyRing:
+    ring: KeyRing = current_app.extensions["xinmiao_keyring"]
+    return ring
+
+
+def verify_second_factor(db: Session, user: User, code: str, client_addr: str | None) -> LoginOutcome:
+    """The second step of a sign-in: a TOTP code or a recovery code. Failures count toward the same lockout as
+    passwords (the username) and are audited (`auth.second_factor_failed`; `auth.second_factor_locked` while
+    locked); success is the audited `auth.login` (with the factor used)."""
+    throttle = current_app.extensions["xinmiao_throttle"]
+    key = _throttle_key(user.username)
+    actor = Actor.for_user(user, client_addr)
+    target = f"user:{user.username}"
+    if throttle.is_locked(key):
+        append_event(db, actor, "auth.second_factor_locked", target=target)
+        return LoginOutcome(None, locked=True)
+    factor = two_factor.check_second_factor(db, _keyring(), user, code)
+    if factor is None:
+        locked = _count_failure(db, actor, key, "auth.second_factor_failed", target, purpose="login")
+        return LoginOutcome(None, locked=locked)
+    throttle.reset(key)
+    user.last_login_at = utcnow()
+    append_event(db, actor, "auth.login", target=target, detail={"second_factor": factor})
+    if factor == "recovery":
+        append_event(db, actor, "auth.recovery_code_used", target=target,
+                     detail={"left": two_factor.unused_recovery_codes(db, user)})
+    return LoginOutcome(user, factor=factor)
+
+
+def confirm_enrolment(db: Session, user: User, code: str, client_addr: str | None) -> LoginOutcome:
+    """The first sign-in with two factors: the code from the newly set-up app activates the secret; the new
+    recovery codes come back to be shown once. Failures count and are audited like wrong codes at sign-in."""
+    throttle = current_app.extensions["xinmiao_throttle"]
+    key = _throttle_key(user.username)
+    actor = Actor.for_user(user, client_addr)
+    target = f"user:{user.username}"
+    if throttle.is_locked(key):
+        append_event(db, actor, "auth.second_factor_locked", target=target, detail={"purpose": "enrol"})
+        return LoginOutcome(None, locked=True)
+    codes = two_factor.confirm_enrolment(db, _keyring(), user, code)
+    if codes is None:
+        locked = _count_failure(db, actor, key, "auth.second_factor_failed", target, purpose="enrol")
+        return LoginOutcome(None, locked=locked)
+    throttle.reset(key)
+    user.last_login_at = utcnow()
+    append_event(db, actor, "auth.two_factor_enrolled", target=target)
+    append_event(db, actor, "auth.login", target=target, detail={"second_factor": "totp"})
+    return LoginOutcome(user, factor="totp", recovery_codes=codes)
 
 
 def _count_failure(db: Session, actor: Actor, key: str, action: str, target: str, **detail: str) -> bool:
@@ -81,25 +146,40 @@ def _count_failure(db: Session, actor: Actor, key: str, action: str, target: str
 
 
 def reauthenticate(db: Session, user: User, password: str, client_addr: str | None,
-                   purpose: str = "reauth") -> LoginOutcome:
-    """A signed-in user proves their password again (/reauth, the password change).
+                   purpose: str = "reauth", code: str | None = None) -> LoginOutcome:
+    """A signed-in user proves their password again (/reauth, the password change), and their second factor
+    when they must use one (`code`: TOTP or a recovery code; only `purpose="reauth"` asks for it).
 
     Counts toward the same lockout as sign-in (the same key: the username) and is audited: `auth.reauth` or
-    `auth.reauth_failed` (with `purpose`), `auth.account_locked` when this failure locks the account, and
-    `auth.reauth_locked` for an attempt while locked (the caller then ends the session).
+    `auth.reauth_failed` (with `purpose`, and `factor`: password or second), `auth.account_locked` when this
+    failure locks the account, and `auth.reauth_locked` for an attempt while locked (the caller then ends the
+    session).
     """
     throttle = current_app.extensions["xinmiao_throttle"]
     key = _throttle_key(user.username)
     actor = Actor.for_user(user, client_addr)
+    target = f"user:{user.username}"
     if throttle.is_locked(key):
-        append_event(db, actor, "auth.reauth_locked", target=f"user:{user.username}", detail={"purpose": purpose})
+        append_event(db, actor, "auth.reauth_locked", target=target, detail={"purpose": purpose})
         return LoginOutcome(None, locked=True)
     if not _verify(user.password_hash, password):
-        locked = _count_failure(db, actor, key, "auth.reauth_failed", f"user:{user.username}", purpose=purpose)
+        locked = _count_failure(db, actor, key, "auth.reauth_failed", target, purpose=purpose, factor="password")
         return LoginOutcome(None, locked=locked)
+    factor = None
+    if purpose == "reauth" and second_factor_due(user):
+        factor = two_factor.check_second_factor(db, _keyring(), user, code or "")
+        if factor is None:
+            locked = _count_failure(db, actor, key, "auth.reauth_failed", target, purpose=purpose, factor="second")
+            return LoginOutcome(None, locked=locked)
     throttle.reset(key)
-    append_event(db, actor, "auth.reauth", target=f"user:{user.username}", detail={"purpose": purpose})
-    return LoginOutcome(user)
+    append_event(db, actor, "auth.reauth", target=target,
+                 detail={"purpose": purpose, **({"second_factor": factor} if factor else {})})
+    return LoginOutcome(user, factor=factor)
+
+
+def second_factor_due(user: User) -> bool:
+    """Whether sign-in and re-authentication ask `user` for a second factor under this app's settings."""
+    return two_factor.required_for(user, current_app.config)
 
 
 def session_now() -> float:
@@ -107,11 +187,51 @@ def session_now() -> float:
     return clock.timestamp()
 
 
-def start_session(user: User) -> None:
-    session.clear()  # new session for a new login (no fixation)
+def start_session(user: User, second_factor: str | None = None) -> None:
+    """Sign `user` in (a new session: no fixation). `second_factor` names the factor that passed ("totp",
+    "recovery"); the request guard ends any session of a user who must use one and has none marked."""
+    session.clear()
     login_user(user)
     session["auth_at"] = session_now()
     session["last_seen"] = session_now()
+    if second_factor:
+        session["second_factor"] = second_factor
+
+
+PENDING = "two_factor_pending"
+
+
+def begin_pending(user: User, target: str, stage: str) -> None:
+    """The password passed; the second factor is due. The session holds only this mark (no Flask-Login user):
+    every page but the second-factor step still sees an anonymous visitor."""
+    session.clear()
+    session[PENDING] = {"uid": user.id, "v": user.session_version, "at": session_now(), "next": target,
+                        "stage": stage}
+
+
+def pending_user(db: Session) -> tuple[User, dict[str, object]] | None:
+    """The user whose password passed in this session and whose second factor is awaited, if still valid
+    (TWO_FACTOR_PENDING_SECONDS; the user active, their sessions not ended since)."""
+    mark = session.get(PENDING)
+    if not isinstance(mark, dict):
+        return None
+    try:
+        uid, version, at = int(mark["uid"]), int(mark["v"]), float(mark["at"])
+    except (KeyError, TypeError, ValueError):
+        session.pop(PENDING, None)
+        return None
+    if not 0 <= session_now() - at <= current_app.config["TWO_FACTOR_PENDING_SECONDS"]:
+        session.pop(PENDING, None)
+        return None
+    user = db.get(User, uid)
+    if user is None or not user.active or user.session_version != version or not second_factor_due(user):
+        session.pop(PENDING, None)
+        return None
+    return user, mark
+
+
+def end_pending() -> None:
+    session.pop(PENDING, None)
 
 
 def mark_reauthenticated() -> None:
@@ -146,3 +266,12 @@ def load_user(user_id: str) -> User | None:
     if user is None or not user.active or user.session_version != version:
         return None
     return user
+
+
+def reset_second_factor(db: Session, actor: Actor, user: User) -> None:
+    """An admin forgets `user`'s second factor (lost phone): secret and recovery codes gone, every session of
+    theirs ended; they set up a new app at their next sign-in. Audited (`auth.two_factor_reset`)."""
+    had = two_factor.is_enrolled(user)
+    two_factor.reset(db, user)
+    append_event(db, actor, "auth.two_factor_reset", target=f"user:{user.username}",
+                 detail={"was_enrolled": "yes" if had else "no"})

@@ -144,7 +144,10 @@ class PruneReport:
 
 
 def master_usage(session: Session, version: int) -> int:
-    """Live data keys wrapped by master key `version` (destroyed keys need no master key any more)."""
+    """Live data keys wrapped by master key `version` (destroyed keys need no master key any more), plus the
+    users' TOTP secrets sealed under its purpose key (app/auth/two_factor.py)."""
+    from app.auth.two_factor import secrets_on_master_version
+
     return int(
         session.scalar(
             select(func.count()).select_from(DataKey).where(
@@ -152,7 +155,7 @@ def master_usage(session: Session, version: int) -> int:
             )
         )
         or 0
-    )
+    ) + secrets_on_master_version(session, version)
 
 
 def index_usage(session: Session, version: int) -> int:

@@ -157,6 +157,10 @@ def rewrap_data_keys(
             after_batch(result.batches)
         for row in rows:
             session.expunge(row)
+    from app.auth.two_factor import reseal_secrets
+
+    resealed, unreadable = reseal_secrets(session, keyring)  # the TOTP secrets, under the same master key
+    commit()
     append_event(
         session,
         actor,
@@ -167,6 +171,8 @@ def rewrap_data_keys(
             "to_version": keyring.current_version,
             "rewrapped": result.rewrapped,
             "failed": len(result.failures),
+            "totp_resealed": resealed,
+            "totp_unreadable": len(unreadable),
         },
     )
     commit()

@@ -2,15 +2,14 @@
 a class session (code and QR code), following it live, closing it."""
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from markupsafe import Markup
 from sqlalchemy import select
 
 from app.db import db
+from app.qr import qr_svg
 from app.security import current_actor, get_visible_or_404, roles
 from app.ui import local_today
 from app.vault import get_vault, keyring
@@ -208,19 +207,6 @@ def _session_or_404(session_id: int) -> ClassSession:
     return get_visible_or_404(db.session, _user(), ClassSession, session_id)
 
 
-def _qr_svg(data: str) -> Markup:
-    import qrcode
-    import qrcode.image.svg
-
-    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
-    buf = io.BytesIO()
-    img.save(buf)
-    svg = buf.getvalue().decode("utf-8")
-    if svg.startswith("<?xml"):
-        svg = svg[svg.index("?>") + 2:]
-    return Markup(svg)
-
-
 def entrance_url(code: str) -> str:
     base = request.host_url.rstrip("/")  # the address the classroom already reaches this server by
     return f"{base}{url_for('student_entry.start', code=code)}"
@@ -240,7 +226,7 @@ def session_page(session_id: int):
     by_id = {s.id: s for s in students}
     url = entrance_url(cs.code)
     return render_template(
-        "screenings/session.html", cs=cs, info=info, students=by_id, names=names, url=url, qr=_qr_svg(url),
+        "screenings/session.html", cs=cs, info=info, students=by_id, names=names, url=url, qr=qr_svg(url),
         open=session_is_open(cs), status_labels=STATUS_LABELS, instrument_name=instrument_name,
         instruments=self_instruments_for(cs.campaign, cs.school_class.grade),
         crisis_students={c["student"] for c in info["crises"] if not c["acknowledged"]},

@@ -1,8 +1,9 @@
 """Browser tests: the real app on a demo-seeded SQLite file, served on 127.0.0.1, driven by the system Chromium.
 
 Fixtures: `live_server` (session: `.url`, `.app`, `.session()`), `browser` (session), `page` (function: a new
-context at 1366x768, zh-CN). Helpers: `login_as(page, live_server, username, password)` and `shot(page, name)`
-(PNG in tests/artifacts/, git-ignored). A missing /usr/bin/chromium FAILS the tests: `.ci/run` installs it.
+context at 1366x768, zh-CN), `two_factor_on` (two-factor sign-in for one test). Helpers: `login_as(page,
+live_server, username, password, totp_secret=None, code=None)` and `shot(page, name)` (PNG in tests/artifacts/,
+git-ignored). A missing /usr/bin/chromium FAILS the tests: `.ci/run` installs it.
 """
 from __future__ import annotations
 
@@ -113,14 +114,43 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def login_as(page: Any, live_server: LiveServer, username: str, password: str = DEMO_PASSWORD) -> None:
-    """Sign in through the real login form and wait for the page after the redirect."""
+def login_as(page: Any, live_server: LiveServer, username: str, password: str = DEMO_PASSWORD,
+             totp_secret: str | None = None, code: str | None = None) -> None:
+    """Sign in through the real login form and wait for the page after the redirect. With two factors on
+    (`two_factor_on`), give the user's `totp_secret` (the code of the current step is computed with pyotp on
+    models.clock, as the server reads it) or a `code` (a recovery code) for the second step."""
     page.goto(f"{live_server.url}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     with page.expect_navigation():
         page.click("main form button[type=submit]")
+    if totp_secret is not None or code is not None:
+        assert "/login/second-factor" in page.url, f"no second step for {username}: on {page.url}"
+        page.fill("input[name=code]", code or totp_now(totp_secret or ""))
+        with page.expect_navigation():
+            page.click("main form button[type=submit]")
     assert "/login" not in page.url, f"login of {username} failed: still on {page.url}"
+
+
+def totp_now(secret: str) -> str:
+    """What an authenticator app shows now (models.clock: the live server runs in this process)."""
+    import pyotp
+
+    from models import clock
+
+    return pyotp.TOTP(secret).at(clock.timestamp())
+
+
+@pytest.fixture
+def two_factor_on(live_server: LiveServer) -> Iterator[LiveServer]:
+    """The live server with two-factor sign-in on for this test (the demo server runs password-only, like
+    `make run`); off again afterwards."""
+    saved = live_server.app.config["TWO_FACTOR"]
+    live_server.app.config["TWO_FACTOR"] = "on"
+    try:
+        yield live_server
+    finally:
+        live_server.app.config["TWO_FACTOR"] = saved
 
 
 def shot(page: Any, name: str, full_page: bool = True) -> Path:

@@ -139,3 +139,34 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, factory):
         if response.status_code != 400:
             failures.append(f"POST {url} as {role or 'anonymous'} without CSRF: {response.status_code}, expected 400")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("stage", ["enrol", "verify"])
+def test_a_half_signed_in_session_is_sent_to_login_from_every_non_public_route(two_factor_app, factory, stage):
+    """Two factors on: after the right password, before the second factor (enrolment or code), the session is
+    no sign-in at all: every non-public route answers as to an anonymous visitor."""
+    from app.auth import two_factor
+
+    app = two_factor_app
+    user = factory.user("admin")
+    if stage == "verify":
+        with app.app_context():
+            two_factor.begin_enrolment(factory.session, app.extensions["xinmiao_keyring"], user)
+            user.totp_enrolled_at = user.created_at
+            factory.session.flush()
+    client = app.test_client()
+    response = client.post("/login", data={"username": user.username, "password": factory.PASSWORD,
+                                           "csrf_token": csrf_token(client)})
+    assert response.headers["Location"] == ("/login/enrol" if stage == "enrol" else "/login/second-factor")
+    failures = []
+    for rule in _rules(app):
+        is_public, allowed = view_access(app.view_functions[rule.endpoint])
+        if is_public or not allowed:
+            continue
+        method, url = _method(rule), _bogus_url(app, rule)
+        response = _request(client, method, url)
+        if not _is_login_redirect(response):
+            failures.append(f"{method} {url}: {response.status_code}, expected a redirect to /login")
+    assert not failures, "\n".join(failures)
+    with client.session_transaction() as sess:
+        assert "_user_id" not in sess  # Flask-Login never saw the user
