@@ -55,9 +55,10 @@ def _second_factor_locked() -> Response:
     return redirect(url_for("auth.login"))
 
 
-def _pending_target(mark: dict[str, object]) -> str:
+def _pending_next(mark: dict[str, object]) -> str | None:
+    """The `next` the password step kept in the pending mark (checked by safe_next where it is used)."""
     target = mark.get("next")
-    return safe_next(target if isinstance(target, str) else None, url_for("main.home"))
+    return target if isinstance(target, str) else None
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
@@ -75,7 +76,7 @@ def second_factor():
         if outcome.locked:
             return _second_factor_locked()
         if outcome.user is not None:
-            target = _pending_target(mark)
+            target = safe_next(_pending_next(mark), url_for("main.home"))
             service.start_session(user, outcome.factor)
             if outcome.factor == "recovery":
                 flash(_("You signed in with a recovery code; it cannot be used again. %(n)s are left.",
@@ -101,7 +102,7 @@ def enrol():
         if outcome.locked:
             return _second_factor_locked()
         if outcome.user is not None:
-            target = _pending_target(mark)
+            target = safe_next(_pending_next(mark), url_for("main.home"))
             service.start_session(user, outcome.factor)
             return render_template("auth/recovery_codes.html", codes=outcome.recovery_codes, target=target)
         flash(_("Wrong code. Check that the app shows the code of this account, and try the current one."),
