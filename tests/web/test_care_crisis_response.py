@@ -2,6 +2,8 @@
 can be closed or lowered, the safety plan (sealed, printable), and what the head teacher never sees."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -220,3 +222,67 @@ def test_a_level_two_warning_has_no_assessment_route(client, factory, db_session
     assert client.get(f"/warnings/{warning.uid}/assessment").status_code == 404
     assert db_session.scalar(select(Warning.id).where(Warning.id == warning.id)) is not None
     assert db_session.scalar(select(CareCase.id).where(CareCase.student_id == student.id)) is None
+
+
+def _signed_in(app, user):  # type: ignore[no-untyped-def]
+    """A new client signed in at the clock's current time (a moved clock may have ended the old session)."""
+    client = app.test_client()
+    login(client, user.username)
+    return client
+
+
+def _worklist_kinds(client):  # type: ignore[no-untyped-def]
+    """(section, kind) of every worklist row, read from the rows' data-kind cells."""
+    import re
+
+    html = client.get("/care/worklist").get_data(as_text=True)
+    out = []
+    for section in ("crisis", "overdue", "today", "week"):
+        start = html.find(f'data-testid="worklist-{section}"')
+        if start < 0:
+            continue
+        end = html.find("</section>", start)
+        out += [(section, k) for k in re.findall(r'data-kind="([a-z_]+)"', html[start:end])]
+    return out
+
+
+def test_the_worklist_lists_the_assessment_the_referral_and_the_plan_review_when_due(app, factory, db_session, keyring,
+                                                                                      moved_clock):
+    moved_clock(datetime(2026, 11, 16, 2, 0, tzinfo=UTC))  # Monday 10:00 in Shanghai
+    case, warning, _, counselor, _ = _l1_case(factory, db_session, keyring)
+    client = _signed_in(app, counselor)
+    assert ("today", "assessment") in _worklist_kinds(client)
+    moved_clock(datetime(2026, 11, 17, 2, 0, tzinfo=UTC))  # the next day: the assessment is overdue
+    client = _signed_in(app, counselor)
+    assert ("overdue", "assessment") in _worklist_kinds(client)
+    assert _assess(client, warning, "further_evaluation").status_code == 302
+    kinds = _worklist_kinds(client)
+    assert not any(k == "assessment" for _, k in kinds) and ("week", "referral_due") in kinds  # due 20 Nov
+    assert _plan(client, case, review_on="2026-11-19").status_code == 302
+    assert ("week", "safety_plan_review") in _worklist_kinds(client)
+    assert _entry(client, case, "referral", destination="区精神卫生中心").status_code == 302
+    moved_clock(datetime(2026, 11, 21, 2, 0, tzinfo=UTC))
+    client = _signed_in(app, counselor)
+    kinds = _worklist_kinds(client)
+    assert ("overdue", "safety_plan_review") in kinds and not any(k == "referral_due" for _, k in kinds)
+
+
+def test_the_referral_is_overdue_after_the_configured_days(app, factory, db_session, keyring, moved_clock):
+    moved_clock(datetime(2026, 11, 16, 2, 0, tzinfo=UTC))
+    case, warning, _, counselor, _ = _l1_case(factory, db_session, keyring)
+    client = _signed_in(app, counselor)
+    _assess(client, warning, "further_evaluation")
+    moved_clock(datetime(2026, 11, 16 + crisis.REFERRAL_DAYS + 1, 2, 0, tzinfo=UTC))
+    client = _signed_in(app, counselor)
+    assert ("overdue", "referral_due") in _worklist_kinds(client)
+
+
+def test_crisis_routes_answer_404_to_another_schools_counselor(app, factory, db_session, keyring):
+    case, warning, _, counselor, _ = _l1_case(factory, db_session, keyring)
+    other = app.test_client()
+    login(other, factory.counselor(factory.school()).username)
+    for url in (f"/warnings/{warning.uid}/assessment", f"/cases/{case.uid}/safety-plan",
+                f"/cases/{case.uid}/safety-plan/print"):
+        assert other.get(url).status_code == 404, url
+    assert post(other, f"/warnings/{warning.uid}/assessment", {"outcome": "imminent"}).status_code == 404
+    assert post(other, f"/cases/{case.uid}/safety-plan", {"warning_signs": "x"}).status_code == 404
