@@ -199,13 +199,14 @@ def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -
 
     out: list[WorkItem] = []
     assessed = exists().where(SafetyAssessment.warning_id == Warning.id)
-    rows = db.execute(
+    unassessed = db.execute(
         select(Warning.uid, Warning.student_id, Warning.created_at)
         .where(Warning.school_id.in_(school_ids), Warning.status == "confirmed", Warning.confirmed_level == "L1",
                Warning.acknowledged_at.is_not(None), ~assessed)
         .order_by(Warning.created_at).limit(SOURCE_LIMIT)
     ).all()
-    out += [WorkItem("assessment", sid, _local_date(created, tz), created, "", "L1", uid) for uid, sid, created in rows]
+    out += [WorkItem("assessment", sid, _local_date(created, tz), created, "", "L1", uid)
+            for uid, sid, created in unassessed]
 
     latest = (
         select(SafetyAssessment.warning_id, func.max(SafetyAssessment.id).label("aid"))
@@ -236,7 +237,7 @@ def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -
             if due <= week_end:
                 out.append(WorkItem("referral_due", sid, due, assessed_at, "", "L1", uid))
 
-    rows = db.execute(
+    plans = db.execute(
         select(CareCase.uid, SafetyPlan.student_id, SafetyPlan.review_on, SafetyPlan.created_at)
         .join(CareCase, CareCase.id == SafetyPlan.case_id)
         .where(CareCase.school_id.in_(school_ids), CareCase.status.in_(ACTIVE_CASE_STATUSES),
@@ -244,7 +245,7 @@ def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -
         .limit(SOURCE_LIMIT)
     ).all()
     out += [WorkItem("safety_plan_review", sid, review_on, created, "", None, uid)
-            for uid, sid, review_on, created in rows]
+            for uid, sid, review_on, created in plans if review_on is not None]
     return out
 
 
