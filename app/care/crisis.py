@@ -73,9 +73,10 @@ def is_level_one(warning: Warning) -> bool:
 # -- writes -------------------------------------------------------------------------------------------------------
 def record_assessment(
     db: Session, actor: Actor, vault: Vault, warning: Warning, answers: dict[str, dict[str, str]], outcome: str,
-    reason: str | None,
+    reason: str | None, *, at: datetime | None = None,
 ) -> SafetyAssessment:
-    """Record a brief suicide safety assessment of a level-1 warning. `answers`: question -> {answer, note}."""
+    """Record a brief suicide safety assessment of a level-1 warning. `answers`: question -> {answer, note}.
+    `at` (default now) is given for historical loads (the demo's story)."""
     if actor.role not in ("counselor", "system"):
         raise CareError("Only a counselor records a safety assessment.")
     if not is_level_one(warning):
@@ -94,7 +95,7 @@ def record_assessment(
     case = _case_of(db, warning)
     row = SafetyAssessment(
         student_id=warning.student_id, warning_id=warning.id, case_id=case.id if case else None,
-        counselor_id=actor.user_id, assessed_at=clock.now(), outcome=outcome,
+        counselor_id=actor.user_id, assessed_at=at or clock.now(), outcome=outcome,
     )
     row.ensure_uid()
     vault.seal_into(row, "answers", clean, student=warning.student)
@@ -108,8 +109,10 @@ def record_assessment(
 
 def save_safety_plan(
     db: Session, actor: Actor, vault: Vault, case: CareCase, steps: dict[str, str], review_on: date | None,
+    *, at: datetime | None = None,
 ) -> SafetyPlan:
-    """Create or update the case's safety plan (six Stanley-Brown steps, each sealed) and its review date."""
+    """Create or update the case's safety plan (six Stanley-Brown steps, each sealed) and its review date.
+    `at` (default now) is given for historical loads (the demo's story)."""
     if actor.role not in ("counselor", "system"):
         raise CareError("Only a counselor writes a safety plan.")
     if case.status == "closed":
@@ -125,14 +128,14 @@ def save_safety_plan(
     created = plan is None
     if plan is None:
         plan = SafetyPlan(student_id=case.student_id, case_id=case.id, warning_id=case.warning_id,
-                          created_by_id=actor.user_id, created_at=clock.now(), status="active")
+                          created_by_id=actor.user_id, created_at=at or clock.now(), status="active")
         plan.ensure_uid()
         db.add(plan)
     for step, text in clean.items():
         vault.seal_into(plan, step, text or None, student=case.student)
     plan.review_on = review_on
     plan.status = "active"
-    plan.updated_at = clock.now()
+    plan.updated_at = at or clock.now()
     db.flush()
     append_event(db, actor, "crisis.safety_plan_saved", student_public_id=case.student.public_id,
                  target=f"safety_plan:{plan.uid}", detail={"created": created, "review_on": review_on.isoformat()})
