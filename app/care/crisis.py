@@ -192,6 +192,13 @@ class CrisisResponse:
         return [s.key for s in self.steps if not s.done]
 
     @property
+    def missing_to_lower(self) -> list[str]:
+        """What lowering the level still needs: no current risk may be lowered with a reason instead of a plan."""
+        if self.outcome == "no_current_risk":
+            return [m for m in self.missing if m != "safety_plan"]
+        return self.missing
+
+    @property
     def outcome(self) -> str | None:
         return self.assessment.outcome if self.assessment else None
 
@@ -247,9 +254,6 @@ def check_can_lower(db: Session, warning: Warning) -> None:
     """A level-1 warning is lowered or dismissed only after its assessment; an imminent risk only once the guardian
     and the emergency referral are recorded, a further evaluation once the referral and the safety plan are. A no
     current risk outcome may be lowered with the reason the confirm form asks for (the documented reason)."""
-    response = response_for(db, warning)
-    missing = response.missing
-    if response.outcome == "no_current_risk":
-        missing = [m for m in missing if m != "safety_plan"]
+    missing = response_for(db, warning).missing_to_lower
     if missing:
         raise CrisisStepsMissing("lowered", missing)
