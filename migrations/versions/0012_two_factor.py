@@ -1,7 +1,7 @@
 """two-factor sign-in: users' sealed TOTP secret, its enrolment and last step; single-use recovery codes
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 16:45:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import models.base
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
