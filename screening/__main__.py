@@ -6,7 +6,9 @@
 
 Answers are given in item order, ``-`` for an unanswered item, yes/no as 1/0 (``phqa``: items 1–9, then past-year
 low mood, difficulty, past-month serious thoughts, ever attempted). ``score`` prints one JSON object: the Result
-keys plus ``suggested_level`` and ``level_reasons``. Bad input exits with status 2 and a message naming the item.
+keys plus ``suggested_level`` and ``level_reasons``. Exit status: 0 for a scored form; 3 for a form that could
+not be scored (incomplete, void: the JSON is still printed, with its warning level and the reason); 2 for bad
+input (a message naming the item, an unknown instrument or an unknown care group naming the valid codes).
 The policy is the file given with ``--policy``, by default the repository's ``config/warning_policy.yaml`` as
 seen from the current directory (run it from the repository); the engine itself knows no default.
 """
@@ -33,6 +35,8 @@ def _parse_answer(token: str, item: int) -> int | None:
         raise AnswerError(item, f"item {item}: {token!r} is not a number (use - for an unanswered item)") from None
 
 
+EXIT_BAD_INPUT = 2
+EXIT_NOT_SCORED = 3
 DEFAULT_POLICY = "config/warning_policy.yaml"  # relative to the current directory: the repository's file
 
 
@@ -88,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     json.dump(out, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+    if not out["valid"]:
+        print(f"warning: {args.instrument}: the form could not be scored ({out['reason']}); "
+              f"suggested level {out['suggested_level']}", file=sys.stderr)
+        return EXIT_NOT_SCORED
     return 0
 
 

@@ -21,9 +21,9 @@ def fill(n: int, total: int, top: int, skip: tuple[int, ...] = (), only: tuple[i
     return answers
 
 
-def test_all_eight_instruments_are_shipped_with_their_item_counts():
+def test_all_nine_instruments_are_shipped_with_their_item_counts():
     counts = {inst.id: len(inst.items) for inst in list_instruments()}
-    assert counts == {"cesdc": 20, "gad7": 7, "k6": 6, "phq9": 9, "phqa": 13, "psc17": 17, "scared41": 41,
+    assert counts == {"asq": 5, "cesdc": 20, "gad7": 7, "k6": 6, "phq9": 9, "phqa": 13, "psc17": 17, "scared41": 41,
                       "scared5": 5}
 
 
