@@ -49,6 +49,19 @@ def answer_error_text(exc: ScreeningError) -> str:
     return str(exc)
 
 
+def grade_refusal_text(instrument_id: str, grade: int) -> str | None:
+    """None when the instrument is validated for `grade`; else the reason, in the reader's language, naming the
+    instrument, its grades and its ages (the definition's `grades`, from its validated ages)."""
+    from flask_babel import gettext as _
+
+    inst = get_instrument(instrument_id)
+    if inst.grade_allowed(grade):
+        return None
+    ages = f"{inst.age_min}–{inst.age_max}" if inst.age_max is not None else f"{inst.age_min}+"
+    return _("%(name)s is validated for grades %(lo)s–%(hi)s (ages %(ages)s), not grade %(grade)s.",
+             name=inst.short_name, lo=inst.grade_min, hi=inst.grade_max, ages=ages, grade=grade)
+
+
 def local_today(tz: str | None = None) -> date:
     return clock.today(tz)
 
