@@ -13,6 +13,7 @@ split, its parts would pass the same partial state between them.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -116,13 +117,25 @@ def _items_en(numbers: Sequence[int]) -> str:
     return ", ".join(str(n) for n in numbers)
 
 
+def check_settings(inst: Instrument, overrides: Mapping[str, Any]) -> dict[str, float]:
+    """Overrides of an instrument's settings (cut-offs), checked: each names a setting of the definition and is a
+    finite number ≥ 0 (a NaN would make every comparison false: a silent "negative"). ValueError naming the
+    instrument, the setting and the value otherwise."""
+    out: dict[str, float] = {}
+    for name, value in overrides.items():
+        if name not in inst.setting_defaults:
+            known = ", ".join(sorted(inst.setting_defaults)) or "none"
+            raise ValueError(f"{inst.id}.{name}: {inst.id} has no setting {name!r} (settings: {known})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{inst.id}.{name}: {value!r} is not a finite number ≥ 0")
+        out[name] = value
+    return out
+
+
 def _resolve_settings(inst: Instrument, overrides: Mapping[str, float] | None) -> Mapping[str, float]:
     if not overrides:
         return inst.setting_defaults
-    unknown = set(overrides) - set(inst.setting_defaults)
-    if unknown:
-        raise ValueError(f"{inst.id} has no setting(s) {', '.join(sorted(unknown))}")
-    return {**inst.setting_defaults, **overrides}
+    return {**inst.setting_defaults, **check_settings(inst, overrides)}
 
 
 def _normalise(inst: Instrument, answers: Sequence[Any]) -> list[int | None]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import signals
-from app.policies import warning_policy
+from app.policies import instrument_settings, warning_policy
 from models import Actor, Campaign, ClassSession, Screening, Student, Warning, clock
 from models.vault import Vault
 from screening import AnswerError, UnknownInstrument, get_instrument, score, suggest_level
@@ -122,9 +122,12 @@ def record_screening(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     clean = check_answers(instrument_id, answers)
-    result = score(instrument_id, clean)
+    result = score(instrument_id, clean, instrument_settings(instrument_id))
     policy = warning_policy()
-    level, reasons = suggest_level([result], student.care_groups, policy)
+    # every stored group was checked against the policy when it was entered (roster, import); a group the district
+    # has since removed from its policy no longer raises a level, by the district's choice
+    groups = [g for g in student.care_groups if g in policy.care_groups]
+    level, reasons = suggest_level([result], groups, policy)
     screening = Screening.from_result(
         result,
         student,
