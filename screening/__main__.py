@@ -41,9 +41,9 @@ DEFAULT_POLICY = "config/warning_policy.yaml"  # relative to the current directo
 
 
 def result_json(instrument_id: str, answers: Sequence[int | None], groups: Sequence[str] = (),
-                policy_path: str = DEFAULT_POLICY) -> dict[str, Any]:
+                policy_path: str = DEFAULT_POLICY, grade: int | None = None, sex: str | None = None) -> dict[str, Any]:
     """What `score` prints, as a dict (the CLI and the tests share this)."""
-    result = score(instrument_id, answers)
+    result = score(instrument_id, answers, grade=grade, sex=sex)
     level, reasons = suggest_level([result], groups, load_policy(policy_path))
     out = result.to_dict()
     out["suggested_level"] = level
@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_score.add_argument("answers", nargs="*", help="answers in item order; - for unanswered")
     p_score.add_argument("--groups", default="", help="care groups, comma-separated (e.g. left_behind,migrant)")
     p_score.add_argument("--policy", default=DEFAULT_POLICY, help=f"warning policy file (default {DEFAULT_POLICY})")
+    p_score.add_argument("--grade", type=int, help="the student's grade (norm-referenced instruments)")
+    p_score.add_argument("--sex", choices=("male", "female"), help="the student's sex (norm-referenced instruments)")
     args = parser.parse_args(argv)
     use_instrument_dirs(args.instruments)
 
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_instrument(args.instrument)
         answers = [_parse_answer(tok, i) for i, tok in enumerate(args.answers, start=1)]
         groups = [g.strip() for g in args.groups.split(",") if g.strip()]
-        out = result_json(args.instrument, answers, groups, args.policy)
+        out = result_json(args.instrument, answers, groups, args.policy, args.grade, args.sex)
     except AnswerError as exc:
         print(f"error: {args.instrument}: {exc}", file=sys.stderr)
         return 2

@@ -161,7 +161,7 @@ class NormGroup:
 
 @dataclass(frozen=True, slots=True)
 class NormTable:
-    """Raw -> standard score by grade band and sex; cut-offs on the standard score say `on: standard`."""
+    """Raw -> standard score by grade band and sex; cut-offs on the standard score say `compare: standard`."""
 
     name: str
     source: str
@@ -506,7 +506,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         return tuple(values)
 
     def condition(d: Any, where: str) -> Condition:
-        c.unknown_keys(d, {"op", "value", "setting", "stat", "item_value", "source", "on"}, where)
+        c.unknown_keys(d, {"op", "value", "setting", "stat", "item_value", "source", "compare"}, where)
         op = c.get(d, "op", where, str, required=False, default=">=")
         if op not in OPS:
             raise c.fail(f"{where}.op", f"must be one of {', '.join(OPS)}")
@@ -522,9 +522,9 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         if setting is not None and setting not in settings:
             raise c.fail(f"{where}.setting", f"no setting named {setting!r}")
         item_value = c.get(d, "item_value", where, int, stat == "items_at_least")
-        on = c.get(d, "on", where, str, False, "raw")
+        on = c.get(d, "compare", where, str, False, "raw")  # not "on": YAML 1.1 reads a bare `on` as true
         if on not in ("raw", "standard"):
-            raise c.fail(f"{where}.on", "must be raw or standard")
+            raise c.fail(f"{where}.compare", "must be raw or standard")
         if value is not None:  # a literal number in the file: its source stands beside it (a setting has its own)
             cutoffs.append(Threshold(where, value, source_of(d, where)))
         return Condition(op=op, value=value, setting=setting, stat=stat, item_value=item_value, on=on)
@@ -599,7 +599,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
             cutoffs.append(Threshold(f"{where}.norms", None, result.norms.source))
         for cond in result.positive:
             if cond.on == "standard" and result.norms is None:
-                raise c.fail(f"{where}.positive", "on: standard needs a norm table (norms)")
+                raise c.fail(f"{where}.positive", "compare: standard needs a norm table (norms)")
         return result
 
     # subscales first (a total may be built from them)
@@ -650,7 +650,8 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
     sc = c.get(data, "symptom_count", "", Mapping, required=False)
     if sc is not None:
         where = "symptom_count"
-        c.unknown_keys(sc, {"thresholds", "core", "core_min", "count_min", "syndrome", "zh", "en"}, where)
+        c.unknown_keys(sc, {"thresholds", "core", "core_min", "count_min", "syndrome", "zh", "en", "source"}, where)
+        cutoffs.append(Threshold(where, None, source_of(sc, where)))
         th = c.get(sc, "thresholds", where, Mapping)
         thresholds = []
         for key, minimum in th.items():

@@ -25,6 +25,7 @@ from models.vault import Vault
 from screening import AnswerError, UnknownInstrument, get_instrument, score, suggest_level
 
 MODES = ("self", "paper", "import")
+SEX_OF_GENDER = {"M": "male", "F": "female"}
 
 
 class ScreeningError(ValueError):
@@ -122,7 +123,9 @@ def record_screening(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     clean = check_answers(instrument_id, answers)
-    result = score(instrument_id, clean, instrument_settings(instrument_id))
+    # grade and sex choose the norm group of a norm-referenced (licensed) instrument; others ignore them
+    result = score(instrument_id, clean, instrument_settings(instrument_id), grade=student.grade,
+                   sex=SEX_OF_GENDER.get(student.gender or ""))
     policy = warning_policy()
     # every stored group was checked against the policy when it was entered (roster, import); a group the district
     # has since removed from its policy no longer raises a level, by the district's choice
