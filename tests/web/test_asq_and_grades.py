@@ -160,3 +160,43 @@ def test_paper_entry_shows_the_note_of_a_conditional_question(client, factory, d
     html = client.get(f"/screenings/enter/{student.public_id}", query_string={"instrument": "asq"}).get_data(
         as_text=True)
     assert 'data-testid="ask-note-5"' in html and "未问此题时请留空" in html
+
+
+def test_the_head_teacher_sees_an_acute_asq_student_only_as_a_tier_with_guidance(client, app, factory, db_session,
+                                                                                  keyring):
+    from tests.web.test_care_class_list import CLOSE, FORBIDDEN, _visible
+
+    setup = build(factory, db_session, grade=5, rules=ASQ_RULES)
+    enter(client, setup)
+    assert post(client, "/s/q", answers_form([1, 2, 0, 0, 1], "asq")).status_code == 302  # acute, with a refusal
+    s = _screening(db_session, setup.students[0])
+    assert s.suggested_level == "L1" and "acute" in s.flags
+    # the head teacher's list shows what a counselor confirmed
+    from app.care import warning_lifecycle
+    from tests.integration.care_support import actor_vault
+
+    warning = db_session.scalars(select(Warning).where(Warning.screening_id == s.id)).one()
+    actor, vault = actor_vault(db_session, keyring, setup.counselor)
+    warning_lifecycle.confirm_level(db_session, actor, vault, warning, "L1", "约谈确认")
+    teacher = factory.head_teacher(setup.klass)
+    c = app.test_client()
+    login(c, teacher.username)
+    html = c.get("/care/class").get_data(as_text=True)
+    assert "重点关注" in html and CLOSE in html
+    page = _visible(c.get(f"/care/class/students/{setup.students[0].public_id}").get_data(as_text=True))
+    for text in (_visible(html), page):
+        for word in FORBIDDEN + ("ASQ", "自杀", "急性", "拒绝回答", "acute", "NOW", "badge-now", "row-now"):
+            assert word not in text, word
+
+
+def test_the_grade_refusal_is_explained_in_english_too(app):
+    from app.screenings.recording import grade_refusal_text
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        from flask_babel import force_locale
+
+        with force_locale("en"):
+            assert grade_refusal_text("phq9", 1) == "PHQ-9 is validated for grades 7–9 (ages 13+), not grade 1."
+        with force_locale("zh"):
+            assert grade_refusal_text("phq9", 1) == "PHQ-9 只适用于7–9年级（验证年龄 13+ 岁），不能用于1年级。"
+        assert grade_refusal_text("phq9", 7) is None and grade_refusal_text("asq", 4) is None
