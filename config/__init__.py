@@ -96,6 +96,8 @@ class BaseConfig:
 
     # The district's policies (app/policies.py loads them once per app; the engine is passed them).
     WARNING_POLICY_FILE: str = _env("XINMIAO_WARNING_POLICY", str(CONFIG_DIR / "warning_policy.yaml"))
+    # Cut-off overrides per instrument, JSON: {"gad7": {"positive_cutoff": 7}} (checked at start: app/policies.py)
+    INSTRUMENT_SETTINGS: str = _env("XINMIAO_INSTRUMENT_SETTINGS", "")
     INSTRUMENT_DIRS: tuple[str, ...] = tuple(
         p.strip() for p in (_env("XINMIAO_INSTRUMENT_DIRS") or "").split(os.pathsep) if p.strip()
     )

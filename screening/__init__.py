@@ -11,14 +11,14 @@ caller says where the policy and any extra instrument directories are (the app: 
     'care'
 """
 from .definition import Band, Instrument, Item, load_definition
-from .errors import AnswerError, DefinitionError, UnknownInstrument
+from .errors import AnswerError, DefinitionError, UnknownCareGroup, UnknownInstrument
 from .registry import get_instrument, list_instruments, load_directory, reload_instruments, use_instrument_dirs
 from .scoring import Result, SubscaleResult, score
 from .warning import LEVELS, RANK, CareGroup, LevelInfo, Policy, load_policy, policy_from_dict, suggest_level
 
 __all__ = [
     "LEVELS", "RANK", "AnswerError", "Band", "CareGroup", "DefinitionError", "Instrument", "Item", "LevelInfo",
-    "Policy", "Result", "SubscaleResult", "UnknownInstrument", "get_instrument", "list_instruments",
+    "Policy", "Result", "SubscaleResult", "UnknownCareGroup", "UnknownInstrument", "get_instrument", "list_instruments",
     "load_definition", "load_directory", "load_policy", "policy_from_dict", "reload_instruments", "score",
     "suggest_level", "use_instrument_dirs",
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,27 @@ TextCache = dict[tuple[Any, ...], dict[str, str]]  # explanation lines by (rule,
 
 
 @dataclass(frozen=True, slots=True)
+class AskIf:
+    """An item asked only when any of `items` was answered with one of `answers` (ASQ question 5)."""
+
+    items: tuple[int, ...]
+    answers: tuple[int, ...]
+    note: Text  # shown beside the item when a page cannot hide it (no JavaScript)
+
+    def met(self, answers: Sequence[Any]) -> bool:
+        return any(answers[n - 1] in self.answers for n in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A number the definition compares a score with, where it stands in the file, and its stated source."""
+
+    where: str
+    value: float | None
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     number: int
     text: Text
@@ -41,6 +62,8 @@ class Item:
     reverse: bool = False
     scored: bool = True
     key: str | None = None
+    ask_if: AskIf | None = None  # a conditional item: asked only when an earlier answer calls for it
+    refusal_values: tuple[int, ...] = ()  # answer values that mean "declined to answer" (ASQ)
 
     @property
     def values(self) -> tuple[int, ...]:
@@ -75,6 +98,7 @@ class Condition:
     setting: str | None = None
     stat: str = "score"
     item_value: int | None = None  # for stat == items_at_least: count items scoring >= item_value
+    on: str = "raw"  # "raw" score, or "standard": the score looked up in the scale's norm table
 
     def threshold(self, settings: Mapping[str, float]) -> float:
         if self.setting is not None:
@@ -98,6 +122,7 @@ class Setting:
     default: float
     label: Text
     note: str | None = None
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -121,9 +146,38 @@ class Scale:
     covers_all: bool = False  # idx is every item in order: the scorer can use the answer list as it is
     text_cache: TextCache = field(default_factory=dict)  # explanation lines, filled by the scorer
     getter: Any = None  # operator.itemgetter over idx (C speed), set when the scale has two or more items
+    norms: NormTable | None = None  # raw -> standard score by grade band and sex (licensed Chinese-norm forms)
 
     def band_for(self, score: int | None) -> Band | None:
         return None if score is None else self.band_by_score.get(score)
+
+
+@dataclass(frozen=True, slots=True)
+class NormGroup:
+    grades: tuple[int, int]
+    sex: str  # "male", "female" or "any"
+    table: dict[int, int]  # raw score -> standard score
+
+
+@dataclass(frozen=True, slots=True)
+class NormTable:
+    """Raw -> standard score by grade band and sex; cut-offs on the standard score say `compare: standard`."""
+
+    name: str
+    source: str
+    groups: tuple[NormGroup, ...]
+
+    def group_for(self, grade: int | None, sex: str | None) -> NormGroup | None:
+        if grade is None:
+            return None
+        for g in self.groups:
+            if g.grades[0] <= grade <= g.grades[1] and g.sex in (sex, "any"):
+                return g
+        return None
+
+    def standard(self, raw: int, grade: int | None, sex: str | None) -> int | None:
+        g = self.group_for(grade, sex)
+        return None if g is None else g.table.get(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +185,7 @@ class Critical:
     item: int
     condition: Condition
     label: Text
+    acute: bool = False  # fired: the "now" flag (ASQ question 5): above every other row of the worklist
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +229,16 @@ class Instrument:
     symptom_count: SymptomCount | None
     notes: tuple[Text, ...] = ()
     path: str | None = None
+    grade_min: int = 1  # the school grades (1–9) the instrument may be given to: its validated ages, see grades_basis
+    grade_max: int = 9
+    grades_basis: str = ""
+    age_source: str = ""
+    thresholds: tuple[Threshold, ...] = ()  # every cut-off of the file with its source (tests require one)
     # compiled plan (filled by _compile)
     value_maps: tuple[dict[Any, int | None], ...] = ()
     setting_defaults: dict[str, float] = field(default_factory=dict)
     reverse_items: tuple[int, ...] = ()
+    conditional: bool = False  # some item has an ask_if condition
     text_cache: TextCache = field(default_factory=dict)  # explanation lines, filled by the scorer
 
     @property
@@ -187,6 +248,32 @@ class Instrument:
     @property
     def item_count(self) -> int:
         return len(self.items)
+
+    @property
+    def is_screen(self) -> bool:
+        """A screen without a score (ASQ): positive means a critical answer; there is no total or subscale."""
+        return self.total is None and not self.subscales
+
+    @property
+    def has_suicide_item(self) -> bool:
+        """Whether the form asks about suicide or self-harm: it has critical items (PHQ-9 item 9, ASQ)."""
+        return bool(self.critical)
+
+    def grade_allowed(self, grade: int) -> bool:
+        return self.grade_min <= grade <= self.grade_max
+
+    def grade_refusal(self, grade: int) -> dict[str, str] | None:
+        """None when `grade` is within the validated grades, else the reason in zh and en."""
+        if self.grade_allowed(grade):
+            return None
+        lo, hi = self.grade_min, self.grade_max
+        ages = f"{self.age_min}–{self.age_max}" if self.age_max is not None else f"{self.age_min}+"
+        return {"zh": f"{self.short_name} 只适用于{lo}–{hi}年级（验证年龄 {ages} 岁），不能用于{grade}年级",
+                "en": f"{self.short_name} is validated for grades {lo}–{hi} (ages {ages}), not grade {grade}"}
+
+    def asked(self, answers: Sequence[Any]) -> list[bool]:
+        """Per item, whether it is asked given the other answers (conditional items)."""
+        return [it.ask_if is None or it.ask_if.met(answers) for it in self.items]
 
     @property
     def scored_item_count(self) -> int:
@@ -220,10 +307,14 @@ class Instrument:
                     "options": [[v, dict(lbl)] for v, lbl in it.options],
                     "reverse": it.reverse,
                     "scored": it.scored,
+                    "ask_if": ({"items": list(it.ask_if.items), "answers": list(it.ask_if.answers)}
+                               if it.ask_if else None),
+                    "refusal_values": list(it.refusal_values),
                 }
                 for it in self.items
             ],
             "settings": {s.name: s.default for s in self.settings.values()},
+            "grades": [self.grade_min, self.grade_max],
         }
 
 
@@ -274,11 +365,15 @@ class _Checker:
 
 
 _TOP_KEYS = {
-    "id", "version", "name", "short_name", "audience", "age", "source", "licence", "instructions", "answer_sets",
-    "default_answer_set", "items", "settings", "total", "subscales", "critical", "validity", "short_forms",
-    "symptom_count", "notes",
+    "id", "version", "name", "short_name", "audience", "age", "grades", "source", "licence", "instructions",
+    "answer_sets", "default_answer_set", "items", "settings", "total", "subscales", "critical", "validity",
+    "short_forms", "symptom_count", "notes", "translation",
 }
-_SCALE_KEYS = {"name", "zh", "en", "short_name", "items", "subscales", "missing", "bands", "positive", "required"}
+_SCALE_KEYS = {"name", "zh", "en", "short_name", "items", "subscales", "missing", "bands", "bands_source", "positive",
+               "required", "norms"}
+SCHOOL_GRADES = (1, 9)
+# Chinese school ages: a pupil enters grade 1 at 6 (by 31 August), so grade g pupils turn g + 6 during the year.
+GRADE_AGE_OFFSET = 6
 
 
 def load_definition(source: str | Path | Mapping[str, Any]) -> Instrument:
@@ -310,27 +405,43 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
     if audience not in ("student", "parent", "teacher"):
         raise c.fail("audience", "must be student, parent or teacher")
     age = c.get(data, "age", "", Mapping)
+    c.unknown_keys(age, {"min", "max", "source"}, "age")
     age_min = c.get(age, "min", "age", int, required=False)
     age_max = c.get(age, "max", "age", int, required=False)
+    age_source = c.get(age, "source", "age", str, False, "")
+    grade_min, grade_max, grades_basis = _grades(c, data.get("grades"), age_min, age_max)
+    cutoffs: list[Threshold] = []
+
+    def source_of(d: Mapping[str, Any], where: str, key: str = "source") -> str | None:
+        value: str | None = c.get(d, key, where, str, False)
+        if value is not None and not value.strip():
+            raise c.fail(f"{where}.{key}", "must not be empty")
+        return value
     source = c.get(data, "source", "", str)
     licence = c.get(data, "licence", "", str)
+    c.get(data, "translation", "", str, False)  # e.g. "faithful, not the NIMH published version"
     instructions = c.text(c.get(data, "instructions", "", Mapping), "instructions")
     notes = tuple(c.text(n, f"notes[{i}]") for i, n in enumerate(c.get(data, "notes", "", list, False, [])))
 
     # answer sets
     answer_sets: dict[str, tuple[tuple[int, Text], ...]] = {}
+    refusal_sets: dict[str, tuple[int, ...]] = {}
     for set_name, options in c.get(data, "answer_sets", "", Mapping).items():
         where = f"answer_sets.{set_name}"
         if not isinstance(options, list) or not options:
             raise c.fail(where, "must be a non-empty list of {value, zh, en}")
         opts = []
+        refusals = []
         for j, opt in enumerate(options):
-            c.unknown_keys(opt, {"value", "zh", "en"}, f"{where}[{j}]")
+            c.unknown_keys(opt, {"value", "zh", "en", "refusal"}, f"{where}[{j}]")
             value = c.get(opt, "value", f"{where}[{j}]", int)
             opts.append((value, c.text(opt, f"{where}[{j}]")))
+            if c.get(opt, "refusal", f"{where}[{j}]", bool, False, False):
+                refusals.append(value)
         if len({v for v, _ in opts}) != len(opts):
             raise c.fail(where, "values must be distinct")
         answer_sets[set_name] = tuple(opts)
+        refusal_sets[set_name] = tuple(refusals)
     default_set = c.get(data, "default_answer_set", "", str, required=False)
     if default_set is not None and default_set not in answer_sets:
         raise c.fail("default_answer_set", f"no answer set named {default_set!r}")
@@ -342,7 +453,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         raise c.fail("items", "must not be empty")
     for i, it in enumerate(raw_items):
         where = f"items[{i}]"
-        c.unknown_keys(it, {"number", "zh", "en", "answers", "reverse", "scored", "key"}, where)
+        c.unknown_keys(it, {"number", "zh", "en", "answers", "reverse", "scored", "key", "ask_if"}, where)
         number = c.get(it, "number", where, int)
         if number != i + 1:
             raise c.fail(f"{where}.number", f"items must be numbered 1, 2, 3 … in order; expected {i + 1}")
@@ -360,6 +471,8 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
                 reverse=c.get(it, "reverse", where, bool, False, False),
                 scored=c.get(it, "scored", where, bool, False, True),
                 key=c.get(it, "key", where, str, False),
+                ask_if=_ask_if(c, it.get("ask_if"), f"{where}.ask_if", number, items),
+                refusal_values=refusal_sets[set_name],
             )
         )
     n_items = len(items)
@@ -368,13 +481,17 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
     settings: dict[str, Setting] = {}
     for s_name, s in c.get(data, "settings", "", Mapping, False, {}).items():
         where = f"settings.{s_name}"
-        c.unknown_keys(s, {"default", "zh", "en", "note"}, where)
+        c.unknown_keys(s, {"default", "zh", "en", "note", "source"}, where)
         settings[s_name] = Setting(
             name=s_name,
             default=c.get(s, "default", where, (int, float)),
             label=c.text(s, where),
             note=c.get(s, "note", where, str, False),
+            source=source_of(s, where),
         )
+        if not math.isfinite(settings[s_name].default):
+            raise c.fail(f"{where}.default", "must be a finite number")
+        cutoffs.append(Threshold(where, settings[s_name].default, settings[s_name].source))
 
     def item_numbers(values: Any, where: str, scored_only: bool = True) -> tuple[int, ...]:
         if not isinstance(values, list) or not values:
@@ -389,7 +506,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         return tuple(values)
 
     def condition(d: Any, where: str) -> Condition:
-        c.unknown_keys(d, {"op", "value", "setting", "stat", "item_value"}, where)
+        c.unknown_keys(d, {"op", "value", "setting", "stat", "item_value", "source", "compare"}, where)
         op = c.get(d, "op", where, str, required=False, default=">=")
         if op not in OPS:
             raise c.fail(f"{where}.op", f"must be one of {', '.join(OPS)}")
@@ -405,7 +522,12 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         if setting is not None and setting not in settings:
             raise c.fail(f"{where}.setting", f"no setting named {setting!r}")
         item_value = c.get(d, "item_value", where, int, stat == "items_at_least")
-        return Condition(op=op, value=value, setting=setting, stat=stat, item_value=item_value)
+        on = c.get(d, "compare", where, str, False, "raw")  # not "on": YAML 1.1 reads a bare `on` as true
+        if on not in ("raw", "standard"):
+            raise c.fail(f"{where}.compare", "must be raw or standard")
+        if value is not None:  # a literal number in the file: its source stands beside it (a setting has its own)
+            cutoffs.append(Threshold(where, value, source_of(d, where)))
+        return Condition(op=op, value=value, setting=setting, stat=stat, item_value=item_value, on=on)
 
     def conditions(d: Any, where: str) -> tuple[Condition, ...]:
         if d is None:
@@ -470,6 +592,14 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
             if cond.stat == "subscales_positive" and not from_subs and subs is None:
                 raise c.fail(f"{where}.positive", "subscales_positive only applies to a total")
         _bands(c, result, d.get("bands"), f"{where}.bands")
+        if result.bands:
+            cutoffs.append(Threshold(f"{where}.bands", None, source_of(d, where, "bands_source")))
+        if d.get("norms") is not None:
+            result.norms = _norms(c, d["norms"], f"{where}.norms", result)
+            cutoffs.append(Threshold(f"{where}.norms", None, result.norms.source))
+        for cond in result.positive:
+            if cond.on == "standard" and result.norms is None:
+                raise c.fail(f"{where}.positive", "compare: standard needs a norm table (norms)")
         return result
 
     # subscales first (a total may be built from them)
@@ -484,18 +614,22 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
             raise c.fail(f"subscales[{k}].name", f"duplicate subscale {sub.name!r}")
         subscales[sub.name] = sub
     total = scale(raw_total, "total", form_missing, subscales, need_name=False) if raw_total is not None else None
-    if total is None and not subscales:
-        raise c.fail("total", "an instrument needs a total or at least one subscale")
+    if total is None and not subscales and not data.get("critical"):
+        raise c.fail("total", "an instrument needs a total, at least one subscale, or critical items (a screen)")
 
     critical = []
     for k, cd in enumerate(c.get(data, "critical", "", list, False, [])):
         where = f"critical[{k}]"
-        c.unknown_keys(cd, {"item", "op", "value", "zh", "en"}, where)
+        c.unknown_keys(cd, {"item", "op", "value", "zh", "en", "acute", "source"}, where)
         item_no = c.get(cd, "item", where, int)
         if not 1 <= item_no <= n_items:
             raise c.fail(f"{where}.item", f"{item_no} is not an item number 1–{n_items}")
-        cond = condition({"op": cd.get("op", ">="), "value": c.get(cd, "value", where, int)}, where)
-        critical.append(Critical(item=item_no, condition=cond, label=c.text(cd, where)))
+        cond_d = {"op": cd.get("op", ">="), "value": c.get(cd, "value", where, int)}
+        if cd.get("source") is not None:
+            cond_d["source"] = cd["source"]
+        cond = condition(cond_d, where)
+        critical.append(Critical(item=item_no, condition=cond, label=c.text(cd, where),
+                                 acute=c.get(cd, "acute", where, bool, False, False)))
 
     validity = []
     for k, vd in enumerate(c.get(data, "validity", "", list, False, [])):
@@ -516,7 +650,8 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
     sc = c.get(data, "symptom_count", "", Mapping, required=False)
     if sc is not None:
         where = "symptom_count"
-        c.unknown_keys(sc, {"thresholds", "core", "core_min", "count_min", "syndrome", "zh", "en"}, where)
+        c.unknown_keys(sc, {"thresholds", "core", "core_min", "count_min", "syndrome", "zh", "en", "source"}, where)
+        cutoffs.append(Threshold(where, None, source_of(sc, where)))
         th = c.get(sc, "thresholds", where, Mapping)
         thresholds = []
         for key, minimum in th.items():
@@ -539,9 +674,80 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         age_max=age_max, source=source, licence=licence, instructions=instructions, items=tuple(items),
         settings=settings, total=total, subscales=tuple(subscales.values()), critical=tuple(critical),
         validity=tuple(validity), short_forms=tuple(short_forms), symptom_count=symptom, notes=notes, path=path,
+        grade_min=grade_min, grade_max=grade_max, grades_basis=grades_basis, age_source=age_source,
+        thresholds=tuple(cutoffs),
     )
     _compile(inst)
     return inst
+
+
+def _grades(c: _Checker, raw: Any, age_min: int | None, age_max: int | None) -> tuple[int, int, str]:
+    """The school grades an instrument may be given to: `grades: {min, max, basis}` in the file, or by default the
+    grades in which pupils reach its validated ages (grade g pupils turn g + 6 during the school year)."""
+    lo_all, hi_all = SCHOOL_GRADES
+    if raw is None:
+        lo = lo_all if age_min is None else max(lo_all, age_min - GRADE_AGE_OFFSET)
+        hi = hi_all if age_max is None else min(hi_all, age_max - GRADE_AGE_OFFSET)
+        basis = "validated ages; grade g pupils turn g + 6 during the school year"
+    else:
+        c.unknown_keys(raw, {"min", "max", "basis"}, "grades")
+        lo = c.get(raw, "min", "grades", int)
+        hi = c.get(raw, "max", "grades", int)
+        basis = c.get(raw, "basis", "grades", str)
+    if not lo_all <= lo <= hi <= hi_all:
+        raise c.fail("grades", f"{lo}–{hi} is not a range within grades {lo_all}–{hi_all}")
+    return lo, hi, basis
+
+
+def _ask_if(c: _Checker, raw: Any, where: str, number: int, earlier: Sequence[Item]) -> AskIf | None:
+    if raw is None:
+        return None
+    c.unknown_keys(raw, {"items", "answers", "zh", "en"}, where)
+    items = c.get(raw, "items", where, list)
+    answers = c.get(raw, "answers", where, list)
+    if not items or not answers:
+        raise c.fail(where, "items and answers must not be empty")
+    for n in items:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n < number:
+            raise c.fail(f"{where}.items", f"{n!r} is not an earlier item (1–{number - 1})")
+    for a in answers:
+        if isinstance(a, bool) or not isinstance(a, int) or any(a not in earlier[n - 1].values for n in items):
+            raise c.fail(f"{where}.answers", f"{a!r} is not an answer of items {items}")
+    return AskIf(items=tuple(items), answers=tuple(answers), note=c.text(raw, where))
+
+
+def _norms(c: _Checker, raw: Any, where: str, s: Scale) -> NormTable:
+    """`norms: {name, source, groups: [{grades: [lo, hi], sex: male|female|any, table: {raw: standard}}]}`: each
+    group's table covers every possible raw score of the scale."""
+    c.unknown_keys(raw, {"name", "source", "groups"}, where)
+    groups = []
+    for k, g in enumerate(c.get(raw, "groups", where, list)):
+        w = f"{where}.groups[{k}]"
+        c.unknown_keys(g, {"grades", "sex", "table"}, w)
+        grades = c.get(g, "grades", w, list)
+        if (len(grades) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in grades)
+                or not 1 <= grades[0] <= grades[1] <= 12):
+            raise c.fail(f"{w}.grades", "must be [first grade, last grade]")
+        sex = c.get(g, "sex", w, str)
+        if sex not in ("male", "female", "any"):
+            raise c.fail(f"{w}.sex", "must be male, female or any")
+        table: dict[int, int] = {}
+        for key, value in c.get(g, "table", w, Mapping).items():
+            try:
+                raw_score = int(key)
+            except (TypeError, ValueError):
+                raise c.fail(f"{w}.table", f"{key!r} is not a raw score") from None
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise c.fail(f"{w}.table.{key}", "must be an integer standard score")
+            table[raw_score] = value
+        gaps = [v for v in range(s.lo, s.hi + 1) if v not in table]
+        if gaps:
+            raise c.fail(f"{w}.table", f"no standard score for raw {gaps[0]} (possible range {s.lo}–{s.hi})")
+        groups.append(NormGroup(grades=(grades[0], grades[1]), sex=sex, table=table))
+    if not groups:
+        raise c.fail(f"{where}.groups", "must not be empty")
+    source = c.get(raw, "source", where, str)
+    return NormTable(name=c.get(raw, "name", where, str), source=source, groups=tuple(groups))
 
 
 def _scored(item: Item, value: int) -> int:
@@ -591,6 +797,7 @@ def _compile(inst: Instrument) -> None:
     inst.value_maps = tuple(maps)
     inst.setting_defaults = {name: s.default for name, s in inst.settings.items()}
     inst.reverse_items = tuple(it.number for it in inst.items if it.reverse)
+    inst.conditional = any(it.ask_if is not None for it in inst.items)
     every = tuple(range(len(inst.items)))
     for s in (inst.total, *inst.subscales, *inst.short_forms, *(v.scale for v in inst.validity)):
         if s is not None:

@@ -25,3 +25,14 @@ class UnknownInstrument(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
         return str(self.args[0]) if self.args else "unknown instrument"
+
+
+class UnknownCareGroup(ValueError):
+    """A care-group code the warning policy does not define (``left-behind`` for ``left_behind``): refused, since
+    ignoring it would lower the student's level. ``unknown`` are the bad codes, ``valid`` the policy's codes."""
+
+    def __init__(self, unknown: list[str], valid: tuple[str, ...]) -> None:
+        self.unknown = list(unknown)
+        self.valid = tuple(valid)
+        bad = ", ".join(repr(u) for u in self.unknown)
+        super().__init__(f"unknown care group {bad}; valid: {', '.join(self.valid)}")

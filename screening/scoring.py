@@ -13,6 +13,7 @@ split, its parts would pass the same partial state between them.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +28,10 @@ FLAG_PRORATED = "prorated"
 FLAG_BLANK_AS_ZERO = "blank_as_zero"
 FLAG_INCOMPLETE = "incomplete"
 FLAG_VOID = "void"
+FLAG_ACUTE = "acute"  # an acute critical answer (ASQ question 5 "yes"): the "now" flag, above every other row
+FLAG_SUBSCALE_INCOMPLETE = "subscale_incomplete"  # a subscale with blanks inside it (counted 0 or prorated)
+FLAG_NOT_ASKED_IGNORED = "not_asked_ignored"  # a conditional item answered although it was not asked
+FLAG_NO_NORM = "no_norm"  # a norm-referenced scale without a norm group for the student's grade and sex
 
 _NOT_SCORED = {"zh": "不计分，请重新施测或约谈", "en": "not scored; re-administer or interview"}
 
@@ -36,9 +41,18 @@ class SubscaleResult:
     score: int | None
     band: str | None
     positive: bool | None
+    incomplete: bool = False  # blanks inside the subscale were counted 0 or prorated: read a negative with care
+    missing: int = 0
+    standard: int | None = None  # the standard score (norm-referenced scales)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": self.score, "band": self.band, "positive": self.positive}
+        out: dict[str, Any] = {"score": self.score, "band": self.band, "positive": self.positive}
+        if self.incomplete:
+            out["incomplete"] = True
+            out["missing"] = self.missing
+        if self.standard is not None:
+            out["standard"] = self.standard
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,11 @@ class Result:
     severe: bool = False  # the band is marked severe in the definition
     missing_items: tuple[int, ...] = ()
     critical_items: tuple[int, ...] = ()  # critical items whose answer fired
+    critical_rules: tuple[int, ...] = ()  # positions in the definition's `critical` list of the rules that fired
     symptom_count: dict[str, Any] | None = None
+    acute: bool = False  # an acute critical answer fired (flag "acute"): the "now" flag of the worklist
+    not_asked: tuple[int, ...] = ()  # conditional items not asked (their condition unmet); never "missing"
+    total_standard: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,11 +90,15 @@ class Result:
             "positive": self.positive,
             "critical": self.critical,
             "critical_items": list(self.critical_items),
+            "critical_rules": list(self.critical_rules),
             "flags": list(self.flags),
             "missing_items": list(self.missing_items),
             "subscales": {name: s.to_dict() for name, s in self.subscales.items()},
             "short_forms": {name: dict(sf) for name, sf in self.short_forms.items()},
             "symptom_count": dict(self.symptom_count) if self.symptom_count is not None else None,
+            "acute": self.acute,
+            "not_asked": list(self.not_asked),
+            "total_standard": self.total_standard,
             "explanation": [dict(e) for e in self.explanation],
         }
 
@@ -95,13 +117,25 @@ def _items_en(numbers: Sequence[int]) -> str:
     return ", ".join(str(n) for n in numbers)
 
 
+def check_settings(inst: Instrument, overrides: Mapping[str, Any]) -> dict[str, float]:
+    """Overrides of an instrument's settings (cut-offs), checked: each names a setting of the definition and is a
+    finite number ≥ 0 (a NaN would make every comparison false: a silent "negative"). ValueError naming the
+    instrument, the setting and the value otherwise."""
+    out: dict[str, float] = {}
+    for name, value in overrides.items():
+        if name not in inst.setting_defaults:
+            known = ", ".join(sorted(inst.setting_defaults)) or "none"
+            raise ValueError(f"{inst.id}.{name}: {inst.id} has no setting {name!r} (settings: {known})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{inst.id}.{name}: {value!r} is not a finite number ≥ 0")
+        out[name] = value
+    return out
+
+
 def _resolve_settings(inst: Instrument, overrides: Mapping[str, float] | None) -> Mapping[str, float]:
     if not overrides:
         return inst.setting_defaults
-    unknown = set(overrides) - set(inst.setting_defaults)
-    if unknown:
-        raise ValueError(f"{inst.id} has no setting(s) {', '.join(sorted(unknown))}")
-    return {**inst.setting_defaults, **overrides}
+    return {**inst.setting_defaults, **check_settings(inst, overrides)}
 
 
 def _normalise(inst: Instrument, answers: Sequence[Any]) -> list[int | None]:
@@ -138,9 +172,13 @@ def _sum_scale(s: Scale, vals: list[int | None]) -> tuple[int | None, int, bool]
     return (2 * sum(present) * n + k) // (2 * k), miss, True
 
 
-def _stat(cond: Condition, s: Scale, score: int, vals: list[int | None], subs_positive: bool) -> float:
+def _stat(cond: Condition, s: Scale, score: int, vals: list[int | None], subs_positive: bool,
+          standard: int | None = None) -> float:
     stat = cond.stat
     if stat == "score":
+        if cond.on == "standard":
+            assert standard is not None, "the scorer stops before comparing a scale without its norm group"
+            return standard
         return score
     if stat == "mean":
         return score / (len(s.idx) or 1)
@@ -152,15 +190,15 @@ def _stat(cond: Condition, s: Scale, score: int, vals: list[int | None], subs_po
 
 
 def _positive(s: Scale, score: int, vals: list[int | None], settings: Mapping[str, float],
-              subs_positive: bool = False) -> tuple[bool, Condition, float]:
+              subs_positive: bool = False, standard: int | None = None) -> tuple[bool, Condition, float]:
     """(positive, the condition that decided, the value compared) — the first condition when none fired."""
     conds = s.positive
-    if len(conds) == 1 and conds[0].stat == "score":  # the usual case, kept short: it is on the hot path
+    if len(conds) == 1 and conds[0].stat == "score" and conds[0].on == "raw":  # the usual case, on the hot path
         cond = conds[0]
         return OPS[cond.op](score, cond.threshold(settings)), cond, score
     first: tuple[Condition, float] | None = None
     for cond in s.positive:
-        x = _stat(cond, s, score, vals, subs_positive)
+        x = _stat(cond, s, score, vals, subs_positive, standard)
         if OPS[cond.op](x, cond.threshold(settings)):
             return True, cond, x
         if first is None:
@@ -178,6 +216,8 @@ def _subject(cond: Condition, s: Scale, x: float) -> tuple[str, str]:
                 f"number of {label_en} items scoring ≥{cond.item_value} {_num(x)}")
     if cond.stat == "subscales_positive":
         return "任一分量表阳性", "any subscale positive"
+    if cond.on == "standard":
+        return f"{label_zh}标准分 {_num(x)}", f"{label_en} standard score {_num(x)}"
     return f"{label_zh} {_num(x)}", f"{label_en} {_num(x)}"
 
 
@@ -256,11 +296,35 @@ def _answer_text(inst: Instrument, item_no: int, cond: Condition) -> tuple[str, 
     return sign, sign
 
 
+def _ask_conditions(inst: Instrument, answers: Sequence[int | None], vals: list[int | None], flags: list[str],
+                    expl: list[dict[str, str]]) -> tuple[list[int | None], tuple[int, ...]]:
+    """Conditional items whose condition is unmet are "not asked": their answer (if any) is ignored, and they are
+    neither missing nor read as "no". Returns the answers with those items blanked and the not-asked numbers."""
+    raw = list(answers)
+    not_asked = []
+    for it in inst.items:
+        cond = it.ask_if
+        if cond is None or cond.met(raw):
+            continue
+        i = it.number - 1
+        not_asked.append(it.number)
+        if raw[i] is not None:
+            if FLAG_NOT_ASKED_IGNORED not in flags:
+                flags.append(FLAG_NOT_ASKED_IGNORED)
+            expl.append({"zh": f"{inst.short_name} 第{it.number}题只在第{_items_zh(cond.items)}题有相应回答时才问："
+                               f"本次不需回答，所填答案不计",
+                         "en": f"{inst.short_name} item {it.number} is asked only after the right answer to item(s) "
+                               f"{_items_en(cond.items)}: not asked this time, its answer is ignored"})
+        raw[i] = vals[i] = None
+    return raw, tuple(not_asked)
+
+
 def score(instrument: str | Instrument, answers: Sequence[int | None],
-          settings: Mapping[str, float] | None = None) -> Result:
+          settings: Mapping[str, float] | None = None, *, grade: int | None = None, sex: str | None = None) -> Result:
     """Score one form. ``answers`` are in item order, None for an unanswered item (yes/no as 1/0).
 
-    ``settings`` overrides the definition's setting defaults (e.g. ``{"positive_cutoff": 7}``).
+    ``settings`` overrides the definition's setting defaults (e.g. ``{"positive_cutoff": 7}``). ``grade`` and
+    ``sex`` choose the norm group of a norm-referenced scale (standard scores); other instruments ignore them.
     """
     inst = instrument if isinstance(instrument, Instrument) else get_instrument(instrument)
     vals = _normalise(inst, answers)
@@ -268,14 +332,25 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
     sn = inst.short_name
     flags: list[str] = []
     expl: list[dict[str, str]] = []
-    missing_items = tuple(i + 1 for i, v in enumerate(vals) if v is None) if None in vals else ()
+    not_asked: tuple[int, ...] = ()
+    if inst.conditional:
+        answers, not_asked = _ask_conditions(inst, answers, vals, flags, expl)
+    missing_items = tuple(i + 1 for i, v in enumerate(vals) if v is None and i + 1 not in not_asked) \
+        if None in vals else ()
 
     # critical answers first: they count whatever else happens to the form
-    critical = False
+    critical = acute = False
     critical_items: list[int] = []
-    for cr in inst.critical:
+    seen_blank: set[tuple[int, None]] = set()
+    critical_rules: list[int] = []
+    for k, cr in enumerate(inst.critical):
         a = answers[cr.item - 1]
+        if a is None and cr.item in not_asked:
+            continue
         if a is None:
+            if (cr.item, None) in seen_blank:
+                continue
+            seen_blank.add((cr.item, None))
             if FLAG_CRITICAL_UNANSWERED not in flags:
                 flags.append(FLAG_CRITICAL_UNANSWERED)
             expl.append({"zh": f"{sn} 第{cr.item}题（{cr.label['zh']}）未作答：不视为“否”，请约谈确认",
@@ -283,10 +358,19 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
                                f"confirm at interview"})
         elif OPS[cr.condition.op](a, cr.condition.threshold(sett)):
             critical = True
-            critical_items.append(cr.item)
-            expl.append(_cached(inst.text_cache, ("critical", cr.item), partial(_critical_text, inst, cr)))
+            critical_rules.append(k)
+            if cr.item not in critical_items:
+                critical_items.append(cr.item)
+            if cr.acute:
+                acute = True
+            expl.append(_cached(inst.text_cache, ("critical", cr.item, a), partial(_critical_text, inst, cr)))
     if critical:
         flags.append("critical")
+    if acute:
+        flags.append(FLAG_ACUTE)
+    if inst.is_screen:
+        return _screen_result(inst, flags, expl, critical, acute, critical_items, missing_items, not_asked,
+                              critical_rules)
 
     # validity scales void the whole form
     for v in inst.validity:
@@ -297,7 +381,7 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             expl.append({"zh": f"{sn} {v.label['zh']} {vs} {th}：测验无效，不得显示或使用任何分数，请重新施测",
                          "en": f"{sn} {v.label['en']} {vs} {th}: the form is void; no score may be shown or "
                                f"acted on; re-administer"})
-            return _invalid(inst, "void", flags, expl, critical, critical_items, missing_items)
+            return _invalid(inst, "void", flags, expl, critical, critical_items, missing_items, critical_rules)
 
     # subscales
     subscales: dict[str, SubscaleResult] = {}
@@ -317,16 +401,28 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             if FLAG_PRORATED not in flags:
                 flags.append(FLAG_PRORATED)
             expl.append(_prorated_text(sn, s.label, [n for n in s.items if vals[n - 1] is None]))
+        if miss:
+            if FLAG_SUBSCALE_INCOMPLETE not in flags:
+                flags.append(FLAG_SUBSCALE_INCOMPLETE)
+            expl.append(_subscale_incomplete_text(sn, s, [n for n in s.items if vals[n - 1] is None], prorated))
+        std = None
+        if s.norms is not None:
+            std = s.norms.standard(sc, grade, sex)
+            if std is None:
+                return _no_norm(inst, s, grade, sex, flags, expl, critical, critical_items, missing_items,
+                                critical_rules)
         band = s.band_for(sc)
         pos = None
         if s.positive:
-            pos, cond, x = _positive(s, sc, vals, sett)
+            pos, cond, x = _positive(s, sc, vals, sett, standard=std)
             if pos:
                 any_sub_positive = True
                 sub_expl.append(_rule_text(sn, cond, s, x, sett, True))
-        subscales[s.name] = SubscaleResult(score=sc, band=band.name if band else None, positive=pos)
+        subscales[s.name] = SubscaleResult(score=sc, band=band.name if band else None, positive=pos,
+                                           incomplete=bool(miss), missing=miss, standard=std)
 
     total = band_name = positive = None
+    total_standard: int | None = None
     severe = False
     t = inst.total
     if t is not None:
@@ -350,12 +446,17 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
             if t.required:
                 incomplete_parts.insert(0, (t, miss))
         else:
+            if t.norms is not None:
+                total_standard = t.norms.standard(total, grade, sex)
+                if total_standard is None:
+                    return _no_norm(inst, t, grade, sex, flags, expl, critical, critical_items, missing_items,
+                                    critical_rules)
             band = t.band_for(total)
             if band is not None:
                 band_name, severe = band.name, band.severe
             expl.append(_total_text(sn, t, total, band))
             if t.positive:
-                positive, cond, x = _positive(t, total, vals, sett, any_sub_positive)
+                positive, cond, x = _positive(t, total, vals, sett, any_sub_positive, total_standard)
                 expl.append(_rule_text(sn, cond, t, x, sett, positive))
 
     if incomplete_parts:
@@ -367,7 +468,8 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         expl.append({"zh": f"{sn}{part_zh} 有{miss}题未作答（最多允许{allowed}题）：{_NOT_SCORED['zh']}",
                      "en": f"{sn}{part_en}: {miss} item(s) unanswered (at most {allowed} allowed): "
                            f"{_NOT_SCORED['en']}"})
-        return _invalid(inst, "incomplete", flags, expl, critical, critical_items, missing_items)
+        return _invalid(inst, "incomplete", flags, expl, critical, critical_items, missing_items,
+                        critical_rules)
     expl += sub_expl
 
     if inst.reverse_items:
@@ -406,14 +508,67 @@ def score(instrument: str | Instrument, answers: Sequence[int | None],
         instrument=inst.id, version=inst.version, valid=True, reason=None, total=total, band=band_name,
         positive=positive, critical=critical, flags=tuple(flags), subscales=subscales, short_forms=short_forms,
         explanation=expl, severe=severe, missing_items=missing_items, critical_items=tuple(critical_items),
-        symptom_count=symptoms,
+        critical_rules=tuple(critical_rules),
+        symptom_count=symptoms, acute=acute, not_asked=not_asked, total_standard=total_standard,
     )
 
 
+def _subscale_incomplete_text(sn: str, s: Scale, missed: list[int], prorated: bool) -> dict[str, str]:
+    how_zh, how_en = ("已按平均分补足", "prorated") if prorated else ("空白按0分计", "counted as 0")
+    return {"zh": f"{sn} {s.label['zh']}分量表有{len(missed)}题未作答（第{_items_zh(missed)}题，{how_zh}）："
+                  f"该分量表不完整，阴性结果可能低估，请约谈核实",
+            "en": f"{sn} {s.label['en']} subscale: {len(missed)} item(s) blank (item(s) {_items_en(missed)}, "
+                  f"{how_en}): the subscale is incomplete and a negative result may be an underestimate; check at "
+                  f"interview"}
+
+
+def _screen_result(inst: Instrument, flags: list[str], expl: list[dict[str, str]], critical: bool, acute: bool,
+                   critical_items: list[int], missing_items: tuple[int, ...], not_asked: tuple[int, ...],
+                   critical_rules: list[int]) -> Result:
+    """A screen without a score (ASQ): positive is any critical answer (a yes or a refusal on questions 1–4);
+    unknown (None) when a question was left blank and nothing else fired; negative otherwise."""
+    sn = inst.short_name
+    positive: bool | None
+    if critical:
+        positive = True
+        if acute:
+            expl.insert(0, {"zh": f"{sn} 急性阳性（此刻有自杀念头）：立即处理——不要让学生独处，"
+                                  f"马上进行简短自杀风险评估",
+                            "en": f"{sn} acute positive (thoughts of suicide right now): act now — do not leave the "
+                                  f"student alone; brief suicide safety assessment at once"})
+        else:
+            expl.append({"zh": f"{sn} 筛查阳性（非急性）：学生离校前须由受过培训的教师进行简短自杀风险评估",
+                         "en": f"{sn} positive screen (non-acute): a brief suicide safety assessment by trained staff "
+                               f"before the student leaves school"})
+    elif FLAG_CRITICAL_UNANSWERED in flags:
+        positive = None
+    else:
+        positive = False
+        expl.append({"zh": f"{sn} 筛查阴性：第1–4题均回答“否”", "en": f"{sn} negative screen: “no” to questions 1–4"})
+    return Result(
+        instrument=inst.id, version=inst.version, valid=True, reason=None, total=None, band=None, positive=positive,
+        critical=critical, flags=tuple(flags), subscales={}, short_forms={}, explanation=expl,
+        missing_items=missing_items, critical_items=tuple(critical_items), critical_rules=tuple(critical_rules),
+        acute=acute, not_asked=not_asked,
+    )
+
+
+def _no_norm(inst: Instrument, s: Scale, grade: int | None, sex: str | None, flags: list[str],
+             expl: list[dict[str, str]], critical: bool, critical_items: list[int],
+             missing_items: tuple[int, ...], critical_rules: list[int]) -> Result:
+    flags.append(FLAG_NO_NORM)
+    g = "?" if grade is None else str(grade)
+    expl.append({"zh": f"{inst.short_name} {s.label['zh']}：没有{g}年级、性别“{sex or '?'}”的常模，"
+                       f"无法换算标准分：{_NOT_SCORED['zh']}",
+                 "en": f"{inst.short_name} {s.label['en']}: no norm group for grade {g} and sex {sex or '?'}, so no "
+                       f"standard score: {_NOT_SCORED['en']}"})
+    return _invalid(inst, "no_norm", flags, expl, critical, critical_items, missing_items, critical_rules)
+
+
 def _invalid(inst: Instrument, reason: str, flags: list[str], expl: list[dict[str, str]], critical: bool,
-             critical_items: list[int], missing_items: tuple[int, ...]) -> Result:
+             critical_items: list[int], missing_items: tuple[int, ...], critical_rules: list[int]) -> Result:
     return Result(
         instrument=inst.id, version=inst.version, valid=False, reason=reason, total=None, band=None, positive=None,
         critical=critical, flags=tuple(flags), subscales={}, short_forms={}, explanation=expl,
-        missing_items=missing_items, critical_items=tuple(critical_items),
+        missing_items=missing_items, critical_items=tuple(critical_items), critical_rules=tuple(critical_rules),
     )

@@ -15,9 +15,11 @@ from typing import Any
 import yaml
 
 from .definition import Instrument, _Checker
-from .errors import DefinitionError, UnknownInstrument
+from .errors import DefinitionError, UnknownCareGroup, UnknownInstrument
 from .registry import get_instrument
 from .scoring import FLAG_CRITICAL_UNANSWERED, Result
+
+NOW_PREFIX = {"zh": "立即", "en": "NOW"}  # an acute answer: the reason the worklist lists above every other row
 
 LEVELS: tuple[str, ...] = ("L1", "L2", "L3", "care", "none")
 RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -65,6 +67,15 @@ class Policy:
     @property
     def triggering_groups(self) -> frozenset[str]:
         return frozenset(code for code, g in self.care_groups.items() if g.triggers)
+
+    def check_care_groups(self, groups: Iterable[str]) -> list[str]:
+        """The groups, in order, without repeats; UnknownCareGroup (naming the valid codes) for a code the policy
+        does not define, so that a typo such as ``left-behind`` never silently lowers a level."""
+        wanted = list(dict.fromkeys(groups))
+        unknown = [g for g in wanted if g not in self.care_groups]
+        if unknown:
+            raise UnknownCareGroup(unknown, tuple(self.care_groups))
+        return wanted
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -154,18 +165,31 @@ def suggest_level(results: Sequence[Result], care_groups: Iterable[str],
                   policy: Policy) -> tuple[str, list[dict[str, str]]]:
     """The suggested level and every reason for it (most urgent first), each as {"zh": ..., "en": ...}."""
     rules = policy.rules
-    groups = [g for g in dict.fromkeys(care_groups) if g in policy.triggering_groups]
+    groups = [g for g in policy.check_care_groups(care_groups) if g in policy.triggering_groups]
     groups_zh = "、".join(policy.care_groups[g].label["zh"] for g in groups)
     groups_en = ", ".join(policy.care_groups[g].label["en"] for g in groups)
     fired: list[tuple[str, str, str]] = []  # (level, zh, en)
+    now: list[tuple[str, str, str]] = []  # acute answers: listed before every other reason
 
     for r in results:
         sn, inst = _names(r)
         if r.critical:
             labels = []
-            for item in r.critical_items:
-                label = next((cr.label for cr in inst.critical if cr.item == item), None) if inst else None
-                labels.append((item, label or {"zh": "危机项目", "en": "critical item"}))
+            fired_rules = [inst.critical[k] for k in r.critical_rules
+                           if k < len(inst.critical)] if inst and r.critical_rules else []
+            if fired_rules:
+                labels = [(cr.item, cr.label) for cr in fired_rules]
+            else:
+                for item in r.critical_items:
+                    label = next((cr.label for cr in inst.critical if cr.item == item), None) if inst else None
+                    labels.append((item, label or {"zh": "危机项目", "en": "critical item"}))
+            if r.acute:
+                acute = [(i, lb) for (i, lb), cr in zip(labels, fired_rules, strict=False) if cr.acute] or labels
+                now.append((rules["critical"],
+                            f"{NOW_PREFIX['zh']}——{sn} 急性阳性："
+                            + "；".join(f"第{i}题（{lb['zh']}）" for i, lb in acute),
+                            f"{NOW_PREFIX['en']} — {sn} acute positive: "
+                            + "; ".join(f"item {i} ({lb['en']})" for i, lb in acute)))
             zh = "；".join(f"第{i}题（{lb['zh']}）" for i, lb in labels)
             en = "; ".join(f"item {i} ({lb['en']})" for i, lb in labels)
             fired.append((rules["critical"], f"{sn} 危机项目阳性：{zh}", f"{sn} critical answer: {en}"))
@@ -178,6 +202,8 @@ def suggest_level(results: Sequence[Result], care_groups: Iterable[str],
             fired.append((rules["invalid_form"], f"{sn} 表单无效或不完整（{why[0]}）——请重新施测或约谈",
                           f"{sn} form invalid or incomplete ({why[1]}) — re-administer or interview"))
             continue
+        if inst is not None and inst.is_screen:
+            continue  # a screen's positive is its critical answers, already a reason above
         severe = (r.band in policy.severe_bands[r.instrument]) if r.instrument in policy.severe_bands else r.severe
         if severe:
             band = next((b for b in inst.total.bands if b.name == r.band), None) if inst and inst.total else None
@@ -202,7 +228,7 @@ def suggest_level(results: Sequence[Result], care_groups: Iterable[str],
     if groups:
         fired.append((rules["care_group"], groups_zh, groups_en))
 
-    fired = [f for f in fired if f[0] != "none"]
+    fired = now + [f for f in fired if f[0] != "none"]
     if not fired:
         return "none", [{"zh": "未发现需要预警的结果", "en": "no result calls for a warning"}]
     fired.sort(key=lambda f: RANK[f[0]])  # stable: within a level, reasons keep the order of the results

@@ -35,9 +35,10 @@ class Setup:
     counselor_db: Any = None
 
 
-def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Setup:
+def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60, grade: int = 7,
+          rules: list[InstrumentRule] | None = None) -> Setup:
     school = factory.school()
-    klass = factory.klass(school, grade=7)
+    klass = factory.klass(school, grade=grade)
     numbers = [f"S7{factory_seq(i)}" for i in range(n)]
     students = [factory.student(school=school, klass=klass, number=numbers[i], birth_ym=f"2013-0{i + 1}")
                 for i in range(n)]
@@ -51,7 +52,7 @@ def build(factory: Any, db_session: Any, *, n: int = 3, minutes: int = 60) -> Se
         starts_on=clock.today() - timedelta(days=1),
         ends_on=clock.today() + timedelta(days=30),
         schools=[school],
-        rules=[
+        rules=rules or [
             InstrumentRule("cesdc", 4, 6),
             InstrumentRule("phqa", 7, 9),
             InstrumentRule("gad7", 7, 9),

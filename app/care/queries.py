@@ -22,12 +22,14 @@ from models import (
     Recheck,
     SafetyAssessment,
     SafetyPlan,
+    Screening,
     Student,
     StudentCareGroup,
     User,
     Warning,
 )
 from models.vault import Identity, Vault
+from screening.scoring import FLAG_ACUTE
 
 from .policy import (
     ACTIVE_CASE_STATUSES,
@@ -62,6 +64,7 @@ class WorkItem:
     name: str | None = None
     class_name: str | None = None
     public_id: str = ""
+    now: bool = False  # an acute answer (ASQ question 5): listed above every other row, whatever its section
 
 
 # Sections the page shortens to their most urgent rows (crises are always listed in full).
@@ -133,7 +136,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
             item.section = "week"
         out.sections[item.section].append(item)
     for section, rows in out.sections.items():
-        rows.sort(key=lambda i: (KIND_ORDER[i.kind], i.due, i.student_id))
+        rows.sort(key=lambda i: (not i.now, KIND_ORDER[i.kind], i.due, i.student_id))
         out.totals[section] = len(rows)
         if limit is not None and section in SHORTENED and section != show:
             del rows[limit:]
@@ -147,7 +150,9 @@ def _warning_items(
 ) -> list[WorkItem]:
     rows = db.execute(
         select(Warning.uid, Warning.student_id, Warning.suggested_level, Warning.confirmed_level, Warning.status,
-               Warning.reasons, Warning.interview_due_on, Warning.created_at, Warning.acknowledged_at)
+               Warning.reasons, Warning.interview_due_on, Warning.created_at, Warning.acknowledged_at,
+               Screening.flags)
+        .outerjoin(Screening, Screening.id == Warning.screening_id)
         .where(
             Warning.school_id.in_(school_ids),
             or_(
@@ -159,16 +164,25 @@ def _warning_items(
         .limit(SOURCE_LIMIT)
     ).all()
     out = []
-    for uid, student_id, suggested, confirmed, status, reasons, due_on, created, acked in rows:
+    for uid, student_id, suggested, confirmed, status, reasons, due_on, created, acked, flags in rows:
         level = confirmed or suggested
         created_day = _local_date(created, tz)
         if level == "L1" and (status == "suggested" or acked is None):
-            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale), level, uid))
+            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale), level, uid,
+                                now=_is_acute(flags)))
             continue
         due = due_on or created_day
         if due <= week_end:
             out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale), level, uid))
     return out
+
+
+def _is_acute(flags_json: str | None) -> bool:
+    """The screening behind the warning had an acute answer (the engine's flag "acute", e.g. ASQ question 5)."""
+    try:
+        return FLAG_ACUTE in json.loads(flags_json or "[]")
+    except ValueError:
+        return False
 
 
 def _case_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -> list[WorkItem]:

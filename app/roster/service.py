@@ -206,10 +206,11 @@ class StudentData:
 class RosterError(ValueError):
     """A rule broken by the input; `field` names the form field it belongs to."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, unknown: list[str] | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.unknown = unknown or []  # the refused codes (care groups), for a message naming the valid ones
 
 
 PHONE_RE = re.compile(r"^\d{7,12}$")
@@ -280,7 +281,8 @@ def _check(
             raise RosterError("class_id", "class")
     unknown = set(data.care_groups) - set(care_group_keys())
     if unknown:
-        raise RosterError("care_groups", "care_groups")
+        # never dropped: an ignored `left-behind` would lower a positive screen from level 2 to level 3
+        raise RosterError("care_groups", "care_groups", sorted(unknown))
     if data.status not in EDITABLE_STATUSES:
         raise RosterError("status", "status")
     if len(data.guardians) > MAX_GUARDIANS:

@@ -134,6 +134,9 @@ def _data(form: StudentForm) -> service.StudentData:
 def _attach(form: StudentForm, exc: service.RosterError) -> None:
     field = getattr(form, exc.field, None)
     message = SERVICE_ERRORS.get(exc.message, exc.message)
+    if exc.unknown:
+        message = _("Unknown care group %(codes)s; valid codes: %(valid)s", codes=", ".join(exc.unknown),
+                    valid=", ".join(care_group_keys()))
     if field is not None:
         field.errors = list(field.errors or []) + [message]
     else:

@@ -304,6 +304,16 @@ def header_aliases() -> dict[str, str]:
     return out
 
 
+def _loose(text: str) -> str:
+    return re.sub(r"[\s_\-.·]+", "", _squash(text).lower())
+
+
+def _loose_group_keys() -> set[str]:
+    from app.care_groups import care_groups
+
+    return {_loose(g.key) for g in care_groups()}
+
+
 def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[Problem]]:
     aliases = header_aliases()
     columns: dict[str, int] = {}
@@ -314,7 +324,15 @@ def map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[Probl
         if not key:
             continue
         canonical = aliases.get(key)
-        if canonical is None:
+        if canonical is None and _loose(raw) in _loose_group_keys():
+            # `left-behind` for `left_behind`: refused, never an ignored column (the students would lose the group
+            # and a positive screen would drop from level 2 to level 3)
+            from app.care_groups import care_group_keys
+
+            problems.append(Problem(1, raw.strip(), _l(
+                "unknown care group %(code)s; valid codes: %(valid)s", code=repr(raw.strip()),
+                valid=", ".join(care_group_keys()))))
+        elif canonical is None:
             extra.append(raw.strip())
         elif canonical in columns:
             problems.append(Problem(1, raw.strip(), _l("the column appears twice")))

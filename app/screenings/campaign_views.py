@@ -27,9 +27,12 @@ from .campaigns import (
     campaign_classes,
     class_progress,
     create_campaign,
+    grades_without_suicide_item,
     is_opted_out,
+    rule_refusal,
     self_instruments_for,
     set_opt_outs,
+    suicide_item_instruments,
 )
 from .forms import RULE_ROWS, CampaignForm, OpenSessionForm
 from .recording import ScreeningError
@@ -73,10 +76,13 @@ def new_campaign():
         form.starts_on.data = today
         form.ends_on.data = today + timedelta(days=30)
         form.schools.data = [s.id for s in _my_schools()]
-        for i, (inst, lo, hi) in enumerate([("cesdc", 4, 6), ("phqa", 7, 9), ("gad7", 7, 9)], start=1):
+        # ASQ beside the others from grade 4: the only suicide item a primary pupil may answer (issue 14)
+        for i, (inst, lo, hi) in enumerate([("cesdc", 4, 6), ("phqa", 7, 9), ("gad7", 7, 9), ("asq", 4, 9)],
+                                           start=1):
             getattr(form, f"rule{i}_instrument").data = inst
             getattr(form, f"rule{i}_from").data = str(lo)
             getattr(form, f"rule{i}_to").data = str(hi)
+    missing_suicide: list[int] = []
     if form.validate_on_submit():
         rules = []
         rule_error = False
@@ -89,10 +95,19 @@ def new_campaign():
                 getattr(form, f"rule{i}_to").errors.append(_("The last grade is before the first."))
                 rule_error = True
                 continue
+            refusal = rule_refusal(InstrumentRule(inst, lo, hi))
+            if refusal is not None:
+                getattr(form, f"rule{i}_instrument").errors.append(refusal)
+                rule_error = True
+                continue
             rules.append(InstrumentRule(inst, lo, hi))
         if not rules and not rule_error:
             form.rule1_instrument.errors.append(_("Choose at least one instrument."))
             rule_error = True
+        if not rule_error:
+            missing_suicide = grades_without_suicide_item(rules)
+            if missing_suicide and not form.no_suicide_item_ok.data:
+                rule_error = True  # shown as a warning above the rules; ticking the box creates it anyway
         if not rule_error:
             mine = {s.id: s for s in _my_schools()}
             schools = [mine[i] for i in form.schools.data if i in mine]
@@ -111,7 +126,9 @@ def new_campaign():
             )
             flash(_("Campaign created."), "success")
             return redirect(url_for("screenings.campaign", campaign_id=campaign.id))
-    return render_template("screenings/campaign_form.html", form=form, rule_rows=RULE_ROWS)
+    suggestions = {g: suicide_item_instruments(g) for g in missing_suicide}
+    return render_template("screenings/campaign_form.html", form=form, rule_rows=RULE_ROWS,
+                           missing_suicide=missing_suicide, suggestions=suggestions)
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:

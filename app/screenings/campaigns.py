@@ -30,7 +30,7 @@ from models import (
 )
 from screening import get_instrument, list_instruments
 
-from .recording import ScreeningError, chunks
+from .recording import ScreeningError, chunks, grade_refusal_text
 
 
 def student_instruments() -> list[str]:
@@ -43,6 +43,37 @@ class InstrumentRule:
     instrument_id: str
     grade_from: int
     grade_to: int
+
+
+def rule_refusal(rule: InstrumentRule) -> str | None:
+    """Why a rule cannot be part of a campaign (grades outside 1–9, or outside the instrument's validated
+    grades: PHQ-9 for grade 1), naming the instrument and the first grade refused; None when it can."""
+    if not (1 <= rule.grade_from <= rule.grade_to <= 9):
+        return f"grades {rule.grade_from}–{rule.grade_to} are not a range within 1–9"
+    for grade in range(rule.grade_from, rule.grade_to + 1):
+        refusal = grade_refusal_text(rule.instrument_id, grade)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def grades_without_suicide_item(rules: Sequence[InstrumentRule]) -> list[int]:
+    """The grades the rules screen with no instrument that asks about suicide (no critical item): a campaign form
+    warns before leaving a grade so (a suicidal 10-year-old answering only CES-DC is never flagged)."""
+    screened: set[int] = set()
+    covered: set[int] = set()
+    for rule in rules:
+        grades = set(range(rule.grade_from, rule.grade_to + 1))
+        screened |= grades
+        if get_instrument(rule.instrument_id).has_suicide_item:
+            covered |= grades
+    return sorted(screened - covered)
+
+
+def suicide_item_instruments(grade: int) -> list[str]:
+    """Short names of the student instruments with a suicide item that `grade` may take (for the warning)."""
+    return [i.short_name for i in list_instruments()
+            if i.audience == "student" and i.has_suicide_item and i.grade_allowed(grade)]
 
 
 def create_campaign(
@@ -73,8 +104,9 @@ def create_campaign(
     campaign.schools = list(schools)
     for rule in rules:
         get_instrument(rule.instrument_id)
-        if not (1 <= rule.grade_from <= rule.grade_to <= 9):
-            raise ScreeningError(f"grades {rule.grade_from}–{rule.grade_to} are not a range within 1–9", code="grades")
+        refusal = rule_refusal(rule)
+        if refusal is not None:
+            raise ScreeningError(refusal, code="grades")
         campaign.instruments.append(
             CampaignInstrument(instrument_id=rule.instrument_id, grade_from=rule.grade_from, grade_to=rule.grade_to)
         )

@@ -42,6 +42,8 @@ class CampaignForm(FlaskForm):
     )
     guardian_notice = SelectField(_l("How guardians were informed"), choices=GUARDIAN_METHODS, validators=[Optional()])
     guardian_notice_on = DateField(_l("Guardians informed on"), validators=[Optional()])
+    no_suicide_item_ok = BooleanField(
+        _l("Create the campaign anyway: these grades are screened without a suicide item"))
 
     def validate_ends_on(self, field):
         if self.starts_on.data and field.data and field.data < self.starts_on.data:

@@ -27,7 +27,7 @@ from models.vault import Vault
 from screening import UnknownInstrument, get_instrument
 
 from .finding import match_by_number
-from .recording import ScreeningError, answer_error_text, check_answers
+from .recording import ScreeningError, answer_error_text, check_answers, grade_refusal_text
 from .submission import DuplicateScreening, Submission, Summary, submit_screenings
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -220,6 +220,11 @@ def validate(
             r.errors.append(RowError(r.row, "学籍号", _("the student is not enrolled")))
             continue
         r.student = student
+        if r.instrument_id and not any(e.field == "instrument" for e in r.errors):
+            refusal = grade_refusal_text(r.instrument_id, student.grade)
+            if refusal is not None:  # the instrument is not validated for the student's grade (PHQ-9, grade 1)
+                r.errors.append(RowError(r.row, "instrument", refusal))
+                continue
         if campaign is not None:
             key = (r.student_number, r.instrument_id, campaign.id)
             if key in seen:

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import signals
-from app.policies import warning_policy
+from app.policies import instrument_settings, warning_policy
 from models import Actor, Campaign, ClassSession, Screening, Student, Warning, clock
 from models.vault import Vault
 from screening import AnswerError, UnknownInstrument, get_instrument, score, suggest_level
 
 MODES = ("self", "paper", "import")
+SEX_OF_GENDER = {"M": "male", "F": "female"}
 
 
 class ScreeningError(ValueError):
@@ -47,6 +48,19 @@ def answer_error_text(exc: ScreeningError) -> str:
     if exc.item:
         return _("Item %(n)s: the answer is not one of the allowed answers.", n=exc.item)
     return str(exc)
+
+
+def grade_refusal_text(instrument_id: str, grade: int) -> str | None:
+    """None when the instrument is validated for `grade`; else the reason, in the reader's language, naming the
+    instrument, its grades and its ages (the definition's `grades`, from its validated ages)."""
+    from flask_babel import gettext as _
+
+    inst = get_instrument(instrument_id)
+    if inst.grade_allowed(grade):
+        return None
+    ages = f"{inst.age_min}–{inst.age_max}" if inst.age_max is not None else f"{inst.age_min}+"
+    return _("%(name)s is validated for grades %(lo)s–%(hi)s (ages %(ages)s), not grade %(grade)s.",
+             name=inst.short_name, lo=inst.grade_min, hi=inst.grade_max, ages=ages, grade=grade)
 
 
 def local_today(tz: str | None = None) -> date:
@@ -109,9 +123,14 @@ def record_screening(
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     clean = check_answers(instrument_id, answers)
-    result = score(instrument_id, clean)
+    # grade and sex choose the norm group of a norm-referenced (licensed) instrument; others ignore them
+    result = score(instrument_id, clean, instrument_settings(instrument_id), grade=student.grade,
+                   sex=SEX_OF_GENDER.get(student.gender or ""))
     policy = warning_policy()
-    level, reasons = suggest_level([result], student.care_groups, policy)
+    # every stored group was checked against the policy when it was entered (roster, import); a group the district
+    # has since removed from its policy no longer raises a level, by the district's choice
+    groups = [g for g in student.care_groups if g in policy.care_groups]
+    level, reasons = suggest_level([result], groups, policy)
     screening = Screening.from_result(
         result,
         student,

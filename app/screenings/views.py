@@ -31,7 +31,7 @@ from .blueprint import user as _user
 from .campaigns import open_campaigns_for_school
 from .finding import find_students
 from .forms import ImportForm
-from .recording import ScreeningError, answer_error_text, result_of, screenings_of
+from .recording import ScreeningError, answer_error_text, grade_refusal_text, result_of, screenings_of
 from .submission import DuplicateScreening, Submission, submit_screening
 
 
@@ -100,6 +100,9 @@ def enter_form(public_id: str):
             except ValueError:
                 errors[f"q{item.number}"] = _("Choose one of the answers.")
                 values.append(None)
+        refusal = grade_refusal_text(inst.id, student.grade)
+        if refusal is not None:
+            errors["form"] = refusal
         if not errors:
             try:
                 screening = submit_screening(db.session, current_actor(), get_vault(),

@@ -159,13 +159,16 @@ def questionnaire() -> ResponseReturnValue:
             # a stale or tampered page: the server decides which instrument is being answered
             return redirect(url_for("student_entry.questionnaire"))
         answers = _answers_from_form(inst)
-        missing = [item.number for item in inst.items if item.number not in answers]
+        # a conditional item (ASQ question 5) is asked only when the answers above call for it
+        asked = inst.asked([answers.get(item.number) for item in inst.items])
+        missing = [item.number for item, ask in zip(inst.items, asked, strict=True)
+                   if ask and item.number not in answers]
         if missing:
             drafts.save_draft(db.session, vault, cs, student, current, answers)
             errors = set(missing)
             message = _("Please answer every question. Unanswered: %(items)s", items="、".join(str(n) for n in missing))
         else:
-            values = [answers[item.number] for item in inst.items]
+            values = [answers[item.number] if ask else None for item, ask in zip(inst.items, asked, strict=True)]
             outcome = _submit(cs, student, current, values, vault)
             if outcome == "duplicate":
                 return render_template("student_entry/already.html"), 409
@@ -195,7 +198,7 @@ def _answers_from_form(inst: Any) -> dict[int, int]:
     return out
 
 
-def _submit(cs: ClassSession, student: Student, instrument_id: str, values: list[int], vault: Vault) -> str:
+def _submit(cs: ClassSession, student: Student, instrument_id: str, values: list[int | None], vault: Vault) -> str:
     submission = Submission(student, instrument_id, values, recording.local_today(current_app.config["TIMEZONE"]),
                             campaign=cs.campaign, session=cs)
     try:

@@ -159,3 +159,17 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def student_sign_in(page: Any, live_server: LiveServer, session_code: str, student_number: str,
+                    birth_ym: str) -> None:
+    """The student entrance, in ONE place: open the class session's link, identify, land on the first
+    questionnaire. (How a student proves who they are may change — e.g. a per-session entry code instead of the
+    birth month; switch it here.)"""
+    page.goto(f"{live_server.url}/s?code={session_code}")
+    assert page.locator("#code").input_value() == session_code
+    page.fill("#student_number", student_number)
+    page.fill("#birth_ym", birth_ym)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    assert page.url.endswith("/s/q"), f"student sign-in failed: on {page.url}"

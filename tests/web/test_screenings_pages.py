@@ -45,6 +45,8 @@ def test_a_counselor_creates_a_campaign_for_their_school(client, factory, db_ses
             "rule4_instrument": "",
             "rule4_from": "1",
             "rule4_to": "1",
+            # grades 4-6 answer only a parent report (no suicide item): the form warns; created anyway here
+            "no_suicide_item_ok": "y",
         },
     )
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]

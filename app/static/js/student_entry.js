@@ -1,4 +1,32 @@
 /* Student questionnaire: save answers as they are chosen, so a dropped connection loses nothing. */
+/* A conditional question (ASQ question 5) shows only when the answers above call for it; without this script it
+   stays visible with its note ("answer only if ..."), and the server ignores it when it was not to be asked. */
+(function () {
+  var form = document.getElementById('answers');
+  if (!form) { return; }
+  var conditional = form.querySelectorAll('fieldset[data-ask-if-items]');
+  if (!conditional.length) { return; }
+  function checked(n) {
+    var input = form.querySelector('input[name=q' + n + ']:checked');
+    return input ? input.value : null;
+  }
+  function update() {
+    conditional.forEach(function (fs) {
+      var items = fs.getAttribute('data-ask-if-items').split(',');
+      var answers = fs.getAttribute('data-ask-if-answers').split(',');
+      var asked = items.some(function (n) { return answers.indexOf(checked(n)) >= 0; });
+      fs.hidden = !asked;
+      fs.querySelectorAll('input').forEach(function (input) {
+        input.required = asked;
+        if (!asked) { input.checked = false; }
+      });
+      var note = fs.querySelector('.ask-note');
+      if (note) { note.hidden = true; }
+    });
+  }
+  form.addEventListener('change', update);
+  update();
+})();
 (function () {
   var form = document.getElementById('answers');
   if (!form || !window.fetch) { return; }

@@ -35,10 +35,12 @@ def test_list_prints_each_instrument_id_name_and_item_count():
     (["phqa", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1", "2", "0", "1"], [0] * 9 + [1, 2, 0, 1], []),
     (["psc17"] + ["1"] * 17, [1] * 17, []),
     (["k6", "-", "1", "1", "1", "1", "1"], [None, 1, 1, 1, 1, 1], []),
+    (["asq", "0", "2", "0", "0", "1"], [0, 2, 0, 0, 1], []),
 ])
 def test_score_prints_the_api_result_plus_the_suggested_level(args, answers, groups):
     out = run("score", *args)
-    assert out.returncode == 0, out.stderr
+    # 0 for a scored form, 3 for one that could not be scored (the JSON is printed all the same)
+    assert out.returncode == (0 if score(args[0], answers).valid else 3), out.stderr
     printed = json.loads(out.stdout)
     result = score(args[0], answers)
     level, reasons = suggest_level([result], groups, POLICY)
@@ -80,3 +82,23 @@ def test_show_prints_one_instrument_with_its_items_and_options():
     data = json.loads(out.stdout)
     assert out.returncode == 0 and data["audience"] == "parent" and len(data["items"]) == 17
     assert data["items"][0]["options"][2] == [2, {"zh": "经常", "en": "Often"}]
+
+
+def test_a_form_that_could_not_be_scored_exits_3_and_still_prints_its_json_and_warning():
+    out = run("score", "phq9", "1", "-", "-", "-", "1", "1", "1", "1", "0")
+    assert out.returncode == 3
+    printed = json.loads(out.stdout)
+    assert printed["valid"] is False and printed["reason"] == "incomplete"
+    assert printed["suggested_level"] == "L3"
+    assert "could not be scored" in out.stderr
+
+
+def test_a_scored_form_exits_0():
+    assert run("score", "k6", "1", "1", "1", "1", "1", "1").returncode == 0
+
+
+def test_an_unknown_care_group_exits_2_listing_the_valid_codes():
+    out = run("score", "phq9", "1", "1", "1", "1", "1", "1", "1", "1", "0", "--groups", "left-behind")
+    assert out.returncode == 2
+    assert "left-behind" in out.stderr and "left_behind, migrant, hardship, boarding" in out.stderr
+    assert out.stdout == ""

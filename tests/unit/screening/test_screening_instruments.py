@@ -21,9 +21,9 @@ def fill(n: int, total: int, top: int, skip: tuple[int, ...] = (), only: tuple[i
     return answers
 
 
-def test_all_eight_instruments_are_shipped_with_their_item_counts():
+def test_all_nine_instruments_are_shipped_with_their_item_counts():
     counts = {inst.id: len(inst.items) for inst in list_instruments()}
-    assert counts == {"cesdc": 20, "gad7": 7, "k6": 6, "phq9": 9, "phqa": 13, "psc17": 17, "scared41": 41,
+    assert counts == {"asq": 5, "cesdc": 20, "gad7": 7, "k6": 6, "phq9": 9, "phqa": 13, "psc17": 17, "scared41": 41,
                       "scared5": 5}
 
 
@@ -276,11 +276,44 @@ def test_scared41_total_cut_off_is_a_setting_a_chinese_study_used_23():
     assert score("scared41", fill(41, 23, 2), settings={"positive_cutoff": 23}).positive is True
 
 
-def test_scared41_any_missing_item_makes_the_form_incomplete():
+def test_scared41_one_blank_in_a_subscale_is_prorated_and_flagged_not_discarding_the_form():
     answers = [1] * 41
-    answers[40] = None
+    answers[40] = None  # item 41: social anxiety (7 items)
+    r = score("scared41", answers)
+    assert r.valid and r.total == 41  # 6 answered ones, prorated to 7 in the subscale
+    assert "prorated" in r.flags and "subscale_incomplete" in r.flags
+    assert r.subscales["social_anxiety"].score == 7 and r.subscales["social_anxiety"].incomplete
+    assert not r.subscales["panic_somatic"].incomplete
+    assert any("social anxiety subscale: 1 item(s) blank (item(s) 41, prorated)" in e["en"] for e in r.explanation)
+    assert any("社交恐怖分量表有1题未作答" in e["zh"] for e in r.explanation)
+
+
+def test_scared41_two_blanks_in_one_subscale_leave_the_form_not_scored():
+    answers = [1] * 41
+    answers[39] = answers[40] = None  # items 40 and 41: both social anxiety
     r = score("scared41", answers)
     assert (r.valid, r.reason, r.total) == (False, "incomplete", None)
+
+
+def test_scared41_one_blank_in_each_of_two_subscales_is_still_scored():
+    answers = [0] * 41
+    answers[0] = answers[1] = None  # item 1 panic/somatic, item 2 school avoidance
+    r = score("scared41", answers)
+    assert r.valid and r.total == 0
+
+
+@pytest.mark.parametrize("blank, sub", [(2, "internalizing"), (1, "attention"), (4, "externalizing")])
+def test_psc17_a_subscale_with_blanks_inside_is_flagged_incomplete_and_explained(blank, sub):
+    answers = [0] * 17
+    answers[blank - 1] = None
+    r = score("psc17", answers)
+    assert r.valid and r.subscales[sub].incomplete and r.subscales[sub].missing == 1
+    assert r.to_dict()["subscales"][sub]["incomplete"] is True
+    assert "subscale_incomplete" in r.flags
+    others = [n for n in r.subscales if n != sub]
+    assert not any(r.subscales[n].incomplete for n in others)
+    assert any(f"item(s) {blank}, counted as 0): the subscale is incomplete" in e["en"] for e in r.explanation)
+    assert any("分量表不完整，阴性结果可能低估" in e["zh"] for e in r.explanation)
 
 
 def test_scared5_uses_full_form_items_24_25_28_36_41():
@@ -330,7 +363,8 @@ def test_cesdc_missing_item_makes_the_form_incomplete():
 
 # --- K6 --------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("total, band, positive", [
-    (0, "low", False), (7, "low", False), (8, "moderate", False), (12, "moderate", False),
+    # moderate 5-12 (Prochaska et al. 2012), serious 13+ (Kessler et al. 2003)
+    (0, "low", False), (4, "low", False), (5, "moderate", False), (12, "moderate", False),
     (13, "serious", True), (24, "serious", True),
 ])
 def test_k6_bands_low_moderate_serious(total, band, positive):

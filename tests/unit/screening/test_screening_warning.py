@@ -79,12 +79,32 @@ def test_an_incomplete_form_never_yields_none():
     assert level == "L3" and "form invalid or incomplete" in reasons[0]["en"]
 
 
-def test_a_district_can_count_moderately_severe_as_severe():
+def test_moderately_severe_phq_suggests_level_2_by_default_and_a_district_may_change_it():
+    assert suggest_level([phq9(16)], [], POLICY)[0] == "L2"  # Kroenke & Spitzer 2002: active treatment at 15-19
+    assert suggest_level([phq9(14)], [], POLICY)[0] == "L3"
+    phqa = score("phqa", [2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0])  # total 16
+    assert phqa.band == "moderately_severe" and suggest_level([phqa], [], POLICY)[0] == "L2"
     data = copy.deepcopy(RAW)
-    data["severe_bands"] = {"phq9": ["moderately_severe", "severe"]}
-    policy = policy_from_dict(data)
-    assert suggest_level([phq9(16)], [], policy)[0] == "L2"
-    assert suggest_level([phq9(16)], [], POLICY)[0] == "L3"
+    data["severe_bands"] = {"phq9": ["severe"]}
+    assert suggest_level([phq9(16)], [], policy_from_dict(data))[0] == "L3"
+
+
+def test_the_level_1_response_names_the_brief_suicide_safety_assessment():
+    response = POLICY.levels["L1"].response
+    assert "简短自杀风险评估" in response["zh"] and "安全计划" in response["zh"]
+    assert "brief suicide safety assessment" in response["en"] and "safety plan" in response["en"]
+
+
+def test_each_default_of_the_policy_file_says_what_it_is_based_on():
+    lines = open(SHIPPED_POLICY_PATH, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    for rule in POLICY.rules:
+        k = next(n for n, ln in enumerate(lines) if ln.strip().startswith(f"{rule}:"))
+        said = lines[k] + lines[k + 1]
+        assert "based on" in said or "POLICY" in said, rule
+    for code in ("L1", "L2", "L3"):
+        k = next(n for n, ln in enumerate(lines) if ln == f"  {code}:")
+        block = "\n".join(lines[k:k + 16])
+        assert "based on" in block and ("POLICY" in block or code == "L1"), code
 
 
 def test_a_district_can_lower_positive_in_care_group_to_level_3():
