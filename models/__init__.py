@@ -28,12 +28,13 @@ from .screenings import (
     WarningChange,
     campaign_schools,
 )
+from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
     "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
-    "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
-    "teacher_classes", "utcnow", "verify_chain",
+    "StudentOwned", "TRANSFER_STATUSES", "TransferRequest", "User", "Warning", "WarningChange", "append_event",
+    "campaign_schools", "counselor_schools", "teacher_classes", "utcnow", "verify_chain",
 ]

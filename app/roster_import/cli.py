@@ -24,7 +24,9 @@ def _school(session, code: str) -> School:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--school", "school_code", required=True, help="The school (code) the file belongs to.")
 @click.option("--dry-run", is_flag=True, help="Check every row and show what would change; write nothing.")
-@click.option("--apply-transfers", is_flag=True, help="Also move students found at another school of the district.")
+@click.option("--apply-transfers", "--request-transfers", "apply_transfers", is_flag=True,
+              help="Also request the transfer of students found at another school of the district (each moves when "
+                   "the sending school approves).")
 @click.option("--partial", is_flag=True, help="Write the valid rows even when some rows are wrong.")
 def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers: bool, partial: bool) -> None:
     """Import (create or update) the students of one school from PATH (XLSX, or CSV in UTF-8 or GBK)."""
@@ -65,13 +67,12 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
         c = plan.counts()
         summary = (
             f"{c['rows']} row(s): {c['create']} to create, {c['update']} to update, {c['unchanged']} unchanged, "
-            f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), "
+            f"{c['transfers']} transfer(s) to request, {c['classes_new']} new class(es), "
             f"{c['bad_rows']} row(s) with errors"
         )
         for t in plan.transfers[:50]:
-            click.echo(
-                f"transfer: row {t.row.row} ({t.row.student_number}) is at {t.from_school.name} ({t.from_school.code})"
-            )
+            click.echo(f"transfer: row {t.row.row} ({t.row.student_number}) belongs to a student of another school "
+                       "- request a transfer")
         if dry_run:
             service.audit_preview(session, actor, plan)
             click.echo("dry run: " + summary + "; nothing written")
@@ -81,11 +82,12 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
             click.echo("nothing written: " + summary + " (correct the rows, or use --partial)", err=True)
             failed = True
         else:
-            result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial)
+            result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial,
+                                          source="cli")
             click.echo(
                 f"{school.code}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
-                f"{result.transferred} transferred, {result.transfers_pending} transfer(s) not applied "
-                f"(use --apply-transfers), {result.classes_created} class(es) created"
+                f"{result.transfers_requested} transfer(s) requested, {result.transfers_pending} transfer(s) not "
+                f"requested (use --request-transfers), {result.classes_created} class(es) created"
                 + (f", {result.skipped_rows} bad row(s) skipped" if result.skipped_rows else "")
             )
     if failed:
