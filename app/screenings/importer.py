@@ -219,6 +219,9 @@ def validate(
         if student.status != "enrolled":
             r.errors.append(RowError(r.row, "学籍号", _("the student is not enrolled")))
             continue
+        if campaign is not None and student.school_id not in {s.id for s in campaign.schools}:
+            r.errors.append(RowError(r.row, "学籍号", _("the student's school is not in this campaign")))
+            continue
         r.student = student
         if campaign is not None:
             key = (r.student_number, r.instrument_id, campaign.id)
