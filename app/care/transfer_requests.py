@@ -160,6 +160,8 @@ def cancel_for_erased(db: Session, actor: Actor, student: Student) -> int:
         TransferRequest.student_id == student.id, TransferRequest.status == "pending"
     )):
         req.status, req.decided_at, req.reason = "cancelled", utcnow(), "erased"
+        append_event(db, actor, "transfer.cancelled", student_public_id=student.public_id,
+                     target=f"transfer:{req.uid}", detail=_detail(req, why="erased"))
         n += 1
     if n:
         db.flush()
