@@ -10,7 +10,8 @@ from typing import NoReturn
 import click
 from flask.cli import AppGroup
 
-from models import Actor, School
+from app.cli import operator_actor
+from models import School
 from models.roster import ROLES, SCHOOL_STAGES, SCHOOL_TYPES
 
 from . import service
@@ -18,7 +19,6 @@ from . import service
 schools_cli = AppGroup("schools", help="Schools of the district.")
 users_cli = AppGroup("users", help="User accounts.")
 
-CLI_ACTOR = Actor.system("cli")
 
 
 def _fail(message: str) -> NoReturn:
@@ -37,7 +37,7 @@ def schools_add(code: str, name: str, type_: str, stage: str) -> None:
 
     with db.transaction() as session:
         try:
-            school = service.create_school(session, CLI_ACTOR, code=code, name=name, type=type_, stage=stage)
+            school = service.create_school(session, operator_actor(), code=code, name=name, type=type_, stage=stage)
         except service.AdminError as exc:
             session.rollback()
             _fail(str(exc))
@@ -119,7 +119,7 @@ def users_add(
         try:
             user = service.create_user(
                 session,
-                CLI_ACTOR,
+                operator_actor(),
                 username=username,
                 password=password,
                 access=service.Access(role=role, schools=schools, classes=classes),

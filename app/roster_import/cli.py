@@ -8,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from models import Actor, School
+from app.cli import operator_actor
+from models import School
 
 roster_cli = AppGroup("roster", help="Roster: import students from a school's XLSX/CSV, export a school's roster.")
 
@@ -38,7 +39,7 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
     from . import service
     from .parse import RosterFileError
 
-    actor = Actor.system("cli:roster-import")
+    actor = operator_actor()
     failed = False
     # messages are translated (default locale zh), which Flask-Babel does within a request context
     with current_app.test_request_context(), db.transaction() as session:
@@ -74,7 +75,7 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
             click.echo(f"transfer: row {t.row.row} ({t.row.student_number}) belongs to a student of another school "
                        "- request a transfer")
         if dry_run:
-            service.audit_preview(session, actor, plan)
+            service.audit_preview(session, actor, plan, file=path.name)
             click.echo("dry run: " + summary + "; nothing written")
             failed = bool(plan.problems)
         elif plan.problems and not partial:
@@ -83,7 +84,7 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
             failed = True
         else:
             result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial,
-                                          source="cli")
+                                          source="cli", audit_detail={"file": path.name})
             click.echo(
                 f"{school.code}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
                 f"{result.transfers_requested} transfer(s) requested, {result.transfers_pending} transfer(s) not "
@@ -105,7 +106,7 @@ def export_command(out: Path, school_code: str) -> None:
 
     from . import service
 
-    actor = Actor.system("cli:roster-export")
+    actor = operator_actor()
     with current_app.test_request_context(), db.transaction() as session:
         school = _school(session, school_code)
         count = service.export_xlsx(session, Vault(session, keyring(), actor), school, str(out))

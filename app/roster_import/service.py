@@ -496,10 +496,12 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     return len(values)
 
 
-def audit_preview(db: Session, actor: Actor, plan: ImportPlan) -> None:
+def audit_preview(db: Session, actor: Actor, plan: ImportPlan, file: str | None = None) -> None:
     """The preview compared the file with stored (sealed) identities: one event, counts only."""
-    append_event(db, actor, "roster.import_preview", target=f"school:{plan.school.code}",
-                 detail={"school": plan.school.code, **plan.counts()})
+    detail: dict[str, Any] = {"school": plan.school.code, **plan.counts()}
+    if file:
+        detail["file"] = file
+    append_event(db, actor, "roster.import_preview", target=f"school:{plan.school.code}", detail=detail)
 
 
 # -- export ---------------------------------------------------------------------------------------------------
