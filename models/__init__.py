@@ -3,6 +3,7 @@ from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry
 from .district import DistrictRollup
+from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerLease
 from .roster import (
     DataKey,
@@ -32,6 +33,7 @@ from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
+    "AccessGrant", "GRANT_STATUSES",
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
     "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
