@@ -9,7 +9,20 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from models import Actor
+
 db_cli = AppGroup("db", help="Database schema (Alembic).")
+
+
+def operator_actor() -> Actor:
+    """The audit actor of a CLI command: the operator's login name, as "cli:<os user>" (role "system")."""
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        who = "unknown"
+    return Actor(None, f"cli:{who}"[:64], "system", None)
 
 
 def alembic_config(url: str):

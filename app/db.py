@@ -74,6 +74,12 @@ class Database:
         session = self.session
         try:
             yield session
+            # A CLI command runs inside a test request context (for translations), which may be a GET: its
+            # session then queues access events for the end of a request that never comes. They are written
+            # here, in the command's own transaction, so every command audits like a request.
+            queued = take_deferred(session)
+            if queued:
+                write_deferred(session, queued)
             session.commit()
         except BaseException:
             session.rollback()

@@ -3,6 +3,7 @@ from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
+from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerLease
 from .roster import (
     DataKey,
@@ -30,12 +31,15 @@ from .screenings import (
     WarningChange,
     campaign_schools,
 )
+from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
+    "AccessGrant", "GRANT_STATUSES",
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
     "Recheck", "RecoveryCode", "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease", "School",
-    "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "User", "Warning", "WarningChange",
-    "append_event", "campaign_schools", "counselor_schools", "teacher_classes", "utcnow", "verify_chain",
+    "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "TRANSFER_STATUSES", "TransferRequest",
+    "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools", "teacher_classes",
+    "utcnow", "verify_chain",
 ]

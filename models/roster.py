@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    and_,
     false,
     select,
 )
@@ -160,16 +161,18 @@ class Student(Base):
     def visible_to(cls, user: User) -> ColumnElement[bool]:
         """The one scope rule for student records: counselors see their schools, head teachers their classes.
 
-        District officers and admins see no student rows at all (aggregates / setup only).
+        District officers and admins see no student rows at all (aggregates / setup only). An erased student
+        (a tombstone, `flask students erase`) is nobody's: each of their pages, and each of their records' pages,
+        answers 404, and no list shows them.
         """
         if not user.is_authenticated or not user.active:
             return false()
         if user.role == "counselor":
-            return cls.school_id.in_(
-                select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
-            )
+            mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
+            return and_(cls.school_id.in_(mine), cls.status != "erased")
         if user.role == "head_teacher":
-            return cls.class_id.in_(select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id))
+            classes = select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id)
+            return and_(cls.class_id.in_(classes), cls.status != "erased")
         return false()
 
 

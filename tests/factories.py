@@ -32,7 +32,8 @@ class Factory:
     def __init__(self, session: Session, keyring: KeyRing):
         self.session = session
         self.keyring = keyring
-        self.vault = Vault(session, keyring, Actor.system("tests"))
+        self.actor = Actor.system("tests")
+        self.vault = Vault(session, keyring, self.actor)
         self._district: District | None = None
 
     def district(self) -> District:
@@ -125,10 +126,15 @@ class Factory:
             email=email,
             district_id=self.district().id,
         )
-        user.schools = list(schools)
-        user.classes = list(classes)
         self.session.add(user)
         self.session.flush()
+        # clinical access through the one mechanism (app/admin/grants.py), recorded as approved by the factory
+        from app.admin.grants import record_approved
+
+        for school in schools:
+            record_approved(self.session, self.actor, user, school=school, reason="test fixture")
+        for klass in classes:
+            record_approved(self.session, self.actor, user, klass=klass, reason="test fixture")
         return user
 
     def counselor(self, *schools: School, **kw: Any) -> User:

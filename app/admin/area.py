@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas import Area, NavItem
 
+from . import grant_views  # noqa: F401  (its routes join the admin blueprint when imported)
 from .cli import schools_cli, users_cli
 from .views import bp, init_templates
 
@@ -15,6 +16,7 @@ AREA = Area(
         NavItem("admin.home", _l("Administration"), ("admin",), 10),
         NavItem("admin.schools", _l("Schools and classes"), ("admin",), 20),
         NavItem("admin.users", _l("Users"), ("admin",), 30),
+        NavItem("admin.access_grants", _l("Access grants"), ("admin", "district", "counselor"), 35),
     ),
     cli=(schools_cli, users_cli),
     setup=init_templates,

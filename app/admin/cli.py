@@ -10,7 +10,8 @@ from typing import NoReturn
 import click
 from flask.cli import AppGroup
 
-from models import Actor, School
+from app.cli import operator_actor
+from models import School
 from models.roster import ROLES, SCHOOL_STAGES, SCHOOL_TYPES
 
 from . import service
@@ -18,7 +19,6 @@ from . import service
 schools_cli = AppGroup("schools", help="Schools of the district.")
 users_cli = AppGroup("users", help="User accounts.")
 
-CLI_ACTOR = Actor.system("cli")
 
 
 def _fail(message: str) -> NoReturn:
@@ -37,7 +37,7 @@ def schools_add(code: str, name: str, type_: str, stage: str) -> None:
 
     with db.transaction() as session:
         try:
-            school = service.create_school(session, CLI_ACTOR, code=code, name=name, type=type_, stage=stage)
+            school = service.create_school(session, operator_actor(), code=code, name=name, type=type_, stage=stage)
         except service.AdminError as exc:
             session.rollback()
             _fail(str(exc))
@@ -73,6 +73,10 @@ def schools_list() -> None:
 @click.option("--display-name", default=None, help="Name shown in the interface (default: the username).")
 @click.option("--email", default=None)
 @click.option("--part-time", is_flag=True, help="A counselor who is not a full-time mental-health teacher.")
+@click.option("--operator-approves", is_flag=True,
+              help="Grant the schools/classes at once, the operator recorded (and audited) as proposer and approver "
+                   "(setting up an installation); without it they are proposals a district officer or the school's "
+                   "counselor approves on Access grants.")
 def users_add(
     username: str,
     role: str,
@@ -83,6 +87,7 @@ def users_add(
     display_name: str | None,
     email: str | None,
     part_time: bool,
+    operator_approves: bool,
 ) -> None:
     """Add a user with a role and, for counselors and head teachers, their scope."""
     from app.db import db
@@ -119,18 +124,25 @@ def users_add(
         try:
             user = service.create_user(
                 session,
-                CLI_ACTOR,
+                operator_actor(),
                 username=username,
                 password=password,
                 access=service.Access(role=role, schools=schools, classes=classes),
                 display_name=display_name,
                 email=email,
                 full_time=not part_time,
+                operator_approves=operator_approves,
             )
         except service.AdminError as exc:
             session.rollback()
             _fail(str(exc))
         click.echo(f"added user {user.username} ({user.role}){_scope(user)}")
+        from .grants import pending_for_user
+
+        pending = pending_for_user(session, user)
+        if pending:
+            click.echo(f"{len(pending)} access proposal(s) pending: a district officer or the school's counselor "
+                       "approves them on /admin/access-grants (or use --operator-approves)")
 
 
 def _scope(user) -> str:

@@ -217,6 +217,7 @@ def create_user(
     display_name: str | None = None,
     email: str | None = None,
     full_time: bool = True,
+    operator_approves: bool = False,
 ) -> User:
     from app.auth.service import hash_password
 
@@ -238,7 +239,6 @@ def create_user(
         district_id=the_district(db).id,
         full_time=full_time,
     )
-    user.schools, user.classes = schools, classes
     db.add(user)
     db.flush()
     append_event(
@@ -248,7 +248,27 @@ def create_user(
         target=f"user:{username}",
         detail={"role": access.role, "schools": [s.code for s in schools], "classes": [c.id for c in classes]},
     )
+    # Clinical access takes a second person (app/admin/grants.py): the schools and classes are proposed, and
+    # open only when a district officer or the school's counselor approves (or, for the seed and an operator's
+    # explicit choice, recorded as approved by the one actor).
+    _grant_all(db, actor, user, schools, classes, operator_approves)
     return user
+
+
+def _grant_all(db: Session, actor: Actor, user: User, schools: Sequence[School], classes: Sequence[SchoolClass],
+               operator_approves: bool) -> None:
+    from . import grants
+
+    for school in schools:
+        if operator_approves:
+            grants.record_approved(db, actor, user, school=school, reason="operator")
+        else:
+            grants.propose(db, actor, user, school=school)
+    for klass in classes:
+        if operator_approves:
+            grants.record_approved(db, actor, user, klass=klass, reason="operator")
+        else:
+            grants.propose(db, actor, user, klass=klass)
 
 
 def update_profile(
@@ -288,6 +308,8 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
     old_scope = ({s.code for s in user.schools}, {c.id for c in user.classes})
     new_scope = ({s.code for s in schools}, {c.id for c in classes})
     if old_scope != new_scope:
+        from . import grants
+
         append_event(
             db,
             actor,
@@ -300,7 +322,13 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
                 "removed_classes": sorted(old_scope[1] - new_scope[1]),
             },
         )
-        user.schools, user.classes = schools, classes
+        # removing access is immediate; adding it is a proposal a second person approves (app/admin/grants.py)
+        for school in [s for s in user.schools if s.code not in new_scope[0]]:
+            grants.revoke(db, actor, user, school=school)
+        for klass in [c for c in user.classes if c.id not in new_scope[1]]:
+            grants.revoke(db, actor, user, klass=klass)
+        _grant_all(db, actor, user, [s for s in schools if s.code not in old_scope[0]],
+                   [c for c in classes if c.id not in old_scope[1]], operator_approves=False)
         actions.append("user.scope_changed")
     if access.active != user.active:
         action = "user.enabled" if access.active else "user.disabled"

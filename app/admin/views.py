@@ -224,6 +224,15 @@ def _access_from(form: AccessForm) -> service.Access:
     )
 
 
+def _say_pending(user: User) -> None:
+    from . import grants
+
+    pending = grants.pending_for_user(db.session, user)
+    if pending:
+        flash(_("%(n)s school or class access proposal(s) wait for a second person: a district officer or a "
+                "counselor of the school approves them (see Access grants).", n=len(pending)), "info")
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @roles("admin")
 @recent_login_required
@@ -249,6 +258,7 @@ def new_user():
             _attach(form, exc)
         else:
             flash(_("User %(name)s created.", name=user.username), "success")
+            _say_pending(user)
             return redirect(url_for("admin.users"))
     return render_template("admin/user_new.html", form=form)
 
@@ -296,6 +306,7 @@ def user_access(user_id: int):
                 )
             else:
                 flash(_("Nothing changed."), "success")
+            _say_pending(user)
             return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template("admin/user_access.html", form=form, user=user)
 

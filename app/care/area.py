@@ -7,7 +7,7 @@ from app.areas import Area, DemoStep, FileSection, NavItem
 from . import (
     demo,
     sections,
-    transfers,  # noqa: F401  (its routes join the care blueprint when imported)
+    transfers,  # noqa: F401  (its routes join the care blueprint when imported; transfer requests too)
     warning_lifecycle,
 )
 from .views import bp, init_templates
@@ -20,6 +20,7 @@ AREA = Area(
         NavItem("care.worklist", _l("To do"), ("counselor",), 5),
         NavItem("care.class_list", _l("Class care list"), ("head_teacher",), 5),
         NavItem("care.groups", _l("Care-group roster"), ("counselor", "head_teacher"), 40),
+        NavItem("care.transfers", _l("Transfer requests"), ("counselor", "district", "admin"), 45),
     ),
     file_sections=(
         FileSection(30, sections.warnings_section),

@@ -116,6 +116,15 @@ class TransferForm(FlaskForm):
     to_class = SelectField(_l("New school and class"), coerce=int, validate_choice=True)
 
 
+class RequestTransferForm(FlaskForm):
+    student_number = StringField(_l("Student number"), validators=[DataRequired(), Length(max=40)])
+    to_class = SelectField(_l("Class at your school"), coerce=int, validate_choice=True)
+
+
+class TransferDecisionForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[Length(max=300)])
+
+
 class EmptyForm(FlaskForm):
     marker = HiddenField()
 

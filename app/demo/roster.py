@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from models import District, School, SchoolClass, Student, User
+from models import Actor, District, School, SchoolClass, Student, User
 
 from . import DemoContext, names
 
@@ -212,14 +212,23 @@ def _users(ctx: DemoContext, district: District, schools: list[School], classes:
     for username, display, role in STAFF:
         make(username, display, role)
     by_code = {school.code: school for school in schools}
+    assignments: list[tuple[User, School]] = []
     for plan in SCHOOLS:
         if plan.counselor is None:
             continue
         username, display, full_time = plan.counselor
         user = users.get(username) or make(username, display, "counselor", full_time)
-        user.schools.append(by_code[plan.code])
+        assignments.append((user, by_code[plan.code]))
     teacher_class = next(c for c in classes if c.school.code == TEACHER_SCHOOL and c.name == TEACHER_CLASS)
-    users["teacher"].classes.append(teacher_class)
+    ctx.session.flush()
+    # Clinical access through the one mechanism (app/admin/grants.py): the seed is recorded, and audited, as both
+    # proposer and approver (the review list shows it); no second person exists in a demo.
+    from app.admin.grants import record_approved
+
+    seed = Actor.system("demo-seed")
+    for user, school in assignments:
+        record_approved(ctx.session, seed, user, school=school, reason="demo seed")
+    record_approved(ctx.session, seed, users["teacher"], klass=teacher_class, reason="demo seed")
     ctx.session.flush()
     return users
 

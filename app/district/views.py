@@ -47,10 +47,15 @@ def refresh_rollups_command(running: bool) -> None:
 
     The scheduler does this by itself: job district_rollups every few minutes, district_rollups_nightly nightly.
     """
+    from app.cli import operator_actor
+    from models import append_event
+
     with db.transaction() as session:
         for district_id in service.district_ids(session):
             terms = service.refresh_rollups(session, district_id, local_today(), current_app.config["TIMEZONE"],
                                             running=running)
+            append_event(session, operator_actor(), "district.rollups_refreshed", target=f"district:{district_id}",
+                         detail={"terms": terms, "running": running})
             what = "terms" if running else "closed terms"
             click.echo(f"district {district_id}: rollups refreshed for {len(terms)} {what}: {', '.join(terms) or '-'}")
 

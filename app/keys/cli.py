@@ -5,7 +5,6 @@ Every command prints what it did and exits non-zero on any failure.
 """
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 
@@ -14,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.cli import operator_actor
 from app.db import db
 from models.audit import Actor, AuditEvent, verify_chain
 from models.crypto import CryptoError, KeyRing
@@ -50,11 +50,7 @@ Nothing has been changed."""
 
 
 def _actor() -> Actor:
-    try:
-        who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        who = "unknown"
-    return Actor(None, f"cli:{who}"[:64], "system", None)
+    return operator_actor()
 
 
 def _keyring() -> KeyRing:

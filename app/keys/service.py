@@ -380,12 +380,40 @@ def erase_student(session: Session, actor: Actor, public_id: str) -> Student:
     student.set_care_groups([])
     student.updated_at = utcnow()
     session.flush()
+    ended = _end_open_work(session, actor, student)
     append_event(
         session,
         actor,
         "student.erased",
         student_public_id=public_id,
         target=f"data_key:{student.data_key_id}" if had_key else None,
-        detail={"data_key_destroyed": had_key},
+        detail={"data_key_destroyed": had_key, **ended},
     )
     return student
+
+
+def _end_open_work(session: Session, actor: Actor, student: Student) -> dict[str, int]:
+    """Nobody follows an erased student any more: their active cases close, their pending rechecks are cancelled
+    (no reminder, no overdue sweep, not counted late), their pending transfer requests end. Warnings and screening
+    results stay as they were (categorical history for the district's figures, like the tombstone's school,
+    grade and gender)."""
+    from sqlalchemy import update
+
+    from app.care.policy import ACTIVE_CASE_STATUSES, PENDING_RECHECK_STATUSES
+    from app.care.transfer_requests import cancel_for_erased
+    from models import CareCase, Recheck
+    from models.db import rowcount
+
+    now = utcnow()
+    cases = rowcount(session.execute(
+        update(CareCase).where(CareCase.student_id == student.id, CareCase.status.in_(ACTIVE_CASE_STATUSES))
+        .values(status="closed", closed_at=now, version=CareCase.version + 1)
+        .execution_options(synchronize_session="fetch")
+    ))
+    rechecks = rowcount(session.execute(
+        update(Recheck).where(Recheck.student_id == student.id, Recheck.status.in_(PENDING_RECHECK_STATUSES))
+        .values(status="cancelled").execution_options(synchronize_session="fetch")
+    ))
+    requests = cancel_for_erased(session, actor, student)
+    session.flush()
+    return {"cases_closed": cases, "rechecks_cancelled": rechecks, "transfer_requests_cancelled": requests}

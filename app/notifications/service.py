@@ -31,6 +31,9 @@ KINDS = (
     "checkin_due",  # care-group check-in reminder (head teachers)
     "observation",  # a head teacher's observation reached the counselor
     "digest",  # weekly digest per counselor
+    "access_proposed",  # to a school's counselors: an admin proposes clinical access there (user, school; no student)
+    "access_granted",  # to a school's counselors: that access was approved
+    "access_revoked",  # to a school's counselors: a user lost access there
 )
 
 

@@ -107,6 +107,16 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
             "/rechecks",
             _("Rechecks"),
         )
+    if note.kind in ("access_proposed", "access_granted", "access_revoked"):
+        where = p.get("school", "—") + (f" · {p['class']}" if p.get("class") else "")
+        texts = {
+            "access_proposed": _("Clinical access to %(where)s is proposed for %(user)s: approve or refuse it.",
+                                 where=where, user=p.get("user", "—")),
+            "access_granted": _("%(user)s now has clinical access to %(where)s.", where=where, user=p.get("user", "—")),
+            "access_revoked": _("%(user)s no longer has clinical access to %(where)s.", where=where,
+                                user=p.get("user", "—")),
+        }
+        return Shown(note, texts[note.kind], "/admin/access-grants", _("Access grants"))
     return Shown(note, _("Notification"), None, None)
 
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from models import clock
+from app.cli import operator_actor
+from models import append_event, clock
 
 rechecks_cli = AppGroup("rechecks", help="Rechecks, reminders and the periodic sweeps.")
 
@@ -53,6 +54,7 @@ def sweep(as_json: bool, now_text: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     with db.transaction() as session:
         result = run_all_sweeps(session, now, policy)
+        append_event(session, operator_actor(), "rechecks.sweep", detail={"now": now.isoformat(), **result})
     if as_json:
         click.echo(json.dumps({"now": now.isoformat(), **result}, sort_keys=True))
         return

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 
 from app import search_tokens
 from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
@@ -93,10 +94,17 @@ def student(public_id: str):
         # Head teachers may see their class's students by the scope rule, but not the file (answers, notes):
         # 404, as for any record they may not open, so a guessed URL discloses nothing.
         abort(404)
+    tombstone = db.session.scalars(select(Student).where(
+        Student.public_id == public_id, Student.status == "erased", Student.school_id.in_(current_user.school_ids)
+    )).first()
+    if tombstone is not None:
+        # An erased student is nobody's record (Student.visible_to): every page of theirs answers 404, except
+        # this one for the counselors of the school that held them, who may know the student existed: it says
+        # the file was erased, and opens nothing (the data key is gone).
+        return render_template("roster/student.html", student=tombstone, identity=None, erased=True, sections=[])
     student = get_visible_or_404(db.session, current_user, Student, public_id)
     reader = get_vault().reveal(student, "student.view")
-    # An erased student is a tombstone: their data key is gone, so no section could open anything.
-    erased = student.status == "erased"
+    erased = False
     identity = None
     if not erased:
         try:

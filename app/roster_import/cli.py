@@ -8,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from models import Actor, School
+from app.cli import operator_actor
+from models import School
 
 roster_cli = AppGroup("roster", help="Roster: import students from a school's XLSX/CSV, export a school's roster.")
 
@@ -24,7 +25,9 @@ def _school(session, code: str) -> School:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--school", "school_code", required=True, help="The school (code) the file belongs to.")
 @click.option("--dry-run", is_flag=True, help="Check every row and show what would change; write nothing.")
-@click.option("--apply-transfers", is_flag=True, help="Also move students found at another school of the district.")
+@click.option("--apply-transfers", "--request-transfers", "apply_transfers", is_flag=True,
+              help="Also request the transfer of students found at another school of the district (each moves when "
+                   "the sending school approves).")
 @click.option("--partial", is_flag=True, help="Write the valid rows even when some rows are wrong.")
 def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers: bool, partial: bool) -> None:
     """Import (create or update) the students of one school from PATH (XLSX, or CSV in UTF-8 or GBK)."""
@@ -36,7 +39,7 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
     from . import service
     from .parse import RosterFileError
 
-    actor = Actor.system("cli:roster-import")
+    actor = operator_actor()
     failed = False
     # messages are translated (default locale zh), which Flask-Babel does within a request context
     with current_app.test_request_context(), db.transaction() as session:
@@ -65,15 +68,14 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
         c = plan.counts()
         summary = (
             f"{c['rows']} row(s): {c['create']} to create, {c['update']} to update, {c['unchanged']} unchanged, "
-            f"{c['transfers']} transfer(s) to confirm, {c['classes_new']} new class(es), "
+            f"{c['transfers']} transfer(s) to request, {c['classes_new']} new class(es), "
             f"{c['bad_rows']} row(s) with errors"
         )
         for t in plan.transfers[:50]:
-            click.echo(
-                f"transfer: row {t.row.row} ({t.row.student_number}) is at {t.from_school.name} ({t.from_school.code})"
-            )
+            click.echo(f"transfer: row {t.row.row} ({t.row.student_number}) belongs to a student of another school "
+                       "- request a transfer")
         if dry_run:
-            service.audit_preview(session, actor, plan)
+            service.audit_preview(session, actor, plan, file=path.name)
             click.echo("dry run: " + summary + "; nothing written")
             failed = bool(plan.problems)
         elif plan.problems and not partial:
@@ -81,11 +83,12 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
             click.echo("nothing written: " + summary + " (correct the rows, or use --partial)", err=True)
             failed = True
         else:
-            result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial)
+            result = service.apply_import(session, actor, vault, plan, apply_transfers=apply_transfers, partial=partial,
+                                          source="cli", audit_detail={"file": path.name})
             click.echo(
                 f"{school.code}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged, "
-                f"{result.transferred} transferred, {result.transfers_pending} transfer(s) not applied "
-                f"(use --apply-transfers), {result.classes_created} class(es) created"
+                f"{result.transfers_requested} transfer(s) requested, {result.transfers_pending} transfer(s) not "
+                f"requested (use --request-transfers), {result.classes_created} class(es) created"
                 + (f", {result.skipped_rows} bad row(s) skipped" if result.skipped_rows else "")
             )
     if failed:
@@ -103,7 +106,7 @@ def export_command(out: Path, school_code: str) -> None:
 
     from . import service
 
-    actor = Actor.system("cli:roster-export")
+    actor = operator_actor()
     with current_app.test_request_context(), db.transaction() as session:
         school = _school(session, school_code)
         count = service.export_xlsx(session, Vault(session, keyring(), actor), school, str(out))

@@ -13,4 +13,4 @@ class UploadForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    apply_transfers = BooleanField(_l("Also move the students listed as transfers to this school"))
+    apply_transfers = BooleanField(_l("Also request the transfer of the students of other schools listed below"))

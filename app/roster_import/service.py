@@ -3,12 +3,14 @@
 `plan_import` reads the file (see parse.py), matches every row to the district's students by student number
 through the blind index (indexed `IN` queries on the file's index values; candidates are confirmed by comparing
 normalised plaintexts with `vault.matches`) and sorts the rows into: to create, to update (naming the changed
-fields), unchanged, transfers to confirm (the number belongs to a student of another school of the district),
-and problems. Nothing is written by planning.
+fields), unchanged, transfers to request (the number belongs to a student of another school of the district:
+nothing of that student is opened, and the preview does not say which school), and problems. Nothing is written
+by planning.
 
 `apply_import` writes a plan in one transaction: classes created as needed for the school year, changed students
 updated (identity re-sealed only when it changed), new students sealed through the Vault and bulk inserted in
-batches (one INSERT ... RETURNING per batch, care groups in one executemany), transfers only when confirmed.
+batches (one INSERT ... RETURNING per batch, care groups in one executemany), transfer requests only when confirmed
+(the file moves when the sending school approves, app/care/transfer_requests.py).
 One audit event per import (`roster.import` with the counts), never one per row.
 
 Why one module over 400 lines: planning and applying are the two halves of one import and share its types
@@ -115,7 +117,7 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    transferred: int = 0
+    transfers_requested: int = 0
     transfers_pending: int = 0
     classes_created: int = 0
     skipped_rows: int = 0
@@ -164,8 +166,8 @@ def plan_import(
         if student is None:
             plan.creates.append(r)
             continue
-        fields = _changed_fields(vault, student, r, plan.classes)
         if student.school_id == school.id:
+            fields = _changed_fields(vault, student, r, plan.classes)
             if student.status == "erased":
                 plan.problems.append(Problem(r.row, header[parsed.columns["student_number"]],
                                              _l("this student number belongs to an erased record")))
@@ -183,7 +185,9 @@ def plan_import(
                     )
                 )
                 continue
-            plan.transfers.append(Transfer(r, student, db.get_one(School, student.school_id), fields))
+            # Nothing of that student is opened or compared here: the file belongs to the other school until it
+            # approves the transfer request (app/care/transfer_requests.py).
+            plan.transfers.append(Transfer(r, student, db.get_one(School, student.school_id)))
     plan.new_classes = sorted(new_classes)
     plan.problems.sort(key=lambda p: p.row)
     return plan
@@ -241,6 +245,20 @@ def _match_numbers(db: Session, vault: Vault, district_id: int, rows: Iterable[R
     return found
 
 
+class _Number:
+    def __init__(self, number: str):
+        self.student_number = number
+
+
+def find_by_student_number(db: Session, vault: Vault, district_id: int, number: str) -> Student | None:
+    """The district's student with this student number (typed in any width or case), or None: the lookup of the
+    "request a transfer" form, by the import's own matching (blind index, then the plaintext compared)."""
+    number = parse.clean_number(number or "")
+    if not number or not parse.NUMBER_RE.match(number):
+        return None
+    return _match_numbers(db, vault, district_id, [_Number(number)]).get(number)  # type: ignore[list-item]
+
+
 def _guardians_json(row: RosterRow) -> str:
     return json.dumps([row.guardian] if row.guardian else [], ensure_ascii=False)
 
@@ -278,9 +296,13 @@ def apply_import(
     *,
     apply_transfers: bool = False,
     partial: bool = False,
+    source: str = "import",
     audit_detail: dict[str, Any] | None = None,
 ) -> ImportResult:
-    """Write the plan. With problems and not `partial`, nothing is written (result.written is False)."""
+    """Write the plan. With problems and not `partial`, nothing is written (result.written is False).
+
+    `apply_transfers`: ask for the students found at another school (transfer requests, `source` "import" or
+    "cli"); nothing of theirs moves or changes until the sending school approves."""
     result = ImportResult(unchanged=len(plan.unchanged))
     if plan.problems and not partial:
         return result
@@ -305,16 +327,16 @@ def apply_import(
     db.flush()
 
     if apply_transfers and plan.transfers:
-        from app.care.service import transfer_student
+        # A transfer is a request: the file moves only when the sending school approves it (the rows' other
+        # values are not applied to a file this school does not hold).
+        from app.care.transfer_requests import request_transfer
 
         for t in plan.transfers:
             assert t.row.class_number is not None  # a transfer without a class was refused when planned
             to_class = plan.classes[(t.row.grade, t.row.class_number)]
-            transfer_student(db, actor, t.student, to_class)
-            fields = [f for f in _changed_fields(vault, t.student, t.row, plan.classes)]
-            _apply_fields(vault, t.student, t.row, fields, plan.classes)
+            request_transfer(db, actor, t.student, to_class, source=source)
         db.flush()
-        result.transferred = len(plan.transfers)
+        result.transfers_requested = len(plan.transfers)
     else:
         result.transfers_pending = len(plan.transfers)
 
@@ -474,10 +496,12 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     return len(values)
 
 
-def audit_preview(db: Session, actor: Actor, plan: ImportPlan) -> None:
+def audit_preview(db: Session, actor: Actor, plan: ImportPlan, file: str | None = None) -> None:
     """The preview compared the file with stored (sealed) identities: one event, counts only."""
-    append_event(db, actor, "roster.import_preview", target=f"school:{plan.school.code}",
-                 detail={"school": plan.school.code, **plan.counts()})
+    detail: dict[str, Any] = {"school": plan.school.code, **plan.counts()}
+    if file:
+        detail["file"] = file
+    append_event(db, actor, "roster.import_preview", target=f"school:{plan.school.code}", detail=detail)
 
 
 # -- export ---------------------------------------------------------------------------------------------------

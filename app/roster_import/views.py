@@ -205,17 +205,18 @@ def confirm():
     _forget_upload()
     flash(
         _(
-            "Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged, "
-            "%(moved)s transferred.",
+            "Roster imported: %(created)s created, %(updated)s updated, %(unchanged)s unchanged.",
             created=result.created,
             updated=result.updated,
             unchanged=result.unchanged,
-            moved=result.transferred,
         ),
         "success",
     )
+    if result.transfers_requested:
+        flash(_("%(n)s transfer request(s) sent: each file moves when the other school approves.",
+                n=result.transfers_requested), "info")
     if result.transfers_pending:
-        flash(_("%(n)s transfer(s) were not applied.", n=result.transfers_pending), "info")
+        flash(_("%(n)s transfer(s) were not requested.", n=result.transfers_pending), "info")
     return redirect(url_for("roster_import.upload"))
 
 

@@ -160,6 +160,7 @@ def campaign(campaign_id: int):
     return render_template("screenings/campaign.html", campaign=c, progress=progress, totals=totals, sessions=sessions,
                            open_by_class=open_by_class,
                            session_form=OpenSessionForm(), is_open=session_is_open, instrument_name=instrument_name,
+                           may_close=campaign_service.covers_only_schools_of(c, _user()),
                            self_instruments=self_instruments_for)
 
 
@@ -167,7 +168,10 @@ def campaign(campaign_id: int):
 @roles("counselor")
 def close_campaign(campaign_id: int):
     c = _campaign_or_404(campaign_id)
-    campaign_service.close_campaign(db.session, current_actor(), c)
+    try:
+        campaign_service.close_campaign(db.session, current_actor(), c, user=_user())
+    except campaign_service.CampaignScopeError:
+        abort(403)
     flash(_("Campaign closed. Its sessions are closed too."), "success")
     return redirect(url_for("screenings.campaign", campaign_id=c.id))
 

@@ -117,7 +117,22 @@ def create_campaign(
     return campaign
 
 
-def close_campaign(db: Session, actor: Actor, campaign: Campaign) -> None:
+class CampaignScopeError(PermissionError):
+    """The action touches a school outside the user's scope (the view answers 403; nothing is changed)."""
+
+
+def covers_only_schools_of(campaign: Campaign, user: User | None) -> bool:
+    """True when every school the campaign covers is one of the user's (a user of None: the system, the CLI)."""
+    if user is None:
+        return True
+    return {s.id for s in campaign.schools} <= set(user.school_ids)
+
+
+def close_campaign(db: Session, actor: Actor, campaign: Campaign, user: User | None = None) -> None:
+    """Close the campaign and every open session of it, in every school it covers: so only a user whose scope
+    holds all those schools may (a counselor of one of them closes their own class sessions instead)."""
+    if not covers_only_schools_of(campaign, user):
+        raise CampaignScopeError("the campaign covers schools outside your scope")
     if campaign.status == "closed":
         return
     campaign.status = "closed"

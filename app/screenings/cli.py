@@ -8,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import ColumnElement, select
 
-from models import Actor, Campaign, District, School, Student
+from app.cli import operator_actor
+from models import Campaign, District, School, Student, append_event
 
 screenings_cli = AppGroup("screenings", help="Screening results: import from CSV/XLSX.")
 
@@ -40,7 +41,7 @@ def import_command(
     if path.stat().st_size > importer.MAX_BYTES:
         raise click.ClickException(f"{path.name} is larger than {importer.MAX_BYTES // (1024 * 1024)} MB")
     data = path.read_bytes()
-    actor = Actor.system("cli:screenings-import")
+    actor = operator_actor()
     # messages are translated (default locale), which Flask-Babel does within a request context
     with current_app.test_request_context(), db.transaction() as session:
         districts = list(session.scalars(select(District).order_by(District.code)))
@@ -75,6 +76,10 @@ def import_command(
             click.echo(line, err=True)
         bad = len(report.bad_rows)
         if dry_run:
+            # the check matched the file's student numbers against stored (sealed) ones: one event, counts only
+            append_event(session, actor, "screening.import_checked", target=f"campaign:{campaign.id}" if campaign
+                         else None, detail={"file": path.name, "rows": len(report.rows),
+                                            "valid": len(report.good_rows), "bad": bad})
             click.echo(
                 f"dry run: {len(report.rows)} row(s) checked, {len(report.good_rows)} valid, "
                 f"{bad} with errors; nothing written"

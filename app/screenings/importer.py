@@ -219,6 +219,9 @@ def validate(
         if student.status != "enrolled":
             r.errors.append(RowError(r.row, "学籍号", _("the student is not enrolled")))
             continue
+        if campaign is not None and student.school_id not in {s.id for s in campaign.schools}:
+            r.errors.append(RowError(r.row, "学籍号", _("the student's school is not in this campaign")))
+            continue
         r.student = student
         if r.instrument_id and not any(e.field == "instrument" for e in r.errors):
             refusal = grade_refusal_text(r.instrument_id, student.grade)

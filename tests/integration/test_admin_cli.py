@@ -46,14 +46,28 @@ def test_schools_add_refuses_an_unknown_type(app):
 def test_users_add_counselor_with_two_schools(app, factory, db_session):
     a, b = factory.school(code="CA1"), factory.school(code="CB2")
     r = run(app, "users", "add", "--username", "clicoun", "--role", "counselor", "--school", "CA1", "--school", "CB2",
-            "--password", "long-enough-1", "--display-name", "王老师")
+            "--password", "long-enough-1", "--display-name", "王老师", "--operator-approves")
     assert r.exit_code == 0, r.output
     assert "added user clicoun (counselor): schools CA1" in r.output
     user = db_session.scalars(select(User).where(User.username == "clicoun")).one()
     assert {s.id for s in user.schools} == {a.id, b.id} and user.display_name == "王老师"
     assert db_session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "user.created", AuditEvent.actor == "cli")
+        select(AuditEvent).where(AuditEvent.action == "user.created", AuditEvent.actor.like("cli:%"))
     ).first()
+    # the operator's path is recorded as such: one person proposed and approved, audited per school
+    granted = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access.granted",
+                                                          AuditEvent.target == "user:clicoun")).all()
+    assert len(granted) == 2 and all('"same_person": true' in e.detail for e in granted)
+
+
+def test_users_add_without_operator_approval_only_proposes_the_schools(app, factory, db_session):
+    factory.school(code="CP1")
+    r = run(app, "users", "add", "--username", "clip", "--role", "counselor", "--school", "CP1",
+            "--password", "long-enough-1")
+    assert r.exit_code == 0, r.output
+    assert "1 access proposal(s) pending" in r.output
+    user = db_session.scalars(select(User).where(User.username == "clip")).one()
+    assert user.schools == []
 
 
 def test_users_add_head_teacher_by_school_and_class(app, factory, db_session):
@@ -72,6 +86,7 @@ def test_users_add_head_teacher_by_school_and_class(app, factory, db_session):
         "七年级(3)班",
         "--password",
         "long-enough-1",
+        "--operator-approves",
     )
     assert ambiguous.exit_code != 0 and "several schools" in ambiguous.output
     r = run(
@@ -88,6 +103,7 @@ def test_users_add_head_teacher_by_school_and_class(app, factory, db_session):
         "七年级(3)班",
         "--password",
         "long-enough-1",
+        "--operator-approves",
     )
     assert r.exit_code == 0, r.output
     assert db_session.scalars(select(User).where(User.username == "clit")).one().classes == [klass]

@@ -131,10 +131,13 @@ def test_a_number_at_another_school_of_the_district_is_a_transfer_to_confirm_nev
         Student.student_number_bidx == vault.blind_index("student_number", "G310151201401010001")))
     assert numbers == 1
     plan, result = _import(db_session, vault, here, path, apply_transfers=True)
-    assert result.transferred == 1 and result.created == 0
+    assert result.transfers_requested == 1 and result.created == 0
     db_session.refresh(moving)
-    assert moving.school_id == here.id and moving.school_class.name == "七年级(3)班"
-    assert vault.reveal(moving, "student.view").name == "张小明"
+    assert moving.school_id == there.id  # a request: the file moves when the sending school approves
+    from models import TransferRequest
+
+    [req] = db_session.scalars(select(TransferRequest).where(TransferRequest.student_id == moving.id)).all()
+    assert (req.status, req.to_school_id, req.to_class.name) == ("pending", here.id, "七年级(3)班")
 
 
 def test_one_bad_row_writes_nothing_at_all(db_session, factory, vault, tmp_path):

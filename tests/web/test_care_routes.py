@@ -43,6 +43,12 @@ def _routes(w):  # type: ignore[no-untyped-def]
         ("POST", f"/care/groups/{pid}/checkin", {"counselor", "head_teacher"}),
         ("GET", f"/care/students/{pid}/transfer", {"counselor", "admin"}),
         ("POST", f"/care/students/{pid}/transfer", {"counselor", "admin"}),
+        ("GET", "/care/transfers", {"counselor", "district", "admin"}),
+        ("GET", "/care/transfers/new", {"counselor"}),
+        ("POST", "/care/transfers/new", {"counselor"}),
+        ("POST", "/care/transfers/00000000-0000-4000-8000-000000000000/approve", {"counselor", "district", "admin"}),
+        ("POST", "/care/transfers/00000000-0000-4000-8000-000000000000/refuse", {"counselor", "district", "admin"}),
+        ("POST", "/care/transfers/00000000-0000-4000-8000-000000000000/cancel", {"counselor", "admin"}),
     ]
 
 
@@ -68,7 +74,8 @@ def test_records_of_another_school_answer_404(app, factory, world):
     login(stranger, factory.counselor(factory.school()).username)
     login(other_teacher, factory.head_teacher(factory.klass(world["school"])).username)
     for method, url, allowed in _routes(world):
-        if url in ("/care/worklist", "/care/class", "/care/groups", "/care/class/observations"):
+        if url in ("/care/worklist", "/care/class", "/care/groups", "/care/class/observations", "/care/transfers",
+                   "/care/transfers/new"):
             continue
         c = stranger if "counselor" in allowed else other_teacher
         response = c.get(url) if method == "GET" else post(c, url, DATA)

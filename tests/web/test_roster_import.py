@@ -101,15 +101,23 @@ def test_a_file_with_bad_rows_shows_them_in_chinese_and_offers_no_confirmation(c
     assert response.status_code == 302 and _count(db_session, school) == 0
 
 
-def test_transfers_are_listed_and_applied_only_when_confirmed(client, factory, db_session, upload_dir):
+def test_transfers_are_listed_and_requested_only_when_confirmed(client, factory, db_session, upload_dir):
+    """A transfer is a request the other school decides (tests/web/test_transfer_requests.py): the preview does not
+    name that school, and confirming moves nothing."""
+    from models import TransferRequest
+
     here, there = factory.school(name="转入校"), factory.school(name="原学校")
     moving = factory.student(school=there, number="G310151201401010001", grade=7)
     _counselor(client, factory, here)
     html = _upload(client, here, csv_bytes([row()])).get_data(as_text=True)
-    assert 'data-testid="count-transfers">1<' in html and "原学校" in html
+    assert 'data-testid="count-transfers">1<' in html and "原学校" not in html
+    post(client, "/roster/import/confirm", {})
+    assert db_session.scalars(select(TransferRequest)).all() == []
+    _upload(client, here, csv_bytes([row()]))
     post(client, "/roster/import/confirm", {"apply_transfers": "y"})
     db_session.refresh(moving)
-    assert moving.school_id == here.id and _count(db_session, there) == 0
+    assert moving.school_id == there.id and _count(db_session, there) == 1
+    assert [r.status for r in db_session.scalars(select(TransferRequest))] == ["pending"]
 
 
 def test_a_counselor_cannot_import_into_a_school_that_is_not_theirs(client, factory, db_session, upload_dir):
