@@ -70,6 +70,9 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("no SECRET_KEY: set it in the environment")
 
+    from . import proxy
+
+    proxy.install(app)  # X-Forwarded-* believed only from XINMIAO_TRUSTED_PROXIES
     app.extensions["xinmiao_keyring"] = app.config.get("KEYRING") or _load_keyring(app)
     db.init_app(app)
     csrf.init_app(app)
