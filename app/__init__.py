@@ -155,3 +155,11 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         return render_template("errors/error.html", code=400, csrf=True), 400
+
+    from redis.exceptions import RedisError
+
+    @app.errorhandler(RedisError)
+    def _redis_down(exc):
+        # sign-in and the student entrance count attempts in Redis: without it they refuse, clearly, with 503
+        app.logger.error("Redis unavailable (%s): sign-in and rate limits cannot work", type(exc).__name__)
+        return render_template("errors/error.html", code=503, unavailable=True), 503
