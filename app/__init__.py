@@ -9,7 +9,7 @@ from flask import Flask, Request, render_template, session
 from flask_login import current_user
 
 from config import ROOT, BaseConfig, instance_secret, load_config
-from models.crypto import KeyRing
+from models.crypto import CryptoError, KeyRing
 from screening import use_instrument_dirs
 
 from .areas import Area, install
@@ -50,7 +50,37 @@ class XinmiaoRequest(Request):
 
 
 def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app from a config object or name (default: XINMIAO_ENV), plus optional overrides."""
+    """Build the app from a config object or name (default: XINMIAO_ENV), plus optional overrides.
+
+    Under the `flask` command a configuration error is one line on stderr and exit 1, not a traceback."""
+    try:
+        return _create_app(config, overrides)
+    except (RuntimeError, ValueError, CryptoError) as exc:
+        if _in_cli():
+            import click
+
+            raise click.ClickException(f"configuration: {exc}") from None
+        raise
+
+
+def _in_cli() -> bool:
+    import click
+
+    return click.get_current_context(silent=True) is not None
+
+
+class MissingKeyRing:
+    """Stands for a key file that does not exist yet, under the `flask` command only (so that `flask keys init`
+    and `flask doctor` can run): any use raises CryptoError saying how to create it. Servers refuse to start."""
+
+    def __init__(self, message: str):
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise CryptoError(self._message)
+
+
+def _create_app(config: BaseConfig | str | None, overrides: dict[str, Any] | None) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -106,8 +136,11 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     return app
 
 
-def _load_keyring(app: Flask) -> KeyRing:
+def _load_keyring(app: Flask) -> KeyRing | MissingKeyRing:
     if app.config.get("KEY_FILE"):
+        if not os.path.exists(app.config["KEY_FILE"]) and _in_cli():
+            return MissingKeyRing(f"key file {app.config['KEY_FILE']} does not exist: create it with "
+                                  "`flask --app app keys init` (or restore it from the key backup)")
         return KeyRing.from_file(app.config["KEY_FILE"])
     ring = KeyRing.from_environ(os.environ)
     if ring is not None:

@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas import Area, NavItem
 
-from .cli import schools_cli, users_cli
+from .cli import district_cli, schools_cli, users_cli
 from .views import bp, init_templates
 
 AREA = Area(
@@ -16,6 +16,6 @@ AREA = Area(
         NavItem("admin.schools", _l("Schools and classes"), ("admin",), 20),
         NavItem("admin.users", _l("Users"), ("admin",), 30),
     ),
-    cli=(schools_cli, users_cli),
+    cli=(district_cli, schools_cli, users_cli),
     setup=init_templates,
 )
