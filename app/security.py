@@ -77,6 +77,14 @@ def _listening_refusal(app: Flask, environ: dict[str, Any]) -> str | None:
 
 
 def init_security(app: Flask) -> None:
+    @app.after_request
+    def _no_store(response: Any) -> Any:
+        # every page but the static files may hold student data: never kept by a browser or proxy cache (nginx
+        # passes this header through; deploy/nginx/xinmiao.conf)
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     @app.before_request
     def _enforce() -> Any:
         if _listening_refusal(app, request.environ):
