@@ -3,7 +3,7 @@ from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry
 from .district import DistrictRollup
-from .rechecks import Recheck, SchedulerLease
+from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .roster import (
     DataKey,
     District,
@@ -33,7 +33,8 @@ from .screenings import (
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
-    "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
+    "ResponseDraft", "SchedulerJobRun", "SchedulerLease", "School", "SchoolClass", "Screening", "Student",
+    "StudentCareGroup",
     "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
     "teacher_classes", "utcnow", "verify_chain",
 ]

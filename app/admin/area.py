@@ -15,6 +15,7 @@ AREA = Area(
         NavItem("admin.home", _l("Administration"), ("admin",), 10),
         NavItem("admin.schools", _l("Schools and classes"), ("admin",), 20),
         NavItem("admin.users", _l("Users"), ("admin",), 30),
+        NavItem("admin.scheduler_status", _l("Scheduler"), ("admin",), 40),
     ),
     cli=(district_cli, schools_cli, users_cli),
     setup=init_templates,

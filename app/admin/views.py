@@ -312,3 +312,19 @@ def reset_password(user_id: int):
             flash(_("Password reset. %(name)s's open sessions have been signed out.", name=user.username), "success")
             return redirect(url_for("admin.edit_user", user_id=user.id))
     return render_template("admin/user_password.html", form=form, user=user)
+
+
+@bp.route("/scheduler")
+@roles("admin")
+def scheduler_status():
+    """The scheduler: who holds the lease and until when, and each job's last success and last failure."""
+    from app.scheduler.jobs import JOBS
+    from app.scheduler.lease import LEASE_NAME
+    from models import SchedulerJobRun, SchedulerLease
+    from models.clock import database_now
+
+    lease = db.session.get(SchedulerLease, LEASE_NAME)
+    alive = lease is not None and lease.expires_at >= database_now(db.session)
+    runs = {r.job_id: r for r in db.session.scalars(select(SchedulerJobRun))}
+    jobs = [(job, runs.get(job.id)) for job in JOBS]
+    return render_template("admin/scheduler.html", lease=lease, alive=alive, jobs=jobs)
