@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -95,8 +94,7 @@ def test_backup_then_restore_drill_reads_a_name_and_the_chain_verifies(databases
     dumps.mkdir()
     old = dumps / "xinmiao-20200101T000000Z.dump"
     old.write_bytes(b"old")
-    past = time.time() - 40 * 86400
-    os.utime(old, (past, past))
+    os.utime(old, (1577836800, 1577836800))  # 2020-01-01: older than any retention, whatever today is
     result = _run([str(BACKUP / "xinmiao-backup")], DATABASE_URL=url, BACKUP_DIR=str(dumps), KEEP_DAYS="30")
     assert result.returncode == 0, result.stderr
     assert f"deleted old {old}" in result.stdout and not old.exists()  # retention
