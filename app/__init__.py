@@ -9,7 +9,7 @@ from flask import Flask, Request, render_template, session
 from flask_login import current_user
 
 from config import ROOT, BaseConfig, instance_secret, load_config, two_factor_refusal
-from models.crypto import KeyRing
+from models.crypto import CryptoError, KeyRing
 from screening import use_instrument_dirs
 
 from .areas import Area, install
@@ -50,7 +50,37 @@ class XinmiaoRequest(Request):
 
 
 def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the app from a config object or name (default: XINMIAO_ENV), plus optional overrides."""
+    """Build the app from a config object or name (default: XINMIAO_ENV), plus optional overrides.
+
+    Under the `flask` command a configuration error is one line on stderr and exit 1, not a traceback."""
+    try:
+        return _create_app(config, overrides)
+    except (RuntimeError, ValueError, CryptoError) as exc:
+        if _in_cli():
+            import click
+
+            raise click.ClickException(f"configuration: {exc}") from None
+        raise
+
+
+def _in_cli() -> bool:
+    import click
+
+    return click.get_current_context(silent=True) is not None
+
+
+class MissingKeyRing:
+    """Stands for a key file that does not exist yet, under the `flask` command only (so that `flask keys init`
+    and `flask doctor` can run): any use raises CryptoError saying how to create it. Servers refuse to start."""
+
+    def __init__(self, message: str):
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise CryptoError(self._message)
+
+
+def _create_app(config: BaseConfig | str | None, overrides: dict[str, Any] | None) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -71,6 +101,9 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("no SECRET_KEY: set it in the environment")
 
+    from . import proxy
+
+    proxy.install(app)  # X-Forwarded-* believed only from XINMIAO_TRUSTED_PROXIES
     app.extensions["xinmiao_keyring"] = app.config.get("KEYRING") or _load_keyring(app)
     db.init_app(app)
     csrf.init_app(app)
@@ -104,8 +137,11 @@ def create_app(config: BaseConfig | str | None = None, overrides: dict[str, Any]
     return app
 
 
-def _load_keyring(app: Flask) -> KeyRing:
+def _load_keyring(app: Flask) -> KeyRing | MissingKeyRing:
     if app.config.get("KEY_FILE"):
+        if not os.path.exists(app.config["KEY_FILE"]) and _in_cli():
+            return MissingKeyRing(f"key file {app.config['KEY_FILE']} does not exist: create it with "
+                                  "`flask --app app keys init` (or restore it from the key backup)")
         return KeyRing.from_file(app.config["KEY_FILE"])
     ring = KeyRing.from_environ(os.environ)
     if ring is not None:
@@ -153,3 +189,11 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         return render_template("errors/error.html", code=400, csrf=True), 400
+
+    from redis.exceptions import RedisError
+
+    @app.errorhandler(RedisError)
+    def _redis_down(exc):
+        # sign-in and the student entrance count attempts in Redis: without it they refuse, clearly, with 503
+        app.logger.error("Redis unavailable (%s): sign-in and rate limits cannot work", type(exc).__name__)
+        return render_template("errors/error.html", code=503, unavailable=True), 503

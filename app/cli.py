@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from models import Actor
 
@@ -72,5 +72,28 @@ def _redact(url: str) -> str:
         return "<database>"
 
 
+@click.command("doctor")
+@with_appcontext
+def doctor_command() -> None:
+    """Check this installation end to end (settings, translations, keys, database, Redis, migrations, a sample of
+    data keys, the scheduler, the proxy setting); print what to fix; exit 1 when anything is wrong."""
+    import sys
+
+    from app.db import db
+    from app.health import all_checks
+
+    checks = all_checks(current_app._get_current_object(), db.session)  # type: ignore[attr-defined]
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            click.echo(f"     fix: {check.fix}")
+    problems = [c for c in checks if not c.ok]
+    if problems:
+        click.echo(f"{len(problems)} problem(s): {', '.join(c.name for c in problems)}", err=True)
+        sys.exit(1)
+    click.echo("everything checked is in order")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(doctor_command)

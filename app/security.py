@@ -60,7 +60,9 @@ def _listening_refusal(app: Flask, environ: dict[str, Any]) -> str | None:
     """The address the server listens on, as the WSGI server reports it (gunicorn and Werkzeug put the bound
     address in SERVER_NAME): a non-loopback IP without complete production settings is refused, request by request,
     for servers started some other way than `flask serve` (which refuses to start)."""
-    name = environ.get("SERVER_NAME") or ""
+    from app.proxy import BOUND_SERVER_NAME
+
+    name = environ.get(BOUND_SERVER_NAME) or environ.get("SERVER_NAME") or ""
     cache = app.extensions.setdefault("xinmiao_listening_checked", {})
     if name not in cache:
         try:
@@ -75,6 +77,14 @@ def _listening_refusal(app: Flask, environ: dict[str, Any]) -> str | None:
 
 
 def init_security(app: Flask) -> None:
+    @app.after_request
+    def _no_store(response: Any) -> Any:
+        # every page but the static files may hold student data: never kept by a browser or proxy cache (nginx
+        # passes this header through; deploy/nginx/xinmiao.conf)
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
     @app.before_request
     def _enforce() -> Any:
         if _listening_refusal(app, request.environ):

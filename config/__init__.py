@@ -47,6 +47,8 @@ class BaseConfig:
     REDIS_URL: str | None = _env("REDIS_URL")
     # Key ring: XINMIAO_KEY_FILE, or XINMIAO_MASTER_KEYS + XINMIAO_INDEX_KEY (see docs/security.md).
     KEY_FILE: str | None = _env("XINMIAO_KEY_FILE")
+    # Reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or networks; app/proxy.py).
+    TRUSTED_PROXIES: str | None = _env("XINMIAO_TRUSTED_PROXIES")
     DEV_KEY_FILE: str = str(INSTANCE_DIR / "keys.json")
     GENERATE_DEV_KEYS = False
 

@@ -4,7 +4,7 @@ from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
 from .grants import GRANT_STATUSES, AccessGrant
-from .rechecks import Recheck, SchedulerLease
+from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .roster import (
     DataKey,
     District,
@@ -34,12 +34,47 @@ from .screenings import (
 from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
-__all__ = [
-    "AccessGrant", "GRANT_STATUSES",
-    "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
-    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
-    "Recheck", "RecoveryCode", "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease", "School",
-    "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "TRANSFER_STATUSES", "TransferRequest",
-    "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools", "teacher_classes",
-    "utcnow", "verify_chain",
+__all__ = [  # one name per line: branches that add models then merge without conflicts
+    "AccessGrant",
+    "GRANT_STATUSES",
+    "Actor",
+    "AuditEvent",
+    "AuditHead",
+    "Base",
+    "Campaign",
+    "CampaignInstrument",
+    "CampaignOptOut",
+    "CareCase",
+    "CareCheckin",
+    "CaseEntry",
+    "ClassSession",
+    "DataKey",
+    "District",
+    "DistrictRollup",
+    "EntryCode",
+    "Notification",
+    "Recheck",
+    "RecoveryCode",
+    "ResponseDraft",
+    "SafetyAssessment",
+    "SafetyPlan",
+    "SchedulerJobRun",
+    "SchedulerLease",
+    "School",
+    "SchoolClass",
+    "Screening",
+    "Student",
+    "StudentCareGroup",
+    "StudentOwned",
+    "TRANSFER_STATUSES",
+    "TransferRequest",
+    "User",
+    "Warning",
+    "WarningChange",
+    "append_event",
+    "campaign_schools",
+    "counselor_schools",
+    "teacher_classes",
+    "utcnow",
+    "verify_chain",
 ]

@@ -37,6 +37,7 @@ import secrets
 import stat
 import struct
 import tempfile
+import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -396,6 +397,10 @@ class KeyRing:
         self._check_independent()
         self._column_keys: dict[tuple[int, str], bytes] = {}
         self._kek_ciphers: dict[bytes, AESGCM] = {}  # keyed by the master key itself, so never stale
+        # The key file this ring came from (from_file): a master-key version met in the data but unknown here is
+        # looked for there once, so that workers running during `flask keys rotate` keep working.
+        self._source: Path | None = None
+        self._reload_lock = threading.Lock()
 
     def __repr__(self) -> str:  # never print key material
         return (
@@ -496,7 +501,9 @@ class KeyRing:
         current = _parse_version(data.get("current", max(master)))
         index_spec = data.get("index_versions")
         if index_spec is None:  # a key file from before index-key rotation: one index key, version 1
-            return cls(master, current, _b64decode_key(index_text, "index key"))
+            ring = cls(master, current, _b64decode_key(index_text, "index key"))
+            ring._source = path
+            return ring
         if not isinstance(index_spec, dict) or not index_spec:
             raise CryptoError(f"key file {path} is not a valid key file")
         index = {_parse_version(v): _b64decode_key(k, f"index key {v}") for v, k in index_spec.items()}
@@ -504,7 +511,9 @@ class KeyRing:
         current_index = _b64decode_key(index_text, "index key")
         if index_current not in index or not hmac.compare_digest(index[index_current], current_index):
             raise CryptoError(f"key file {path}: \"index\" is not the current index key version")
-        return cls(master, current, index, index_current)
+        ring = cls(master, current, index, index_current)
+        ring._source = path
+        return ring
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -612,7 +621,31 @@ class KeyRing:
         try:
             return self._master[version]
         except (KeyError, TypeError):
-            raise CryptoError(f"unknown master key version {version}") from None
+            pass
+        if self._learn_version(version):
+            return self._master[version]
+        raise CryptoError(f"unknown master key version {version}")
+
+    def _learn_version(self, version: object) -> bool:
+        """Read the key file again for a master-key version this ring does not know (added by `keys rotate` in
+        another process). Known versions are never replaced; the file's current version is adopted when it is
+        newer. True when `version` is now known."""
+        if self._source is None or not isinstance(version, int) or isinstance(version, bool):
+            return False
+        with self._reload_lock:
+            if version in self._master:
+                return True
+            try:
+                fresh = KeyRing.from_file(self._source)
+            except CryptoError:
+                return False
+            if version not in fresh._master:
+                return False
+            for v, key in fresh._master.items():
+                self._master.setdefault(v, key)
+            if fresh.current_version > self.current_version:
+                self.current_version = fresh.current_version
+            return True
 
     def wrap(self, data_key: bytes, key_id: int, version: int | None = None) -> tuple[bytes, int]:
         """Wrap a data key under master key ``version`` (default: current). Returns (nonce|ct+tag, version)."""

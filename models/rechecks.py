@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
@@ -52,3 +52,18 @@ class SchedulerLease(Base):
     # Fencing token: incremented by every takeover, never reset; a job commits only while its holder's token is
     # still the row's (app/scheduler/lease.py).
     token: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+
+
+class SchedulerJobRun(Base):
+    """The last outcome of each scheduler job (admin page /admin/scheduler, docs/operations.md): when it last
+    succeeded and with what counts, when it last failed and why. Written by the runner (app/scheduler/runner.py)."""
+
+    __tablename__ = "scheduler_job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), default="")
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_counts: Mapped[str] = mapped_column(Text, default="{}")
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,6 +5,7 @@ exits non-zero with a clear message and changes nothing (one transaction per com
 """
 from __future__ import annotations
 
+import os
 from typing import NoReturn
 
 import click
@@ -18,12 +19,52 @@ from . import service
 
 schools_cli = AppGroup("schools", help="Schools of the district.")
 users_cli = AppGroup("users", help="User accounts.")
+district_cli = AppGroup("district", help="The installation's district.")
+PASSWORD_ENV = "XINMIAO_USER_PASSWORD"
 
 
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     raise SystemExit(2)
+
+
+@district_cli.command("set")
+@click.option("--code", required=True, help="District code, e.g. 310151.")
+@click.option("--name", required=True, help="District name, e.g. 崇明区.")
+def district_set(code: str, name: str) -> None:
+    """Set the district's code and name (the first step of a new installation)."""
+    from app.db import db
+
+    with db.transaction() as session:
+        try:
+            district = service.set_district(session, operator_actor(), code, name)
+        except service.AdminError as exc:
+            session.rollback()
+            _fail(str(exc))
+        click.echo(f"district {district.code} {district.name}")
+
+
+def read_password(password: str | None, password_file: str | None, what: str = "Password") -> str:
+    """--password (scripts; visible in the process list), else --password-file (first line), else the
+    XINMIAO_USER_PASSWORD environment variable, else a hidden prompt asked twice."""
+    if password is not None and password_file is not None:
+        _fail("give --password or --password-file, not both")
+    if password_file is not None:
+        try:
+            with open(password_file, encoding="utf-8") as fh:
+                value = fh.readline().rstrip("\r\n")
+        except OSError as exc:
+            _fail(f"cannot read --password-file {password_file}: {exc.strerror}")
+        if not value:
+            _fail(f"--password-file {password_file} is empty")
+        return value
+    if password is not None:
+        return password
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    value = click.prompt(what, hide_input=True, confirmation_prompt=True)
+    return str(value)
 
 
 @schools_cli.command("add")
@@ -69,7 +110,10 @@ def schools_list() -> None:
               "for a head teacher, the school of --class).")
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 七年级(3)班 (head teacher; repeatable).")
 @click.option("--year", "school_year", default=None, help="School year of --class (default: the most recent).")
-@click.option("--password", required=True, help="Initial password (at least 8 characters).")
+@click.option("--password", default=None, help="Initial password (at least 8 characters). Seen by anyone who "
+              "can list processes: prefer the prompt, --password-file or XINMIAO_USER_PASSWORD.")
+@click.option("--password-file", default=None, type=click.Path(dir_okay=False),
+              help="Read the initial password from the first line of this file.")
 @click.option("--display-name", default=None, help="Name shown in the interface (default: the username).")
 @click.option("--email", default=None)
 @click.option("--part-time", is_flag=True, help="A counselor who is not a full-time mental-health teacher.")
@@ -83,14 +127,19 @@ def users_add(
     school_codes: tuple[str, ...],
     class_names: tuple[str, ...],
     school_year: str | None,
-    password: str,
+    password: str | None,
+    password_file: str | None,
     display_name: str | None,
     email: str | None,
     part_time: bool,
     operator_approves: bool,
 ) -> None:
-    """Add a user with a role and, for counselors and head teachers, their scope."""
+    """Add a user with a role and, for counselors and head teachers, their scope.
+
+    The password is asked for (hidden, twice) unless --password, --password-file or XINMIAO_USER_PASSWORD gives it."""
     from app.db import db
+
+    password = read_password(password, password_file)
 
     with db.transaction() as session:
         schools = []

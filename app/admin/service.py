@@ -49,6 +49,22 @@ def the_district(db: Session, code: str | None = None, name: str | None = None) 
     return district
 
 
+def set_district(db: Session, actor: Actor, code: str, name: str) -> District:
+    """Give the installation's district its code and name (created when none exists yet); audited."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", code):
+        raise AdminError(_("A district code is 1-32 letters, digits, '-' or '_'."), "code")
+    if not name or len(name) > 100:
+        raise AdminError(_("A district needs a name of at most 100 characters."), "name")
+    district = the_district(db, code, name)
+    before = {"code": district.code, "name": district.name}
+    district.code, district.name = code, name
+    db.flush()
+    append_event(db, actor, "district.set", target=f"district:{district.id}",
+                 detail={"before": before, "after": {"code": code, "name": name}})
+    return district
+
+
 # -- schools ---------------------------------------------------------------------------------------------------
 def _check_school(db: Session, code: str, name: str, type: str, stage: str, school: School | None = None) -> None:
     if not code or not re.fullmatch(r"[A-Za-z0-9_\-]{1,32}", code):

@@ -342,3 +342,19 @@ def reset_two_factor(user_id: int):
     return render_template("admin/user_two_factor.html", form=form, user=user,
                            enrolled=two_factor.is_enrolled(user),
                            recovery_left=two_factor.unused_recovery_codes(db.session, user))
+
+
+@bp.route("/scheduler")
+@roles("admin")
+def scheduler_status():
+    """The scheduler: who holds the lease and until when, and each job's last success and last failure."""
+    from app.scheduler.jobs import JOBS
+    from app.scheduler.lease import LEASE_NAME
+    from models import SchedulerJobRun, SchedulerLease
+    from models.clock import database_now
+
+    lease = db.session.get(SchedulerLease, LEASE_NAME)
+    alive = lease is not None and lease.expires_at >= database_now(db.session)
+    runs = {r.job_id: r for r in db.session.scalars(select(SchedulerJobRun))}
+    jobs = [(job, runs.get(job.id)) for job in JOBS]
+    return render_template("admin/scheduler.html", lease=lease, alive=alive, jobs=jobs)

@@ -1,4 +1,4 @@
-"""`flask keys status|rotate|rotate-index|prune|verify`, `flask audit verify`, `flask students erase PUBLIC_ID --yes`.
+"""`flask keys init|status|rotate|rotate-index|prune|verify`, `flask audit verify`, `flask students erase`.
 
 Registered by the keys area (app/keys/area.py; the keys area has no web pages: key operations are CLI-only).
 Every command prints what it did and exits non-zero on any failure.
@@ -85,6 +85,25 @@ def _describe_source(kind: str, path: str | None) -> str:
 
 
 # -- keys ---------------------------------------------------------------------------------------------------------
+
+
+@keys_cli.command("init")
+@click.option("--path", "path_opt", default=None, type=click.Path(dir_okay=False),
+              help="Where to write the key file (default: XINMIAO_KEY_FILE).")
+def keys_init(path_opt: str | None) -> None:
+    """Write a NEW key file (random master and blind-index keys, mode 0600). Refuses to overwrite a file."""
+    path = path_opt or current_app.config.get("KEY_FILE") or os.environ.get("XINMIAO_KEY_FILE")
+    if not path:
+        click.echo("error: give --path or set XINMIAO_KEY_FILE", err=True)
+        sys.exit(2)
+    try:
+        KeyRing.generate_file(path)
+    except CryptoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote a new key file {path} (mode 0600, readable by this user only)")
+    click.echo("Back it up now, apart from the database backups (deploy/backup/xinmiao-backup-keys): without it "
+               "no name or note can ever be read again.")
 
 
 @keys_cli.command("status")

@@ -100,6 +100,8 @@ def import_command(path: Path, school_code: str, dry_run: bool, apply_transfers:
 @click.option("--school", "school_code", required=True, help="The school (code) to export.")
 def export_command(out: Path, school_code: str) -> None:
     """Write the school's enrolled students to OUT (XLSX, the import's own format). Audited as roster.export."""
+    import os
+
     from app.db import db
     from app.vault import keyring
     from models.vault import Vault
@@ -109,5 +111,10 @@ def export_command(out: Path, school_code: str) -> None:
     actor = operator_actor()
     with current_app.test_request_context(), db.transaction() as session:
         school = _school(session, school_code)
-        count = service.export_xlsx(session, Vault(session, keyring(), actor), school, str(out))
-    click.echo(f"{count} student(s) of {school_code} written to {out}")
+        # the file holds names: readable by this user only, whatever the umask or an older file's mode
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            count = service.export_xlsx(session, Vault(session, keyring(), actor), school, fh)
+    click.echo(f"{count} student(s) of {school_code} written to {out} (mode 0600)")
+    click.echo("This file holds students' names and numbers: keep it off shared folders and delete it when done.")

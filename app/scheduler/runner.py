@@ -123,17 +123,28 @@ class SchedulerRunner:
         spec = next(j for j in JOBS if j.id == job_id)
         now = self.clock()
         token = self.lease.token
+        from .runs import record_failure, record_success
+
         try:
             with self.app.app_context():
                 with db.transaction() as session:
                     ctx = SweepContext(load_recheck_policy(), school_timezone())
                     counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
+                    record_success(session, job_id, self.lease.holder, now, counts)
                     if not self.lease.confirm(session):  # the fence: our token must still be current to commit
                         raise LeaseLost(job_id)
         except LeaseLost:
             self.held = False
             self.out(f"scheduler: job {job_id} refused, lease lost (token {token} no longer current); rolled back")
             return None
+        except Exception as exc:
+            try:  # the admin page shows the last failure of each job; the job's own work was rolled back
+                with self.app.app_context():
+                    with db.transaction() as session:
+                        record_failure(session, job_id, self.lease.holder, now, exc)
+            except Exception:  # noqa: BLE001 - the original error is the one to report
+                pass
+            raise
         line = {"job": job_id, "holder": self.lease.holder, "token": token, "at": now.isoformat(), "counts": counts}
         self.out("job " + json.dumps(line, sort_keys=True))
         return counts

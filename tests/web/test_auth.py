@@ -114,7 +114,8 @@ def test_open_redirect_after_login_is_ignored(client, factory):
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    body = response.get_json()
+    assert body["database"] == "ok" and body["status"] in ("ok", "degraded")  # the rest: tests/web/test_health.py
 
 
 def test_english_can_be_selected(client):

@@ -1,0 +1,14 @@
+-- The app role's privileges on the tables as they are now. Run after EVERY `flask db upgrade` (as the owner role,
+-- which owns the tables), e.g.:
+--   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -v app_role=xinmiao_app -f deploy/postgresql/grants.sql
+-- Idempotent. Rows only: the app role owns nothing (no ALTER, DROP, DISABLE TRIGGER); the audit chain is
+-- append-only for it (SELECT, INSERT), and the migration bookkeeping is read-only (flask doctor reads it).
+\set ON_ERROR_STOP on
+
+SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', :'app_role') \gexec
+SELECT format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', :'app_role') \gexec
+SELECT format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM %I', c.relname, :'app_role')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname IN ('audit_events', 'alembic_version') \gexec
+SELECT format('REVOKE INSERT ON alembic_version FROM %I', :'app_role')
+ WHERE to_regclass('public.alembic_version') IS NOT NULL \gexec
