@@ -13,7 +13,7 @@ from app.care.policy import term_of
 from models import CareCheckin, clock
 from tests.conftest import login
 
-ROW = re.compile(r'<tr data-student="([^"]+)">(.*?)</tr>', re.S)
+ROW = re.compile(r'<tr data-student="([^"]+)"[^>]*>(.*?)</tr>', re.S)
 CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
 
 
@@ -125,3 +125,34 @@ def test_urgency_puts_overdue_and_never_checked_first(app, factory, db_session):
     assert "学校" not in header_index(page, "care-groups")  # one school: no school column
     reverse = c.get("/care/groups?sort=-urgency").get_data(as_text=True)
     assert [cells[0] for _, cells in rows(reverse)] == ["本学期已回访", "上学期回访", "从未回访"]
+
+
+def test_the_interview_list_pages_sorts_and_filters(app, factory, db_session, two_schools):
+    from tests.integration.care_support import make_warning
+
+    a, b, a7, a8, b7, students = two_schools
+    today = clock.today()
+    for i, s in enumerate(students):
+        make_warning(db_session, s, ("L1", "L2", "L3")[i % 3], due=today + timedelta(days=i % 17 - 8))
+    c = app.test_client()
+    login(c, factory.counselor(a, b).username)
+    first = c.get("/interviews").get_data(as_text=True)
+    assert "学校" in header_index(first, "interviews")
+    got = rows(first)
+    assert len(got) == 50
+    assert len(rows(c.get("/interviews?page=3").get_data(as_text=True))) == 20
+    for key, col in {"name": 1, "school": 2, "due": 5}.items():
+        for desc in (False, True):
+            page = c.get(f"/interviews?sort={'-' if desc else ''}{key}").get_data(as_text=True)
+            values = [re.sub(r"^\D*", "", cells[col]) if key == "due" else cells[col] for _, cells in rows(page)]
+            if key == "school":
+                assert values == sorted(values, key=lambda v: v != "甲校", reverse=desc)
+            else:
+                _sorted_check(values, desc)
+    levels = re.findall(r'data-level="(L\d)"', c.get("/interviews?sort=-level").get_data(as_text=True))
+    assert levels == sorted(levels, reverse=True)
+    only = c.get(f"/interviews?class={b7.id}").get_data(as_text=True)
+    assert len(rows(only)) == 40 and {cells[3] for _, cells in rows(only)} == {"七年级(5)班"}
+    single = app.test_client()
+    login(single, factory.counselor(b).username)
+    assert "学校" not in header_index(single.get("/interviews").get_data(as_text=True), "interviews")
