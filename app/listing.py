@@ -75,6 +75,7 @@ class Page(Generic[T]):
     total: int
     page: int
     pages: int
+    arg: str = "page"  # the request argument of this page's number (a page with several lists has one each)
 
 
 @dataclass
@@ -123,15 +124,17 @@ class Listing:
     def url(self, **changes: Any) -> str:
         args = {**self.args, **{k: v for k, v in changes.items()}}
         args = {k: v for k, v in args.items() if v not in (None, "")}
-        if args.get("page") in (1, "1"):
-            args.pop("page")
+        for key in [k for k in args if k == "page" or k.endswith("_page")]:
+            if args[key] in (1, "1"):
+                args.pop(key)
         return url_for(self.endpoint, **self.view_args, **args)
 
     def sort_url(self, key: str) -> str:
         """The link of a column header: this column ascending, or descending when it is sorted ascending now.
         A new sort starts again at page 1."""
         desc = self.sort_key == key and not self.descending
-        return self.url(sort=("-" if desc else "") + key, page=None)
+        pages = {k: None for k in self.args if k.endswith("_page")}
+        return self.url(sort=("-" if desc else "") + key, page=None, **pages)
 
     def aria_sort(self, key: str) -> str:
         if key != self.sort_key:
@@ -140,8 +143,8 @@ class Listing:
 
     def hidden_args(self, *names: str) -> list[tuple[str, str]]:
         """Arguments a filter form keeps as hidden fields (the sort, the list's own arguments)."""
-        return [(k, v) for k, v in self.args.items() if k not in names and k not in ("page", "school", "grade",
-                                                                                    "class")]
+        return [(k, v) for k, v in self.args.items()
+                if k not in names and k not in ("page", "school", "grade", "class") and not k.endswith("_page")]
 
     # -- what the views use ----------------------------------------------------------------------------------
     def keep(self, school_id: int | None, grade: int | None, class_id: int | None) -> bool:
@@ -172,13 +175,16 @@ class Listing:
         present.sort(key=get, reverse=self.descending)
         return present + blank
 
-    def page_of(self, rows: Sequence[T]) -> Page[T]:
+    def page_of(self, rows: Sequence[T], arg: str = "page") -> Page[T]:
         per = self.spec.per_page
         total = len(rows)
         pages = max(1, -(-total // per))
-        self.page = min(self.page, pages)
-        start = (self.page - 1) * per
-        return Page(list(rows[start:start + per]), total, self.page, pages)
+        wanted = self.page if arg == "page" else max(1, _int(self.args.get(arg)) or 1)
+        number = min(wanted, pages)
+        if arg == "page":
+            self.page = number
+        start = (number - 1) * per
+        return Page(list(rows[start:start + per]), total, number, pages, arg)
 
     def page_window(self, total: int) -> tuple[int, int, int]:
         """(page, pages, offset) for a list paged in SQL over `total` rows."""

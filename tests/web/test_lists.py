@@ -156,3 +156,27 @@ def test_the_interview_list_pages_sorts_and_filters(app, factory, db_session, tw
     single = app.test_client()
     login(single, factory.counselor(b).username)
     assert "学校" not in header_index(single.get("/interviews").get_data(as_text=True), "interviews")
+
+
+def test_the_recheck_lists_page_each_section_sort_and_filter(app, factory, db_session, two_schools):
+    from tests.integration.care_support import make_recheck
+
+    a, b, a7, a8, b7, students = two_schools
+    today = clock.today()
+    for i, s in enumerate(students):
+        make_recheck(db_session, s, due=today - timedelta(days=1 + i % 20), status="overdue")
+    c = app.test_client()
+    login(c, factory.counselor(a, b).username)
+    first = c.get("/rechecks?sort=-name").get_data(as_text=True)
+    names = [cells[0] for _, cells in rows(first)]
+    assert len(names) == 50 and names == sorted(names, reverse=True)
+    nxt = re.search(r'rel="next" href="([^"]+)"', first).group(1)
+    assert "overdue_page=2" in nxt and "sort=-name" in nxt
+    third = c.get("/rechecks?sort=-name&overdue_page=3").get_data(as_text=True)
+    assert len(rows(third)) == 20
+    due = [cells[5] for _, cells in rows(c.get("/rechecks?sort=due").get_data(as_text=True))]
+    assert due == sorted(due)
+    due = [cells[5] for _, cells in rows(c.get("/rechecks?sort=-due").get_data(as_text=True))]
+    assert due == sorted(due, reverse=True)
+    only = c.get("/rechecks?grade=8").get_data(as_text=True)
+    assert len(rows(only)) == 40 and 'data-testid="count-overdue">40<' in only
