@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from app.areas import NavItem, wiring
 from models import clock
+from screening import get_instrument
 
 LEVEL_STYLE = {
     "L1": ("level-l1", _l("Level 1 warning")),
@@ -50,6 +51,18 @@ def colon(label: Any) -> Markup:
     return Markup(f"{escape(str(label))}{'：' if zh else ': '}")
 
 
+def instrument_name(instrument_id: str | None) -> str:
+    """An instrument as people name it (PHQ-A, GAD-7), never its id (phqa, gad7): the one place that says so
+    (tests/unit/test_one_set_of_names.py fails on a template printing an id)."""
+    if not instrument_id:
+        return "—"
+    try:
+        inst = get_instrument(instrument_id)
+    except KeyError:
+        return instrument_id
+    return inst.short_name or instrument_id
+
+
 def _tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["TIMEZONE"])
 
@@ -80,6 +93,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["level_badge"] = level_badge
     app.jinja_env.filters["role_label"] = role_label
     app.jinja_env.filters["colon"] = colon
+    app.jinja_env.filters["instrument_name"] = instrument_name
+    app.jinja_env.globals["instrument_name"] = instrument_name
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Querying the audit chain for the admin browser. Reads only event columns: never any decrypted data."""
+"""Querying the audit chain for the admin browser. Reads event columns and, for events about a student, the
+school the student is at now (a clear column): never any decrypted data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models import School, Student
 from models.audit import AuditEvent
 
 PER_PAGE = 50
@@ -82,3 +84,15 @@ def browse(
 
 def known_actions(session: Session) -> list[str]:
     return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def schools_of(session: Session, events: list[AuditEvent]) -> dict[str, str]:
+    """Student public id -> the name of the school the student is at now, for the events of one page (one query)."""
+    ids = {e.student_public_id for e in events if e.student_public_id}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Student.public_id, School.name).join(School, School.id == Student.school_id)
+        .where(Student.public_id.in_(ids))
+    ).all()
+    return {pid: name for pid, name in rows}

@@ -8,7 +8,7 @@ from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from models.audit import append_event, verify_chain
 
-from . import service
+from . import labels, service
 from .checkpoints import check_chain
 from .forms import AuditFilterForm, VerifyChainForm
 
@@ -40,7 +40,10 @@ def index():
         form=form,
         result=result,
         args=args,
-        actions=service.known_actions(db.session),
+        action_groups=labels.filter_choices(service.known_actions(db.session)),
+        action_label=labels.action_label,
+        target_label=labels.target_label,
+        schools=service.schools_of(db.session, result.events),
         verify_form=VerifyChainForm(),
     )
 

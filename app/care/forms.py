@@ -10,6 +10,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import Choice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 NOTE_MAX = 4000
@@ -112,8 +113,29 @@ class CheckinForm(FlaskForm):
     note = TextAreaField(_l("Note (entry)"), validators=[Length(max=NOTE_MAX)])
 
 
+def _int_or_none(value: object) -> int | None:
+    return None if value in ("", None) else int(str(value))
+
+
+class ChooseSelectField(SelectField):
+    """A select whose first option is an empty "choose one": nothing is preselected, the user must choose.
+    (A plain select shows its first real option as chosen: a 7th-grader defaulted to a primary school's
+    一年级(1)班.)"""
+
+    def __init__(self, *args, placeholder=None, **kwargs):
+        super().__init__(*args, coerce=_int_or_none, **kwargs)
+        self.placeholder = placeholder
+
+    def iter_choices(self):
+        return [Choice(value="", label=str(self.placeholder or ""), selected=self.data is None, render_kw={}),
+                *super().iter_choices()]
+
+
 class TransferForm(FlaskForm):
-    to_class = SelectField(_l("New school and class"), coerce=int, validate_choice=True)
+    to_class = ChooseSelectField(
+        _l("New school and class"), validate_choice=True, placeholder=_l("Choose a school and class"),
+        validators=[InputRequired(message=_l("Choose the new school and class."))],
+    )
 
 
 class RequestTransferForm(FlaskForm):

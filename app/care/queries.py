@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
+from app.listing import Listing, ListSpec, Page, ScopeOptions
 from app.policies import warning_policy
 from app.texts import pick
 from models import (
@@ -412,21 +413,30 @@ class RosterRow:
     guardian_on_file: bool
 
 
-def care_roster(db: Session, user: User, vault: Vault, today: date, group: str | None = None) -> list[RosterRow]:
+ROSTER_LIST = ListSpec(sorts=("name", "school", "class", "group", "last_checkin", "urgency"), default="urgency")
+
+
+def care_roster(
+    db: Session, user: User, vault: Vault, today: date, group: str | None = None, listing: Listing | None = None
+) -> Page[RosterRow]:
+    """One page of the care-group roster, most urgent first by default (the next check-in date, overdue first;
+    never checked in before checked in long ago), sortable by every column but the guardian contact.
+
+    Only the page's names and guardians are opened (one audit event), unless the list is sorted by name: then the
+    names of the filtered scope are opened to sort them (one audit event), and the page's guardians after."""
     groups = triggering_groups()
     wanted = (group,) if group in groups else groups
-    students = list(
-        db.scalars(
-            select(Student).options(joinedload(Student.school_class))
-            .where(
-                Student.visible_to(user), Student.status == "enrolled",
-                exists().where(StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(wanted)),
-            )
-            .order_by(Student.class_id, Student.id)
-        ).unique()
+    stmt = (
+        select(Student).options(joinedload(Student.school_class), joinedload(Student.school))
+        .where(
+            Student.visible_to(user), Student.status == "enrolled",
+            exists().where(StudentCareGroup.student_id == Student.id, StudentCareGroup.group.in_(wanted)),
+        )
+        .order_by(Student.school_id, Student.class_id, Student.id)
     )
-    if not students:
-        return []
+    if listing is not None:
+        stmt = listing.where(stmt, Student.school_id, Student.grade, Student.class_id)
+    students = list(db.scalars(stmt).unique())
     sub = select(Student.id).where(Student.visible_to(user))
     last = {
         sid: (day, term)
@@ -434,14 +444,35 @@ def care_roster(db: Session, user: User, vault: Vault, today: date, group: str |
             select(CareCheckin.student_id, func.max(CareCheckin.occurred_on), func.max(CareCheckin.term))
             .where(CareCheckin.student_id.in_(sub)).group_by(CareCheckin.student_id)
         )
-    }
-    idents = vault.reveal_many(students, "care.roster", columns=("name", "guardians"))
-    out = []
+    } if students else {}
+    rows = []
     for s in students:
-        ident = idents.get(s.id, Identity())
         day, term = last.get(s.id, (None, None))
-        out.append(RosterRow(
-            s, ident.name, [g for g in s.care_groups if g in groups], day, next_checkin_due(term, today),
-            any((g or {}).get("phone") for g in ident.guardians),
-        ))
-    return out
+        rows.append(RosterRow(s, None, [g for g in s.care_groups if g in groups], day, next_checkin_due(term, today),
+                              False))
+    if listing is None:
+        listing = Listing(ROSTER_LIST, ScopeOptions([], [], []), "urgency", False)
+    detail: dict[str, Any] = {"page": listing.page, "sort": listing.sort_arg}
+    if listing.sort_key == "name" and rows:
+        names = vault.reveal_many(students, "care.roster", columns=("name",), detail={**detail, "to_sort": True})
+        for r in rows:
+            r.name = names.get(r.student.id, Identity()).name
+    keys = {
+        "name": lambda r: r.name or None,
+        "school": lambda r: r.student.school.code if r.student.school else None,
+        "class": lambda r: (r.student.grade, r.student.school_class.name) if r.student.school_class else None,
+        "group": lambda r: tuple(sorted(r.groups)) or None,
+        "last_checkin": lambda r: r.last_checkin,
+        "urgency": lambda r: (r.next_due, r.last_checkin or date.min),
+    }
+    page = listing.page_of(listing.sort(rows, keys))
+    if page.rows:
+        columns = ("guardians",) if listing.sort_key == "name" else ("name", "guardians")
+        idents = vault.reveal_many([r.student for r in page.rows], "care.roster", columns=columns,
+                                   detail={**detail, "page": page.page})
+        for r in page.rows:
+            ident = idents.get(r.student.id, Identity())
+            if "name" in columns:
+                r.name = ident.name
+            r.guardian_on_file = any((g or {}).get("phone") for g in ident.guardians)
+    return page

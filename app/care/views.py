@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.care_groups import care_group_label
 from app.db import db
+from app.listing import Listing, scope_options
 from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.texts import pick_list
 from app.ui import local_today
@@ -490,8 +491,10 @@ def groups():
 
     group = request.args.get("group") or None
     today = local_today()
-    rows = queries.care_roster(db.session, current_user, get_vault(), today, group)
-    return render_template("care/groups.html", rows=rows, group=group, groups=triggering_groups(), today=today)
+    listing = Listing.parse(queries.ROSTER_LIST, scope_options(db.session, current_user))
+    page = queries.care_roster(db.session, current_user, get_vault(), today, group, listing)
+    return render_template("care/groups.html", page=page, rows=page.rows, listing=listing, group=group,
+                           groups=triggering_groups(), today=today)
 
 
 @bp.route("/care/groups/<public_id>/checkin", methods=["GET", "POST"])

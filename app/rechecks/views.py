@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, render_template
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
 from app.db import db
+from app.listing import Listing, ListSpec, scope_options
 from app.security import roles
-from app.ui import local_today
+from app.ui import instrument_name, local_today
 from app.vault import get_vault
 from models import School, Student, counselor_schools
+from screening import RANK
 
 from . import service
 
@@ -41,6 +43,9 @@ def on_case_closed(sender: Any, db: Any, actor: Any, case: Any, **_: Any) -> Non
 
 
 # -- views ---------------------------------------------------------------------------------------------------
+RECHECK_LIST = ListSpec(sorts=("name", "school", "level", "instrument", "due"), default="due")
+
+
 @bp.route("")
 @roles("counselor")
 def index():
@@ -50,16 +55,40 @@ def index():
             .where(counselor_schools.c.user_id == current_user.id).order_by(School.name)
         )
     )
-    school_id = request.args.get("school", type=int)
-    if school_id is not None and school_id not in {s.id for s in schools}:
-        school_id = None  # a school outside the counselor's scope is simply not a filter
-    lists = service.recheck_lists(db.session, current_user, local_today(), school_id)
-    rows = lists.overdue + lists.due_this_week + lists.recently_done
-    students = list({r.student_id: r.student for r in rows}.values())
-    names = get_vault().reveal_many(students, "rechecks.list", detail={"page": "rechecks"}) if students else {}
+    listing = Listing.parse(RECHECK_LIST, scope_options(db.session, current_user))
+    lists = service.recheck_lists(db.session, current_user, local_today(), listing.school_id)
+    school_names = {s.id: s.name for s in schools}
+
+    def kept(rows: list[Any]) -> list[Any]:
+        return [r for r in rows if listing.keep(r.school_id, r.student.grade, r.student.class_id)]
+
+    lists.overdue, lists.due_this_week, lists.recently_done = (
+        kept(lists.overdue), kept(lists.due_this_week), kept(lists.recently_done))
+    vault = get_vault()
+    names: dict[int, Any] = {}
+    everyone = lists.overdue + lists.due_this_week + lists.recently_done
+    if listing.sort_key == "name" and everyone:  # names are sealed: the scope's are opened to sort (one event)
+        students = list({r.student_id: r.student for r in everyone}.values())
+        names = vault.reveal_many(students, "rechecks.list", detail={"page": "rechecks", "sort": "name"})
+    keys = {
+        "name": lambda r: names[r.student_id].name or None,
+        "school": lambda r: school_names.get(r.school_id),
+        "level": lambda r: RANK.get(r.level, 9),
+        "instrument": lambda r: instrument_name(r.instrument_id),
+        "due": lambda r: (r.due_on, r.id),
+    }
+    pages = {
+        "overdue": listing.page_of(listing.sort(lists.overdue, keys), "overdue_page"),
+        "week": listing.page_of(listing.sort(lists.due_this_week, keys), "week_page"),
+        "done": listing.page_of(listing.sort(lists.recently_done, keys), "done_page"),
+    }
+    shown = [r for p in pages.values() for r in p.rows]
+    if listing.sort_key != "name" and shown:
+        students = list({r.student_id: r.student for r in shown}.values())
+        names = vault.reveal_many(students, "rechecks.list", detail={"page": "rechecks"})
     return render_template(
-        "rechecks/index.html", lists=lists, names=names, schools=schools, school_id=school_id,
-        school_names={s.id: s.name for s in schools},
+        "rechecks/index.html", lists=lists, pages=pages, listing=listing, names=names, schools=schools,
+        school_id=listing.school_id, school_names=school_names,
     )
 
 

@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.texts import pick
+from app.ui import instrument_name  # noqa: F401  (re-exported: the pages of this area import it from here)
 from models import School
-from screening import get_instrument
 
 bp = Blueprint("screenings", __name__)
 
@@ -26,14 +26,6 @@ STATUS_LABELS = {
 def loc(text: Any) -> str:
     """Pick the zh or en side of a {"zh": ..., "en": ...} text from the engine or the policy."""
     return pick(text)
-
-
-def instrument_name(instrument_id: str) -> str:
-    try:
-        inst = get_instrument(instrument_id)
-    except KeyError:
-        return instrument_id
-    return f"{inst.short_name}"
 
 
 def user():

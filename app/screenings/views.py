@@ -18,11 +18,12 @@ from app import search_tokens
 from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
 from app.db import db
+from app.listing import Listing, ListSpec, scope_options
 from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.ui import local_today
 from app.vault import get_vault
 from models import Campaign, Screening, Student, Warning
-from screening import get_instrument, list_instruments
+from screening import RANK, get_instrument, list_instruments
 
 from . import campaign_views as _campaign_views  # noqa: F401 - its routes join the same blueprint when imported
 from . import importer
@@ -268,15 +269,34 @@ def import_confirm():
 
 
 # -- the interview queue and crisis acknowledgement ----------------------------------------------------------------
+INTERVIEW_LIST = ListSpec(sorts=("level", "name", "school", "class", "since", "due"), default="level")
+
+
 @bp.route("/interviews")
 @roles("counselor")
 def interviews():
-    rows = interview_queue(db.session, _user())
-    students = [w.student for w in rows]
-    names = get_vault().reveal_many(students, "roster.list", detail={"purpose": "interviews"}) if students else {}
+    listing = Listing.parse(INTERVIEW_LIST, scope_options(db.session, _user()))
+    queue = [w for w in interview_queue(db.session, _user())
+             if listing.keep(w.school_id, w.student.grade, w.student.class_id)]
+    vault = get_vault()
+    names: dict[int, Any] = {}
+    if listing.sort_key == "name" and queue:  # names are sealed: open the scope's to sort them (one event)
+        names = vault.reveal_many([w.student for w in queue], "roster.list",
+                                  detail={"purpose": "interviews", "sort": listing.sort_arg})
+    page = listing.page_of(listing.sort(queue, {
+        "level": lambda w: (RANK[w.suggested_level], w.created_at, w.id),
+        "name": lambda w: names[w.student.id].name or None,
+        "school": lambda w: w.student.school.code,
+        "class": lambda w: (w.student.grade, w.student.school_class.name) if w.student.school_class else None,
+        "since": lambda w: w.created_at,
+        "due": lambda w: w.interview_due_on,
+    }))
+    if listing.sort_key != "name" and page.rows:
+        names = vault.reveal_many([w.student for w in page.rows], "roster.list",
+                                  detail={"purpose": "interviews", "page": page.page})
     today = local_today()
-    return render_template("screenings/interviews.html", rows=rows, names=names, today=today, loc=loc,
-                           reasons={w.id: json.loads(w.reasons or "[]") for w in rows})
+    return render_template("screenings/interviews.html", rows=page.rows, page=page, listing=listing, names=names,
+                           today=today, loc=loc, reasons={w.id: json.loads(w.reasons or "[]") for w in page.rows})
 
 
 @bp.route("/interviews/<uid>/acknowledge", methods=["POST"])

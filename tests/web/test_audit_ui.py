@@ -155,3 +155,32 @@ def test_verify_button_needs_a_recent_login(admin_client):
         s["auth_at"] = (clock.now() - timedelta(hours=2)).timestamp()
     response = post(admin_client, "/admin/audit/verify")
     assert response.status_code == 302 and "/reauth" in response.headers["Location"]
+
+
+def test_events_show_a_translated_label_the_students_public_id_and_school(admin_client, factory, db_session):
+    school = factory.school(name="第九中学")
+    student = factory.student(school=school, name="龙婉清")
+    append_event(db_session, Actor(99, "zhao", "counselor", "10.0.0.9"), "case.entry_added",
+                 student_public_id=student.public_id, target="case:241dfd3f-aaaa")
+    html = table(admin_client.get(f"/admin/audit?student={student.public_id}"))
+    row = html[html.index('data-action="case.entry_added"'):]
+    row = row[: row.index("</tr>")]
+    assert "个案新增记录" in row and student.public_id in row and "第九中学" in row
+    assert "个案 <code>241dfd3f-aaaa</code>" in row
+    assert "龙婉清" not in html
+
+
+def test_the_action_filter_offers_labels_by_area_and_keeps_the_choice(admin_client, db_session):
+    append_event(db_session, Actor(99, "zhao", "counselor", "10.0.0.9"), "case.view", target="x1")
+    append_event(db_session, Actor(99, "zhao", "counselor", "10.0.0.9"), "case.closed", target="x2")
+    append_event(db_session, Actor(99, "zhao", "counselor", "10.0.0.9"), "student.view", target="x3")
+    page = admin_client.get("/admin/audit?action=case.*").get_data(as_text=True)
+    select_html = page[page.index('<select id="action"'):page.index("</select>")]
+    assert '<optgroup label="个案">' in select_html
+    assert '<option value="case.*" selected>全部：个案</option>' in select_html
+    assert '<option value="case.entry_added" >个案新增记录</option>' in select_html
+    rows = table(admin_client.get("/admin/audit?action=case.*"))
+    assert "x1" in rows and "x2" in rows and "x3" not in rows
+    only = admin_client.get("/admin/audit?action=case.closed").get_data(as_text=True)
+    assert '<option value="case.closed" selected>个案结案</option>' in only
+    assert "x2" in table(admin_client.get("/admin/audit?action=case.closed"))

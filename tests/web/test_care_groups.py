@@ -1,6 +1,8 @@
 """Care-group roster and check-ins; transfers between schools through the page."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from models import AuditEvent, CareCheckin
@@ -77,3 +79,27 @@ def test_transfer_refuses_head_teachers_and_other_schools_counselors(app, factor
         c = app.test_client()
         login(c, user.username)
         assert c.get(f"/care/students/{student.public_id}/transfer").status_code == expected
+
+
+def test_the_transfer_form_preselects_no_school_or_class_and_requires_a_choice(app, factory, db_session):
+    old = factory.school()
+    primary = factory.school()
+    factory.klass(primary, name="一年级(1)班")
+    middle = factory.school()
+    target = factory.klass(middle, name="七年级(2)班")
+    student = factory.student(school=old, name="七年级生")
+    c = app.test_client()
+    login(c, factory.counselor(old).username)
+    page = c.get(f"/care/students/{student.public_id}/transfer").get_data(as_text=True)
+    select_html = page[page.index('<select id="to_class"'):page.index("</select>")]
+    options = re.findall(r"<option[^>]*>", select_html)
+    assert len(options) == 3 and 'value=""' in options[0]
+    assert [o for o in options if "selected" in o] == [options[0]]
+    assert "required" in select_html[:select_html.index(">")]
+    refused = post(c, f"/care/students/{student.public_id}/transfer", {"to_class": ""})
+    assert refused.status_code == 200 and "请选择转入的学校和班级。" in refused.get_data(as_text=True)
+    db_session.refresh(student)
+    assert student.school_id == old.id
+    assert post(c, f"/care/students/{student.public_id}/transfer", {"to_class": target.id}).status_code == 302
+    db_session.refresh(student)
+    assert student.school_id == middle.id

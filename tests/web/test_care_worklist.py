@@ -45,6 +45,7 @@ def test_counselor_home_is_the_worklist_most_urgent_first(app, client, factory, 
     assert positions == sorted(positions)
     assert "筛查阳性，且为关爱对象（留守儿童）" in html and "八年级(2)班" in html
     assert f"/students/{crisis.public_id}" in html
+    assert "（PHQ-A）" in html and "phqa" not in html  # the instrument by its display name
 
 
 def test_the_worklist_shows_only_the_counselors_schools(client, factory, db_session):

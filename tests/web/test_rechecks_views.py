@@ -39,6 +39,7 @@ def test_a_counselor_sees_overdue_and_this_weeks_rechecks_of_their_schools_with_
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     overdue_part = html.split('data-testid="rechecks-overdue"')[1].split('data-testid="rechecks-week"')[0]
+    assert "PHQ-A" in overdue_part and "PHQA" not in html and "phqa" not in html
     week_part = html.split('data-testid="rechecks-week"')[1].split('data-testid="rechecks-done"')[0]
     assert "李晓红" in overdue_part and "张伟" in week_part
     assert "赵六" not in html
@@ -129,4 +130,4 @@ def test_the_student_file_lists_the_students_rechecks(client, db_session, factor
     login(client, counselor.username)
     html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
     section = html.split('data-testid="file-rechecks"')[1]
-    assert "复查" in html and "PHQA" in section and "已安排" in section
+    assert "复查" in html and "PHQ-A" in section and "已安排" in section
