@@ -22,6 +22,7 @@ from .screenings import (
     CampaignOptOut,
     ClassSession,
     Notification,
+    PaperGridDraft,
     ResponseDraft,
     Screening,
     Warning,
@@ -32,8 +33,9 @@ from .screenings import (
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
-    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
-    "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student", "StudentCareGroup",
+    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification",
+    "PaperGridDraft", "Recheck", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student",
+    "StudentCareGroup",
     "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
     "teacher_classes", "utcnow", "verify_chain",
 ]
