@@ -165,6 +165,26 @@ class ResponseDraft(Base, HasUid, StudentOwned):
 
 
 @register_sealed("answers")
+class PaperGridDraft(Base, HasUid, StudentOwned):
+    """One student's row of a half-entered class grid of paper forms (app/screenings/grid.py): the answers typed
+    so far, sealed under the student's key like every answer, until the grid is saved. One per class, instrument
+    and student; any counselor of the school continues it."""
+
+    __tablename__ = "paper_grid_drafts"
+    __table_args__ = (
+        UniqueConstraint("class_id", "instrument_id", "student_id", name="uq_paper_grid_drafts_one"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+@register_sealed("answers")
 class Screening(Base, HasUid, StudentOwned):
     """One administered instrument. Answers are sealed; the derived result stays in clear for plain SQL."""
 

@@ -214,6 +214,55 @@ class Vault:
             out[s.id] = ident
         return out
 
+    def reveal_rows(
+        self, rows: Sequence[Any], column: str, action: str, *, detail: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Open `column` of many student-owned rows (a class grid's drafts) under ONE audit event with the count:
+        {row uid: the JSON value}. Rows whose student's key is destroyed are left out."""
+        info = dict(detail or {})
+        info["count"] = len(rows)
+        append_event(self.session, self.actor, action, detail=info)
+        out: dict[str, Any] = {}
+        for row in rows:
+            try:
+                plain = self._open_row(row, column)
+            except crypto.CryptoError:
+                continue
+            out[row.uid] = json.loads(plain) if plain is not None else None
+        return out
+
+    def scan_identities(
+        self, rows: Sequence[Any], columns: Sequence[str] = ("name", "student_number")
+    ) -> dict[int, tuple[str | None, ...]]:
+        """Open the names and/or numbers of many students for an in-memory comparison (the partial and pinyin
+        search, app/roster/search.py), writing NO audit event: nothing opened here is shown to anyone; the caller
+        reveals what it shows (the matches) through `reveal_many`, which audits. `rows` are plain rows (id,
+        public_id, data_key_id and `<column>_enc` of each of `columns`, a subset of name and student_number), not
+        ORM objects: a 3,000-student scope is read in one query. Returns {student id: the values, in `columns`
+        order}.
+
+        Erased students (key destroyed) and values that do not open are left out; the result lives as long as the
+        caller keeps it (one request).
+        """
+        self.preload_keys(r.data_key_id for r in rows)
+        out: dict[int, tuple[str | None, ...]] = {}
+        keys = self._keys
+        lookup = keys.__getitem__
+        attrs = [(f"{c}_enc", c) for c in columns]
+        for r in rows:
+            if r.data_key_id not in keys:
+                continue
+            values: list[str | None] = []
+            try:
+                for attr, column in attrs:
+                    blob = getattr(r, attr)
+                    values.append(None if blob is None else crypto.open_sealed(
+                        bytes(blob), lookup, crypto.aad_for("students", column, r.public_id)).decode())
+            except crypto.CryptoError:
+                continue
+            out[r.id] = tuple(values)
+        return out
+
     # -- internals ----------------------------------------------------------------------------------
     def _open_identity(self, student: Student, column: str) -> str | None:
         blob = getattr(student, f"{column}_enc")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Actor, School, SchoolClass, Student, StudentCareGroup, User, append_event
@@ -84,8 +84,8 @@ def list_students(
 ) -> StudentPage:
     """One page of the user's students with names and numbers opened under ONE audit event.
 
-    With `filters.q` the search is exact (after normalisation: full-width digits, spaces, case) on the name or
-    the student number through the blind indexes; blind-index collisions are dropped by comparing plaintexts.
+    With `filters.q` it is a search (after normalisation: full-width digits, spaces, case) by any part of the name,
+    its pinyin or initials, or the start of the student number, within the same scope and filters.
     """
     q = (filters.q or "").strip()
     detail: dict[str, Any] = {"filters": _filter_detail(filters)}
@@ -106,29 +106,21 @@ def _search(
     db: Session, vault: Vault, user: User, filters: StudentFilters, q: str, page: int, page_size: int,
     detail: dict[str, Any],
 ) -> StudentPage:
-    name_bidx = vault.blind_indexes("name", q)  # every index key version: search works during a rotate-index
-    number_bidx = vault.blind_indexes("student_number", q)
-    stmt = _scoped(user, filters).where(
-        or_(Student.name_bidx.in_(name_bidx), Student.student_number_bidx.in_(number_bidx))
-    )
-    candidates = list(db.scalars(_ordered(stmt)).unique())
-    # The query itself is never written to the audit log (it is a name or a number); only that a search happened.
-    detail["search"] = True
-    identities = vault.reveal_many(candidates, "roster.search", detail=detail)
-    wanted = normalise(q)
-    rows = [
-        StudentRow(s, identities[s.id])
-        for s in candidates
-        if _same(identities[s.id].name, wanted) or _same(identities[s.id].student_number, wanted)
-    ]
-    total = len(rows)
+    """Any part of the name, its pinyin or initials, the start of the number (app/roster/search.py): the scope's
+    names are opened in memory and compared there; only the page's matches are revealed, under one audit event."""
+    from .search import load, scan
+
+    hits, scanned = scan(db, vault, _ordered(_scoped(user, filters)), q)
+    total = len(hits)
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, page), pages)
-    return StudentPage(rows[(page - 1) * page_size : page * page_size], total, page, pages, searched=True)
-
-
-def _same(plain: str | None, wanted_normalised: str) -> bool:
-    return plain is not None and normalise(plain) == wanted_normalised
+    students = load(db, [h.student_id for h in hits[(page - 1) * page_size : page * page_size]],
+                    _ordered(select(Student)))
+    # The query itself is never written to the audit log (it is a name or a number); only that a search happened,
+    # how many students matched and how many were compared.
+    detail.update(search=True, matches=total, scanned=scanned, page=page)
+    identities = vault.reveal_many(students, "roster.search", detail=detail)
+    return StudentPage([StudentRow(s, identities[s.id]) for s in students], total, page, pages, searched=True)
 
 
 def _filter_detail(filters: StudentFilters) -> dict[str, Any]:

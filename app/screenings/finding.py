@@ -1,5 +1,5 @@
-"""Finding students for paper entry (search by number or name) and for imports (match by student number), through
-the blind index, confirmed by decrypting: no false positives."""
+"""Finding students for paper entry (by any part of the name, pinyin, number prefix: app/roster/search.py) and for
+imports (match by student number through the blind index, confirmed by decrypting: no false positives)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -8,23 +8,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.roster.search import search_students
 from models import Student
 from models.vault import Vault
 
 
 def find_students(db: Session, vault: Vault, query: str, school_ids: Sequence[int], limit: int = 20) -> list[Student]:
-    """Exact search by student number or name via the blind index, confirmed by decrypting (no false positives)."""
-    q = (query or "").strip()
-    if not q or not school_ids:
+    """Students of `school_ids` by any part of the name, pinyin, initials or number prefix (app/roster/search.py),
+    best first; the caller reveals the ones it shows (one audit event)."""
+    if not (query or "").strip() or not school_ids:
         return []
-    out: list[Student] = []
-    for column, attr in (("student_number", Student.student_number_bidx), ("name", Student.name_bidx)):
-        bidxes = vault.blind_indexes(column, q)
-        for student in db.scalars(select(Student).where(attr.in_(bidxes), Student.school_id.in_(list(school_ids)))
-                                  .order_by(Student.id).limit(limit * 2)):
-            if student not in out and vault.matches(student, column, q):
-                out.append(student)
-    return out[:limit]
+    return search_students(db, vault, Student.school_id.in_(list(school_ids)), query, limit=limit)
 
 
 def match_by_number(db: Session, vault: Vault, numbers: Iterable[str], school_filter: Any) -> dict[str, Student]:

@@ -26,6 +26,7 @@ from models import Campaign, Screening, Student, Warning
 from screening import RANK, get_instrument, list_instruments
 
 from . import campaign_views as _campaign_views  # noqa: F401 - its routes join the same blueprint when imported
+from . import grid_views as _grid_views  # noqa: F401 - the class grid of paper forms, same blueprint
 from . import importer
 from .blueprint import bp, instrument_name, loc
 from .blueprint import user as _user

@@ -1,7 +1,7 @@
 """the scheduler's last outcome per job (success time and counts, failure time and error) for the admin page
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 17:40:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from models.base import UTCDateTime
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

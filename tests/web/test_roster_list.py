@@ -1,4 +1,5 @@
-"""The counselor's student list: scope, filters, paging, exact search through the blind index, audit, queries."""
+"""The counselor's student list: scope, filters, paging, search (tests/web/test_student_search.py for partial and
+pinyin), audit, queries."""
 from __future__ import annotations
 
 import re
@@ -143,14 +144,15 @@ def test_empty_list_says_what_to_do(client, factory):
 
 
 # -- exact search ------------------------------------------------------------------------------------------------
-def test_search_by_exact_name_finds_the_student_and_not_a_partial_match(client, factory):
+def test_search_by_name_finds_the_exact_name_first_then_partial_matches(client, factory):
     school = factory.school()
-    factory.student(school=school, name="张小红")
     factory.student(school=school, name="张小红红")
+    factory.student(school=school, name="张小红")
     _as_counselor(client, factory, school)
-    assert _names(_search(client, "张小红").get_data(as_text=True)) == ["张小红"]
-    html = _search(client, "张小").get_data(as_text=True)
-    assert _names(html) == [] and "没有找到姓名或学籍号完全一致的学生" in html
+    assert _names(_search(client, "张小红").get_data(as_text=True)) == ["张小红", "张小红红"]
+    html = _search(client, "李小")
+    assert _names(html.get_data(as_text=True)) == []
+    assert "没有找到与该姓名、拼音或学籍号相符的学生" in html.get_data(as_text=True)
 
 
 def test_search_by_student_number_with_full_width_digits_and_spaces(client, factory):
