@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import CLINICAL, Base, HasUid, UTCDateTime, utcnow
@@ -92,6 +92,8 @@ class CaseEntry(Base, HasUid, StudentOwned):
     referral_status: Mapped[str | None] = mapped_column(String(10))
     feedback_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     told_whom_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    # A referral made because the safety assessment found imminent risk (emergency services, a hospital today).
+    emergency: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_by_counselor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -115,3 +117,62 @@ class CareCheckin(Base, HasUid, StudentOwned):
     guardian_contacted: Mapped[bool] = mapped_column(default=False)
     note_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- the structured crisis response of a level-1 warning (docs/decisions.md, "Crisis response") ---------------------
+# The brief suicide safety assessment follows the structure of NIMH's BSSA (Brief Suicide Safety Assessment,
+# ASQ toolkit): the counselor asks about the thoughts, a plan, past attempts, access to means and supports, and
+# ends with one of three outcomes. The safety plan follows the six steps of the Stanley-Brown safety planning
+# intervention (Stanley & Brown 2012).
+ASSESSMENT_QUESTIONS = ("thoughts", "plan", "past_attempts", "means", "supports")
+ASSESSMENT_ANSWERS = ("yes", "no", "unknown")
+ASSESSMENT_OUTCOMES = ("imminent", "further_evaluation", "no_current_risk")
+SAFETY_PLAN_STEPS = ("warning_signs", "coping", "distractions", "help_people", "professionals", "environment")
+SAFETY_PLAN_STATUSES = ("active", "ended")
+
+
+@register_sealed("answers", "reason")
+class SafetyAssessment(Base, HasUid, StudentOwned):
+    """A brief suicide safety assessment of one level-1 warning. Answers and reason are sealed; the outcome is a
+    category in clear (like a level) because the next steps and the district counts depend on it."""
+
+    __tablename__ = "safety_assessments"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('imminent','further_evaluation','no_current_risk')", name="outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("care_cases.id"), index=True)
+    counselor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assessed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answers_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)  # JSON {question: {answer, note}}
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+
+    counselor: Mapped[User | None] = relationship()
+
+
+@register_sealed(*SAFETY_PLAN_STEPS)
+class SafetyPlan(Base, HasUid, StudentOwned):
+    """The student's safety plan (one per case): the six Stanley-Brown steps, each sealed, and a review date."""
+
+    __tablename__ = "safety_plans"
+    __table_args__ = (CheckConstraint("status IN ('active','ended')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("care_cases.id"), unique=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id"), index=True)  # the L1 warning answered
+    warning_signs_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    coping_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    distractions_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    help_people_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    professionals_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    environment_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    review_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -27,7 +27,7 @@ from models import (
     utcnow,
 )
 
-from . import service, warning_lifecycle
+from . import crisis, service, warning_lifecycle
 from .policy import term_of, term_start, triggering_groups
 
 UNACKNOWLEDGED_CRISES = 2  # crises still waiting for a counselor to acknowledge them (the rest were handled)
@@ -55,8 +55,10 @@ def seed_care(ctx) -> str:
         .order_by(Warning.id)
     ).all()
     pending = _still_pending(ctx, warnings, counselors)
-    confirmed = dismissed = cases = referrals = 0
-    for warning in warnings:
+    confirmed = dismissed = cases = referrals = assessed = 0
+    # A student's level-1 warning is handled after their other warnings: the crisis case is not lowered by a less
+    # urgent warning confirmed after it (app/care/crisis.py refuses that until the crisis response is complete).
+    for warning in sorted(warnings, key=lambda w: (w.suggested_level == "L1", w.id)):
         counselor = counselors.get(warning.school_id)
         if counselor is None or warning.id in pending:
             continue
@@ -131,9 +133,57 @@ def seed_care(ctx) -> str:
                     service.add_entry(db, actor, ctx.vault, student, "return", opened + timedelta(days=9),
                                       "学生返校，情绪较前平稳", case=case, visibility="shared")
                 referrals += 1
+            assessed += _seed_crisis_response(ctx, actor, warning, case, first=assessed == 0)
     checkins = _seed_checkins(ctx, counselors)
     return (f"care: {confirmed} levels confirmed, {dismissed} dismissed, {cases} cases, {referrals} referrals "
-            f"with feedback, {checkins} care-group check-ins")
+            f"with feedback, {assessed} safety assessments, {checkins} care-group check-ins")
+
+
+ANSWERS = {
+    "imminent": {"thoughts": ("yes", "最近每天都有，此刻仍有想死的念头"), "plan": ("yes", "想过从楼顶跳下"),
+                 "past_attempts": ("no", ""), "means": ("yes", "住在高层，能上天台"),
+                 "supports": ("yes", "愿意让妈妈知道")},
+    "further_evaluation": {"thoughts": ("yes", "近两周有过几次，睡前较多，此刻没有"), "plan": ("no", "没有具体计划"),
+                           "past_attempts": ("no", ""), "means": ("unknown", "家中药品情况待与家长确认"),
+                           "supports": ("yes", "信任班主任和一位同学")},
+    "no_current_risk": {"thoughts": ("no", "作答时误解题意，约谈中否认有自伤想法"), "plan": ("no", ""),
+                        "past_attempts": ("no", ""), "means": ("no", ""), "supports": ("yes", "与父母关系良好")},
+}
+REASONS = {
+    "imminent": "此刻有自杀想法且有具体计划、可接触手段，属急迫风险，立即紧急转介并告知监护人",
+    "further_evaluation": "近期反复出现自杀想法但无计划和既往尝试，需转介专业机构进一步评估",
+    "no_current_risk": "约谈中学生否认自伤想法，情绪基本稳定，目前无风险，制定安全计划并继续观察",
+}
+SAFETY_PLAN = {
+    "warning_signs": "晚上一个人在房间、考试成绩不好、和家里吵架以后，会觉得什么都没意思",
+    "coping": "听喜欢的歌，画画，做几次深呼吸，写下心里的话",
+    "distractions": "去操场跑步，找同桌聊天，去奶奶家",
+    "help_people": "妈妈；班主任王老师；好朋友小林",
+}
+
+
+def _seed_crisis_response(ctx, actor: Actor, warning: Warning, case, first: bool) -> int:
+    """A level-1 case's crisis response, within the story: the assessment a few hours after the warning (the same
+    school day), the steps its outcome requires, and a safety plan (now and then none yet for no current risk)."""
+    from app.support_resources import professionals_text
+
+    db, rng, today = ctx.session, ctx.rng, ctx.today
+    outcome = "imminent" if first else ("further_evaluation" if rng.random() < 0.7 else "no_current_risk")
+    at = min(warning.created_at + timedelta(hours=2), utcnow())
+    answers = {q: {"answer": a, "note": n} for q, (a, n) in ANSWERS[outcome].items()}
+    crisis.record_assessment(db, actor, ctx.vault, warning, answers, outcome, REASONS[outcome], at=at)
+    day = crisis.local_day(at)
+    if outcome == "imminent":
+        service.add_entry(db, actor, ctx.vault, warning.student, "parent_contact", day,
+                          "当天电话告知母亲，母亲到校陪同", case=case)
+        service.add_entry(db, actor, ctx.vault, warning.student, "referral", day, "急迫自杀风险，当天紧急转介",
+                          case=case, destination="市精神卫生中心急诊", referral_status="accepted", emergency=True)
+    if outcome == "no_current_risk" and rng.random() < 0.25:
+        return 1
+    steps = {**SAFETY_PLAN, "professionals": "学校心理老师（心理辅导室）\n" + professionals_text("zh"),
+             "environment": "药品交给妈妈保管；晚上房门不反锁"}
+    crisis.save_safety_plan(db, actor, ctx.vault, case, steps, today + timedelta(days=rng.randint(-2, 10)), at=at)
+    return 1
 
 
 def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) -> set[int]:

@@ -77,6 +77,10 @@ class EntryForm(FlaskForm):
         _l("Who was told"), validators=[Length(max=300)],
         description=_l("Only for a confidentiality entry: who was told; the note says why."),
     )
+    emergency = BooleanField(
+        _l("Emergency referral"),
+        description=_l("Only for a referral made because the safety assessment found imminent risk."),
+    )
 
 
 class ObservationForm(FlaskForm):
@@ -114,3 +118,73 @@ class TransferForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     marker = HiddenField()
+
+
+# -- the crisis response of a level-1 warning (app/care/crisis.py) -------------------------------------------------
+ANSWER_CHOICES = [("yes", _l("Yes")), ("no", _l("No")), ("unknown", _l("Unknown"))]
+# The brief suicide safety assessment's questions (the structure of NIMH's BSSA), asked by the counselor.
+ASSESSMENT_QUESTION_LABELS = {
+    "thoughts": _l("Thoughts of suicide: in the past few weeks, has the student thought about killing themselves? "
+                   "How often, when last, and right now?"),
+    "plan": _l("A plan: does the student have a plan (how, when, where)?"),
+    "past_attempts": _l("Past attempts: has the student ever tried to hurt or kill themselves? How and when?"),
+    "means": _l("Access to means: can the student reach what a plan would use (medicines, sharp objects, heights)?"),
+    "supports": _l("Supports: does the student have someone they trust and can turn to (family, friends, teachers)?"),
+}
+ASSESSMENT_OUTCOME_LABELS = {
+    "imminent": _l("Imminent risk: emergency referral now, the student is not left alone, the guardian is informed"),
+    "further_evaluation": _l("Further evaluation needed: referral for a mental-health evaluation and a safety plan"),
+    "no_current_risk": _l("No current risk: a safety plan, or a recorded reason to lower the level"),
+}
+# Shown on the checklist (what is done, what is required) and named in the errors.
+CRISIS_STEP_LABELS = {
+    "assessment": _l("Brief suicide safety assessment, the same day"),
+    "guardian": _l("Guardian informed (a parent-contact entry)"),
+    "emergency_referral": _l("Emergency referral recorded (a referral entry marked emergency)"),
+    "referral": _l("Referral for further evaluation"),
+    "safety_plan": _l("Safety plan"),
+}
+# The six steps of the Stanley-Brown safety planning intervention, in the student's words.
+SAFETY_PLAN_STEP_LABELS = {
+    "warning_signs": _l("Step 1. Warning signs: thoughts, feelings or situations that come before a crisis"),
+    "coping": _l("Step 2. Things I can do on my own to take my mind off my problems"),
+    "distractions": _l("Step 3. People and places that help me take my mind off things"),
+    "help_people": _l("Step 4. People I can ask for help"),
+    "professionals": _l("Step 5. Professionals and services I can contact in a crisis"),
+    "environment": _l("Step 6. Making my surroundings safe"),
+}
+
+
+class AssessmentForm(FlaskForm):
+    thoughts = RadioField(ASSESSMENT_QUESTION_LABELS["thoughts"], choices=ANSWER_CHOICES,
+                          validators=[InputRequired(message=_l("Answer this question."))])
+    thoughts_note = TextAreaField(_l("Notes"), validators=[Length(max=NOTE_MAX)])
+    plan = RadioField(ASSESSMENT_QUESTION_LABELS["plan"], choices=ANSWER_CHOICES,
+                      validators=[InputRequired(message=_l("Answer this question."))])
+    plan_note = TextAreaField(_l("Notes"), validators=[Length(max=NOTE_MAX)])
+    past_attempts = RadioField(ASSESSMENT_QUESTION_LABELS["past_attempts"], choices=ANSWER_CHOICES,
+                               validators=[InputRequired(message=_l("Answer this question."))])
+    past_attempts_note = TextAreaField(_l("Notes"), validators=[Length(max=NOTE_MAX)])
+    means = RadioField(ASSESSMENT_QUESTION_LABELS["means"], choices=ANSWER_CHOICES,
+                       validators=[InputRequired(message=_l("Answer this question."))])
+    means_note = TextAreaField(_l("Notes"), validators=[Length(max=NOTE_MAX)])
+    supports = RadioField(ASSESSMENT_QUESTION_LABELS["supports"], choices=ANSWER_CHOICES,
+                          validators=[InputRequired(message=_l("Answer this question."))])
+    supports_note = TextAreaField(_l("Notes"), validators=[Length(max=NOTE_MAX)])
+    outcome = RadioField(_l("Outcome of the assessment"), choices=list(ASSESSMENT_OUTCOME_LABELS.items()),
+                         validators=[InputRequired(message=_l("Choose the outcome of the assessment."))])
+    reason = TextAreaField(
+        _l("Reason for the outcome"),
+        validators=[DataRequired(message=_l("Give the reason for the outcome.")), Length(max=NOTE_MAX)],
+        description=_l("Sealed; counselors only."),
+    )
+
+
+class SafetyPlanForm(FlaskForm):
+    warning_signs = TextAreaField(SAFETY_PLAN_STEP_LABELS["warning_signs"], validators=[Length(max=NOTE_MAX)])
+    coping = TextAreaField(SAFETY_PLAN_STEP_LABELS["coping"], validators=[Length(max=NOTE_MAX)])
+    distractions = TextAreaField(SAFETY_PLAN_STEP_LABELS["distractions"], validators=[Length(max=NOTE_MAX)])
+    help_people = TextAreaField(SAFETY_PLAN_STEP_LABELS["help_people"], validators=[Length(max=NOTE_MAX)])
+    professionals = TextAreaField(SAFETY_PLAN_STEP_LABELS["professionals"], validators=[Length(max=NOTE_MAX)])
+    environment = TextAreaField(SAFETY_PLAN_STEP_LABELS["environment"], validators=[Length(max=NOTE_MAX)])
+    review_on = DateField(_l("Review date of the safety plan"), validators=[Optional()])

@@ -15,7 +15,18 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 
 from app.policies import warning_policy
 from app.texts import pick
-from models import CareCase, CareCheckin, CaseEntry, Recheck, Student, StudentCareGroup, User, Warning
+from models import (
+    CareCase,
+    CareCheckin,
+    CaseEntry,
+    Recheck,
+    SafetyAssessment,
+    SafetyPlan,
+    Student,
+    StudentCareGroup,
+    User,
+    Warning,
+)
 from models.vault import Identity, Vault
 
 from .policy import (
@@ -32,12 +43,15 @@ from .policy import (
 SOURCE_LIMIT = 500  # rows per source on one page; the rest shows on the source's own list
 SECTIONS = ("crisis", "overdue", "today", "week")
 # Within a section: clinical work first, the routine termly check-ins last.
-KIND_ORDER = {"crisis": 0, "interview": 1, "recheck": 2, "observation": 3, "plan": 4, "plan_review": 5, "checkin": 6}
+KIND_ORDER = {"crisis": 0, "assessment": 1, "referral_due": 2, "interview": 3, "recheck": 4, "safety_plan_review": 5,
+              "observation": 6, "plan": 7, "plan_review": 8, "checkin": 9}
 
 
 @dataclass
 class WorkItem:
-    kind: str  # crisis, interview, plan, plan_review, recheck, checkin, observation
+    # crisis, assessment (a level-1 warning's safety assessment, due its day), referral_due (further evaluation),
+    # safety_plan_review, interview, plan, plan_review, recheck, checkin, observation
+    kind: str
     student_id: int
     due: date
     since: date | datetime
@@ -103,6 +117,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
     if school_ids:
         items += _warning_items(db, school_ids, today, week_end, tz, locale)
         items += _case_items(db, school_ids, week_end, tz)
+        items += _crisis_items(db, school_ids, week_end, tz)
         items += _recheck_items(db, school_ids, week_end)
         items += _checkin_items(db, school_ids, today, week_end)
         items += _observation_items(db, school_ids, tz)
@@ -173,6 +188,64 @@ def _case_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -> 
                 out.append(WorkItem("plan", student_id, due, opened_at, "", level, uid))
         elif review_on is not None:
             out.append(WorkItem("plan_review", student_id, review_on, opened_at, "", level, uid))
+    return out
+
+
+def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -> list[WorkItem]:
+    """The crisis response (app/care/crisis.py): a level-1 warning acknowledged but not yet assessed (due its own
+    day), a further-evaluation referral not yet recorded (due `referral_days()` after the assessment), and a safety
+    plan whose review date is within the week or past."""
+    from .crisis import referral_days
+
+    out: list[WorkItem] = []
+    assessed = exists().where(SafetyAssessment.warning_id == Warning.id)
+    unassessed = db.execute(
+        select(Warning.uid, Warning.student_id, Warning.created_at)
+        .where(Warning.school_id.in_(school_ids), Warning.status == "confirmed", Warning.confirmed_level == "L1",
+               Warning.acknowledged_at.is_not(None), ~assessed)
+        .order_by(Warning.created_at).limit(SOURCE_LIMIT)
+    ).all()
+    out += [WorkItem("assessment", sid, _local_date(created, tz), created, "", "L1", uid)
+            for uid, sid, created in unassessed]
+
+    latest = (
+        select(SafetyAssessment.warning_id, func.max(SafetyAssessment.id).label("aid"))
+        .group_by(SafetyAssessment.warning_id).subquery("latest_assessment")
+    )
+    rows = db.execute(
+        select(Warning.uid, Warning.student_id, Warning.created_at, SafetyAssessment.assessed_at)
+        .join(latest, latest.c.warning_id == Warning.id)
+        .join(SafetyAssessment, SafetyAssessment.id == latest.c.aid)
+        .where(Warning.school_id.in_(school_ids), Warning.status.in_(("suggested", "confirmed")),
+               func.coalesce(Warning.confirmed_level, Warning.suggested_level) == "L1",
+               SafetyAssessment.outcome == "further_evaluation")
+        .limit(SOURCE_LIMIT)
+    ).all()
+    if rows:
+        referred: dict[int, list[date]] = {}
+        for sid, day in db.execute(
+            select(CaseEntry.student_id, CaseEntry.occurred_on)
+            .where(CaseEntry.kind == "referral", CaseEntry.student_id.in_({r[1] for r in rows}))
+        ):
+            referred.setdefault(sid, []).append(day)
+        days = referral_days()
+        for uid, sid, created, assessed_at in rows:
+            warning_day = _local_date(created, tz)
+            if any(day >= warning_day for day in referred.get(sid, ())):
+                continue
+            due = _local_date(assessed_at, tz) + timedelta(days=days)
+            if due <= week_end:
+                out.append(WorkItem("referral_due", sid, due, assessed_at, "", "L1", uid))
+
+    plans = db.execute(
+        select(CareCase.uid, SafetyPlan.student_id, SafetyPlan.review_on, SafetyPlan.created_at)
+        .join(CareCase, CareCase.id == SafetyPlan.case_id)
+        .where(CareCase.school_id.in_(school_ids), CareCase.status.in_(ACTIVE_CASE_STATUSES),
+               SafetyPlan.status == "active", SafetyPlan.review_on <= week_end)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    out += [WorkItem("safety_plan_review", sid, review_on, created, "", None, uid)
+            for uid, sid, review_on, created in plans if review_on is not None]
     return out
 
 

@@ -29,18 +29,14 @@ from models.care import ENTRY_KINDS, VISIBILITIES
 from models.db import rowcount
 from models.vault import Vault
 
+from . import crisis
+from .errors import CareError, StaleCaseError
 from .policy import ACTIVE_CASE_STATUSES, PENDING_RECHECK_STATUSES, term_of
+
+__all__ = ["CareError", "StaleCaseError"]  # re-exported: callers catch service.CareError
 
 REFERRAL_STATUSES = ("planned", "sent", "accepted", "feedback", "closed")
 HEAD_TEACHER_KINDS = ("observation", "parent_contact")
-
-
-class CareError(ValueError):
-    """A request the rules refuse (missing reason, wrong kind...). The message is an English msgid."""
-
-
-class StaleCaseError(Exception):
-    """The case changed since the form was loaded: the save is refused, the caller shows the text back."""
 
 
 def _require(text: str | None, message: str) -> str:
@@ -123,11 +119,12 @@ def add_entry(
     db: Session, actor: Actor, vault: Vault, student: Student, kind: str, occurred_on: date, note: str | None,
     *, visibility: str = "counselor", case: CareCase | None = None, destination: str | None = None,
     referral_status: str | None = None, feedback: str | None = None, told_whom: str | None = None,
+    emergency: bool = False,
 ) -> CaseEntry:
     """Add a timeline entry. Head teachers add only shared observations and parent contacts.
 
     A confidentiality entry records who was told, when (`occurred_on`) and why (`note`); a referral its
-    destination, status and feedback.
+    destination, status and feedback (`emergency`: the emergency referral an imminent risk requires).
     """
     if kind not in ENTRY_KINDS:
         raise CareError("Unknown entry kind.")
@@ -153,6 +150,7 @@ def add_entry(
     entry = CaseEntry(
         case_id=case.id if case else None, student_id=student.id, kind=kind, occurred_on=occurred_on,
         author_id=actor.user_id, visibility=visibility, referral_status=referral_status, created_at=utcnow(),
+        emergency=bool(emergency) and kind == "referral",
     )
     entry.ensure_uid()
     for column, value in (
@@ -173,7 +171,8 @@ def add_entry(
     db.flush()
     append_event(
         db, actor, "case.entry_added", student_public_id=student.public_id, target=f"entry:{entry.uid}",
-        detail={"kind": kind, "visibility": visibility, "case": case.uid if case else None},
+        detail={"kind": kind, "visibility": visibility, "case": case.uid if case else None,
+                **({"emergency": True} if entry.emergency else {})},
     )
     if kind == "observation" or (actor.role == "head_teacher" and kind in HEAD_TEACHER_KINDS):
         from app.notifications.service import counselors_of_school, notify
@@ -235,11 +234,14 @@ def close_case(
     db: Session, actor: Actor, vault: Vault, case: CareCase, reason: str, expected_version: int | None = None
 ) -> None:
     """Close a case by a counselor's decision, with a sealed reason. Pending rechecks of the case are cancelled
-    by the rechecks area on `case_closed`."""
+    by the rechecks area on `case_closed`. A level-1 case closes only once its crisis response is complete
+    (app/care/crisis.py: the safety assessment and the steps its outcome requires)."""
     _check_version(case, expected_version)
     reason = _require(reason, "A reason is required.")
     if case.status == "closed":
         raise CareError("This case is closed.")
+    crisis.check_can_close(db, case)
+    crisis.end_plan_on_close(db, case)
     case.status = "closed"
     case.closed_at = utcnow()
     vault.seal_into(case, "close_reason", reason, student=case.student)

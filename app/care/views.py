@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -20,12 +22,19 @@ from app.texts import pick_list
 from app.ui import local_today
 from app.vault import get_vault
 from models import CareCase, CaseEntry, Student, Warning
+from models.care import ASSESSMENT_QUESTIONS, SAFETY_PLAN_STEPS
 
-from . import queries, service, warning_lifecycle
+from . import crisis, queries, service, warning_lifecycle
 from .forms import (
+    ANSWER_CHOICES,
+    ASSESSMENT_OUTCOME_LABELS,
+    ASSESSMENT_QUESTION_LABELS,
     CASE_STATUS_LABELS,
+    CRISIS_STEP_LABELS,
     ENTRY_KIND_LABELS,
     REFERRAL_STATUS_LABELS,
+    SAFETY_PLAN_STEP_LABELS,
+    AssessmentForm,
     CheckinForm,
     CloseForm,
     ConfirmForm,
@@ -33,6 +42,7 @@ from .forms import (
     ObservationForm,
     PlanForm,
     ReferralForm,
+    SafetyPlanForm,
 )
 from .policy import TIER_GUIDANCE, TIER_LABELS
 
@@ -48,6 +58,11 @@ def init_templates(app) -> None:
             "case_status_labels": CASE_STATUS_LABELS,
             "referral_status_labels": REFERRAL_STATUS_LABELS,
             "care_group_label": care_group_label,
+            "crisis_step_labels": CRISIS_STEP_LABELS,
+            "assessment_outcome_labels": ASSESSMENT_OUTCOME_LABELS,
+            "assessment_question_labels": ASSESSMENT_QUESTION_LABELS,
+            "answer_labels": dict(ANSWER_CHOICES),
+            "safety_plan_step_labels": SAFETY_PLAN_STEP_LABELS,
         }
 
 
@@ -57,6 +72,26 @@ def _tz() -> ZoneInfo:
 
 def student_file_url(student: Student) -> str:
     return f"/students/{student.public_id}"
+
+
+CRISIS_STEP_SHORT = {
+    "assessment": _l("the safety assessment"),
+    "guardian": _l("the guardian informed"),
+    "emergency_referral": _l("the emergency referral"),
+    "referral": _l("the referral"),
+    "safety_plan": _l("the safety plan"),
+}
+
+
+def care_error_text(exc: service.CareError) -> str:
+    """The user's text of a refusal; a level-1 case that may not move on names what is still to record."""
+    if isinstance(exc, crisis.CrisisStepsMissing):
+        sep = "、" if str(get_locale()).startswith("zh") else ", "
+        steps = sep.join(str(CRISIS_STEP_SHORT[k]) for k in exc.missing)
+        if exc.action == "closed":
+            return _("This level-1 case cannot be closed yet. Still to record: %(steps)s.", steps=steps)
+        return _("This level-1 warning cannot be lowered yet. Still to record: %(steps)s.", steps=steps)
+    return _(str(exc))
 
 
 # -- confirming a level ---------------------------------------------------------------------------------------
@@ -74,7 +109,7 @@ def confirm_warning(uid: str):
                 db.session, current_actor(), get_vault(), warning, form.level.data, form.reason.data
             )
         except service.CareError as exc:
-            form.reason.errors.append(_(str(exc)))
+            form.reason.errors.append(care_error_text(exc))
         else:
             flash(_("Level saved."), "success")
             if case is not None:
@@ -82,9 +117,10 @@ def confirm_warning(uid: str):
             return redirect(student_file_url(warning.student))
     reader = get_vault().reveal(warning.student, "warning.view", target=f"warning:{warning.uid}")
     history = [(c, reader.get(c, "reason")) for c in warning.history]
+    response = crisis.response_for(db.session, warning, tz=_tz()) if crisis.is_level_one(warning) else None
     return render_template(
         "care/confirm.html", warning=warning, form=form, name=reader.name, history=history, closed=closed,
-        reasons=pick_list(warning.reasons), student_file=student_file_url(warning.student),
+        reasons=pick_list(warning.reasons), student_file=student_file_url(warning.student), response=response,
     )
 
 
@@ -104,13 +140,34 @@ def _render_case(case: CareCase, *, plan_form=None, entry_form=None, close_form=
         .order_by(CaseEntry.occurred_on.desc(), CaseEntry.created_at.desc())
     ).all()
     timeline = [_entry_view(e, reader) for e in entries]
+    crisis_view = _crisis_view(case, reader)
     return render_template(
         "care/case.html", case=case, name=reader.name, plan=plan, plan_form=plan_form, entry_form=entry_form,
+        crisis=crisis_view,
         close_form=close_form, timeline=timeline, stale=stale, referral_form=ReferralForm(formdata=None),
         close_suggested=service.closing_suggested(db.session, case),
         close_reason=reader.get(case, "close_reason") if case.status == "closed" else None,
         student_file=student_file_url(case.student),
     ), status
+
+
+def _crisis_view(case: CareCase, reader) -> dict | None:
+    """The crisis response of a level-1 case (or of a case whose warning was assessed): assessment, checklist."""
+    if case.warning_id is None:
+        return None
+    warning = db.session.get_one(Warning, case.warning_id)
+    response = crisis.response_for(db.session, warning, case, tz=_tz())
+    if case.level != "L1" and response.assessment is None:
+        return None
+    assessment = response.assessment
+    return {
+        "warning": warning,
+        "response": response,
+        "answers": reader.get_json(assessment, "answers") if assessment else None,
+        "reason": reader.get(assessment, "reason") if assessment else None,
+        "form": AssessmentForm(formdata=None) if assessment is None else None,
+        "questions": ASSESSMENT_QUESTIONS,
+    }
 
 
 def _owner_choices(case: CareCase) -> list[tuple[int, str]]:
@@ -180,6 +237,7 @@ def add_case_entry(uid: str):
                 db.session, current_actor(), get_vault(), case.student, form.kind.data, form.occurred_on.data,
                 form.note.data, visibility=form.visibility.data, case=case, destination=form.destination.data,
                 referral_status=form.referral_status.data, told_whom=form.told_whom.data,
+                emergency=bool(form.emergency.data),
             )
         except service.CareError as exc:
             form.note.errors.append(_(str(exc)))
@@ -201,11 +259,89 @@ def close_case(uid: str):
         except (service.StaleCaseError, StaleDataError):
             return _stale(uid, close_form=form)
         except service.CareError as exc:
-            form.reason.errors.append(_(str(exc)))
+            form.reason.errors.append(care_error_text(exc))
         else:
             flash(_("Case closed."), "success")
             return redirect(url_for("care.case_page", uid=uid))
     return _render_case(case, close_form=form)
+
+
+# -- the crisis response: safety assessment, safety plan ---------------------------------------------------------
+@bp.route("/warnings/<uid>/assessment", methods=["GET", "POST"])
+@roles("counselor")
+def assessment(uid: str):
+    warning: Warning = get_visible_or_404(db.session, current_user, Warning, uid)
+    if not crisis.is_level_one(warning):
+        abort(404)
+    form = AssessmentForm()
+    case = db.session.scalars(
+        select(CareCase).where(CareCase.warning_id == warning.id, CareCase.status != "closed")
+    ).first()
+    if form.validate_on_submit():
+        answers = {q: {"answer": getattr(form, q).data, "note": getattr(form, f"{q}_note").data}
+                   for q in ASSESSMENT_QUESTIONS}
+        try:
+            crisis.record_assessment(db.session, current_actor(), get_vault(), warning, answers, form.outcome.data,
+                                     form.reason.data)
+        except service.CareError as exc:
+            form.reason.errors.append(care_error_text(exc))
+        else:
+            flash(_("Safety assessment recorded. The next steps are listed below."), "success")
+            if case is not None:
+                return redirect(url_for("care.case_page", uid=case.uid) + "#crisis")
+            return redirect(url_for("care.confirm_warning", uid=warning.uid))
+    reader = get_vault().reveal(warning.student, "crisis.assessment_form", target=f"warning:{warning.uid}")
+    return render_template("care/assessment.html", warning=warning, form=form, name=reader.name, case=case,
+                           questions=ASSESSMENT_QUESTIONS, student_file=student_file_url(warning.student))
+
+
+def _safety_plan_form(case: CareCase, reader) -> SafetyPlanForm:
+    plan = crisis.plan_of(db.session, case)
+    if plan is not None:
+        data = {step: reader.get(plan, step) or "" for step in SAFETY_PLAN_STEPS}
+        data["review_on"] = plan.review_on
+    else:  # a new plan: the professionals step from the district's list, the review date a week on
+        from app.support_resources import professionals_text
+
+        data = {"professionals": professionals_text(str(get_locale())),
+                "review_on": local_today() + timedelta(days=crisis.PLAN_REVIEW_DAYS)}
+    return SafetyPlanForm(formdata=None, data=data)
+
+
+@bp.route("/cases/<uid>/safety-plan", methods=["GET", "POST"])
+@roles("counselor")
+def safety_plan(uid: str):
+    case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
+    if request.method == "POST":
+        form = SafetyPlanForm()
+        if form.validate_on_submit():
+            steps = {step: getattr(form, step).data for step in SAFETY_PLAN_STEPS}
+            try:
+                crisis.save_safety_plan(db.session, current_actor(), get_vault(), case, steps, form.review_on.data)
+            except service.CareError as exc:
+                flash(care_error_text(exc), "error")
+            else:
+                flash(_("Safety plan saved."), "success")
+                return redirect(url_for("care.case_page", uid=case.uid) + "#crisis")
+        reader = get_vault().reveal(case.student, "crisis.safety_plan_form", target=f"case:{case.uid}")
+    else:
+        reader = get_vault().reveal(case.student, "crisis.safety_plan_form", target=f"case:{case.uid}")
+        form = _safety_plan_form(case, reader)
+    return render_template("care/safety_plan.html", case=case, form=form, name=reader.name,
+                           plan=crisis.plan_of(db.session, case), steps=SAFETY_PLAN_STEPS)
+
+
+@bp.route("/cases/<uid>/safety-plan/print")
+@roles("counselor")
+def print_safety_plan(uid: str):
+    case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
+    plan = crisis.plan_of(db.session, case)
+    if plan is None:
+        abort(404)
+    reader = get_vault().reveal(case.student, "crisis.safety_plan_printed", target=f"safety_plan:{plan.uid}")
+    steps = [(step, reader.get(plan, step) or "") for step in SAFETY_PLAN_STEPS]
+    return render_template("care/safety_plan_print.html", plan=plan, name=reader.name, steps=steps,
+                           today=local_today())
 
 
 @bp.route("/entries/<uid>/referral", methods=["POST"])

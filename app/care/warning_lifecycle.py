@@ -40,8 +40,9 @@ from models import (
 from models.vault import Vault
 from screening import RANK
 
+from . import crisis
 from .policy import CASE_LEVELS
-from .service import CareError, open_or_update_case
+from .service import CareError, active_case, open_or_update_case
 
 OPEN_STATUSES = ("suggested", "confirmed")
 INTERVIEW_LEVELS = ("L1", "L2", "L3")
@@ -190,6 +191,8 @@ def confirm_level(
         action = "lowered"
     else:
         action = "confirmed"
+    if RANK[level] > RANK["L1"]:
+        _check_level_one_may_move_on(db, warning, moves_case=level in CASE_LEVELS)
     now = utcnow()
     warning.confirmed_level = level
     warning.status = "confirmed"
@@ -216,6 +219,7 @@ def dismiss_warning(db: Session, actor: Actor, vault: Vault, warning: Warning, r
     reason = _require(reason, "A reason is required.")
     if warning.status in ("dismissed", "superseded"):
         raise CareError("This warning is closed.")
+    _check_level_one_may_move_on(db, warning, moves_case=False)
     previous = warning.confirmed_level
     from_level = previous or warning.suggested_level
     now = utcnow()
@@ -233,6 +237,20 @@ def dismiss_warning(db: Session, actor: Actor, vault: Vault, warning: Warning, r
     )
     signals.level_confirmed.send("care", db=db, actor=actor, warning=warning, case=None, previous_level=previous)
     db.flush()
+
+
+def _check_level_one_may_move_on(db: Session, warning: Warning, *, moves_case: bool) -> None:
+    """Lowering or dismissing a level-1 warning, or confirming a lower level into an open level-1 case (`moves_case`:
+    the case takes the confirmed level), needs the crisis response its safety assessment requires
+    (app/care/crisis.py). Dismissing another warning of the student leaves the case alone and is not held up."""
+    if crisis.is_level_one(warning):
+        crisis.check_can_lower(db, warning)
+        return
+    if not moves_case:
+        return
+    case = active_case(db, warning.student_id)
+    if case is not None and case.level == "L1" and case.warning_id is not None and case.warning_id != warning.id:
+        crisis.check_can_lower(db, db.get_one(Warning, case.warning_id))
 
 
 def _record_change(

@@ -145,6 +145,13 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
             Column(_l("Rechecks on time"), "recheck_on_time"),
             Column(_l("Recheck on-time rate"), None, "recheck_on_time", "recheck_due"),
         ]),
+        ("crisis_response", _l("Crisis response to level-1 warnings"), [
+            Column(_l("Crisis warnings"), "crisis"),
+            Column(_l("Safety assessment the same day"), "crisis_assessed_same_day"),
+            Column(_l("Same-day assessment rate"), None, "crisis_assessed_same_day", "crisis"),
+            Column(_l("With a safety plan"), "crisis_safety_plan"),
+            Column(_l("Safety plan rate"), None, "crisis_safety_plan", "crisis"),
+        ]),
         ("cases", _l("Open cases and referrals"), [
             Column(_l("Open cases"), "cases_open"),
             Column(_l("Cases referred"), "cases_referred"),

@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import select
 
 from app import signals
-from app.care import service, warning_lifecycle
+from app.care import crisis, service, warning_lifecycle
 from models import AuditEvent, CareCase, WarningChange
+from models.care import ASSESSMENT_QUESTIONS
 from tests.integration.care_support import actor_vault, make_warning
 
 
@@ -39,6 +40,10 @@ def test_raising_then_lowering_records_each_change_and_moves_the_open_case(db_se
     first = make_warning(db_session, student, "L3")
     case = warning_lifecycle.confirm_level(db_session, actor, vault, first, "L1", "约谈中透露自伤念头")
     second = make_warning(db_session, student, "L2")
+    with pytest.raises(crisis.CrisisStepsMissing):  # a level-1 case is lowered only after its safety assessment
+        warning_lifecycle.confirm_level(db_session, actor, vault, second, "L3", "情况好转")
+    answers = {q: {"answer": "no", "note": ""} for q in ASSESSMENT_QUESTIONS}
+    crisis.record_assessment(db_session, actor, vault, first, answers, "no_current_risk", "评估未见当前风险")
     same_case = warning_lifecycle.confirm_level(db_session, actor, vault, second, "L3", "情况好转")
 
     assert same_case.id == case.id and same_case.level == "L3"

@@ -166,3 +166,28 @@ def test_the_demo_story_runs_forward_screening_then_interview_then_follow_ups(db
     ).all()
     same_day = sum(c.astimezone(zone).date() == k.astimezone(zone).date() for c, k in crises)
     assert crises and same_day >= len(crises) / 2
+
+
+def test_the_demo_level_one_cases_have_an_assessment_the_same_day_and_safety_plans(app, db_session, keyring):
+    from app.care import crisis
+    from models import CareCase, SafetyAssessment, SafetyPlan, Warning
+
+    _seed(db_session, keyring)
+    cases = db_session.scalars(select(CareCase).where(CareCase.level == "L1")).all()
+    assert cases
+    outcomes = Counter()
+    for case in cases:
+        warning = db_session.get(Warning, case.warning_id)
+        assessment = crisis.latest_assessment(db_session, warning.id)
+        assert assessment is not None
+        assert crisis.local_day(assessment.assessed_at) == crisis.local_day(warning.created_at)
+        outcomes[assessment.outcome] += 1
+        if assessment.outcome == "imminent":  # the guardian and the emergency referral are recorded
+            assert crisis.response_for(db_session, warning, case).missing == []
+    assert outcomes["imminent"] == 1
+    assert db_session.scalar(select(func.count()).select_from(SafetyPlan)) >= 1
+    vault = Vault(db_session, keyring, Actor.system("test"))
+    plan = db_session.scalars(select(SafetyPlan).order_by(SafetyPlan.id)).first()
+    student = db_session.get(Student, plan.student_id)
+    assert "12356" in vault.reveal(student, "test").get(plan, "professionals")
+    assert db_session.scalar(select(func.count()).select_from(SafetyAssessment)) == len(cases)

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.care_groups import triggering_groups
 from models import Student, clock
-from models.care import CareCase, CaseEntry
+from models.care import CareCase, CaseEntry, SafetyAssessment, SafetyPlan
 from models.rechecks import Recheck
 from models.roster import StudentCareGroup
 from models.screenings import Screening, Warning
@@ -159,11 +159,25 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
                               Warning.confirmed_at.is_not(None), confirmed_day <= Warning.interview_due_on),
                          Warning.id))),
     ]
+    # The crisis response (app/care/crisis.py): level-1 warnings with a safety assessment recorded on the warning's
+    # own day (school time zone), and with a safety plan. Only the link, the outcome's time and the warning ids are
+    # read: answers, reasons and plan steps are sealed and never touched here.
+    assessed_same_day = exists().where(
+        SafetyAssessment.warning_id == Warning.id,
+        _local_date(db, SafetyAssessment.assessed_at, tz_name) == _local_date(db, Warning.created_at, tz_name),
+    )
+    has_safety_plan = exists().where(SafetyPlan.warning_id == Warning.id)
+    w_cols += [
+        func.count(case((and_(crisis, assessed_same_day), Warning.id))),
+        func.count(case((and_(crisis, has_safety_plan), Warning.id))),
+    ]
     w_names = [f"warn_{lv}" for lv in WARNING_LEVELS] + [
         "crisis",
         "crisis_same_day",
         "interview_due",
         "interview_on_time",
+        "crisis_assessed_same_day",
+        "crisis_safety_plan",
     ]
     stmt = (
         select(Screening.school_id, Screening.grade, Student.gender, *w_cols)
