@@ -34,16 +34,8 @@ from .screenings import (
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
-<<<<<<< HEAD
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
-    "Recheck", "RecoveryCode", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student",
-    "StudentCareGroup",
-    "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
-    "teacher_classes", "utcnow", "verify_chain",
-=======
-    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "Notification", "Recheck",
-    "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease", "School", "SchoolClass", "Screening",
-    "Student", "StudentCareGroup", "StudentOwned", "User", "Warning", "WarningChange", "append_event",
-    "campaign_schools", "counselor_schools", "teacher_classes", "utcnow", "verify_chain",
->>>>>>> clinB
+    "Recheck", "RecoveryCode", "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease", "School",
+    "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "User", "Warning", "WarningChange",
+    "append_event", "campaign_schools", "counselor_schools", "teacher_classes", "utcnow", "verify_chain",
 ]

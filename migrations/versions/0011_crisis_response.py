@@ -13,7 +13,7 @@ from alembic import op
 import models.base
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0012"  # re-chained after secD (integ) so the branch has one head
 branch_labels = None
 depends_on = None
 
