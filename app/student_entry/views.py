@@ -176,8 +176,16 @@ def questionnaire() -> ResponseReturnValue:
             if drafts.has_draft(db.session, cs, student, current) else {}
     position = assigned.index(current) + 1
     return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
-                           position=position, total=len(assigned), percent=round(100 * (position - 1) / len(assigned)),
+                           position=position, total=len(assigned),
+                           percent=progress_percent(position, len(assigned), len(saved), inst.item_count),
                            current=current)
+
+
+def progress_percent(position: int, total: int, answered: int, items: int) -> int:
+    """How far through the whole visit the student is, per question, not per questionnaire: the questionnaires
+    before this one, plus the share of this one's questions answered (the page's JS moves it on each answer)."""
+    share = answered / items if items else 0
+    return round(100 * ((position - 1) + share) / total) if total else 0
 
 
 def _answers_from_form(inst: Any) -> dict[int, int]:
