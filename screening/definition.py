@@ -277,7 +277,8 @@ class _Checker:
 
 
 _TOP_KEYS = {
-    "id", "version", "name", "short_name", "student_title", "audience", "age", "source", "licence", "instructions", "answer_sets",
+    "id", "version", "name", "short_name", "student_title", "audience", "age", "source", "licence", "instructions",
+    "answer_sets",
     "default_answer_set", "items", "settings", "total", "subscales", "critical", "validity", "short_forms",
     "symptom_count", "notes",
 }
