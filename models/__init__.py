@@ -1,7 +1,7 @@
 """SQLAlchemy models, the field-encryption key ring and vault, and the audit chain. No Flask here."""
 from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
-from .care import CareCase, CareCheckin, CaseEntry, SafetyAssessment, SafetyPlan
+from .care import CareCase, CareCheckin, CaseEntry, HelpRequest, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
 from .rechecks import Recheck, SchedulerLease
 from .roster import (
@@ -34,8 +34,9 @@ from .screenings import (
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
-    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
-    "Recheck", "RecoveryCode", "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease", "School",
-    "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "User", "Warning", "WarningChange",
-    "append_event", "campaign_schools", "counselor_schools", "teacher_classes", "utcnow", "verify_chain",
+    "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "HelpRequest",
+    "Notification", "Recheck", "RecoveryCode", "ResponseDraft", "SafetyAssessment", "SafetyPlan", "SchedulerLease",
+    "School", "SchoolClass", "Screening", "Student", "StudentCareGroup", "StudentOwned", "User", "Warning",
+    "WarningChange", "append_event", "campaign_schools", "counselor_schools", "teacher_classes", "utcnow",
+    "verify_chain",
 ]

@@ -31,6 +31,9 @@ KINDS = (
     "checkin_due",  # care-group check-in reminder (head teachers)
     "observation",  # a head teacher's observation reached the counselor
     "digest",  # weekly digest per counselor
+    "help_urgent",  # a student asked to talk, urgently (app/care/help_requests.py): stays until acknowledged
+    "help_realert",  # an urgent help request still unacknowledged after the crisis window
+    "help_request",  # a student asked to talk, not urgently
 )
 
 
