@@ -3,7 +3,7 @@
 raises one for a student of their class. The student side is app/student_entry/help.py."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -100,3 +100,16 @@ def help_section(student: Student, reader: object, user: object) -> Markup | Non
         return None
     items = [(r, reader.get(r, "message")) for r in rows]  # type: ignore[attr-defined]
     return Markup(render_template("care/_section_help.html", items=items, urgency_labels=URGENCY_LABELS))
+
+
+@bp.route("/care/worklist/urgent.json")
+@roles("counselor")
+def worklist_urgent():
+    """Polled by the worklist page: how many urgent help requests are unacknowledged in the counselor's schools
+    (a number only); the page reloads itself when it changes, so an urgent request shows up live."""
+    from sqlalchemy import func
+
+    count = db.session.scalar(select(func.count()).select_from(HelpRequest).where(
+        HelpRequest.school_id.in_(current_user.school_ids or [-1]), HelpRequest.urgency == "urgent",
+        HelpRequest.acknowledged_at.is_(None)))
+    return jsonify({"urgent": int(count or 0)})

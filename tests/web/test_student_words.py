@@ -93,6 +93,13 @@ def test_every_student_page_of_the_flow_is_child_safe(client, factory, db_sessio
     pages["gad7"] = client.get("/s/q").get_data(as_text=True)
     post(client, "/s/q", answers_form(GAD7_CALM, "gad7"))
     pages["done"] = client.get("/s/done").get_data(as_text=True)
+    pages["help"] = client.get("/s/help").get_data(as_text=True)
+    pages["help-error"] = post(client, "/s/help", {"school": setup.school.code, "student_number": "x",
+                                                   "birth_month": "2001-01", "urgency": "soon"}).get_data(as_text=True)
+    post(client, "/s/help", {"school": setup.school.code, "student_number": setup.numbers[1],
+                             "birth_month": "2013-02", "urgency": "soon"})
+    pages["help-sent"] = client.get("/s/help/sent").get_data(as_text=True)
+    assert 'data-testid="help-sent"' in pages["help-sent"]
     with app_context(client):
         for name in ("already", "limited", "not_needed"):
             pages[name] = render_template(f"student_entry/{name}.html")
