@@ -1,7 +1,7 @@
 """SQLAlchemy models, the field-encryption key ring and vault, and the audit chain. No Flask here."""
 from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
-from .care import CareCase, CareCheckin, CaseEntry, SafetyAssessment, SafetyPlan
+from .care import CareCase, CareCheckin, CaseEntry, HelpRequest, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
 from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
@@ -53,6 +53,7 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "District",
     "DistrictRollup",
     "EntryCode",
+    "HelpRequest",
     "Notification",
     "PaperGridDraft",
     "Recheck",

@@ -176,3 +176,30 @@ class SafetyPlan(Base, HasUid, StudentOwned):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# -- a student's request to talk (我想找老师聊聊), from the student entrance or raised by a head teacher --------------
+HELP_URGENCIES = ("urgent", "soon", "whenever")
+
+
+@register_sealed("message")
+class HelpRequest(Base, HasUid, StudentOwned):
+    """A request to talk to the counselor. `urgent` is treated like a crisis (alert now, re-alert while nobody
+    acknowledged it); the others go to the worklist. The student's optional message is sealed."""
+
+    __tablename__ = "help_requests"
+    __table_args__ = (
+        CheckConstraint("urgency IN ('urgent','soon','whenever')", name="urgency"),
+        CheckConstraint("raised_by IN ('student','head_teacher')", name="raised_by"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    urgency: Mapped[str] = mapped_column(String(10))
+    raised_by: Mapped[str] = mapped_column(String(20))
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    message_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -60,6 +60,11 @@ class School(Base):
     type: Mapped[str] = mapped_column(String(20))
     stage: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # how students reach the school's counselor: shown on every student's finish page and after a help request
+    # (edited by the school's counselor, audited); staff contact details, not student data
+    counselor_contact_name: Mapped[str | None] = mapped_column(String(60))
+    counselor_room: Mapped[str | None] = mapped_column(String(60))
+    counselor_hours: Mapped[str | None] = mapped_column(String(120))
 
     district: Mapped[District] = relationship(back_populates="schools")
     classes: Mapped[list[SchoolClass]] = relationship(back_populates="school", order_by="SchoolClass.grade")

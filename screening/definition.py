@@ -234,6 +234,8 @@ class Instrument:
     grades_basis: str = ""
     age_source: str = ""
     thresholds: tuple[Threshold, ...] = ()  # every cut-off of the file with its source (tests require one)
+    # the neutral title a student sees instead of the instrument's name (心情小问卷); required when audience is student
+    student_title: Text | None = None
     # compiled plan (filled by _compile)
     value_maps: tuple[dict[Any, int | None], ...] = ()
     setting_defaults: dict[str, float] = field(default_factory=dict)
@@ -295,6 +297,7 @@ class Instrument:
             "version": self.version,
             "name": dict(self.name),
             "short_name": self.short_name,
+            "student_title": dict(self.student_title) if self.student_title else None,
             "audience": self.audience,
             "age_range": list(self.age_range),
             "source": self.source,
@@ -365,9 +368,9 @@ class _Checker:
 
 
 _TOP_KEYS = {
-    "id", "version", "name", "short_name", "audience", "age", "grades", "source", "licence", "instructions",
-    "answer_sets", "default_answer_set", "items", "settings", "total", "subscales", "critical", "validity",
-    "short_forms", "symptom_count", "notes", "translation",
+    "id", "version", "name", "short_name", "student_title", "audience", "age", "grades", "source", "licence",
+    "instructions", "answer_sets", "default_answer_set", "items", "settings", "total", "subscales", "critical",
+    "validity", "short_forms", "symptom_count", "notes", "translation",
 }
 _SCALE_KEYS = {"name", "zh", "en", "short_name", "items", "subscales", "missing", "bands", "bands_source", "positive",
                "required", "norms"}
@@ -389,6 +392,25 @@ def load_definition(source: str | Path | Mapping[str, Any]) -> Instrument:
     return _build(data, path.name, str(path))
 
 
+def _student_title(c: _Checker, data: Mapping[str, Any], audience: str, names: list[str]) -> Text | None:
+    """The neutral {zh, en} title shown to students: required for a student instrument, and never the
+    instrument's name or short name (a child's page names no instrument)."""
+    raw = data.get("student_title")
+    if raw is None:
+        if audience == "student":
+            raise c.fail("student_title", "a student instrument needs a neutral {zh, en} title for the student pages")
+        return None
+    if not isinstance(raw, Mapping):
+        raise c.fail("student_title", f"must be Mapping, got {type(raw).__name__}")
+    c.unknown_keys(raw, {"zh", "en"}, "student_title")
+    title = c.text(raw, "student_title")
+    for lang, text in title.items():
+        for n in names:
+            if n and n.lower() in text.lower():
+                raise c.fail(f"student_title.{lang}", f"must not contain the instrument's name {n!r}")
+    return title
+
+
 def _build(data: Any, name: str, path: str | None) -> Instrument:
     c = _Checker(name)
     if not isinstance(data, Mapping):
@@ -404,6 +426,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
     audience = c.get(data, "audience", "", str)
     if audience not in ("student", "parent", "teacher"):
         raise c.fail("audience", "must be student, parent or teacher")
+    student_title = _student_title(c, data, audience, [inst_name["zh"], inst_name["en"], short_name])
     age = c.get(data, "age", "", Mapping)
     c.unknown_keys(age, {"min", "max", "source"}, "age")
     age_min = c.get(age, "min", "age", int, required=False)
@@ -676,6 +699,7 @@ def _build(data: Any, name: str, path: str | None) -> Instrument:
         validity=tuple(validity), short_forms=tuple(short_forms), symptom_count=symptom, notes=notes, path=path,
         grade_min=grade_min, grade_max=grade_max, grades_basis=grades_basis, age_source=age_source,
         thresholds=tuple(cutoffs),
+        student_title=student_title,
     )
     _compile(inst)
     return inst

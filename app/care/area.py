@@ -6,6 +6,7 @@ from app.areas import Area, DemoStep, FileSection, NavItem
 
 from . import (
     demo,
+    help_views,  # noqa: F401  (its routes join the care blueprint when imported)
     sections,
     transfers,  # noqa: F401  (its routes join the care blueprint when imported; transfer requests too)
     warning_lifecycle,
@@ -24,6 +25,7 @@ AREA = Area(
     ),
     file_sections=(
         FileSection(30, sections.warnings_section),
+        FileSection(35, help_views.help_section),
         FileSection(40, sections.case_section),
         FileSection(60, sections.checkins_section),
     ),

@@ -46,7 +46,8 @@ from .policy import (
 SOURCE_LIMIT = 500  # rows per source on one page; the rest shows on the source's own list
 SECTIONS = ("crisis", "overdue", "today", "week")
 # Within a section: clinical work first, the routine termly check-ins last.
-KIND_ORDER = {"crisis": 0, "assessment": 1, "referral_due": 2, "interview": 3, "recheck": 4, "safety_plan_review": 5,
+KIND_ORDER = {"help_urgent": 0, "help": 6,  # help requests (app/care/help_requests.py)
+              "crisis": 0, "assessment": 1, "referral_due": 2, "interview": 3, "recheck": 4, "safety_plan_review": 5,
               "observation": 6, "plan": 7, "plan_review": 8, "checkin": 9}
 
 
@@ -125,9 +126,10 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
         items += _recheck_items(db, school_ids, week_end)
         items += _checkin_items(db, school_ids, today, week_end)
         items += _observation_items(db, school_ids, tz)
+        items += _help_items(db, school_ids, tz)
     out = Worklist(limit=limit)
     for item in items:
-        if item.kind == "crisis":
+        if item.kind in ("crisis", "help_urgent"):
             item.section = "crisis"
         elif item.due < today:
             item.section = "overdue"
@@ -308,6 +310,27 @@ def _observation_items(db: Session, school_ids: list[int], tz: Any) -> list[Work
     # An unread observation is due the day after it arrives.
     return [WorkItem("observation", sid, _local_date(at, tz) + timedelta(days=1), at, kind, None, uid)
             for uid, sid, kind, at in rows]
+
+
+def _help_items(db: Session, school_ids: list[int], tz: Any) -> list[WorkItem]:
+    """Unacknowledged help requests: urgent ones with the crises; "soon" due the day it came, "whenever" within
+    the week (app/care/help_requests.py)."""
+    from models import HelpRequest
+
+    rows = db.execute(
+        select(HelpRequest.uid, HelpRequest.student_id, HelpRequest.urgency, HelpRequest.created_at,
+               HelpRequest.raised_by)
+        .where(HelpRequest.school_id.in_(school_ids), HelpRequest.acknowledged_at.is_(None))
+        .order_by(HelpRequest.created_at)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    out = []
+    for uid, sid, urgency, at, raised_by in rows:
+        day = _local_date(at, tz)
+        kind = "help_urgent" if urgency == "urgent" else "help"
+        out.append(WorkItem(kind, sid, day + timedelta(days=6 if urgency == "whenever" else 0), at, raised_by,
+                            None, uid))
+    return out
 
 
 def _attach_students(

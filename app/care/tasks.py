@@ -25,6 +25,7 @@ from app.rechecks.service import local_date
 from app.scheduler.spec import Job, Sweep
 from models import CareCheckin, Student, StudentCareGroup, User, teacher_classes
 
+from .help_requests import realert_help
 from .warning_lifecycle import crisis_realerts
 
 
@@ -100,8 +101,11 @@ def remind_checkins(db: Session, now: datetime, policy: RecheckPolicy, tz: ZoneI
 
 
 CRISIS_REALERTS = Sweep("crisis_realerts", lambda db, now, ctx: realert_crises(db, now, ctx.policy))
+# urgent help requests are re-alerted like crises, in the same job and window (app/care/help_requests.py)
+HELP_REALERTS = Sweep("help_realerts",
+                      lambda db, now, ctx: realert_help(db, _aware(now), ctx.policy.crisis_realert_hours))
 CHECKIN_REMINDERS = Sweep("checkin_reminders", lambda db, now, ctx: remind_checkins(db, now, ctx.policy, ctx.tz))
 JOBS = (
-    Job("crisis_realerts", (CRISIS_REALERTS,), "crisis_minutes"),
+    Job("crisis_realerts", (CRISIS_REALERTS, HELP_REALERTS), "crisis_minutes"),
     Job("reminders", (CHECKIN_REMINDERS, WEEKLY_DIGEST), "reminders_minutes"),
 )

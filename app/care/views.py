@@ -430,8 +430,10 @@ def class_list():
     today = local_today()
     tiers, everyone = queries.class_care_list(db.session, current_user, get_vault(), today)
     form = _observation_form(everyone)
+    from .help_views import URGENCY_LABELS
+
     return render_template("care/class_list.html", tiers=tiers, form=form, labels=TIER_LABELS,
-                           guidance=TIER_GUIDANCE, today=today)
+                           guidance=TIER_GUIDANCE, today=today, help_urgencies=URGENCY_LABELS)
 
 
 @bp.route("/care/class/observations", methods=["POST"])

@@ -34,6 +34,9 @@ KINDS = (
     "access_proposed",  # to a school's counselors: an admin proposes clinical access there (user, school; no student)
     "access_granted",  # to a school's counselors: that access was approved
     "access_revoked",  # to a school's counselors: a user lost access there
+    "help_urgent",  # a student asked to talk, urgently (app/care/help_requests.py): stays until acknowledged
+    "help_realert",  # an urgent help request still unacknowledged after the crisis window
+    "help_request",  # a student asked to talk, not urgently
 )
 
 

@@ -91,6 +91,12 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
               count=p.get("count", 0), date=p.get("ends_on", "—")),
             "/care/groups", _("Check-ins"),
         )
+    if note.kind == "help_urgent":
+        return Shown(note, _("A student asked to talk to you urgently."), file_link, open_file)
+    if note.kind == "help_realert":
+        return Shown(note, _("An urgent request to talk is still not acknowledged."), file_link, open_file)
+    if note.kind == "help_request":
+        return Shown(note, _("A student asked to talk to you."), file_link, open_file)
     if note.kind == "observation":
         return Shown(note, _("A head teacher added an observation."), file_link, open_file)
     if note.kind == "digest":

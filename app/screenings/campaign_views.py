@@ -256,6 +256,36 @@ def session_page(session_id: int):
     )
 
 
+def _display_data(cs: ClassSession) -> dict[str, object]:
+    """What the projected screen may show: the code, time left and three counts. No names, no levels, no crises
+    (a crisis must not change anything a class can see)."""
+    p = session_statuses(db.session, cs)["progress"]
+    left = max(0, int((cs.expires_at - utcnow()).total_seconds())) if session_is_open(cs) else 0
+    return {
+        "open": session_is_open(cs),
+        "polling": session_is_open(cs, grace=SESSION_GRACE),
+        "seconds_left": left,
+        "counts": {"completed": p.completed, "in_progress": p.in_progress, "not_started": p.not_started},
+    }
+
+
+@bp.route("/sessions/<int:session_id>/display")
+@roles("counselor")
+def session_display(session_id: int):
+    """The 投屏 view for the classroom projector: large code, QR code, time left, counts only."""
+    cs = _session_or_404(session_id)
+    url = entrance_url(cs.code)
+    return render_template("screenings/session_display.html", cs=cs, url=url, qr=qr_svg(url),
+                           data=_display_data(cs))
+
+
+@bp.route("/sessions/<int:session_id>/display.json")
+@roles("counselor")
+def session_display_status(session_id: int):
+    """Polled by the display view: counts and time left only, never a student, a level or a crisis."""
+    return jsonify(_display_data(_session_or_404(session_id)))
+
+
 @bp.route("/sessions/<int:session_id>/slips")
 @roles("counselor")
 def session_slips(session_id: int):

@@ -26,14 +26,16 @@ from app.db import db
 from app.screenings import campaigns, drafts, entry_codes, recording, sessions
 from app.screenings.submission import DuplicateScreening, Submission, submit_screening
 from app.security import public
+from app.support_resources import support_resources
 from app.vault import keyring
-from models import Actor, ClassSession, Student, append_event, clock
+from models import Actor, ClassSession, School, Student, append_event, clock
 from models.vault import Vault
 from screening import get_instrument
 
 bp = Blueprint("student_entry", __name__)
 
 ENTRY_KEY = "entry"
+HELP_SCHOOL_KEY = "help_school"  # the school whose counselor the finish and help pages name
 
 
 def _actor() -> Actor:
@@ -179,8 +181,16 @@ def questionnaire() -> ResponseReturnValue:
             if drafts.has_draft(db.session, cs, student, current) else {}
     position = assigned.index(current) + 1
     return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
-                           position=position, total=len(assigned), percent=round(100 * (position - 1) / len(assigned)),
+                           position=position, total=len(assigned),
+                           percent=progress_percent(position, len(assigned), len(saved), inst.item_count),
                            current=current)
+
+
+def progress_percent(position: int, total: int, answered: int, items: int) -> int:
+    """How far through the whole visit the student is, per question, not per questionnaire: the questionnaires
+    before this one, plus the share of this one's questions answered (the page's JS moves it on each answer)."""
+    share = answered / items if items else 0
+    return round(100 * ((position - 1) + share) / total) if total else 0
 
 
 def _answers_from_form(inst: Any) -> dict[int, int]:
@@ -236,8 +246,16 @@ def done():
         assigned, finished = _plan(cs, student)
         if any(i not in finished for i in assigned):
             return redirect(url_for("student_entry.questionnaire"))
+        session[HELP_SCHOOL_KEY] = student.school_id  # a reload of this page shows the same help
     session.pop(ENTRY_KEY, None)
-    return render_template("student_entry/done.html")
+    return render_template("student_entry/done.html", **help_context(session.get(HELP_SCHOOL_KEY)))
+
+
+def help_context(school_id: Any) -> dict[str, Any]:
+    """What the help box of a student page needs (student_entry/_help.html): the school, for its counselor's
+    contact, and the district's support lines. Nothing in it depends on what the student answered."""
+    school = db.session.get(School, school_id) if isinstance(school_id, int) else None
+    return {"school": school, "resources": support_resources()}
 
 
 def init_limiters(app: Flask) -> None:

@@ -167,6 +167,7 @@ def test_the_demo_story_runs_forward_screening_then_interview_then_follow_ups(db
     same_day = sum(c.astimezone(zone).date() == k.astimezone(zone).date() for c, k in crises)
     assert crises and same_day >= len(crises) / 2
 
+
 def test_the_demo_level_one_cases_have_an_assessment_the_same_day_and_safety_plans(app, db_session, keyring):
     from app.care import crisis
     from models import CareCase, SafetyAssessment, SafetyPlan, Warning

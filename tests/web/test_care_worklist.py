@@ -113,7 +113,8 @@ def test_the_care_pages_render_in_english_too(app, factory, db_session):
     klass = factory.klass(school)
     student = factory.student(klass=klass, name="English生", groups=["migrant"])
     make_warning(db_session, student, "L1")
-    for user, url, text in ((factory.counselor(school), "/care/worklist", "Level 1 warnings not yet acknowledged"),
+    for user, url, text in ((factory.counselor(school), "/care/worklist",
+                             "Level 1 warnings and urgent requests to talk, not yet acknowledged"),
                             (factory.head_teacher(klass), "/care/class", "Care-group student")):
         c = app.test_client()
         login(c, user.username)

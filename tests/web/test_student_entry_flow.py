@@ -25,7 +25,7 @@ def test_a_student_enters_the_code_answers_each_instrument_and_sees_a_thank_you_
     r = enter(client, setup)
     assert r.status_code == 302 and r.headers["Location"].endswith("/s/q")
     page = client.get("/s/q").get_data(as_text=True)
-    assert "PHQ-A" in page and 'role="progressbar"' in page
+    assert "最近的心情" in page and "PHQ-A" not in page and 'role="progressbar"' in page
     assert 'name="instrument" value="phqa"' in page
     r = post(client, "/s/q", answers_form(PHQA_CALM, "phqa"))
     assert r.status_code == 302

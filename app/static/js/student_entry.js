@@ -27,8 +27,23 @@
   form.addEventListener('change', update);
   update();
 })();
+/* Student questionnaire: the progress bar moves with each answer; answers are saved as they are chosen, so a
+   dropped connection loses nothing. */
 (function () {
   var form = document.getElementById('answers');
+  var bar = document.getElementById('progress');
+  function moveBar() {
+    if (!form || !bar) { return; }
+    var before = +bar.getAttribute('data-before'), total = +bar.getAttribute('data-total');
+    var items = +bar.getAttribute('data-items');
+    var answered = {};
+    Array.prototype.forEach.call(form.querySelectorAll('input[type=radio]:checked'), function (r) { answered[r.name] = 1; });
+    var share = items ? Object.keys(answered).length / items : 0;
+    var pct = total ? Math.round(100 * (before + share) / total) : 0;
+    bar.setAttribute('aria-valuenow', pct);
+    bar.firstElementChild.style.width = pct + '%';
+  }
+  if (form) { form.addEventListener('change', moveBar); }
   if (!form || !window.fetch) { return; }
   var state = document.getElementById('save-state');
   var timer = null;

@@ -21,6 +21,7 @@ def _base(inst_id: str, short: str) -> dict:
         "version": "test",
         "name": {"zh": f"{short}（测试）", "en": f"{short} (test)"},
         "short_name": short,
+        "student_title": {"zh": "小问卷", "en": "A short questionnaire"},
         "audience": "student",
         "age": {"min": 8, "max": 18},
         "source": "synthetic test definition",

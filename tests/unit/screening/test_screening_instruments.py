@@ -420,3 +420,29 @@ def test_phqa_proration_names_only_missing_scored_items():
     r = score("phqa", [1, 1, None, 1, 1, 0, 0, 0, 0, None, None, 0, 0])
     assert r.total == 5 and "prorated" in r.flags
     assert r.explanation[0]["zh"] == "PHQ-A 有1题未作答（第3题）：按已答题目的平均分补足，四舍五入"
+
+
+def test_every_student_instrument_has_a_neutral_student_title_and_a_bad_one_is_refused():
+    """A student instrument's definition carries a {zh, en} title for the student pages (issue 22); missing, or
+    containing the instrument's name, it is refused with the field named."""
+    import pytest
+
+    from screening import list_instruments
+    from screening.definition import DefinitionError, load_definition
+    from tests.unit.screening.synthetic import _base
+
+    for inst in list_instruments():
+        if inst.audience == "student":
+            assert inst.student_title and inst.student_title["zh"] and inst.student_title["en"], inst.id
+            assert inst.short_name not in inst.student_title["zh"] + inst.student_title["en"]
+    data = _base("titled", "TT") | {"items": [{"number": 1, "zh": "一", "en": "one"}],
+                                     "answer_sets": {"a": [{"value": 0, "zh": "否", "en": "No"}]},
+                                     "default_answer_set": "a", "total": {"items": [1]}}
+    del data["student_title"]
+    with pytest.raises(DefinitionError, match="student_title"):
+        load_definition(data)
+    data["student_title"] = {"zh": "TT 小问卷", "en": "quiz"}
+    with pytest.raises(DefinitionError, match=r"student_title\.zh"):
+        load_definition(data)
+    data["student_title"] = {"zh": "小问卷", "en": "quiz"}
+    assert load_definition(data).student_title == {"zh": "小问卷", "en": "quiz"}
