@@ -3,6 +3,7 @@ from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry
 from .district import DistrictRollup
+from .form_tokens import SpentFormToken
 from .rechecks import Recheck, SchedulerLease
 from .roster import (
     DataKey,
@@ -35,8 +36,8 @@ from .screenings import (
 __all__ = [
     "Actor", "AuditEvent", "AuditHead", "Base", "Campaign", "CampaignInstrument", "CampaignOptOut", "CareCase",
     "CareCheckin", "CaseEntry", "ClassSession", "DataKey", "District", "DistrictRollup", "EntryCode", "Notification",
-    "Recheck", "RecoveryCode", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening", "Student",
-    "StudentCareGroup",
+    "Recheck", "RecoveryCode", "ResponseDraft", "SchedulerLease", "School", "SchoolClass", "Screening",
+    "SpentFormToken", "Student", "StudentCareGroup",
     "StudentOwned", "User", "Warning", "WarningChange", "append_event", "campaign_schools", "counselor_schools",
     "teacher_classes", "utcnow", "verify_chain",
 ]
