@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -57,6 +58,14 @@ def spend(db: Session, token: str | None, purpose: str, scope: str) -> Spend:
             if known is None:
                 raise
     return Spend.REPLAY if (known.purpose, known.scope) == (purpose, scope[:120]) else Spend.FOREIGN
+
+
+def already_sent(db: Session, form: Any, purpose: str, scope: str) -> bool:
+    """For a staff form acted on once (an import's confirmation): spend the posted token; True when this is a
+    second copy of a form already acted on (or a token spent elsewhere), which the caller refuses. A form without
+    a token (a page from before tokens) is let through: what it does has its own guard (a pending upload is
+    forgotten once imported; a campaign's screening is stored once)."""
+    return spend(db, form.get(FIELD), purpose, scope) in (Spend.REPLAY, Spend.FOREIGN)
 
 
 def _find(db: Session, token: str) -> SpentFormToken | None:
