@@ -15,17 +15,17 @@ NUMBER = "E2EOFF20130702"
 NAME = "断网学生"
 
 
-def _class_with_a_student(live_server):
+def _class_with_a_student(live_server, number: str = NUMBER, name: str = NAME):
     with live_server.session() as s:
         counselor = s.scalars(select(User).where(User.username == "counselor")).one()
         school = next(sc for sc in counselor.schools if sc.stage in ("junior", "nine_year"))
-        klass = SchoolClass(school_id=school.id, grade=8, name="八年级(断网)班", school_year="2026-2027")
+        klass = SchoolClass(school_id=school.id, grade=8, name=f"八年级({name})班", school_year="2026-2027")
         s.add(klass)
         s.flush()
         student = Student(school_id=school.id, class_id=klass.id, grade=8, gender="M", birth_ym="2013-07")
         s.add(student)
         Vault(s, live_server.app.extensions["xinmiao_keyring"], Actor.system("e2e")).seal_identity(
-            student, name=NAME, student_number=NUMBER)
+            student, name=name, student_number=number)
         s.flush()
         campaign = s.scalars(
             select(Campaign).join(Campaign.schools).where(School.id == school.id, Campaign.status == "open")

@@ -27,3 +27,10 @@
     });
   });
 })();
+
+/* After a refused submit the page comes back with its errors: put the focus on the first field in error
+   (its error text is linked to it by aria-describedby, so a screen reader reads it). */
+(function () {
+  var first = document.querySelector('main [aria-invalid="true"]');
+  if (first && typeof first.focus === 'function') { first.focus(); }
+})();
