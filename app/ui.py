@@ -87,6 +87,14 @@ def local_today() -> date:
     return clock.today(_tz())
 
 
+def form_token_field(token: str | None = None) -> Markup:
+    """The hidden one-time token of a form acted on once (app/form_tokens.py); a new one per rendering."""
+    from app import form_tokens
+
+    value = token or form_tokens.issue()
+    return Markup(f'<input type="hidden" name="{form_tokens.FIELD}" value="{escape(value)}">')
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
@@ -95,6 +103,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["colon"] = colon
     app.jinja_env.filters["instrument_name"] = instrument_name
     app.jinja_env.globals["instrument_name"] = instrument_name
+    app.jinja_env.globals["form_token_field"] = form_token_field
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

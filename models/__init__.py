@@ -3,6 +3,7 @@ from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry, HelpRequest, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
+from .form_tokens import SpentFormToken
 from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .roster import (
@@ -66,6 +67,7 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "School",
     "SchoolClass",
     "Screening",
+    "SpentFormToken",
     "Student",
     "StudentCareGroup",
     "StudentOwned",

@@ -22,7 +22,7 @@ from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.texts import pick_list
 from app.ui import local_today
 from app.vault import get_vault
-from models import CareCase, CaseEntry, Student, Warning
+from models import CareCase, CaseEntry, Student, User, Warning, counselor_schools
 from models.care import ASSESSMENT_QUESTIONS, SAFETY_PLAN_STEPS
 
 from . import crisis, queries, service, warning_lifecycle
@@ -433,7 +433,20 @@ def class_list():
     from .help_views import URGENCY_LABELS
 
     return render_template("care/class_list.html", tiers=tiers, form=form, labels=TIER_LABELS,
-                           guidance=TIER_GUIDANCE, today=today, help_urgencies=URGENCY_LABELS)
+                           guidance=TIER_GUIDANCE, today=today, counselors=_counselors_of(current_user),
+                           help_urgencies=URGENCY_LABELS)
+
+
+def _counselors_of(user: User) -> list[User]:
+    """The active counselors of the schools of the head teacher's classes: whom "contact the counselor" means."""
+    school_ids = {klass.school_id for klass in user.classes}
+    if not school_ids:
+        return []
+    return list(db.session.scalars(
+        select(User).join(counselor_schools, counselor_schools.c.user_id == User.id)
+        .where(counselor_schools.c.school_id.in_(school_ids), User.role == "counselor", User.active.is_(True))
+        .distinct().order_by(User.display_name)
+    ))
 
 
 @bp.route("/care/class/observations", methods=["POST"])

@@ -23,7 +23,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from app import uploads
+from app import form_tokens, uploads
 from app.db import db
 from app.sealed_files import PendingFileGone, SealedFiles
 from app.security import current_actor, recent_login_required, roles
@@ -176,6 +176,9 @@ def confirm():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
+    if form_tokens.already_sent(db.session, request.form, "roster-import", f"user:{current_user.id}"):
+        flash(_("This form was already sent; it was not carried out a second time."), "error")
+        return redirect(url_for("roster_import.upload"))
     pending, school, data = _pending()
     try:
         plan = _plan(school, data)

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app import search_tokens
+from app import form_tokens, search_tokens
 from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
 from app.db import db
@@ -241,6 +241,9 @@ def import_template():
 @bp.route("/screenings/import/confirm", methods=["POST"])
 @roles("counselor")
 def import_confirm():
+    if form_tokens.already_sent(db.session, request.form, "screenings-import", f"user:{_user().id}"):
+        flash(_("This form was already sent; it was not carried out a second time."), "error")
+        return redirect(url_for("screenings.interviews"))
     try:
         data = base64.b64decode(request.form.get("payload", ""), validate=True)
     except (binascii.Error, ValueError):

@@ -21,6 +21,7 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from app import form_tokens
 from app.auth.throttle import make_rate_limiter
 from app.db import db
 from app.screenings import campaigns, drafts, entry_codes, recording, sessions
@@ -36,6 +37,7 @@ bp = Blueprint("student_entry", __name__)
 
 ENTRY_KEY = "entry"
 HELP_SCHOOL_KEY = "help_school"  # the school whose counselor the finish and help pages name
+SUBMIT_PURPOSE = "student-submit"
 
 
 def _actor() -> Actor:
@@ -170,6 +172,12 @@ def questionnaire() -> ResponseReturnValue:
             errors = set(missing)
             message = _("Please answer every question. Unanswered: %(items)s", items="、".join(str(n) for n in missing))
         else:
+            # the page's one-time token is its idempotency key: a copy that arrives again (a retry after a dropped
+            # connection whose first attempt did reach us) is answered as the first one was, and stored once
+            spent = form_tokens.spend(db.session, request.form.get(form_tokens.FIELD), SUBMIT_PURPOSE,
+                                      f"student:{student.id}:session:{cs.id}:{current}")
+            if spent in (form_tokens.Spend.REPLAY, form_tokens.Spend.FOREIGN):
+                return redirect(url_for("student_entry.questionnaire"))
             values = [answers[item.number] if ask else None for item, ask in zip(inst.items, asked, strict=True)]
             outcome = _submit(cs, student, current, values, vault)
             if outcome == "duplicate":
@@ -180,10 +188,13 @@ def questionnaire() -> ResponseReturnValue:
         saved = {int(k): v for k, v in drafts.load_draft(db.session, vault, cs, student, current).items()} \
             if drafts.has_draft(db.session, cs, student, current) else {}
     position = assigned.index(current) + 1
+    # a page shown again after missing answers keeps its key (the browser's copy of the answers is keyed by it)
+    posted = request.form.get(form_tokens.FIELD) or ""
+    key = posted if form_tokens.TOKEN_RE.match(posted) else form_tokens.issue()
     return render_template("student_entry/questionnaire.html", inst=inst, saved=saved, errors=errors, message=message,
                            position=position, total=len(assigned),
                            percent=progress_percent(position, len(assigned), len(saved), inst.item_count),
-                           current=current)
+                           current=current, submission_key=key)
 
 
 def progress_percent(position: int, total: int, answered: int, items: int) -> int:

@@ -44,22 +44,117 @@
     bar.firstElementChild.style.width = pct + '%';
   }
   if (form) { form.addEventListener('change', moveBar); }
-  if (!form || !window.fetch) { return; }
+})();
+/* Student questionnaire: answers survive a dropped connection.
+
+   - Each answer is saved to the server as it is chosen (autosave, sealed there as a draft) and kept in this tab's
+     sessionStorage (never localStorage: it ends with the tab) until the server has the submitted page; then it is
+     removed. Nothing of a submitted page stays in the browser.
+   - Submitting goes through fetch with the page's one-time token (form_token) as its idempotency key: when the
+     connection is down, or drops before the answer arrives, the same request is sent again (same token) when it
+     returns; the server stores one screening however many copies reach it (app/form_tokens.py).
+   - While offline the page says so (#save-state, data-offline).
+   Without JavaScript (or fetch) the form posts as a normal form. */
+(function () {
+  var form = document.getElementById('answers');
+  if (!form || !window.fetch || !window.FormData) { return; }
   var state = document.getElementById('save-state');
+  var button = form.querySelector('[type=submit]');
+  var instrument = form.querySelector('input[name=instrument]').value;
+  var tokenInput = form.querySelector('input[name=form_token]');
+  var STORE = 'xinmiao-answers';
+  var RETRY_MS = 2000;
   var timer = null;
+  var sending = false;
+  var retryTimer = null;
+
+  function store() {
+    try { return window.sessionStorage; } catch (e) { return null; }
+  }
+  function keep() {
+    var s = store();
+    if (!s) { return; }
+    var answers = {};
+    Array.prototype.forEach.call(form.querySelectorAll('input[type=radio]:checked'), function (el) {
+      answers[el.name] = el.value;
+    });
+    s.setItem(STORE, JSON.stringify({ instrument: instrument, token: tokenInput ? tokenInput.value : '', answers: answers }));
+  }
+  function forget() {
+    var s = store();
+    if (s) { s.removeItem(STORE); }
+  }
+  function restore() {
+    var s = store();
+    if (!s) { return; }
+    var kept = null;
+    try { kept = JSON.parse(s.getItem(STORE) || 'null'); } catch (e) { kept = null; }
+    if (!kept || kept.instrument !== instrument) { forget(); return; }  // that page was submitted: nothing to keep
+    if (tokenInput && kept.token) { tokenInput.value = kept.token; }     // the same page: the same idempotency key
+    Object.keys(kept.answers || {}).forEach(function (name) {
+      var boxes = form.querySelectorAll('input[type=radio][name="' + name + '"]');
+      var anyChecked = Array.prototype.some.call(boxes, function (b) { return b.checked; });
+      if (anyChecked) { return; }
+      Array.prototype.forEach.call(boxes, function (b) { if (b.value === kept.answers[name]) { b.checked = true; } });
+    });
+  }
+  function say(attr, fallback) {
+    if (state) { state.textContent = state.getAttribute(attr) || fallback; }
+  }
+  function offline() {
+    say('data-offline', '网络中断，答案已保存在本机，恢复后自动提交');
+    form.classList.add('is-offline');
+  }
+
   function save() {
     var body = new FormData(form);
+    body.delete('form_token');
     fetch(form.getAttribute('data-save'), { method: 'POST', body: body, credentials: 'same-origin',
       headers: { 'X-CSRFToken': body.get('csrf_token') } })
       .then(function (r) { return r.json().then(function (j) { return [r.status, j]; }); })
       .then(function (res) {
-        if (res[1].saved) { state.textContent = state.getAttribute('data-saved') || '已保存'; }
+        form.classList.remove('is-offline');
+        if (res[1].saved) { say('data-saved', '已保存'); }
         else if (res[1].reason === 'ended') { window.location.reload(); }
       })
-      .catch(function () { state.textContent = state.getAttribute('data-offline') || '网络中断，恢复后会继续保存'; });
+      .catch(offline);
   }
+
+  function send() {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+    say('data-sending', '正在提交…');
+    fetch(form.action, { method: 'POST', body: new FormData(form), credentials: 'same-origin', redirect: 'follow' })
+      .then(function (r) {
+        if (r.redirected || r.status === 409) {
+          // stored (now, or by an earlier copy that reached the server): go on to the next page
+          forget();
+          window.location.assign(r.url);
+          return;
+        }
+        // the server answered with the page again (an unanswered question, an expired form): let it show it
+        sending = false;
+        form.submit();
+      })
+      .catch(function () {
+        offline();
+        retryTimer = setTimeout(send, RETRY_MS);
+      });
+  }
+
+  restore();
   form.addEventListener('change', function () {
+    keep();
     if (timer) { clearTimeout(timer); }
     timer = setTimeout(save, 600);
   });
+  form.addEventListener('submit', function (ev) {
+    if (!form.checkValidity()) { return; }  // the browser names the unanswered question
+    ev.preventDefault();
+    if (sending) { return; }
+    sending = true;
+    if (button) { button.disabled = true; button.setAttribute('aria-busy', 'true'); }
+    keep();
+    send();
+  });
+  window.addEventListener('online', function () { if (sending && retryTimer) { send(); } });
 })();
