@@ -19,7 +19,7 @@ from app.vault import get_vault
 from models import HelpRequest, School, Student, append_event
 
 from . import help_requests
-from .views import bp
+from .views import bp, student_file_url
 
 
 class ContactForm(FlaskForm):
@@ -71,7 +71,9 @@ def acknowledge_help(uid: str):
     help_requests.acknowledge(db.session, current_actor(), req, current_user)
     flash(_("Acknowledged: the request to talk is off the worklist."), "success")
     student = db.session.get(Student, req.student_id)
-    return redirect(f"/students/{student.public_id}" if student else url_for("care.worklist"))
+    if student is None:
+        return redirect(url_for("care.worklist"))
+    return redirect(student_file_url(student))
 
 
 @bp.route("/care/class/help-requests", methods=["POST"])

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # function name -> index of the positional action argument
 ACTION_ARG = {"append_event": 2, "reveal": 1, "reveal_many": 1, "_attach_students": 3, "_count_failure": 3,
-              "Summary": 0}
+              "Summary": 0, "_event": 2}
 
 # (file, the action expression) -> the actions it can be: where a call passes on a variable or an f-string
 DYNAMIC = {

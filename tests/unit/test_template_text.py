@@ -10,7 +10,7 @@ from translations.build import merged_catalog
 ROOT = Path(__file__).resolve().parents[2]
 HAN = r"[\u4e00-\u9fff]"
 # a colon right after an expression: `{{ _('Time') }}: ` renders 时间: — write `{{ _('Time')|colon }}`
-EXPRESSION_THEN_COLON = re.compile(r"\}\}:")
+EXPRESSION_THEN_COLON = re.compile(r"[}%]\}:")
 HAN_THEN_HALF_WIDTH = re.compile(HAN + r"[:;,!?]")
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S)
 # the English msgids inside _('...') are source strings (examples such as 男/女, 是/否 included); their Chinese
