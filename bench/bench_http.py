@@ -114,7 +114,7 @@ class Browser:
     def cookie(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
-    def login(self, username: str, password: str) -> None:
+    def login(self, username: str, password: str, totp_secret: str | None = None) -> None:
         status, html = self.request("GET", "/login")
         token = CSRF_RE.search(html)
         if not token:
@@ -123,12 +123,54 @@ class Browser:
             {"username": username, "password": password, "csrf_token": token.group(1)}))
         if status != 302:
             raise RuntimeError(f"login of {username} failed: {status}")
+        if totp_secret is None:
+            return
+        # production requires the second factor (issue 15): the code an authenticator app would show now
+        from app.auth.two_factor import current_code
+
+        status, html = self.request("GET", "/login/second-factor")
+        token = CSRF_RE.search(html)
+        if not token:
+            raise RuntimeError(f"no second-factor page after the password of {username} ({status})")
+        status, _ = self.request("POST", "/login/second-factor", urlencode(
+            {"code": current_code(totp_secret), "csrf_token": token.group(1)}))
+        if status != 302:
+            raise RuntimeError(f"second factor of {username} failed: {status}")
 
     def close(self) -> None:
         self.conn.close()
 
 
-def sessions(port: int, logins: list[tuple[str, str]], paths: list[str]) -> list[str]:
+def enrol_second_factor(url: str, key_file: str, usernames: list[str]) -> dict[str, str]:
+    """Give each bench counselor an enrolled TOTP secret (as after their first sign-in), so that the production
+    app can be signed in to; returns the secrets by username."""
+    import pyotp
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from app.auth.two_factor import seal_secret
+    from models import User, utcnow
+    from models.crypto import KeyRing
+    from models.db import make_engine
+
+    ring = KeyRing.from_file(key_file)
+    secrets: dict[str, str] = {}
+    engine = make_engine(url)
+    try:
+        with Session(engine) as s:
+            for user in s.scalars(select(User).where(User.username.in_(sorted(set(usernames))))):
+                secret = pyotp.random_base32(length=32)
+                user.totp_secret, user.totp_key_version = seal_secret(ring, user.id, secret)
+                user.totp_enrolled_at, user.totp_last_step = utcnow(), None
+                secrets[user.username] = secret
+            s.commit()
+    finally:
+        engine.dispose()
+    return secrets
+
+
+def sessions(port: int, logins: list[tuple[str, str]], paths: list[str],
+             secrets: dict[str, str] | None = None) -> list[str]:
     """Log each client in and visit each page once (the session then holds what the pages put in it, such as the
     CSRF token, so wrk's requests do not each write a new cookie); returns the cookies. Clients of the same
     counselor share one session (as two tabs of one browser would)."""
@@ -140,7 +182,7 @@ def sessions(port: int, logins: list[tuple[str, str]], paths: list[str]) -> list
             continue
         b = Browser(port)
         try:
-            b.login(username, password)
+            b.login(username, password, (secrets or {}).get(username))
             for p in paths:
                 status, _ = b.request("GET", p)
                 if status != 200:
@@ -183,11 +225,12 @@ def run(scale: str, data: Any) -> list[dict]:
         school_of = dict(zip(counselors, info["school_ids"], strict=True))
         logins = [(counselors[i % len(counselors)], info["password"]) for i in range(CLIENTS)]
         schools = [school_of[u] for u, _ in logins]
+        secrets = enrol_second_factor(db.url, info["key_file"], counselors)
         servers: dict[str, Server] = {}
         try:
             servers["app"] = Server("app:create_app()", env, workdir / "gunicorn-app.log", workers)
             servers["bare"] = Server("bench.bare_app:app", env, workdir / "gunicorn-bare.log", workers)
-            cookies = sessions(servers["app"].port, logins, ["/care/worklist", "/students"])
+            cookies = sessions(servers["app"].port, logins, ["/care/worklist", "/students"], secrets)
             clients = {key: [Client(path(school), cookies[i] if server == "app" else None)
                              for i, school in enumerate(schools)] for key, _, server, path in PAGES}
             for key, _, server, _ in PAGES:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from .base import CLINICAL, IDENTITY, Base, HasUid, UTCDateTime, new_uid, utcnow
+from .base import CLINICAL, IDENTITY, KEY, Base, HasUid, UTCDateTime, new_uid, utcnow
 from .roster import School, SchoolClass, Student, StudentOwned, User, counselor_schools
 from .vault import register_sealed
 
@@ -143,7 +143,7 @@ class EntryCode(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("class_sessions.id", ondelete="CASCADE"), index=True)
     student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
-    code_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    code_enc: Mapped[bytes] = mapped_column(LargeBinary, info=KEY)  # a credential: sealed like key material
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

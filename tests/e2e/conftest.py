@@ -162,14 +162,19 @@ def shot(page: Any, name: str, full_page: bool = True) -> Path:
 
 
 def student_sign_in(page: Any, live_server: LiveServer, session_code: str, student_number: str,
-                    birth_ym: str) -> None:
-    """The student entrance, in ONE place: open the class session's link, identify, land on the first
-    questionnaire. (How a student proves who they are may change — e.g. a per-session entry code instead of the
-    birth month; switch it here.)"""
+                    entry_code: str) -> None:
+    """The student entrance, in ONE place: open the class session's link, identify with the student number and
+    the personal entry code the counselor's console shows (see `console_entry_code`), land on the first
+    questionnaire."""
     page.goto(f"{live_server.url}/s?code={session_code}")
     assert page.locator("#code").input_value() == session_code
     page.fill("#student_number", student_number)
-    page.fill("#birth_ym", birth_ym)
+    page.fill("#entry_code", entry_code)
     with page.expect_navigation():
         page.click("main button[type=submit]")
     assert page.url.endswith("/s/q"), f"student sign-in failed: on {page.url}"
+
+
+def console_entry_code(console: Any, student_name: str) -> str:
+    """A student's entry code as the counselor reads it out from the session console."""
+    return str(console.locator(f"tr[data-name='{student_name}'] [data-testid=entry-code]").inner_text().strip())

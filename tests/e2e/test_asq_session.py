@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.screenings.campaigns import InstrumentRule, create_campaign
 from models import Actor, SchoolClass, Screening, Student, User, Warning, clock
 from models.vault import Vault
-from tests.e2e.conftest import login_as, shot, student_sign_in
+from tests.e2e.conftest import console_entry_code, login_as, shot, student_sign_in
 
 PUPILS = (("E2EASQ0001", "2016-03", "五年级甲"), ("E2EASQ0002", "2016-07", "五年级乙"))
 
@@ -58,11 +58,12 @@ def test_asq_positive_and_acute_reach_the_counselor_as_level_1_and_now(page, bro
     with page.expect_navigation():
         page.click(f"[data-testid=open-session-{class_id}]")
     code = page.locator("[data-testid=session-code]").inner_text().strip()
+    entry = {number: console_entry_code(page, name) for number, _birth, name in PUPILS}
 
     context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
     context.set_default_timeout(15_000)
     first = context.new_page()
-    student_sign_in(first, live_server, code, PUPILS[0][0], PUPILS[0][1])
+    student_sign_in(first, live_server, code, PUPILS[0][0], entry[PUPILS[0][0]])
     shot(first, "student-asq")
     _answer_asq(first, (0, 1, 0, 0), q5=0)  # positive, not acute
     context.close()
@@ -70,7 +71,7 @@ def test_asq_positive_and_acute_reach_the_counselor_as_level_1_and_now(page, bro
     context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
     context.set_default_timeout(15_000)
     second = context.new_page()
-    student_sign_in(second, live_server, code, PUPILS[1][0], PUPILS[1][1])
+    student_sign_in(second, live_server, code, PUPILS[1][0], entry[PUPILS[1][0]])
     first_box = second.locator("#item-5")
     second.check("input[name=q1][value='1']")
     first_box.wait_for(state="visible")

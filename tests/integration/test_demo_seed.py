@@ -15,6 +15,16 @@ TODAY = date(2026, 11, 29)
 
 
 @pytest.fixture(autouse=True)
+def _on_the_demos_day(moved_clock):
+    """The demo tells the story of TODAY: the clock stands at its end, so what the story dates to that day (a
+    screening at 10:30, a crisis seen two hours later) is in the past, as it is when `make run` seeds today."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    moved_clock(datetime.combine(TODAY, time(18, 0), tzinfo=ZoneInfo("Asia/Shanghai")))
+
+
+@pytest.fixture(autouse=True)
 def _in_app(app):
     with app.app_context():  # the demo steps are the app's, and record screenings with its warning policy
         yield

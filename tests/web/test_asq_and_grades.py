@@ -17,7 +17,7 @@ ASQ_RULES = [InstrumentRule("asq", 4, 9)]
 
 def enter(client, setup, i=0):
     return post(client, "/s", {"code": setup.session.code, "student_number": setup.numbers[i],
-                               "birth_ym": setup.students[i].birth_ym})
+                               "entry_code": setup.code(i)})
 
 
 def _screening(db_session, student):
