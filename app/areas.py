@@ -124,14 +124,22 @@ class Wiring:
 
 def install(app: Flask, areas: Iterable[Area]) -> Wiring:
     """Register each area on `app` (blueprint, CLI, signal receivers, setup) and keep their wiring on it."""
+    import click
+
     areas = tuple(areas)
     built = Wiring.of(areas)
     for area in areas:
         if area.blueprint is not None:
             app.register_blueprint(area.blueprint, url_prefix=area.url_prefix)
         for command in area.cli:
-            if command.name not in app.cli.commands:
+            existing = app.cli.commands.get(command.name or "")
+            if existing is None:
                 app.cli.add_command(command)
+            elif existing is not command and isinstance(existing, click.Group) and isinstance(command, click.Group):
+                # two areas share a group name (`flask district set` is setup, `flask district refresh-rollups`
+                # statistics): one group holds the commands of both
+                for sub in command.commands.values():
+                    existing.add_command(sub)
         for signal, receiver in area.receivers:
             signal.connect(receiver, weak=False)  # blinker keeps one connection per receiver, however many apps
         if area.setup is not None:

@@ -13,11 +13,14 @@ NUMBER = "E2E20130501"
 BIRTH = "2013-05"
 
 
-def _class_with_a_student(live_server):
+def _class_with_a_student(live_server, class_name: str = "八年级(E2E)班", number: str = NUMBER,
+                          name: str = "测试学生"):
+    """A grade-8 class of the demo counselor's junior school with one student, and the school's open campaign
+    (each test that uses it names its own class and student: the live server's database is shared)."""
     with live_server.session() as s:
         counselor = s.scalars(select(User).where(User.username == "counselor")).one()
         school = next(sc for sc in counselor.schools if sc.stage in ("junior", "nine_year"))
-        klass = SchoolClass(school_id=school.id, grade=8, name="八年级(E2E)班", school_year="2026-2027")
+        klass = SchoolClass(school_id=school.id, grade=8, name=class_name, school_year="2026-2027")
         s.add(klass)
         s.flush()
         from models import Student
@@ -25,7 +28,7 @@ def _class_with_a_student(live_server):
         student = Student(school_id=school.id, class_id=klass.id, grade=8, gender="F", birth_ym=BIRTH)
         s.add(student)
         Vault(s, live_server.app.extensions["xinmiao_keyring"], Actor.system("e2e")).seal_identity(
-            student, name="测试学生", student_number=NUMBER)
+            student, name=name, student_number=number)
         s.flush()
         campaign = s.scalars(
             select(Campaign).join(Campaign.schools).where(School.id == school.id, Campaign.status == "open")

@@ -65,8 +65,14 @@ http {{
 """
 
 
-def _seed(db_url: str, key_file: Path) -> tuple[str, str, str]:
+def _seed(db_url: str, key_file: Path) -> tuple[str, str, str, str]:
+    """A school, its counselor (enrolled for two-factor sign-in, which production requires: the secret is
+    returned for the test's authenticator) and a student."""
+    import pyotp
+
+    from app.auth.two_factor import seal_secret
     from app.cli import upgrade_database
+    from models import utcnow
     from models.crypto import KeyRing
     from models.db import make_engine
     from tests.factories import Factory
@@ -78,9 +84,12 @@ def _seed(db_url: str, key_file: Path) -> tuple[str, str, str]:
             factory = Factory(session, KeyRing.from_file(key_file))
             school = factory.school()
             counselor = factory.counselor(school, username="nginx-counselor")
+            secret = pyotp.random_base32(length=32)
+            counselor.totp_secret, counselor.totp_key_version = seal_secret(factory.keyring, counselor.id, secret)
+            counselor.totp_enrolled_at = utcnow()
             student = factory.student(school, name=NAME)
             session.commit()
-            return counselor.username, factory.PASSWORD, student.public_id
+            return counselor.username, factory.PASSWORD, student.public_id, secret
     finally:
         engine.dispose()
 
@@ -102,7 +111,7 @@ def behind_nginx(tmp_path):
     key_file = tmp_path / "keys.json"
     KeyRing.generate_file(key_file)
     db_url = f"sqlite:///{tmp_path / 'xinmiao.db'}"
-    username, password, public_id = _seed(db_url, key_file)
+    username, password, public_id, totp_secret = _seed(db_url, key_file)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
                    check=True, capture_output=True, timeout=60)
@@ -133,7 +142,8 @@ def behind_nginx(tmp_path):
         insecure.verify_mode = ssl.CERT_NONE
         base = f"https://localhost:{tls_port}"
         wait_until(lambda: _up(f"{base}/healthz", insecure), timeout=30, what="nginx")
-        yield {"url": base, "username": username, "password": password, "public_id": public_id, "tmp": tmp_path,
+        yield {"url": base, "username": username, "password": password, "totp_secret": totp_secret,
+               "public_id": public_id, "tmp": tmp_path,
                "http_port": http_port}
     finally:
         for proc in reversed(procs):
@@ -156,7 +166,7 @@ def test_sign_in_and_open_a_student_file_through_nginx(behind_nginx, browser):
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     try:
-        login_as(page, Site(site["url"]), site["username"], site["password"])
+        login_as(page, Site(site["url"]), site["username"], site["password"], totp_secret=site["totp_secret"])
         response = page.goto(f"{site['url']}/students/{site['public_id']}")
         assert response is not None and response.status == 200
         assert page.text_content("[data-testid=student-name]").strip() == NAME

@@ -4,10 +4,11 @@ waits for its alert), the console shows the alert, named, within seconds."""
 from __future__ import annotations
 
 from tests.e2e.conftest import login_as, shot
-from tests.e2e.test_crisis_session import NUMBER, _class_with_a_student
+from tests.e2e.test_crisis_session import _class_with_a_student
 from tests.waiting import wait_until
 
-NAME = "测试学生"
+NAME = "投屏学生"
+NUMBER = "E2EDISP20130501"
 
 
 def _display_is_clean(display) -> bool:
@@ -20,7 +21,7 @@ def _display_is_clean(display) -> bool:
 
 
 def test_the_display_view_stays_clean_while_the_console_shows_the_crisis(page, browser, live_server):
-    campaign_id, class_id = _class_with_a_student(live_server)
+    campaign_id, class_id = _class_with_a_student(live_server, "八年级(投屏)班", NUMBER, NAME)
     login_as(page, live_server, "counselor")
     page.goto(f"{live_server.url}/campaigns/{campaign_id}")
     with page.expect_navigation():

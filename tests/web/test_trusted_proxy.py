@@ -23,7 +23,7 @@ def proxied_app(engine, keyring, connection):
     return make_test_app(
         engine, keyring, lambda: _session_on(connection),
         TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/24",
-        STUDENT_ENTRY_FAILURES_LIMITER=MemoryThrottle(3, 600),
+        STUDENT_ENTRY_CODE_FAILURES_LIMITER=MemoryThrottle(3, 600),  # wrong session codes, per client address
         STUDENT_ENTRY_ATTEMPTS_LIMITER=MemoryThrottle(300, 600),
     )
 
@@ -77,7 +77,7 @@ def test_without_the_setting_no_sender_is_trusted(app, factory, db_session):
 
 def _wrong_code(client, forwarded: str | None):
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    return post(client, "/s", {"code": "ZZZZZZ", "student_number": "1", "birth_ym": "2012-01"}, headers=headers)
+    return post(client, "/s", {"code": "ZZZZZZ", "student_number": "1", "entry_code": "ZZZZZZ"}, headers=headers)
 
 
 def test_student_entrance_limits_count_each_client_behind_the_proxy(proxied_app):
