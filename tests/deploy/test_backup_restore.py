@@ -68,7 +68,8 @@ def _name_of(url: str, keyring: KeyRing, public_id: str) -> str | None:
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("XINMIAO_") or k == "XINMIAO_NOW"}
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith("XINMIAO_") or k in ("XINMIAO_NOW", "XINMIAO_NOW_ANCHOR")}
     full.update(env)
     return subprocess.run(args, cwd=ROOT, env=full, text=True, capture_output=True, timeout=300)
 

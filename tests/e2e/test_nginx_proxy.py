@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from models import clock
 from tests.deploy.support import ROOT, free_port, redis_url
 from tests.e2e.conftest import login_as
 from tests.waiting import wait_until
@@ -116,7 +117,10 @@ def behind_nginx(tmp_path):
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
                    check=True, capture_output=True, timeout=60)
     app_port, tls_port, http_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XINMIAO_") or k == "XINMIAO_NOW"}
+    clock.now()  # sets XINMIAO_NOW_ANCHOR when the clock is moved: the servers then share this process's offset
+    # (each gunicorn worker would otherwise anchor at its own first read, seconds apart)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("XINMIAO_") or k in ("XINMIAO_NOW", "XINMIAO_NOW_ANCHOR")}
     env.update(XINMIAO_ENV="production", SECRET_KEY="n" * 48, XINMIAO_KEY_FILE=str(key_file), DATABASE_URL=db_url,
                REDIS_URL=redis_url(), XINMIAO_TRUSTED_PROXIES="127.0.0.1", PYTHONUNBUFFERED="1")
     procs: list[subprocess.Popen[bytes]] = []

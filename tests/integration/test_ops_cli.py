@@ -15,7 +15,8 @@ from models.crypto import KeyRing
 
 
 def _flask(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("XINMIAO_") or k == "XINMIAO_NOW"}
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith("XINMIAO_") or k in ("XINMIAO_NOW", "XINMIAO_NOW_ANCHOR")}
     full.update(env)
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=full, text=True,
                           capture_output=True, timeout=120)
