@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -95,9 +97,8 @@ def _request_or_404(uid: str) -> TransferRequest:
     return get_visible_or_404(db.session, current_user, TransferRequest, uid)
 
 
-@bp.route("/care/transfers/<uid>/approve", methods=["POST"])
-@roles("counselor", "district", "admin")
-def transfer_approve(uid: str):
+def _decide(uid: str, decide: Callable[..., object], done: str, category: str):
+    """Approve or refuse a transfer request: the same checks, the service's verdict, one message."""
     req = _request_or_404(uid)
     form = TransferDecisionForm()
     if not form.validate_on_submit():
@@ -105,30 +106,25 @@ def transfer_approve(uid: str):
     if not transfer_requests.may_decide(db.session, current_user, req):
         abort(403)
     try:
-        transfer_requests.approve(db.session, current_actor(), current_user, req, form.reason.data)
+        decide(db.session, current_actor(), current_user, req, form.reason.data)
     except service.CareError as exc:
         flash(_(str(exc)), "error")
         return redirect(url_for("care.transfers"))
-    flash(_("Transfer approved: the student's file has moved to the new school."), "success")
+    flash(done, category)
     return redirect(url_for("care.transfers"))
+
+
+@bp.route("/care/transfers/<uid>/approve", methods=["POST"])
+@roles("counselor", "district", "admin")
+def transfer_approve(uid: str):
+    return _decide(uid, transfer_requests.approve,
+                   _("Transfer approved: the student's file has moved to the new school."), "success")
 
 
 @bp.route("/care/transfers/<uid>/refuse", methods=["POST"])
 @roles("counselor", "district", "admin")
 def transfer_refuse(uid: str):
-    req = _request_or_404(uid)
-    form = TransferDecisionForm()
-    if not form.validate_on_submit():
-        abort(400)
-    if not transfer_requests.may_decide(db.session, current_user, req):
-        abort(403)
-    try:
-        transfer_requests.refuse(db.session, current_actor(), current_user, req, form.reason.data)
-    except service.CareError as exc:
-        flash(_(str(exc)), "error")
-        return redirect(url_for("care.transfers"))
-    flash(_("Transfer refused."), "info")
-    return redirect(url_for("care.transfers"))
+    return _decide(uid, transfer_requests.refuse, _("Transfer refused."), "info")
 
 
 @bp.route("/care/transfers/<uid>/cancel", methods=["POST"])
