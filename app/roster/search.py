@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from models import Student
+from models import DataKey, Student
 from models.crypto import normalise
-from models.vault import Vault
+from models.vault import Vault, live_key
 
 # The rank of a hit (lower first): an exact name or number, then a name or number that starts with the query,
 # then the rest (a part of the name, a pinyin reading).
@@ -135,7 +135,16 @@ def scan(db: Session, vault: Vault, stmt: Any, query: str) -> tuple[list[Hit], i
     has_digit = any(ch.isdigit() for ch in wanted)
     columns = ("student_number",) if wanted.isdigit() else ("name", "student_number") if has_digit else ("name",)
     enc = [Student.name_enc if c == "name" else Student.student_number_enc for c in columns]
-    rows = list(db.execute(stmt.with_only_columns(Student.id, Student.public_id, Student.data_key_id, *enc)))
+    # The data keys come in the same query (one row per student, its wrapped key joined in) rather than in a
+    # second query of every key id: the same keys, unwrapped by the vault, one query of 3,000 rows fewer. Plain
+    # columns, so the statement runs on the session's connection (its transaction) without the ORM's result
+    # processing, after a flush so that it sees what this session changed (as the ORM's autoflush would).
+    db.flush()
+    rows = list(db.connection().execute(
+        stmt.with_only_columns(Student.id, Student.public_id, Student.data_key_id, *enc, DataKey.wrapped,
+                               DataKey.master_version)
+        .outerjoin(DataKey, and_(DataKey.id == Student.data_key_id, live_key()))
+    ))
     identities = vault.scan_identities(rows, columns)
     name_at = columns.index("name") if "name" in columns else None
     number_at = columns.index("student_number") if "student_number" in columns else None
