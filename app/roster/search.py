@@ -56,6 +56,37 @@ def char_tokens(ch: str) -> tuple[tuple[str, ...], frozenset[str], frozenset[str
     return tuple(sorted(readings, key=len, reverse=True)), frozenset(initials), firsts
 
 
+# The reading of a surname where it differs from the character's everyday one (曾 is zeng as a surname, ceng
+# otherwise): the first character of a Chinese full name is the surname, so a name sorts by it.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "朴": "piao", "区": "ou", "查": "zha", "盖": "ge",
+    "覃": "qin", "缪": "miao", "乐": "yue", "种": "chong", "召": "shao", "员": "yun", "秘": "bi", "繁": "po",
+    "翟": "zhai", "句": "gou", "尉": "yu", "万": "wan", "沈": "shen", "重": "chong", "隗": "wei", "过": "guo",
+}
+
+
+@lru_cache(maxsize=30_000)
+def sort_reading(ch: str) -> str:
+    """The one reading a character sorts by (pypinyin's most common, without tone); a character without a reading
+    (a letter, a digit, ·) sorts as itself, lower-cased. Cached per character, as `char_tokens`."""
+    if not _is_han(ch):
+        return ch.lower()
+    from pypinyin import Style, lazy_pinyin
+
+    reading = lazy_pinyin(ch, style=Style.NORMAL, v_to_u=False)[0].lower()
+    return reading if reading.isascii() and reading.isalpha() else ch
+
+
+def name_sort_key(name: str | None) -> tuple[tuple[str, ...], str] | None:
+    """The key a list sorts names by: pinyin order as staff expect it (李四 < 王五 < 曾六 < 张三), syllable by
+    syllable, the surname by its surname reading; names of the same readings in character order. None (no
+    name, an erased student): the list puts it last."""
+    if not name:
+        return None
+    first = SURNAME_READINGS.get(name[0]) or sort_reading(name[0])
+    return (first, *(sort_reading(ch) for ch in name[1:])), name
+
+
 def _is_han(ch: str) -> bool:
     o = ord(ch)
     return 0x3400 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x3134F

@@ -20,6 +20,8 @@ from models import Actor, School, SchoolClass, Student, StudentCareGroup, User, 
 from models.crypto import normalise
 from models.vault import Identity, Vault
 
+from .search import name_sort_key
+
 PAGE_SIZE = 50
 EDITABLE_STATUSES = ("enrolled", "transferred_out", "graduated", "left")
 LISTED_STATUSES = EDITABLE_STATUSES  # erased students have no identity left to list
@@ -109,6 +111,8 @@ def _sort_in_memory(rows: list[StudentRow], sort: str, descending: bool) -> list
     in the given order (roster order, or best match first for a search)."""
     def value(r: StudentRow) -> Any:
         s = r.student
+        if sort == "name":
+            return name_sort_key(r.identity.name)
         if sort in SEALED_SORTS:
             return getattr(r.identity, SEALED_SORTS[sort]) or None
         if sort == "school":

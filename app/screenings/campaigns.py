@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.listing import Listing, ListSpec, Page
+from app.roster.search import name_sort_key
 from models import (
     Actor,
     Campaign,
@@ -210,7 +211,7 @@ def opt_out_list(db: Session, vault: Vault, user: User, campaign: Campaign, list
         for r in rows:
             r.name = names[r.student.id].name
     page = listing.page_of(listing.sort(rows, {
-        "name": lambda r: r.name or None,
+        "name": lambda r: name_sort_key(r.name),
         "school": lambda r: r.student.school.code,
         "class": lambda r: (r.student.grade, r.student.school_class.name) if r.student.school_class else None,
         "recorded": lambda r: r.recorded_at,
