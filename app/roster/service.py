@@ -148,14 +148,22 @@ def list_students(
     if q and normalise(q):
         return _search(db, vault, user, filters, q, page, page_size, detail, sort or "match", descending)
     if sort in SEALED_SORTS:
-        everyone = list(db.scalars(_ordered(_scoped(user, filters))).unique())
-        detail["to_sort"] = True
-        identities = vault.reveal_many(everyone, "roster.list", detail=detail)
-        rows = _sort_in_memory([StudentRow(s, identities[s.id]) for s in everyone], sort, descending)
-        total = len(rows)
+        # The filtered scope's names (or numbers) are opened in memory as the search opens them, sorted, and only
+        # the page's students are loaded and revealed: one event, saying how many were opened to sort.
+        from .search import load, scope_values
+
+        values = scope_values(db, vault, _ordered(_scoped(user, filters)), SEALED_SORTS[sort])
+        key = name_sort_key if sort == "name" else (lambda v: v or None)
+        present = [(k, sid) for sid, v in values if (k := key(v)) is not None]
+        present.sort(key=lambda p: p[0], reverse=descending)  # stable: ties keep the roster order
+        ordered = [sid for _k, sid in present] + [sid for sid, v in values if key(v) is None]
+        total = len(ordered)
         pages = max(1, math.ceil(total / page_size))
         page = min(max(1, page), pages)
-        return StudentPage(rows[(page - 1) * page_size : page * page_size], total, page, pages)
+        students = load(db, ordered[(page - 1) * page_size : page * page_size], _ordered(select(Student)))
+        detail.update(to_sort=True, scanned=total, page=page)
+        identities = vault.reveal_many(students, "roster.list", detail=detail)
+        return StudentPage([StudentRow(s, identities[s.id]) for s in students], total, page, pages)
     total = db.scalar(select(func.count()).select_from(_scoped(user, filters).subquery())) or 0
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, page), pages)
