@@ -271,6 +271,15 @@ NOTES = """## Notes
   numbers at a lower load the same afternoon); the target (< 100 ms) needs the ratio near 2 and a quiet floor
   under 50 ms, which is to be confirmed by the next `make bench` on a quiet machine. Beyond the floor the cost is
   reading the rows through SQLAlchemy Core and the matching itself (pinyin readings from a per-character cache).
+- Student search after the cheaper steps (keys joined into the scope's query, rows read by position, the master
+  key's cipher kept by `KeyRing.unwrap`; helper polish, `bench_search small` run alone on 2026-12-03 at 09:01 UTC,
+  3,000-student school, SQLite, load average 4.0 on the 2 shared cores, three runs): pinyin initials 29.6–31.3
+  ms against a floor of 19.2–19.7 ms, ratio 1.54–1.59; part of a name 24.9–25.8 ms, ratio 1.30–1.31 (one run's
+  floor was disturbed: 36 ms). Back to back with the code before, at load 6.4: 205 → 158 ms; at load 6.9: 139 →
+  40 ms; ratio 2.2 → 1.6 in each pair. On PostgreSQL 15 (same machine, load 10, back to back): pinyin initials
+  221 → 120 ms (ratio 2.42 → 1.69), part of a name 203 → 92 ms (2.22 → 1.29). The rest is the design's own (one
+  key unwrap and one AES-GCM open per student); `bench/oneoff_search_blob.py` measured what a sealed blob per
+  school would cost instead: 16.7 ms against 37.6 ms as built (load 5.4), see docs/decisions.md.
 - Page latency on SQLite: every page view writes one audit event (the names it decrypted), and SQLite serialises
   writers, so p95 grows with the number of concurrent clients. The bare endpoint writes nothing.
 - `/care/groups` for a counselor of two schools with 1,500 students (a third in a care group, 501 rows), measured

@@ -666,8 +666,13 @@ class KeyRing:
         wrapped = bytes(wrapped)
         if len(wrapped) != NONCE_BYTES + KEY_BYTES + TAG_BYTES:
             raise CryptoError("wrapped key has the wrong length")
+        # The keyed cipher is kept as wrap() keeps it: a list page or a search unwraps thousands of keys under the
+        # same master key, and building the cipher was half the cost of each unwrap (bench_search).
+        cipher = self._kek_ciphers.get(kek)
+        if cipher is None:
+            cipher = self._kek_ciphers[kek] = AESGCM(kek)
         try:
-            key = AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], self._wrap_aad(key_id, version))
+            key = cipher.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], self._wrap_aad(key_id, version))
         except InvalidTag:
             raise CryptoError(f"data key {key_id} does not unwrap under master key version {version}") from None
         return _check_key(key)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from . import crypto
@@ -111,7 +111,7 @@ class Vault:
         if not missing:
             return
         # Plain columns, not ORM entities: a 3,000-student list spends most of its time building objects otherwise.
-        live = (DataKey.wrapped.is_not(None)) & (DataKey.destroyed_at.is_(None))
+        live = live_key()
         for chunk in _chunks(sorted(missing), 900):
             rows = self.session.execute(
                 select(DataKey.id, DataKey.wrapped, DataKey.master_version).where(DataKey.id.in_(chunk), live)
@@ -238,29 +238,45 @@ class Vault:
         search, app/roster/search.py), writing NO audit event: nothing opened here is shown to anyone; the caller
         reveals what it shows (the matches) through `reveal_many`, which audits. `rows` are plain rows (id,
         public_id, data_key_id and `<column>_enc` of each of `columns`, a subset of name and student_number), not
-        ORM objects: a 3,000-student scope is read in one query. Returns {student id: the values, in `columns`
-        order}.
+        ORM objects: a 3,000-student scope is read in one query. Rows may also carry their student's wrapped data
+        key (`wrapped`, `master_version`: the query joined `DataKey` on `live_key()`, app/roster/search.py); then the
+        keys are unwrapped from the rows, with no second query of 3,000 key ids. Returns {student id: the values, in
+        `columns` order}.
 
         Erased students (key destroyed) and values that do not open are left out; the result lives as long as the
         caller keeps it (one request).
         """
-        self.preload_keys(r.data_key_id for r in rows)
-        out: dict[int, tuple[str | None, ...]] = {}
+        if not rows:
+            return {}
+        # Rows are read by position (a named row's attribute costs more than its index, 15,000 times a search)
+        fields = rows[0]._fields
+        i_id, i_public, i_key = fields.index("id"), fields.index("public_id"), fields.index("data_key_id")
+        blobs = [(fields.index(f"{c}_enc"), c) for c in columns]
         keys = self._keys
+        if "wrapped" in fields:
+            i_wrapped, i_version = fields.index("wrapped"), fields.index("master_version")
+            unwrap = self.keyring.unwrap
+            for r in rows:
+                key_id = r[i_key]
+                if r[i_wrapped] is not None and key_id not in keys:
+                    keys[key_id] = unwrap(r[i_wrapped], key_id, r[i_version])
+        else:
+            self.preload_keys(r[i_key] for r in rows)
+        out: dict[int, tuple[str | None, ...]] = {}
         lookup = keys.__getitem__
-        attrs = [(f"{c}_enc", c) for c in columns]
+        open_sealed, aad_for = crypto.open_sealed, crypto.aad_for
         for r in rows:
-            if r.data_key_id not in keys:
+            if r[i_key] not in keys:
                 continue
             values: list[str | None] = []
             try:
-                for attr, column in attrs:
-                    blob = getattr(r, attr)
-                    values.append(None if blob is None else crypto.open_sealed(
-                        bytes(blob), lookup, crypto.aad_for("students", column, r.public_id)).decode())
+                for at, column in blobs:
+                    blob = r[at]
+                    values.append(None if blob is None else open_sealed(
+                        bytes(blob), lookup, aad_for("students", column, r[i_public])).decode())
             except crypto.CryptoError:
                 continue
-            out[r.id] = tuple(values)
+            out[r[i_id]] = tuple(values)
         return out
 
     # -- internals ----------------------------------------------------------------------------------
@@ -337,6 +353,11 @@ def _set_identity(ident: Identity, column: str, value: str | None) -> None:
         ident.guardians = json.loads(value) if value else []
     else:
         setattr(ident, column, value)
+
+
+def live_key() -> ColumnElement[bool]:
+    """The condition on `DataKey` of a key that still opens (not destroyed by an erasure)."""
+    return DataKey.wrapped.is_not(None) & DataKey.destroyed_at.is_(None)
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:

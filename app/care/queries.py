@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 
 from app.listing import Listing, ListSpec, Page, ScopeOptions
 from app.policies import warning_policy
+from app.roster.search import name_sort_key
 from app.texts import pick
 from models import (
     CareCase,
@@ -481,7 +482,7 @@ def care_roster(
         for r in rows:
             r.name = names.get(r.student.id, Identity()).name
     keys = {
-        "name": lambda r: r.name or None,
+        "name": lambda r: name_sort_key(r.name),
         "school": lambda r: r.student.school.code if r.student.school else None,
         "class": lambda r: (r.student.grade, r.student.school_class.name) if r.student.school_class else None,
         "group": lambda r: tuple(sorted(r.groups)) or None,

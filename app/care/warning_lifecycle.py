@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app import signals
 from app.policies import warning_policy
@@ -302,16 +302,21 @@ def crisis_realerts(db: Session, now: datetime, realert_hours: float) -> list[Re
 
 # -- read --------------------------------------------------------------------------------------------------------
 def interview_queue(db: Session, user: User) -> list[Warning]:
-    """Suggested, unconfirmed L1–L3 warnings of the counselor's schools: crises first, then level, then oldest."""
+    """Suggested, unconfirmed L1–L3 warnings of the counselor's schools: crises first, then level, then oldest.
+    Each with its student, the student's school and class, in one query (the list filters and sorts on them:
+    tests/web/test_interview_queue_queries.py)."""
     mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
+    student = joinedload(Warning.student)
     rows = list(
         db.scalars(
-            select(Warning).where(
+            select(Warning)
+            .options(student.joinedload(Student.school), student.joinedload(Student.school_class))
+            .where(
                 Warning.status == "suggested",
                 Warning.suggested_level.in_(INTERVIEW_LEVELS),
                 Warning.school_id.in_(mine),
             )
-        )
+        ).unique()
     )
     rows.sort(key=lambda w: (RANK[w.suggested_level], w.created_at, w.id))
     return rows

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.listing import Listing, ListSpec, scope_options
+from app.roster.search import name_sort_key
 from app.security import roles
 from app.ui import instrument_name, local_today
 from app.vault import get_vault
@@ -71,7 +72,7 @@ def index():
         students = list({r.student_id: r.student for r in everyone}.values())
         names = vault.reveal_many(students, "rechecks.list", detail={"page": "rechecks", "sort": "name"})
     keys = {
-        "name": lambda r: names[r.student_id].name or None,
+        "name": lambda r: name_sort_key(names[r.student_id].name),
         "school": lambda r: school_names.get(r.school_id),
         "level": lambda r: RANK.get(r.level, 9),
         "instrument": lambda r: instrument_name(r.instrument_id),

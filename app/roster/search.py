@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from models import Student
+from models import DataKey, Student
 from models.crypto import normalise
-from models.vault import Vault
+from models.vault import Vault, live_key
 
 # The rank of a hit (lower first): an exact name or number, then a name or number that starts with the query,
 # then the rest (a part of the name, a pinyin reading).
@@ -54,6 +54,37 @@ def char_tokens(ch: str) -> tuple[tuple[str, ...], frozenset[str], frozenset[str
     initials = set(firsts)
     initials.update(r[:2] for r in readings if r[:2] in ("zh", "ch", "sh"))
     return tuple(sorted(readings, key=len, reverse=True)), frozenset(initials), firsts
+
+
+# The reading of a surname where it differs from the character's everyday one (曾 is zeng as a surname, ceng
+# otherwise): the first character of a Chinese full name is the surname, so a name sorts by it.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "朴": "piao", "区": "ou", "查": "zha", "盖": "ge",
+    "覃": "qin", "缪": "miao", "乐": "yue", "种": "chong", "召": "shao", "员": "yun", "秘": "bi", "繁": "po",
+    "翟": "zhai", "句": "gou", "尉": "yu", "万": "wan", "沈": "shen", "重": "chong", "隗": "wei", "过": "guo",
+}
+
+
+@lru_cache(maxsize=30_000)
+def sort_reading(ch: str) -> str:
+    """The one reading a character sorts by (pypinyin's most common, without tone); a character without a reading
+    (a letter, a digit, ·) sorts as itself, lower-cased. Cached per character, as `char_tokens`."""
+    if not _is_han(ch):
+        return ch.lower()
+    from pypinyin import Style, lazy_pinyin
+
+    reading = lazy_pinyin(ch, style=Style.NORMAL, v_to_u=False)[0].lower()
+    return reading if reading.isascii() and reading.isalpha() else ch
+
+
+def name_sort_key(name: str | None) -> tuple[tuple[str, ...], str] | None:
+    """The key a list sorts names by: pinyin order as staff expect it (李四 < 王五 < 曾六 < 张三), syllable by
+    syllable, the surname by its surname reading; names of the same readings in character order. None (no
+    name, an erased student): the list puts it last."""
+    if not name:
+        return None
+    first = SURNAME_READINGS.get(name[0]) or sort_reading(name[0])
+    return (first, *(sort_reading(ch) for ch in name[1:])), name
 
 
 def _is_han(ch: str) -> bool:
@@ -120,6 +151,31 @@ class Hit:
     rank: int
 
 
+def _sealed_rows(db: Session, stmt: Any, enc: list[Any]) -> list[Any]:
+    """The plain rows `Vault.scan_identities` opens, for the students `stmt` selects, in its order.
+
+    The data keys come in the same query (one row per student, its wrapped key joined in) rather than in a second
+    query of every key id: the same keys, unwrapped by the vault, one query of 3,000 rows fewer. Plain columns, so
+    the statement runs on the session's connection (its transaction) without the ORM's result processing, after a
+    flush so that it sees what this session changed (as the ORM's autoflush would)."""
+    db.flush()
+    return list(db.connection().execute(
+        stmt.with_only_columns(Student.id, Student.public_id, Student.data_key_id, *enc, DataKey.wrapped,
+                               DataKey.master_version)
+        .outerjoin(DataKey, and_(DataKey.id == Student.data_key_id, live_key()))
+    ))
+
+
+def scope_values(db: Session, vault: Vault, stmt: Any, column: str) -> list[tuple[int, str | None]]:
+    """(student id, the opened `column`: name or student_number) of every student `stmt` selects, in its order,
+    None where it does not open (an erased student): what a list sorted by a sealed column sorts. Opened as the
+    search opens them (no event: nothing of it is shown; the caller reveals the page it shows)."""
+    enc = Student.name_enc if column == "name" else Student.student_number_enc
+    rows = _sealed_rows(db, stmt, [enc])
+    opened = vault.scan_identities(rows, (column,))
+    return [(r[0], (opened.get(r[0]) or (None,))[0]) for r in rows]
+
+
 def scan(db: Session, vault: Vault, stmt: Any, query: str) -> tuple[list[Hit], int]:
     """(hits in display order, number of students scanned) for `query` among the students `stmt` selects (a
     `select(Student)` with the scope and filters; its ordering is kept among hits of the same rank).
@@ -135,7 +191,7 @@ def scan(db: Session, vault: Vault, stmt: Any, query: str) -> tuple[list[Hit], i
     has_digit = any(ch.isdigit() for ch in wanted)
     columns = ("student_number",) if wanted.isdigit() else ("name", "student_number") if has_digit else ("name",)
     enc = [Student.name_enc if c == "name" else Student.student_number_enc for c in columns]
-    rows = list(db.execute(stmt.with_only_columns(Student.id, Student.public_id, Student.data_key_id, *enc)))
+    rows = _sealed_rows(db, stmt, enc)
     identities = vault.scan_identities(rows, columns)
     name_at = columns.index("name") if "name" in columns else None
     number_at = columns.index("student_number") if "student_number" in columns else None

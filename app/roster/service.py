@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Actor, School, SchoolClass, Student, StudentCareGroup, User, append_event
 from models.crypto import normalise
 from models.vault import Identity, Vault
+
+from .search import name_sort_key
 
 PAGE_SIZE = 50
 EDITABLE_STATUSES = ("enrolled", "transferred_out", "graduated", "left")
@@ -50,6 +52,7 @@ class StudentPage:
     page: int
     pages: int
     searched: bool = False
+    arg: str = "page"  # the pager's argument (templates/_listing.html)
 
 
 def _scoped(user: User, filters: StudentFilters) -> Any:
@@ -79,24 +82,93 @@ def _ordered(stmt: Any) -> Any:
     )
 
 
+# The list's columns (app/roster/views.py STUDENT_LIST): `name` and `number` are sealed and sorted in memory, the
+# rest in SQL. `match` is the search's own order (best match first), only while a search is shown.
+SEALED_SORTS = {"name": "name", "number": "student_number"}
+SQL_SORTS = ("school", "class", "status")
+
+
+def _sql_sorted(stmt: Any, sort: str, descending: bool) -> Any:
+    """`stmt` ordered by a clear column, ties in roster order; students without a class last in both directions
+    (as app/listing.py's in-memory sort puts blanks)."""
+    def way(col: Any) -> Any:
+        return col.desc() if descending else col.asc()
+
+    stmt = stmt.options(joinedload(Student.school), joinedload(Student.school_class))
+    if sort == "school":
+        stmt = stmt.join(School, School.id == Student.school_id)
+        keys = [way(School.code)]
+    elif sort == "status":
+        keys = [way(case({s: i for i, s in enumerate(LISTED_STATUSES)}, value=Student.status, else_=99))]
+    else:  # class: by grade, then by the class's name, within a grade the students without a class last
+        stmt = stmt.outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+        keys = [way(Student.grade), Student.class_id.is_(None), way(SchoolClass.name)]
+    return stmt.order_by(*keys, Student.school_id, Student.grade, Student.class_id, Student.id)
+
+
+def _sort_in_memory(rows: list[StudentRow], sort: str, descending: bool) -> list[StudentRow]:
+    """Rows sorted by an opened column (a name, a number) or by a clear one, blanks last in both directions, ties
+    in the given order (roster order, or best match first for a search)."""
+    def value(r: StudentRow) -> Any:
+        s = r.student
+        if sort == "name":
+            return name_sort_key(r.identity.name)
+        if sort in SEALED_SORTS:
+            return getattr(r.identity, SEALED_SORTS[sort]) or None
+        if sort == "school":
+            return s.school.code if s.school else None
+        if sort == "status":
+            return LISTED_STATUSES.index(s.status) if s.status in LISTED_STATUSES else None
+        return (s.grade, s.school_class.name) if s.school_class else None
+
+    present = [r for r in rows if value(r) is not None]
+    blank = [r for r in rows if value(r) is None]
+    present.sort(key=value, reverse=descending)
+    return present + blank
+
+
 def list_students(
-    db: Session, vault: Vault, user: User, filters: StudentFilters, page: int = 1, page_size: int = PAGE_SIZE
+    db: Session, vault: Vault, user: User, filters: StudentFilters, page: int = 1, page_size: int = PAGE_SIZE,
+    *, sort: str | None = None, descending: bool = False,
 ) -> StudentPage:
     """One page of the user's students with names and numbers opened under ONE audit event.
 
+    `sort` is a column of the list (`SEALED_SORTS`, `SQL_SORTS`). Sorted by a clear column the database orders and
+    pages, and only the page's names are opened; sorted by name or number, the names and numbers of the filtered
+    scope are opened (bounded by the scope, one event saying so: `to_sort`), sorted in memory, then paged.
+
     With `filters.q` it is a search (after normalisation: full-width digits, spaces, case) by any part of the name,
-    its pinyin or initials, or the start of the student number, within the same scope and filters.
+    its pinyin or initials, or the start of the student number, within the same scope and filters; best match
+    first unless another `sort` is asked for. No `sort`: the list's default (by class; a search: best match).
     """
     q = (filters.q or "").strip()
     detail: dict[str, Any] = {"filters": _filter_detail(filters)}
+    if sort is not None:
+        detail["sort"] = ("-" if descending else "") + sort
     if q and normalise(q):
-        return _search(db, vault, user, filters, q, page, page_size, detail)
+        return _search(db, vault, user, filters, q, page, page_size, detail, sort or "match", descending)
+    if sort in SEALED_SORTS:
+        # The filtered scope's names (or numbers) are opened in memory as the search opens them, sorted, and only
+        # the page's students are loaded and revealed: one event, saying how many were opened to sort.
+        from .search import load, scope_values
+
+        values = scope_values(db, vault, _ordered(_scoped(user, filters)), SEALED_SORTS[sort])
+        key = name_sort_key if sort == "name" else (lambda v: v or None)
+        present = [(k, sid) for sid, v in values if (k := key(v)) is not None]
+        present.sort(key=lambda p: p[0], reverse=descending)  # stable: ties keep the roster order
+        ordered = [sid for _k, sid in present] + [sid for sid, v in values if key(v) is None]
+        total = len(ordered)
+        pages = max(1, math.ceil(total / page_size))
+        page = min(max(1, page), pages)
+        students = load(db, ordered[(page - 1) * page_size : page * page_size], _ordered(select(Student)))
+        detail.update(to_sort=True, scanned=total, page=page)
+        identities = vault.reveal_many(students, "roster.list", detail=detail)
+        return StudentPage([StudentRow(s, identities[s.id]) for s in students], total, page, pages)
     total = db.scalar(select(func.count()).select_from(_scoped(user, filters).subquery())) or 0
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, page), pages)
-    students = list(
-        db.scalars(_ordered(_scoped(user, filters)).limit(page_size).offset((page - 1) * page_size)).unique()
-    )
+    ordered = _sql_sorted(_scoped(user, filters), sort if sort in SQL_SORTS else "class", descending)
+    students = list(db.scalars(ordered.limit(page_size).offset((page - 1) * page_size)).unique())
     detail["page"] = page
     identities = vault.reveal_many(students, "roster.list", detail=detail)
     return StudentPage([StudentRow(s, identities[s.id]) for s in students], total, page, pages)
@@ -104,21 +176,27 @@ def list_students(
 
 def _search(
     db: Session, vault: Vault, user: User, filters: StudentFilters, q: str, page: int, page_size: int,
-    detail: dict[str, Any],
+    detail: dict[str, Any], sort: str = "match", descending: bool = False,
 ) -> StudentPage:
     """Any part of the name, its pinyin or initials, the start of the number (app/roster/search.py): the scope's
-    names are opened in memory and compared there; only the page's matches are revealed, under one audit event."""
+    names are opened in memory and compared there; only the page's matches are revealed, under one audit event
+    (every match when they are sorted by another column than the match: the matches are the scope to sort)."""
     from .search import load, scan
 
     hits, scanned = scan(db, vault, _ordered(_scoped(user, filters)), q)
     total = len(hits)
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, page), pages)
-    students = load(db, [h.student_id for h in hits[(page - 1) * page_size : page * page_size]],
-                    _ordered(select(Student)))
     # The query itself is never written to the audit log (it is a name or a number); only that a search happened,
     # how many students matched and how many were compared.
     detail.update(search=True, matches=total, scanned=scanned, page=page)
+    if sort in (*SEALED_SORTS, *SQL_SORTS):
+        students = load(db, [h.student_id for h in hits], _ordered(select(Student)))
+        identities = vault.reveal_many(students, "roster.search", detail=detail)
+        rows = _sort_in_memory([StudentRow(s, identities[s.id]) for s in students], sort, descending)
+        return StudentPage(rows[(page - 1) * page_size : page * page_size], total, page, pages, searched=True)
+    students = load(db, [h.student_id for h in hits[(page - 1) * page_size : page * page_size]],
+                    _ordered(select(Student)))
     identities = vault.reveal_many(students, "roster.search", detail=detail)
     return StudentPage([StudentRow(s, identities[s.id]) for s in students], total, page, pages, searched=True)
 

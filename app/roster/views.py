@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app import search_tokens
 from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
 from app.db import db
+from app.listing import Listing, ListSpec, scope_options
 from app.security import current_actor, get_visible_or_404, roles
 from app.student_file import render_sections
 from app.ui import local_today
@@ -48,42 +49,49 @@ def _care_choices() -> list[tuple[str, str]]:
 
 
 FILTER_ARGS = ("school", "grade", "class", "group", "status")
+# The list's columns (app/listing.py); a search's results come best match first (`match`) unless sorted.
+STUDENT_LIST = ListSpec(("name", "number", "school", "class", "status"), "class")
+SEARCH_LIST = ListSpec(("match", *STUDENT_LIST.sorts), "match")
 
 
 @bp.route("/students", methods=["GET", "POST"])
 @roles("counselor")
 def students():
     """The list. A search is a POST (CSRF-protected) answered by a redirect to `?r=<opaque token>`: the name
-    searched for is in no URL, so in no log (app/search_tokens.py)."""
+    searched for is in no URL, so in no log (app/search_tokens.py). School, grade and class filters, the sort and
+    the page are app/listing.py's, as on every other list; the care group and the status are this list's own."""
     if request.method == "POST":
-        return redirect(url_for("roster.students", **search_tokens.result_args(request.form, FILTER_ARGS)))
+        # the sort chosen before stays (as a filter form keeps it on the other lists); the page starts again
+        return redirect(url_for("roster.students", **search_tokens.result_args(request.form, (*FILTER_ARGS, "sort"))))
     schools = service.schools_of(current_user)
-    classes = service.visible_classes(db.session, current_user)
-    args = {k: v for k, v in request.args.items() if k in FILTER_ARGS}  # a `q` in the URL is never read
+    options = scope_options(db.session, current_user)
+    args = {k: v for k, v in request.args.items() if k in ("group", "status")}  # a `q` in the URL is never read
     if request.args.get("r"):
         query = search_tokens.recall(request.args["r"])
         if query is None:
             flash(_("This search has expired; search again."), "info")
         else:
             args["q"] = query
-    filters = parse_filters(args, {s.id for s in schools}, {c.id for c in classes}, set(care_group_keys()))
-    try:
-        page_no = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page_no = 1
-    page = service.list_students(db.session, get_vault(), current_user, filters, page_no)
-    args = {k: v for k, v in request.args.items() if k in (*FILTER_ARGS, "r") and v}
+    filters = parse_filters(args, set(), set(), set(care_group_keys()))
+    listing = Listing.parse(SEARCH_LIST if filters.q.strip() else STUDENT_LIST, options)
+    filters.school_id, filters.grade, filters.class_id = listing.school_id, listing.grade, listing.class_id
+    page = service.list_students(
+        db.session, get_vault(), current_user, filters, listing.page,
+        sort=None if listing.sort_key == "match" or "sort" not in listing.args else listing.sort_key,
+        descending=listing.descending,
+    )
+    listing.page = page.page
     return render_template(
         "roster/list.html",
         page=page,
+        listing=listing,
         filters=filters,
         schools=schools,
-        classes=classes,
+        classes=options.classes,
         care_choices=_care_choices(),
-        grade_labels=GRADE_LABELS,
+        grade_labels={g: GRADE_LABELS.get(g, g) for g in options.grades},
         status_labels={s: STATUS_LABELS[s] for s in service.LISTED_STATUSES},
-        filtered=any(args.get(k) for k in (*FILTER_ARGS, "r")),
-        page_url=lambda n: url_for("roster.students", page=n, **args),
+        filtered=any(request.args.get(k) for k in (*FILTER_ARGS, "r")),
     )
 
 

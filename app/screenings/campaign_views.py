@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.db import db
+from app.listing import Listing, ScopeOptions, scope_options
 from app.qr import qr_svg
 from app.security import current_actor, get_visible_or_404, roles
 from app.ui import local_today
@@ -28,7 +29,7 @@ from .campaigns import (
     class_progress,
     create_campaign,
     grades_without_suicide_item,
-    is_opted_out,
+    opted_out_ids,
     rule_refusal,
     self_instruments_for,
     set_opt_outs,
@@ -197,10 +198,25 @@ def opt_outs(campaign_id: int, class_id: int):
         flash(_("Opt-outs saved: %(added)s added, %(removed)s removed.", added=added, removed=removed), "success")
         return redirect(url_for("screenings.campaign", campaign_id=c.id))
     names = get_vault().reveal_many(students, "roster.list", detail={"class": klass.id, "purpose": "opt_outs"})
-    opted = {s.id for s in students if is_opted_out(db.session, c.id, s.id)}
+    opted = opted_out_ids(db.session, c.id, [s.id for s in students])
     return render_template(
         "screenings/opt_outs.html", campaign=c, klass=klass, students=students, names=names, opted=opted
     )
+
+
+@bp.route("/campaigns/<int:campaign_id>/opt-outs")
+@roles("counselor")
+def opt_out_list(campaign_id: int):
+    """Every opted-out student of the campaign in the counselor's scope: paged, sorted, filtered by school, grade
+    and class (app/listing.py); the filters offer the campaign's schools only. Changes are made per class."""
+    c = _campaign_or_404(campaign_id)
+    mine = scope_options(db.session, _user())
+    covered = {s.id for s in c.schools}
+    classes = [k for k in mine.classes if k.school_id in covered]
+    options = ScopeOptions([s for s in mine.schools if s.id in covered], sorted({k.grade for k in classes}), classes)
+    listing = Listing.parse(campaign_service.OPT_OUT_LIST, options)
+    page = campaign_service.opt_out_list(db.session, get_vault(), _user(), c, listing)
+    return render_template("screenings/opt_out_list.html", campaign=c, page=page, rows=page.rows, listing=listing)
 
 
 # -- class sessions ----------------------------------------------------------------------------------------------

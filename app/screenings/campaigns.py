@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
+from app.listing import Listing, ListSpec, Page
+from app.roster.search import name_sort_key
 from models import (
     Actor,
     Campaign,
@@ -28,6 +31,7 @@ from models import (
     campaign_schools,
     utcnow,
 )
+from models.vault import Vault
 from screening import get_instrument, list_instruments
 
 from .recording import ScreeningError, chunks, grade_refusal_text
@@ -166,6 +170,58 @@ def set_opt_outs(db: Session, actor: Actor, campaign: Campaign, klass: SchoolCla
                      detail={"class": klass.id, "added": len(added), "removed": len(removed)})
     db.flush()
     return len(added), len(removed)
+
+
+def opted_out_ids(db: Session, campaign_id: int, student_ids: Iterable[int]) -> set[int]:
+    """Which of `student_ids` opted out of the campaign (one query, the per-class form)."""
+    ids = list(student_ids)
+    if not ids:
+        return set()
+    return set(db.scalars(select(CampaignOptOut.student_id).where(
+        CampaignOptOut.campaign_id == campaign_id, CampaignOptOut.student_id.in_(ids))))
+
+
+@dataclass
+class OptOutRow:
+    student: Student
+    recorded_at: datetime
+    name: str | None = None
+
+
+OPT_OUT_LIST = ListSpec(sorts=("name", "school", "class", "recorded"), default="class")
+
+
+def opt_out_list(db: Session, vault: Vault, user: User, campaign: Campaign, listing: Listing) -> Page[OptOutRow]:
+    """One page of the campaign's opted-out students in the user's scope, filtered and sorted by app/listing.py.
+    Only the page's names are opened (one audit event), unless the list is sorted by name: then the filtered
+    scope's are, to sort them (one event, `to_sort`)."""
+    stmt = (
+        select(Student, CampaignOptOut.recorded_at)
+        .join(CampaignOptOut, CampaignOptOut.student_id == Student.id)
+        .options(joinedload(Student.school), joinedload(Student.school_class))
+        .where(CampaignOptOut.campaign_id == campaign.id, Student.visible_to(user), Student.status != "erased")
+        .order_by(Student.school_id, Student.grade, Student.class_id, Student.id)
+    )
+    stmt = listing.where(stmt, Student.school_id, Student.grade, Student.class_id)
+    rows = [OptOutRow(s, at) for s, at in db.execute(stmt).unique()]
+    detail: dict[str, Any] = {"purpose": "opt_outs", "campaign": campaign.id, "sort": listing.sort_arg}
+    if listing.sort_key == "name" and rows:
+        names = vault.reveal_many([r.student for r in rows], "roster.list", columns=("name",),
+                                  detail={**detail, "to_sort": True})
+        for r in rows:
+            r.name = names[r.student.id].name
+    page = listing.page_of(listing.sort(rows, {
+        "name": lambda r: name_sort_key(r.name),
+        "school": lambda r: r.student.school.code,
+        "class": lambda r: (r.student.grade, r.student.school_class.name) if r.student.school_class else None,
+        "recorded": lambda r: r.recorded_at,
+    }))
+    if listing.sort_key != "name" and page.rows:
+        names = vault.reveal_many([r.student for r in page.rows], "roster.list", columns=("name",),
+                                  detail={**detail, "page": page.page})
+        for r in page.rows:
+            r.name = names[r.student.id].name
+    return page
 
 
 def is_opted_out(db: Session, campaign_id: int, student_id: int) -> bool:

@@ -19,6 +19,7 @@ from app.care.service import CareError
 from app.care.warning_lifecycle import acknowledge_crisis, interview_queue, warning_for
 from app.db import db
 from app.listing import Listing, ListSpec, scope_options
+from app.roster.search import name_sort_key
 from app.security import current_actor, get_visible_or_404, roles, safe_next
 from app.ui import local_today
 from app.vault import get_vault
@@ -289,7 +290,7 @@ def interviews():
                                   detail={"purpose": "interviews", "sort": listing.sort_arg})
     page = listing.page_of(listing.sort(queue, {
         "level": lambda w: (RANK[w.suggested_level], w.created_at, w.id),
-        "name": lambda w: names[w.student.id].name or None,
+        "name": lambda w: name_sort_key(names[w.student.id].name),
         "school": lambda w: w.student.school.code,
         "class": lambda w: (w.student.grade, w.student.school_class.name) if w.student.school_class else None,
         "since": lambda w: w.created_at,

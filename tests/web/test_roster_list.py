@@ -222,5 +222,150 @@ def test_counselor_of_two_schools_filters_by_school_and_sees_the_school_column(c
     factory.student(school=second, name="二校学生")
     _as_counselor(client, factory, first, second)
     html = client.get("/students").get_data(as_text=True)
-    assert sorted(_names(html)) == ["一校学生", "二校学生"] and "<th>学校</th>" in html
+    assert sorted(_names(html)) == ["一校学生", "二校学生"] and 'data-sort="school"' in html
+    assert html.count('data-testid="school-cell"') == 2
     assert _names(client.get(f"/students?school={second.id}").get_data(as_text=True)) == ["二校学生"]
+
+
+# -- sorting (app/listing.py, as on every other list) -------------------------------------------------------------
+def _numbers(html):
+    return re.findall(r'</a></td>\s*<td>([^<]*)</td>', html)
+
+
+def test_sorts_by_name_both_ways_although_names_are_sealed(client, factory):
+    school = factory.school()
+    klass = factory.klass(school)
+    for name in ("王五", "张三", "曾六", "李四"):  # created out of order: the roster order is not the name order
+        factory.student(klass=klass, name=name)
+    _as_counselor(client, factory, school)
+    # pinyin order (li, wang, zeng, zhang), the surname 曾 read zeng; not the characters' code points
+    assert _names(client.get("/students?sort=name").get_data(as_text=True)) == ["李四", "王五", "曾六", "张三"]
+    assert _names(client.get("/students?sort=-name").get_data(as_text=True)) == ["张三", "曾六", "王五", "李四"]
+
+
+def test_sorted_by_number_page_two_holds_the_rest_in_order(client, factory):
+    school = factory.school()
+    klass = factory.klass(school)
+    numbers = [f"G31{(i * 37) % 100:08d}" for i in range(53)]  # distinct, created out of order
+    for i, number in enumerate(numbers):
+        factory.student(klass=klass, name=f"学生{i:02d}号", number=number)
+    _as_counselor(client, factory, school)
+    first = client.get("/students?sort=number").get_data(as_text=True)
+    second = client.get("/students?sort=number&page=2").get_data(as_text=True)
+    assert _numbers(first) + _numbers(second) == sorted(numbers)
+    assert len(_numbers(second)) == 3
+    back = client.get("/students?sort=-number&page=2").get_data(as_text=True)
+    assert _numbers(back) == sorted(numbers)[:3][::-1]
+    # the pager keeps the sort, the sort headers start again at page 1
+    assert 'href="/students?sort=number&amp;page=2"' in first
+    assert 'href="/students?sort=-number"' in first
+
+
+def test_sorts_by_class_and_status_in_the_database(client, factory):
+    school = factory.school()
+    b, a = factory.klass(school, grade=8, name="八年级(2)班"), factory.klass(school, grade=7, name="七年级(1)班")
+    c = factory.klass(school, grade=8, name="八年级(1)班")
+    factory.student(klass=b, name="八二学生")
+    factory.student(klass=a, name="七一学生")
+    factory.student(klass=c, name="八一学生", status="graduated")
+    _as_counselor(client, factory, school)
+    get = lambda qs: _names(client.get(f"/students?status=all&{qs}").get_data(as_text=True))  # noqa: E731
+    assert get("sort=class") == ["七一学生", "八一学生", "八二学生"]
+    assert get("sort=-class") == ["八二学生", "八一学生", "七一学生"]
+    assert get("sort=status")[-1] == "八一学生" and get("sort=-status")[0] == "八一学生"
+    assert get("sort=bogus") == get("sort=class")  # an unknown key is the default, never an error
+
+
+def test_sort_and_filters_together(client, factory):
+    school = factory.school()
+    g7, g8 = factory.klass(school, grade=7), factory.klass(school, grade=8)
+    for name in ("乙七", "甲七"):
+        factory.student(klass=g7, name=name)
+    factory.student(klass=g8, name="丙八")
+    _as_counselor(client, factory, school)
+    assert _names(client.get("/students?grade=7&sort=-name").get_data(as_text=True)) == ["乙七", "甲七"]  # yi, jia
+    assert _names(client.get(f"/students?class={g8.id}&sort=name").get_data(as_text=True)) == ["丙八"]
+    html = client.get("/students?grade=7&sort=name").get_data(as_text=True)
+    assert 'href="/students?grade=7&amp;sort=-name"' in html  # a header keeps the filters
+
+
+def test_one_school_shows_no_school_column(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="一校学生")
+    _as_counselor(client, factory, school)
+    html = client.get("/students").get_data(as_text=True)
+    assert 'data-sort="school"' not in html and 'data-testid="school-cell"' not in html
+
+
+def test_two_schools_sort_by_school(client, factory):
+    first, second = factory.school(name="乙校"), factory.school(name="甲校")
+    factory.student(school=second, name="甲校学生")
+    factory.student(school=first, name="乙校学生")
+    _as_counselor(client, factory, first, second)
+    by_code = [n for _c, n in sorted([(first.code, "乙校学生"), (second.code, "甲校学生")])]
+    assert _names(client.get("/students?sort=school").get_data(as_text=True)) == by_code
+    assert _names(client.get("/students?sort=-school").get_data(as_text=True)) == by_code[::-1]
+
+
+def test_sorting_by_name_opens_the_scope_to_sort_and_reveals_the_page_under_one_event(client, factory, db_session):
+    school = factory.school()
+    klass = factory.klass(school)
+    for i in range(53):
+        factory.student(klass=klass, name=f"学生{i:02d}号")
+    _as_counselor(client, factory, school)
+
+    def last_event():
+        return db_session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "roster.list").order_by(AuditEvent.seq.desc())).first()
+
+    before = _events(db_session, "roster.list")
+    client.get("/students?sort=name&page=2")
+    assert _events(db_session, "roster.list") == before + 1
+    # the 53 names are opened in memory to sort them (as a search compares them), the page's 3 are revealed
+    detail = last_event().detail
+    assert '"count": 3' in detail and '"scanned": 53' in detail and '"to_sort": true' in detail
+    client.get("/students?sort=-class&page=2")
+    assert '"count": 3' in last_event().detail and "to_sort" not in last_event().detail
+
+
+def test_search_results_come_best_first_and_can_be_sorted(client, factory):
+    school = factory.school()
+    factory.student(school=school, name="张小红红")
+    factory.student(school=school, name="张小红")
+    _as_counselor(client, factory, school)
+    result = _search(client, "张小红")
+    assert _names(result.get_data(as_text=True)) == ["张小红", "张小红红"]
+    location = result.request.path + "?" + result.request.query_string.decode()
+    assert _names(client.get(location + "&sort=-name").get_data(as_text=True)) == ["张小红红", "张小红"]
+    # a search keeps the sort chosen before it
+    response = post(client, "/students", {"q": "张小红", "sort": "-name"})
+    assert "sort=-name" in response.headers["Location"]
+    assert _names(client.get(response.headers["Location"]).get_data(as_text=True)) == ["张小红红", "张小红"]
+
+
+def test_a_name_sort_runs_as_many_statements_for_30_students_as_for_3(app, factory, engine):
+    def statements(n_students):
+        school = factory.school()
+        klass = factory.klass(school)
+        for i in range(n_students):
+            factory.student(school=school, klass=klass, name=f"学生{(i * 7) % 30:02d}")
+        client = app.test_client()
+        _as_counselor(client, factory, school)
+        seen = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            html = client.get("/students?sort=-name").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert _names(html) == sorted(_names(html), reverse=True) and len(_names(html)) == n_students
+        return seen
+
+    few, many = statements(3), statements(30)
+    assert len(few) == len(many)
+    # the scope's sealed names with their keys in one join, then the page's students
+    assert sum("JOIN data_keys" in s for s in many) == 1
+    assert sum("FROM data_keys" in s for s in many) == 0

@@ -139,3 +139,34 @@ def test_pinyin_matches_runs_of_consecutive_characters():
     assert not pinyin_matches("黄晨曦", "chenxi", at_start=True)
     assert rank("黄晨曦", "G1", "huangchenxi") == 1 and rank("黄晨曦", "G1", "xi") == 2
     assert rank("黄晨曦", "G1", "q") is None
+
+
+def test_a_search_reads_the_scope_and_its_keys_in_one_statement_whatever_its_size(app, factory):
+    from sqlalchemy import event
+
+    def statements_for(n):  # type: ignore[no-untyped-def]
+        school = factory.school()
+        for i in range(n):
+            factory.student(school=school, name=f"黄晨{i:02d}" if i % 2 else f"王明{i:02d}")
+        client = app.test_client()
+        login(client, factory.counselor(school).username, factory.PASSWORD)
+        location = post(client, "/students", {"q": "hc"}).headers["Location"]
+        engine = app.extensions["xinmiao_engine"]
+        seen: list[str] = []
+
+        def listener(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            html = client.get(location).get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert len(_names(html)) == n // 2
+        return seen
+
+    few, many = statements_for(4), statements_for(40)
+    assert len(few) == len(many)
+    # the scope's sealed names come with their wrapped keys (one join); no separate query of the keys
+    assert sum("FROM data_keys" in s for s in many) == 0
+    assert sum("JOIN data_keys" in s for s in many) == 1
