@@ -243,6 +243,31 @@ def markdown() -> str:
             seen.append(f.clock)
             lines.append(f"- **{f.text('zh')} / {f.text('en')}**: {f.clock['zh']} {f.clock['en'][0].upper()}"
                          f"{f.clock['en'][1:]}")
+    lines += [
+        "",
+        "## Where each figure is shown",
+        "",
+        "- Dashboard (`/district`): the cards (在籍, 应测, 已测, 覆盖率, 阳性率, 一级预警学生, 危机预警, "
+        "当天联系率) and the tables; each header's tooltip is the definition above, and the footnote "
+        "\"指标说明\" lists the same text.",
+        "- Trends (`/district/trends`): the table of district figures by term (and its CSV / XLSX).",
+        "- Staffing (`/district/staffing`): 在籍学生 per school, the counselors and 生师比.",
+        "- Exports: the same header text as the page (label and unit), the same marks for hidden cells.",
+        "",
+        "`tests/web/test_figure_agreement.py` renders every surface over one district and checks that each figure "
+        "(key and cell) reads the same everywhere it appears.",
+        "",
+        "## Exports for spreadsheets",
+        "",
+        "- **CSV**: UTF-8 with a byte-order mark (Excel reads the Chinese), the header in row 1 and nothing above it. "
+        "What the table is about is in its file name: table, term (or campaign), filters, and the local time it was "
+        "generated, e.g. `在籍人数与测评覆盖率_2026-2027-1_农村小规模学校_20261203-0915.csv` (sent as RFC 5987 "
+        "`filename*`, with an ASCII `filename` beside it: "
+        "`district_coverage_2026-2027-1_rural_small_20261203-0915.csv`).",
+        "- **XLSX**: sheet 1 is the table (header in row 1, counts as numbers, marks as text); sheet 2 \"说明\" "
+        "lists the table, the selection, the filters, the grouping, the small-count rule, the generated-at time "
+        "and the definition of every column that is in this glossary.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -42,6 +42,14 @@ def test_district_totals_match_the_hand_count(figures):
     assert round(fig.rate("positive", "screened", total), 1) == 30.6
 
 
+def test_a_name_that_is_no_measure_raises_instead_of_reading_zero(figures):
+    ctx, fig = figures
+    total = key_of(ctx, fig)
+    with pytest.raises(KeyError):
+        fig.value("enrolled", total)  # renamed: on_roll (在籍) and eligible (应测)
+    assert fig.text("cases_referred", total) == "0"  # a measure with no rows reads 0
+
+
 def test_schools_with_few_positive_students_read_less_than_five(world, figures):
     ctx, fig = figures
     assert fig.text("positive", school_key(world, "B")) == "<5"
