@@ -29,7 +29,6 @@ UNITS: dict[str, Text] = {
     "cases": {"zh": "个", "en": "cases"},
     "counselors": {"zh": "人", "en": "people"},
     "percent": {"zh": "%", "en": "%"},
-    "ratio": {"zh": "人/名", "en": "students each"},
 }
 
 
@@ -181,7 +180,7 @@ FIGURES: tuple[Figure, ...] = (
     _f("counselors_part_time", "兼职心理教师", "Part-time counselors", "counselors",
        "在该校任职、账号有效的兼职心理健康教师。", "Active part-time mental-health teachers assigned to the school.",
        measured=False),
-    _f("students_per_counselor", "生师比", "Students per full-time counselor", "ratio",
+    _f("students_per_counselor", "每名专职心理教师对应学生", "Students per full-time counselor", "students",
        "在籍学生 ÷ 专职心理教师；没有专职心理教师或在籍学生数被隐去时为“—”。",
        "Students on the roll ÷ full-time counselors; \"—\" when the school has none or its count is hidden.",
        measured=False),
@@ -251,7 +250,7 @@ def markdown() -> str:
         "当天联系率) and the tables; each header's tooltip is the definition above, and the footnote "
         "\"指标说明\" lists the same text.",
         "- Trends (`/district/trends`): the table of district figures by term (and its CSV / XLSX).",
-        "- Staffing (`/district/staffing`): 在籍学生 per school, the counselors and 生师比.",
+        "- Staffing (`/district/staffing`): 在籍学生 per school, the counselors, students per full-time counselor.",
         "- Exports: the same header text as the page (label and unit), the same marks for hidden cells.",
         "",
         "`tests/web/test_figure_agreement.py` renders every surface over one district and checks that each figure "

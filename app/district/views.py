@@ -207,9 +207,10 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
         return []
     labels = [r.label for r in rows]
     dim = str(DIMENSION_LABELS[query.dimension])
+    at = {col.figure: i for i, col in enumerate(by_id["coverage"].columns)}  # cells by glossary key, not position
     charts = [
-        bar_chart(labels, [(_("Coverage"), [r.cells[2].value for r in rows]),
-                           (_("Positive rate"), [r.cells[4].value for r in rows])],
+        bar_chart(labels, [(_("Coverage"), [r.cells[at["coverage"]].value for r in rows]),
+                           (_("Positive rate"), [r.cells[at["positive_rate"]].value for r in rows])],
                   title=_("Screening coverage and positive rate"), x_label=dim, y_label=_("Per cent"),
                   percent=True, missing_label="—"),
     ]
@@ -218,7 +219,7 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
     charts.append(
         bar_chart(labels, [(str(col.label), [_chart_value(r.cells[i]) for r in warn_rows])
                            for i, col in enumerate(warn.columns[:3])],
-                  title=_("Warnings by confirmed level"), x_label=dim, y_label=_("Students"))
+                  title=_("Students by highest confirmed level"), x_label=dim, y_label=_("Students"))
     )
     return charts
 
@@ -264,7 +265,7 @@ def trends():
         line_chart(
             [(str(label), [(p.term, p.figures.value(f"warn_{lv}", (p.scopes.all, None, None))) for p in points])
              for lv, label in (("L1", _("Level 1")), ("L2", _("Level 2")), ("L3", _("Level 3")))],
-            title=_("Warnings by confirmed level"), x_label=term_label, y_label=_("Students"),
+            title=_("Students by highest confirmed level"), x_label=term_label, y_label=_("Students"),
             empty_text=_("No figures yet"),
         ),
     ]

@@ -39,6 +39,17 @@ def test_the_dashboard_shows_district_figures_charts_and_the_footnote(officer):
     assert 'data-testid="suppression-footnote"' in html
 
 
+def test_the_coverage_chart_draws_the_coverage_table_s_rates(officer):
+    import re
+
+    html = officer.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    assert "测评覆盖率" in chart
+    shown = {int(p) for p in re.findall(r">(\d+)%<", chart)}
+    assert {90, 75, 100} <= shown  # A, B and C's coverage (18/20, 6/8, 12/12), not a count drawn as a per cent
+    assert max(shown) <= 100
+
+
 @pytest.mark.parametrize("role", ["counselor", "head_teacher", "admin"])
 def test_other_roles_are_refused_every_district_page(client, factory, world, role):  # type: ignore[no-untyped-def]
     kwargs = {"schools": [world.schools["A"]]} if role == "counselor" else {}
