@@ -58,7 +58,10 @@ class Figure:
         """The label with its unit, as every table and export header shows it: 在籍学生（人）, Coverage (%)."""
         lang = language(locale)
         unit = UNITS[self.unit][lang]
-        return f"{self.label[lang]}（{unit}）" if lang == "zh" else f"{self.label[lang]} ({unit})"
+        if lang == "zh":
+            return f"{self.label['zh']}（{unit}）"
+        # English labels name what they count ("Students screened", "Crisis warnings"): only a rate adds its unit.
+        return f"{self.label['en']} (%)" if self.unit == "percent" else self.label["en"]
 
     def explain(self, locale: object = None) -> str:
         """The definition, with the clock for a timeliness figure: the tooltip and the footnote say this."""
