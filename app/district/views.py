@@ -127,6 +127,15 @@ def _compute(query: Query):
     )
 
 
+def _latest_figures():
+    """The dashboard's protected figures of its default selection (the latest term), or None before any campaign:
+    the staffing page hides each school's roll exactly as the dashboard does."""
+    selection = service.resolve_selection(db.session, _district_id(), Selection())
+    if selection.term is None:
+        return None
+    return _compute(Query(selection, Filters(), "type"))[1]
+
+
 def as_of_text(value: datetime | None) -> str:
     """"Figures as of HH:MM" in the school time zone (with the date when not today), so the officer knows their age."""
     if value is None:
@@ -289,7 +298,7 @@ def trend_header() -> list[str]:
 @bp.route("/staffing")
 @roles("district")
 def staffing():
-    rows, total_ft = service.staffing(db.session, _district_id(), _k())
+    rows, total_ft = service.staffing(db.session, _district_id(), _k(), _latest_figures())
     gaps = [r for r in rows if r.gap]
     return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft,
                            type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()),
@@ -305,7 +314,7 @@ EXPORT_TYPES = {
 
 
 def staffing_matrix() -> tuple[list[list[str]], str]:
-    rows, _total = service.staffing(db.session, _district_id(), _k())
+    rows, _total = service.staffing(db.session, _district_id(), _k(), _latest_figures())
     header = [_("School code"), _("School"), _("School type"), _("Stage"),
               *[glossary.get(key).header() for key in STAFFING_FIGURES], _("Staffing gap")]
     body = [

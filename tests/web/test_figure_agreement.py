@@ -222,3 +222,19 @@ def test_each_header_s_tooltip_and_the_footnote_say_the_glossary_s_definition(of
     shown = {key for key, _ in page.found} | {key for key, _ in page.headers}
     for key in shown:
         assert page.notes.get(key) == glossary.get(key).explain("zh"), f"{url}: no footnote for {key}"
+
+
+def test_a_tiny_school_hides_the_same_cells_on_staffing_as_on_the_dashboard(officer, district, factory):
+    """A rural school of 3 students reads "<5"; beside it, the dashboard hides another cell so that the type's total
+    minus the shown schools does not give the 3 away. Staffing, which shows each school's roll too, must hide the
+    same cells, or the two pages together disclose what each alone protects."""
+    tiny = factory.school(name="微型小学", type="rural_small", stage="primary")
+    klass = factory.klass(tiny, grade=4)
+    for gender in ("M", "M", "F"):
+        factory.student(school=tiny, klass=klass, gender=gender)
+    district.world.campaign.schools.append(tiny)
+    factory.session.flush()
+    district.codes["微型小学"] = tiny.code
+    seen = read_all(officer, district)
+    assert seen[("on_roll", f"school:{tiny.code}")]["staffing"] == "<5"
+    assert not disagreements(seen), disagreements(seen)
