@@ -206,3 +206,19 @@ def test_the_dashboard_and_trends_say_when_their_figures_were_computed(officer):
         assert "数据更新于 " in html
         stamp = html.split("数据更新于 ", 1)[1][:5]
         assert stamp[2] == ":" and stamp.replace(":", "").isdigit()
+
+
+def test_in_english_the_headers_and_the_about_sheet_are_the_glossary_s_english(officer):
+    from app.district import glossary
+
+    with officer.session_transaction() as sess:
+        sess["lang"] = "en"
+    html = officer.get(f"/district?term={TERM}").get_data(as_text=True)
+    for key in ("on_roll", "eligible", "coverage", "warn_L1", "crisis"):
+        assert glossary.get(key).header("en") in html, key
+    from markupsafe import escape
+
+    assert str(escape(glossary.get("on_roll").explain("en"))) in html  # the tooltip and the footnote
+    book = load_workbook(io.BytesIO(officer.get(f"/district/export/coverage.xlsx?term={TERM}").data))
+    assert book.sheetnames[1] == "About this table"
+    assert list(book.worksheets[0].iter_rows(values_only=True))[0][1] == "Students on the roll"
