@@ -129,6 +129,15 @@ def _export(table: str, reader: Callable[[bytes], list[list[str]]], fmt: str, sc
     return read
 
 
+def _filtered_dashboard(school_type: str):  # type: ignore[no-untyped-def]
+    """The dashboard filtered to one school type: its "total" cells are that type's cells."""
+    def read(client: Any, fx: Fixture) -> Extracted:
+        found = html_figures(_get(client, f"/district?term={TERM}&type={school_type}&group=school").decode())
+        return {(key, f"type:{school_type}" if scope == "total" else scope): text
+                for (key, scope), text in found.items()}
+    return read
+
+
 @dataclass(frozen=True)
 class Surface:
     name: str
@@ -137,6 +146,8 @@ class Surface:
 
 SURFACES: list[Surface] = [
     Surface("dashboard", lambda c, fx: html_figures(_get(c, f"/district?term={TERM}&group=school").decode())),
+    Surface("dashboard by type", lambda c, fx: html_figures(_get(c, f"/district?term={TERM}&group=type").decode())),
+    Surface("dashboard urban only", _filtered_dashboard("urban")),
     Surface("trends", lambda c, fx: html_figures(_get(c, "/district/trends").decode(), term=TERM)),
     Surface("staffing", lambda c, fx: html_figures(_get(c, "/district/staffing").decode())),
     *[Surface(f"{table}.{fmt}", _dashboard_export(table, reader, fmt))
@@ -163,6 +174,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
                           "crisis_response.xlsx"} | TRENDS,
     ("crisis_same_day_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx"} | TRENDS,
     ("interview_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx"},
+    # A filter selects cells of the same family: the urban type's cells read the same filtered or grouped.
+    ("screened", "type:urban"): {"dashboard by type", "dashboard urban only"},
+    ("warn_L1", "type:urban"): {"dashboard by type", "dashboard urban only"},
+    ("on_roll", "school:S-A"): {"dashboard", "dashboard urban only", "staffing"},
 }
 # Hand counts of the fixture (see `district`): what the agreed value must be.
 HAND = {
@@ -190,7 +205,8 @@ def disagreements(seen: dict[tuple[str, str], dict[str, str]]) -> dict[str, dict
 def test_every_shared_figure_agrees_on_every_surface(officer, district):
     seen = read_all(officer, district)
     assert not disagreements(seen), disagreements(seen)
-    for cell, surfaces in EXPECTED.items():
+    for (key, scope), surfaces in EXPECTED.items():
+        cell = (key, scope.replace("S-A", district.codes["城区中学"]))
         assert surfaces <= set(seen.get(cell, {})), f"{cell}: missing on {surfaces - set(seen.get(cell, {}))}"
     for cell, text in HAND.items():
         assert set(seen[cell].values()) == {text}, (cell, seen[cell])
