@@ -32,8 +32,10 @@ The rule (k = SUPPRESSION_K, default 5)
 3. **Levels, top down.** Each cell has a level (0 = district total, 1 = one dimension, 2 = two, 3 = a school...).
    Relations are activated level by level (a relation belongs to the level of its deepest member) and a
    complement is taken from the current level whenever one exists. So coarse figures (the district, each type:
-   what the trend charts show) are decided before and independently of fine ones: the trend page, which
-   computes only levels 0–1, hides exactly the cells the dashboard hides.
+   what the trend charts show) are usually decided before and independently of fine ones — but not always: when
+   no cell of the current level can serve, a coarser one is hidden (an escalation), so protecting levels 0–1
+   alone can show a cell the whole family hides. The trend page therefore uses the whole family's result, as the
+   dashboard does (app/district/service/trends.py; tests/web/test_figure_agreement.py has the case).
 4. **After filters.** A filter only selects cells of the family; the threshold applies to the filtered cell's
    own value, so a filter cannot narrow a group down to a few students.
 5. **Rates.** A rate is shown only when both its numerator and its denominator are shown (`rate_text`).

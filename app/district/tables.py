@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.care_groups import care_group_label, triggering_groups
 
+from . import glossary
 from .service import (
     GENDERS,
     SCHOOL_TYPES,
@@ -58,6 +59,16 @@ class Column:
     measure: str | None = None  # a count
     numerator: str | None = None  # a rate
     denominator: str | None = None
+    figure: str | None = None  # its key in app/district/glossary.py, when the glossary defines it
+    note: str = ""  # the glossary's definition: the header's tooltip
+
+    @classmethod
+    def of(cls, key: str) -> Column:
+        """The column of a glossary figure: its header (label and unit), measure or rate, and definition."""
+        f = glossary.get(key)
+        if f.is_rate:
+            return cls(f.header(), None, f.numerator, f.denominator, key, f.explain())
+        return cls(f.header(), key, figure=key, note=f.explain())
 
     @property
     def is_rate(self) -> bool:
@@ -76,6 +87,7 @@ class Row:
     label: str
     cells: list[Cell]
     total: bool = False
+    scope: str = ""  # which cell the row is: "total", "school:<code>", "type:<t>", "grade:<g>" (data-scope)
 
 
 @dataclass
@@ -115,15 +127,11 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
         ]
     return [
         ("coverage", _l("Enrolment and screening coverage"), [
-            Column(_l("Students enrolled"), "enrolled"),
-            Column(_l("Students screened"), "screened"),
-            Column(_l("Coverage"), None, "screened", "enrolled"),
-            Column(_l("Students with a positive screen"), "positive"),
-            Column(_l("Positive rate"), None, "positive", "screened"),
+            Column.of(key) for key in ("on_roll", "eligible", "screened", "coverage", "positive", "positive_rate")
         ]),
         ("positives", _l("Positive screens by instrument"), positives),
-        ("warnings", _l("Warnings by confirmed level"), [
-            Column(LEVEL_LABELS[lv], f"warn_{lv}") for lv in ("L1", "L2", "L3", "care")
+        ("warnings", _l("Students by highest confirmed level"), [
+            Column.of(f"warn_{lv}") for lv in ("L1", "L2", "L3", "care")
         ]),
         ("care", _l("Care-group students compared with other students"), [
             Column(_l("Care-group students screened"), "screened_care"),
@@ -135,18 +143,12 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
         ]),
         ("care_groups", _l("Positive rates by care group"), care_groups),
         ("followup", _l("Follow-up timeliness"), [
-            Column(_l("Crisis warnings"), "crisis"),
-            Column(_l("Contacted the same day"), "crisis_same_day"),
-            Column(_l("Same-day rate"), None, "crisis_same_day", "crisis"),
-            Column(_l("Interviews due"), "interview_due"),
-            Column(_l("Interviews within the policy window"), "interview_on_time"),
-            Column(_l("Interviews on time"), None, "interview_on_time", "interview_due"),
-            Column(_l("Rechecks due"), "recheck_due"),
-            Column(_l("Rechecks on time"), "recheck_on_time"),
-            Column(_l("Recheck on-time rate"), None, "recheck_on_time", "recheck_due"),
+            Column.of(key) for key in ("crisis", "crisis_same_day", "crisis_same_day_rate", "interview_due",
+                                       "interview_on_time", "interview_rate", "recheck_due", "recheck_on_time",
+                                       "recheck_rate")
         ]),
         ("crisis_response", _l("Crisis response to level-1 warnings"), [
-            Column(_l("Crisis warnings"), "crisis"),
+            Column.of("crisis"),
             Column(_l("Safety assessment the same day"), "crisis_assessed_same_day"),
             Column(_l("Same-day assessment rate"), None, "crisis_assessed_same_day", "crisis"),
             Column(_l("With a safety plan"), "crisis_safety_plan"),
@@ -188,24 +190,46 @@ def group_rows(ctx: Context, figures: Figures, filters: Filters, dimension: str)
     return rows
 
 
+def cell_of(figures: Figures, col: Column, key: ScopeKey) -> Cell:
+    """One figure of one cell, as every surface shows it (a count's mark, or a rate over shown counts only)."""
+    if col.is_rate:
+        assert col.numerator is not None and col.denominator is not None  # a rate names both
+        num = figures.value(col.numerator, key)
+        den = figures.value(col.denominator, key)
+        return Cell(rate_text(num, den), rate_value(num, den), "rate")
+    assert col.measure is not None  # a count names its measure
+    return Cell(figures.text(col.measure, key), figures.value(col.measure, key), figures.status(col.measure, key))
+
+
+def figure_cell(figures: Figures, key: str, scope_key: ScopeKey) -> Cell:
+    """A glossary figure of one cell (the dashboard's cards, the trend table)."""
+    return cell_of(figures, Column.of(key), scope_key)
+
+
+def scope_id(ctx: Context, figures: Figures, dimension: str, key: ScopeKey, is_total: bool) -> str:
+    """The row's cell named for the page (`data-scope`): total, school:<code>, type:<t>, stage:<s>, grade:<g>..."""
+    if is_total:
+        return "total"
+    schools, grade, gender = key
+    if dimension == "school":
+        return "school:" + ctx.schools[next(iter(schools))].code
+    if dimension == "grade":
+        return f"grade:{grade}"
+    if dimension == "gender":
+        return f"gender:{gender}"
+    named = figures.scopes.by_type if dimension == "type" else figures.scopes.by_stage
+    return next((f"{dimension}:{name}" for name, members in named.items() if schools <= members), dimension)
+
+
 def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str) -> list[TableView]:
     rows = group_rows(ctx, figures, filters, dimension)
     tables = []
     for table_id, title, columns in table_specs(ctx, figures):
-        view_rows = []
-        for label, key, is_total in rows:
-            cells = []
-            for col in columns:
-                if col.is_rate:
-                    assert col.numerator is not None and col.denominator is not None  # a rate names both
-                    num = figures.value(col.numerator, key)
-                    den = figures.value(col.denominator, key)
-                    cells.append(Cell(rate_text(num, den), rate_value(num, den), "rate"))
-                else:
-                    assert col.measure is not None  # a count names its measure
-                    status = figures.status(col.measure, key)
-                    cells.append(Cell(figures.text(col.measure, key), figures.value(col.measure, key), status))
-            view_rows.append(Row(label, cells, is_total))
+        view_rows = [
+            Row(label, [cell_of(figures, col, key) for col in columns], is_total,
+                scope_id(ctx, figures, dimension, key, is_total))
+            for label, key, is_total in rows
+        ]
         tables.append(TableView(table_id, title, columns, view_rows, dimension))
     return tables
 
@@ -229,18 +253,21 @@ def safe_cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def to_csv(matrix: list[list[str]], caption: list[str]) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly."""
+def to_csv(matrix: list[list[str]]) -> bytes:
+    """The header row first, then the rows: nothing above the header, so every spreadsheet import finds it in row 1.
+    UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly. What the table is about (selection,
+    filters, suppression rule, time) is in the file name and the XLSX's second sheet (docs/decisions.md)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for line in caption:
-        writer.writerow([safe_cell(line)])
     for row in matrix:
         writer.writerow([safe_cell(cell) for cell in row])
     return "\ufeff".encode("utf-8") + out.getvalue().encode("utf-8")
 
 
-def to_xlsx(matrix: list[list[str]], caption: list[str], sheet_title: str) -> bytes:
+def to_xlsx(matrix: list[list[str]], sheet_title: str, about: list[tuple[str, str]],
+            about_title: str = "说明") -> bytes:
+    """Sheet 1: the table, its header in row 1. Sheet 2 (`about_title`, "说明"): what the table is about, one
+    (item, value) per row: the selection, filters, suppression rule, generated-at time, the figures' definitions."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.worksheet.worksheet import Worksheet
@@ -248,20 +275,31 @@ def to_xlsx(matrix: list[list[str]], caption: list[str], sheet_title: str) -> by
     wb = Workbook()
     ws = wb.active
     assert isinstance(ws, Worksheet)  # a new workbook has one worksheet
-    ws.title = sheet_title[:31] or "Sheet1"
-    for line in caption:
-        ws.append([safe_cell(line)])
-    header_row = len(caption) + 1
+    ws.title = _sheet_name(sheet_title) or "Sheet1"
     for r, row in enumerate(matrix):
         values: list[Any] = []
         for c, text in enumerate(row):
             # Plain numbers are written as numbers; "<5", "*", "—" and rates stay text, exactly as on the page.
             values.append(int(text) if r > 0 and c > 0 and text.isdigit() else safe_cell(text))
         ws.append(values)
-    for cell in ws[header_row]:
+    for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True)
     ws.column_dimensions["A"].width = 24
+    ws.freeze_panes = "B2"
+    readme = wb.create_sheet(_sheet_name(about_title) or "README")
+    for item, value in about:
+        readme.append([safe_cell(item), safe_cell(value)])
+    readme.column_dimensions["A"].width = 24
+    readme.column_dimensions["B"].width = 100
+    for row in readme.iter_rows(min_col=2, max_col=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _sheet_name(title: str) -> str:
+    """An Excel sheet name: at most 31 characters, none of []:*?/\\."""
+    return "".join(ch for ch in title if ch not in "[]:*?/\\")[:31]

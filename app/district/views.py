@@ -4,9 +4,11 @@ Every view reaches data through `app.district.service` (aggregate queries) and s
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import click
@@ -21,13 +23,14 @@ from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from models import append_event, clock
 
-from . import service
+from . import glossary, service
 from .service import DIMENSIONS, SCHOOL_TYPES, STAGES, Filters, Selection
 from .tables import (
     DIMENSION_LABELS,
     STAGE_LABELS,
     TYPE_LABELS,
     build_tables,
+    figure_cell,
     footnote,
     table_matrix,
     to_csv,
@@ -124,6 +127,15 @@ def _compute(query: Query):
     )
 
 
+def _latest_figures():
+    """The dashboard's protected figures of its default selection (the latest term), or None before any campaign:
+    the staffing page hides each school's roll exactly as the dashboard does."""
+    selection = service.resolve_selection(db.session, _district_id(), Selection())
+    if selection.term is None:
+        return None
+    return _compute(Query(selection, Filters(), "type"))[1]
+
+
 def as_of_text(value: datetime | None) -> str:
     """"Figures as of HH:MM" in the school time zone (with the date when not today), so the officer knows their age."""
     if value is None:
@@ -150,14 +162,7 @@ def dashboard():
     tables = build_tables(ctx, figures, query.filters, query.dimension)
     campaigns = service.list_campaigns(db.session, _district_id())
     total_key = (figures.scopes.of(query.filters), None, None)
-    summary = [
-        (_("Students enrolled"), figures.text("enrolled", total_key)),
-        (_("Students screened"), figures.text("screened", total_key)),
-        (_("Coverage"), _pct(figures.rate("screened", "enrolled", total_key))),
-        (_("Positive rate"), _pct(figures.rate("positive", "screened", total_key))),
-        (_("Level 1 warnings"), figures.text("warn_L1", total_key)),
-        (_("Crises contacted the same day"), _pct(figures.rate("crisis_same_day", "crisis", total_key))),
-    ]
+    summary = [(glossary.get(key), figure_cell(figures, key, total_key).text) for key in SUMMARY_FIGURES]
     charts = _dashboard_charts(tables, query)
     return render_template(
         "district/dashboard.html",
@@ -176,7 +181,23 @@ def dashboard():
         has_data=bool(ctx.campaign_ids),
         footnote=footnote(_k()),
         k=_k(),
+        notes=page_notes(SUMMARY_FIGURES, *[c.figure for t in tables for c in t.columns]),
     )
+
+
+# The dashboard's cards: 在籍 and 应测 side by side (coverage is over 应测), students at level 1 (人) beside the
+# crisis warnings (次) whose same-day contact rate follows.
+SUMMARY_FIGURES = ("on_roll", "eligible", "screened", "coverage", "positive_rate", "warn_L1", "crisis",
+                   "crisis_same_day_rate")
+TREND_FIGURES = ("on_roll", "eligible", "screened", "coverage", "positive_rate", "warn_L1", "warn_L2", "warn_L3",
+                 "crisis", "crisis_same_day_rate")
+STAFFING_FIGURES = ("on_roll", "counselors_full_time", "counselors_part_time", "students_per_counselor")
+
+
+def page_notes(*keys: str | None) -> list[glossary.Figure]:
+    """The glossary entries of the figures a page shows, once each, in glossary order (the footnote 指标说明)."""
+    wanted = {k for k in keys if k}
+    return [f for f in glossary.FIGURES if f.key in wanted]
 
 
 def _pct(value: float | None) -> str:
@@ -195,9 +216,10 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
         return []
     labels = [r.label for r in rows]
     dim = str(DIMENSION_LABELS[query.dimension])
+    at = {col.figure: i for i, col in enumerate(by_id["coverage"].columns)}  # cells by glossary key, not position
     charts = [
-        bar_chart(labels, [(_("Coverage"), [r.cells[2].value for r in rows]),
-                           (_("Positive rate"), [r.cells[4].value for r in rows])],
+        bar_chart(labels, [(_("Coverage"), [r.cells[at["coverage"]].value for r in rows]),
+                           (_("Positive rate"), [r.cells[at["positive_rate"]].value for r in rows])],
                   title=_("Screening coverage and positive rate"), x_label=dim, y_label=_("Per cent"),
                   percent=True, missing_label="—"),
     ]
@@ -206,7 +228,7 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
     charts.append(
         bar_chart(labels, [(str(col.label), [_chart_value(r.cells[i]) for r in warn_rows])
                            for i, col in enumerate(warn.columns[:3])],
-                  title=_("Warnings by confirmed level"), x_label=dim, y_label=_("Students"))
+                  title=_("Students by highest confirmed level"), x_label=dim, y_label=_("Students"))
     )
     return charts
 
@@ -239,7 +261,7 @@ def trends():
 
     term_label = _("Term")
     charts = [
-        line_chart(series_for("screened", "enrolled"), title=_("Screening coverage"), x_label=term_label,
+        line_chart(series_for("screened", "eligible"), title=_("Screening coverage"), x_label=term_label,
                    y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
         line_chart(series_for("positive", "screened"), title=_("Positive rate"), x_label=term_label,
                    y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
@@ -252,46 +274,36 @@ def trends():
         line_chart(
             [(str(label), [(p.term, p.figures.value(f"warn_{lv}", (p.scopes.all, None, None))) for p in points])
              for lv, label in (("L1", _("Level 1")), ("L2", _("Level 2")), ("L3", _("Level 3")))],
-            title=_("Warnings by confirmed level"), x_label=term_label, y_label=_("Students"),
+            title=_("Students by highest confirmed level"), x_label=term_label, y_label=_("Students"),
             empty_text=_("No figures yet"),
         ),
     ]
     rows = trend_rows(points)
     stamps = [p.as_of for p in points if p.as_of is not None]
     return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
-                           as_of=as_of_text(min(stamps) if stamps else None))
+                           as_of=as_of_text(min(stamps) if stamps else None),
+                           columns=[glossary.get(key) for key in TREND_FIGURES], notes=page_notes(*TREND_FIGURES))
 
 
 def trend_rows(points) -> list[list[str]]:
-    rows = []
-    for p in points:
-        key = (p.scopes.all, None, None)
-        rows.append([
-            p.term,
-            p.figures.text("enrolled", key),
-            p.figures.text("screened", key),
-            _pct(p.figures.rate("screened", "enrolled", key)),
-            _pct(p.figures.rate("positive", "screened", key)),
-            p.figures.text("warn_L1", key),
-            p.figures.text("warn_L2", key),
-            p.figures.text("warn_L3", key),
-            _pct(p.figures.rate("crisis_same_day", "crisis", key)),
-        ])
-    return rows
+    """One row per term: the term, then TREND_FIGURES of the whole district."""
+    return [[p.term, *[figure_cell(p.figures, key, (p.scopes.all, None, None)).text for key in TREND_FIGURES]]
+            for p in points]
 
 
 def trend_header() -> list[str]:
-    return [_("Term"), _("Students enrolled"), _("Students screened"), _("Coverage"), _("Positive rate"),
-            _("Level 1"), _("Level 2"), _("Level 3"), _("Crises contacted the same day")]
+    return [_("Term"), *[glossary.get(key).header() for key in TREND_FIGURES]]
 
 
 @bp.route("/staffing")
 @roles("district")
 def staffing():
-    rows, total_ft = service.staffing(db.session, _district_id(), _k())
+    rows, total_ft = service.staffing(db.session, _district_id(), _k(), _latest_figures())
     gaps = [r for r in rows if r.gap]
     return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft,
-                           type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()))
+                           type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()),
+                           figures={key: glossary.get(key) for key in STAFFING_FIGURES},
+                           notes=page_notes(*STAFFING_FIGURES))
 
 
 # -- exports ------------------------------------------------------------------------------------------------
@@ -302,10 +314,9 @@ EXPORT_TYPES = {
 
 
 def staffing_matrix() -> tuple[list[list[str]], str]:
-    rows, _total = service.staffing(db.session, _district_id(), _k())
-    header = [_("School code"), _("School"), _("School type"), _("Stage"), _("Students enrolled"),
-              _("Full-time counselors"), _("Part-time counselors"), _("Students per full-time counselor"),
-              _("Staffing gap")]
+    rows, _total = service.staffing(db.session, _district_id(), _k(), _latest_figures())
+    header = [_("School code"), _("School"), _("School type"), _("Stage"),
+              *[glossary.get(key).header() for key in STAFFING_FIGURES], _("Staffing gap")]
     body = [
         [r.school.code, r.school.name, str(TYPE_LABELS.get(r.school.type, r.school.type)),
          str(STAGE_LABELS.get(r.school.stage, r.school.stage)), r.students_text, str(r.full_time), str(r.part_time),
@@ -319,18 +330,27 @@ def staffing_matrix() -> tuple[list[list[str]], str]:
 @roles("district")
 @recent_login_required
 def export(table_id: str, fmt: str):
+    """A table as CSV (the header in row 1, nothing above it) or XLSX (sheet 2 "说明": what it is about).
+
+    What the table is about goes into the file name (table, selection, filters, generated-at time; RFC 5987 for
+    the Chinese name) and, in full, into the XLSX's second sheet (docs/decisions.md "Exports for spreadsheets")."""
     if fmt not in EXPORT_TYPES:
         abort(404)
     query = parse_query()
+    generated = clock.local_now(current_app.config["TIMEZONE"])
+    about_selection: list[tuple[str, str]] = []
+    name_parts: list[str] = []
     if table_id == "staffing":
         matrix, title = staffing_matrix()
-        caption = [title]
+        keys: list[str | None] = list(STAFFING_FIGURES)
+        about_selection.append((_("Students counted"), _("The current roll of every school of the district.")))
     elif table_id == "trends":
         points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
                                 rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
-                            cache=service.figures_cache())
+                                cache=service.figures_cache())
         matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
-        caption = [title]
+        keys = list(TREND_FIGURES)
+        about_selection.append((_("Terms"), "、".join(p.term for p in points) or "—"))
     else:
         ctx, figures = _compute(query)
         tables = {t.id: t for t in build_tables(ctx, figures, query.filters, query.dimension)}
@@ -338,25 +358,48 @@ def export(table_id: str, fmt: str):
         if table is None:
             abort(404)
         matrix, title = table_matrix(table), str(table.title)
+        keys = [c.figure for c in table.columns]
         campaigns = service.list_campaigns(db.session, _district_id())
-        caption = [title, _("Selection: %(s)s", s=_selection_label(query, campaigns))]
-        if query.filters.type:
-            caption.append(f"{_('School type')}: {TYPE_LABELS[query.filters.type]}")
-        if query.filters.stage:
-            caption.append(f"{_('Stage')}: {STAGE_LABELS[query.filters.stage]}")
-    caption.append(footnote(_k()))
+        selection = _selection_label(query, campaigns)
+        about_selection.append((_("Selection"), selection))
+        name_parts.append(selection)
+        for label, value in ((_("School type"), TYPE_LABELS.get(query.filters.type or "")),
+                             (_("Stage"), STAGE_LABELS.get(query.filters.stage or ""))):
+            about_selection.append((label, str(value) if value else _("All")))
+            if value:
+                name_parts.append(str(value))
+        about_selection.append((_("Group by"), str(DIMENSION_LABELS[query.dimension])))
+    about = [(_("Table"), title), *about_selection,
+             (_("Small counts"), footnote(_k())),
+             (_("Generated at"), generated.strftime("%Y-%m-%d %H:%M %Z").strip()),
+             *[(f.header(), f.explain()) for f in page_notes(*keys)]]
     append_event(
         db.session, current_actor(), "district.export", target=f"district:{table_id}",
         detail={"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in query.args().items()}},
     )
-    body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
-    stamp = clock.today(current_app.config["TIMEZONE"]).strftime("%Y%m%d")
-    filename = f"district-{table_id}-{stamp}.{fmt}"
+    body = to_csv(matrix) if fmt == "csv" else to_xlsx(matrix, title, about, _("About this table"))
+    stamp = generated.strftime("%Y%m%d-%H%M")
+    ascii_parts = [table_id] + ([query.args().get("term") or f"campaign{query.selection.campaign_id}"]
+                               if name_parts else [])
+    ascii_parts += [v for v in (query.filters.type, query.filters.stage) if v]
     return Response(
         body,
         mimetype=EXPORT_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": content_disposition([title, *name_parts, stamp],
+                                                            ["district", *ascii_parts, stamp], fmt),
+                 "Cache-Control": "no-store"},
     )
+
+
+def content_disposition(parts: list[str], ascii_parts: list[str], ext: str) -> str:
+    """`attachment` with an ASCII `filename` and the Chinese one as RFC 5987 `filename*` (every browser since
+    2012 prefers it); characters a file system refuses are dropped."""
+    def clean(text: str) -> str:
+        return "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in text).strip()
+
+    name = "_".join(clean(p) for p in parts if p) + f".{ext}"
+    fallback = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p).strip("-") for p in ascii_parts if p) + f".{ext}"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def export_url(table_id: str, fmt: str, query: Query) -> str:

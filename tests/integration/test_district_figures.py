@@ -34,18 +34,27 @@ def school_key(world, name):  # type: ignore[no-untyped-def]
 def test_district_totals_match_the_hand_count(figures):
     ctx, fig = figures
     total = key_of(ctx, fig)
-    assert fig.value("enrolled", total) == 40
+    assert fig.value("on_roll", total) == 40
+    assert fig.value("eligible", total) == 40  # the campaign screens every grade
     assert fig.value("screened", total) == 36
-    assert round(fig.rate("screened", "enrolled", total), 1) == 90.0
+    assert round(fig.rate("screened", "eligible", total), 1) == 90.0
     assert fig.value("positive", total) == 11
     assert round(fig.rate("positive", "screened", total), 1) == 30.6
+
+
+def test_a_name_that_is_no_measure_raises_instead_of_reading_zero(figures):
+    ctx, fig = figures
+    total = key_of(ctx, fig)
+    with pytest.raises(KeyError):
+        fig.value("enrolled", total)  # renamed: on_roll (在籍) and eligible (应测)
+    assert fig.text("cases_referred", total) == "0"  # a measure with no rows reads 0
 
 
 def test_schools_with_few_positive_students_read_less_than_five(world, figures):
     ctx, fig = figures
     assert fig.text("positive", school_key(world, "B")) == "<5"
     assert fig.text("positive", school_key(world, "C")) == "<5"
-    assert fig.value("enrolled", school_key(world, "A")) == 20
+    assert fig.value("eligible", school_key(world, "A")) == 20
     assert fig.value("screened", school_key(world, "C")) == 12
 
 

@@ -39,6 +39,17 @@ def test_the_dashboard_shows_district_figures_charts_and_the_footnote(officer):
     assert 'data-testid="suppression-footnote"' in html
 
 
+def test_the_coverage_chart_draws_the_coverage_table_s_rates(officer):
+    import re
+
+    html = officer.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    assert "测评覆盖率" in chart
+    shown = {int(p) for p in re.findall(r">(\d+)%<", chart)}
+    assert {90, 75, 100} <= shown  # A, B and C's coverage (18/20, 6/8, 12/12), not a count drawn as a per cent
+    assert max(shown) <= 100
+
+
 @pytest.mark.parametrize("role", ["counselor", "head_teacher", "admin"])
 def test_other_roles_are_refused_every_district_page(client, factory, world, role):  # type: ignore[no-untyped-def]
     kwargs = {"schools": [world.schools["A"]]} if role == "counselor" else {}
@@ -65,10 +76,13 @@ def test_the_csv_export_has_a_bom_and_the_same_suppressed_figures(officer):
     body = response.data
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    header = rows[0]
+    assert header[:3] == ["学校", "在籍学生（人）", "应测学生（人）"]  # row 1 is the header: nothing above it
+    positive = header.index("阳性学生（人）")
     by_school = {row[0]: row for row in rows if row and row[0] in ("城区中学", "农村小学", "寄宿制中学")}
-    assert by_school["城区中学"][1] == "20"  # enrolled
-    assert by_school["农村小学"][4] == "<5"  # positive students
-    assert by_school["寄宿制中学"][4] == "<5"
+    assert by_school["城区中学"][1] == "20"  # on the roll
+    assert by_school["农村小学"][positive] == "<5"  # positive students
+    assert by_school["寄宿制中学"][positive] == "<5"
     html = officer.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
     for row in by_school.values():
         for text in row[1:]:
@@ -78,11 +92,39 @@ def test_the_csv_export_has_a_bom_and_the_same_suppressed_figures(officer):
 def test_the_xlsx_export_opens_and_matches_the_csv(officer):
     xlsx = officer.get(f"/district/export/coverage.xlsx?term={TERM}&group=type")
     assert xlsx.status_code == 200
-    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    book = load_workbook(io.BytesIO(xlsx.data))
+    sheet = book.worksheets[0]
     cells = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     text = officer.get(f"/district/export/coverage.csv?term={TERM}&group=type").data.decode("utf-8-sig")
     csv_rows = [row for row in csv.reader(io.StringIO(text))]
-    assert [row[: len(c)] for row, c in zip(cells, csv_rows, strict=True)] == [c for c in csv_rows]
+    assert cells == csv_rows  # the same table, the header in row 1 of both
+
+
+def test_the_xlsx_export_says_what_it_is_about_on_its_second_sheet(officer):
+    xlsx = officer.get(f"/district/export/coverage.xlsx?term={TERM}&group=school&type=urban")
+    book = load_workbook(io.BytesIO(xlsx.data))
+    assert len(book.worksheets) == 2 and book.sheetnames[1] == "说明"
+    about = {row[0]: row[1] for row in book.worksheets[1].iter_rows(values_only=True)}
+    assert about["统计范围"] == TERM
+    assert about["学校类型"] == "城区学校" and about["学段"] == "全部" and about["分组方式"] == "学校"
+    assert "少于 5" in about["小数隐去规则"] or "<5" in about["小数隐去规则"]
+    assert about["生成时间"][:4].isdigit()
+    assert about["覆盖率（%）"].startswith("已测学生 ÷ 应测学生")  # the glossary's definition of each column
+
+
+def test_a_csv_export_is_named_for_its_table_term_filters_and_time(officer):
+    from urllib.parse import unquote
+
+    from models import clock
+
+    response = officer.get(f"/district/export/coverage.csv?term={TERM}&type=rural_small")
+    disposition = response.headers["Content-Disposition"]
+    stamp = clock.local_now("Asia/Shanghai").strftime("%Y%m%d-")
+    assert f'filename="district_coverage_{TERM}_rural_small_{stamp}' in disposition
+    name = unquote(disposition.split("filename*=UTF-8''", 1)[1])
+    assert name.startswith(f"在籍人数与测评覆盖率_{TERM}_农村小规模学校_{stamp}") and name.endswith(".csv")
+    first = response.data.decode("utf-8-sig").splitlines()[0]
+    assert first.startswith("学校类型,在籍学生（人）")
 
 
 def test_every_export_is_audited(officer, db_session):
@@ -164,3 +206,19 @@ def test_the_dashboard_and_trends_say_when_their_figures_were_computed(officer):
         assert "数据更新于 " in html
         stamp = html.split("数据更新于 ", 1)[1][:5]
         assert stamp[2] == ":" and stamp.replace(":", "").isdigit()
+
+
+def test_in_english_the_headers_and_the_about_sheet_are_the_glossary_s_english(officer):
+    from app.district import glossary
+
+    with officer.session_transaction() as sess:
+        sess["lang"] = "en"
+    html = officer.get(f"/district?term={TERM}").get_data(as_text=True)
+    for key in ("on_roll", "eligible", "coverage", "warn_L1", "crisis"):
+        assert glossary.get(key).header("en") in html, key
+    from markupsafe import escape
+
+    assert str(escape(glossary.get("on_roll").explain("en"))) in html  # the tooltip and the footnote
+    book = load_workbook(io.BytesIO(officer.get(f"/district/export/coverage.xlsx?term={TERM}").data))
+    assert book.sheetnames[1] == "About this table"
+    assert list(book.worksheets[0].iter_rows(values_only=True))[0][1] == "Students on the roll"

@@ -48,7 +48,7 @@ from .context import (
     load_context,
     resolve_selection,
 )
-from .cubes import Cube, eligible_enrolled, enrolled_by_school, query_cubes, screening_cubes
+from .cubes import Cube, eligible_enrolled, enrolled_by_school, query_cubes, roll_cubes, screening_cubes
 from .figures import LINKED, Figures, FiguresCache, compute_figures, present_grades, protect_cubes
 from .rollups import (
     OPEN_ROLLUP_MAX_AGE,
@@ -85,6 +85,6 @@ __all__ = [
     "cell_level", "cell_values", "coarsen", "compute_figures", "district_ids", "eligible_enrolled",
     "enrolled_by_school", "family_keys", "figures_cache", "init_cache", "list_campaigns", "list_terms",
     "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
-    "refresh_rollups", "resolve_selection", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
+    "refresh_rollups", "resolve_selection", "roll_cubes", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
     "store_rollups", "trends",
 ]

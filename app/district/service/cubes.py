@@ -67,11 +67,17 @@ def eligible_enrolled(ctx: Context, enrolled: Cube) -> Cube:
     return {key: n for key, n in enrolled.items() if key[1] in ctx.eligible.get(key[0], ())}
 
 
+def roll_cubes(ctx: Context, enrolled: Cube) -> dict[str, Cube]:
+    """在籍 (`on_roll`: every grade of the schools in play) and 应测 (`eligible`: the grades the campaigns target)."""
+    return {"on_roll": {key: n for key, n in enrolled.items() if key[0] in ctx.eligible},
+            "eligible": eligible_enrolled(ctx, enrolled)}
+
+
 def query_cubes(db: Session, ctx: Context, today: date, tz_name: str, enrolled: Cube | None = None) -> dict[str, Cube]:
     """Every measure as a fine cube (school, grade, gender) -> count. Aggregate queries only."""
     if enrolled is None:
         enrolled = enrolled_by_school(db, ctx.school_ids)
-    cubes: dict[str, Cube] = {"enrolled": eligible_enrolled(ctx, enrolled)}
+    cubes: dict[str, Cube] = roll_cubes(ctx, enrolled)
     cubes.update(screening_cubes(db, ctx, today, tz_name))
     return cubes
 
@@ -146,9 +152,7 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
     contact = func.coalesce(Warning.first_contact_at, Warning.acknowledged_at)
     crisis = and_(Warning.status != "superseded", or_(Warning.suggested_level == "L1", Warning.confirmed_level == "L1"))
     confirmed_day = _local_date(db, Warning.confirmed_at, tz_name)
-    w_cols = [func.count(case((and_(Warning.status == "confirmed", Warning.confirmed_level == lv), Warning.id)))
-              for lv in WARNING_LEVELS]
-    w_cols += [
+    w_cols = [
         func.count(case((crisis, Warning.id))),
         func.count(case((and_(crisis, contact.is_not(None),
                               _local_date(db, contact, tz_name) == _local_date(db, Warning.created_at, tz_name)),
@@ -171,7 +175,7 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         func.count(case((and_(crisis, assessed_same_day), Warning.id))),
         func.count(case((and_(crisis, has_safety_plan), Warning.id))),
     ]
-    w_names = [f"warn_{lv}" for lv in WARNING_LEVELS] + [
+    w_names = [
         "crisis",
         "crisis_same_day",
         "interview_due",
@@ -188,6 +192,8 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .group_by(Screening.school_id, Screening.grade, Student.gender)
     )
     cubes.update(zip(w_names, _cube(db.execute(stmt), len(w_names)), strict=True))
+
+    cubes.update(_students_by_level(db, in_campaigns))
 
     # Rechecks that came from those warnings: due (done or late) and done on time.
     stmt = (
@@ -223,3 +229,37 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
     cubes.update(zip(["cases_open", "cases_referred"], _cube(db.execute(stmt), 2), strict=True))
     return cubes
 
+
+
+def _students_by_level(db: Session, in_campaigns: Any) -> dict[str, Cube]:
+    """Students (人) by their highest confirmed level in the selection: `warn_L1`, `warn_L2`, `warn_L3`, `warn_care`.
+
+    Each student once (docs/figures.md): a warning ranks by its confirmed level when confirmed, and a care-level
+    warning still open ranks as care (a care level needs no interview); dismissed, superseded and unconfirmed L1-L3
+    warnings do not rank. A student whose warnings came from two schools counts at the first one's cell (as
+    `screened` does).
+    """
+    order = {"L1": 4, "L2": 3, "L3": 2, "care": 1}
+    rank = case(
+        *[(and_(Warning.status == "confirmed", Warning.confirmed_level == lv), n) for lv, n in order.items()],
+        (and_(Warning.status == "suggested", Warning.suggested_level == "care"), 1),
+        else_=0,
+    )
+    per = (
+        select(Warning.student_id.label("sid"), func.min(Screening.school_id).label("school_id"),
+               func.min(Screening.grade).label("grade"), func.max(rank).label("rank"))
+        .select_from(Warning)
+        .join(Screening, Screening.id == Warning.screening_id)
+        .where(in_campaigns)
+        .group_by(Warning.student_id)
+        .subquery("per_student_level")
+    )
+    stmt = (
+        select(per.c.school_id, per.c.grade, Student.gender,
+               *[func.sum(case((per.c.rank == order[lv], 1), else_=0)) for lv in WARNING_LEVELS])
+        .select_from(per)
+        .join(Student, Student.id == per.c.sid)
+        .group_by(per.c.school_id, per.c.grade, Student.gender)
+    )
+    return dict(zip([f"warn_{lv}" for lv in WARNING_LEVELS], _cube(db.execute(stmt), len(WARNING_LEVELS)),
+                    strict=True))

@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..glossary import is_measure
 from ..suppression import Key, Protected, Relation, Structure, rate_value
 from .context import Context, Selection, load_context
-from .cubes import Cube, eligible_enrolled, enrolled_by_school
+from .cubes import Cube, enrolled_by_school, roll_cubes
 from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
 from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
 
@@ -35,19 +36,28 @@ class Figures:
     k: int
 
     def value(self, measure: str, key: ScopeKey) -> int | None:
-        p = self.protected.get(measure)
+        p = self._measure(measure)
         return None if p is None else p.value(key)
 
     def text(self, measure: str, key: ScopeKey) -> str:
-        p = self.protected.get(measure)
+        p = self._measure(measure)
         return "0" if p is None else p.text(key)
 
     def status(self, measure: str, key: ScopeKey) -> str:
-        p = self.protected.get(measure)
+        p = self._measure(measure)
         return "shown" if p is None else p.status.get(key, "shown")
 
     def rate(self, numerator: str, denominator: str, key: ScopeKey) -> float | None:
         return rate_value(self.value(numerator, key), self.value(denominator, key))
+
+    def _measure(self, measure: str) -> Protected | None:
+        """The protected counts of a measure; None (reads 0) for a measure with no rows in this selection. A name
+        that is no measure at all (a typo, a measure renamed: "enrolled" became `on_roll` / `eligible`) raises
+        instead of reading 0 (app/district/glossary.py lists them)."""
+        p = self.protected.get(measure)
+        if p is None and not is_measure(measure):
+            raise KeyError(f"not a district measure: {measure!r} (see app/district/glossary.py)")
+        return p
 
 
 
@@ -147,7 +157,7 @@ def compute_figures(db: Session, district_id: int | None, selection: Selection, 
     if enrolled is None:
         enrolled = enrolled_by_school(db, ctx.school_ids)
     detail = "coarse" if max_level <= 1 else "full"
-    cubes = {"enrolled": eligible_enrolled(ctx, enrolled)}
+    cubes = roll_cubes(ctx, enrolled)
     cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age,
                                         open_max_age))
     scopes = make_scopes(ctx)

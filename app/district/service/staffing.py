@@ -11,6 +11,7 @@ from models.roster import counselor_schools
 
 from ..suppression import cell_text
 from .context import TWO_TYPES, SchoolInfo, district_schools
+from .figures import Figures
 
 
 @dataclass
@@ -23,11 +24,15 @@ class StaffingRow:
     gap: bool
 
 
-def staffing(db: Session, district_id: int | None, k: int) -> tuple[list[StaffingRow], int]:
+def staffing(db: Session, district_id: int | None, k: int,
+             figures: Figures | None = None) -> tuple[list[StaffingRow], int]:
     """Counselors per school and students per full-time counselor; two-type schools with none are gaps.
 
-    Student counts here are the school's enrolled students; a count below k reads "<k" and the ratio over it
-    is hidden, like everywhere else. Returns the rows and the number of distinct full-time counselors.
+    Student counts here are the school's enrolled students (在籍, `on_roll`); a count below k reads "<k" and the
+    ratio over it is hidden, like everywhere else. With `figures` (the dashboard's protected figures of the
+    latest term), a school in them shows exactly the dashboard's cell: a roll the dashboard hides to protect a
+    small school beside it ("*") is hidden here too, or the two pages together would give the small one away.
+    Returns the rows and the number of distinct full-time counselors.
     """
     schools = district_schools(db, district_id, with_enrolled=True)
     counts: dict[int, tuple[int, int]] = {}
@@ -51,9 +56,12 @@ def staffing(db: Session, district_id: int | None, k: int) -> tuple[list[Staffin
     for school in schools.values():
         ft, pt = counts.get(school.id, (0, 0))
         n = school.enrolled_all
-        small = 1 <= n < k
-        text = cell_text(n, "primary" if small else "shown", k)
-        ratio = "—" if small or ft == 0 else f"{n / ft:.0f}"
+        hidden = 1 <= n < k
+        text = cell_text(n, "primary" if hidden else "shown", k)
+        if figures is not None and school.id in figures.scopes.all:
+            cell = (frozenset([school.id]), None, None)
+            text, hidden = figures.text("on_roll", cell), figures.value("on_roll", cell) is None
+        ratio = "—" if hidden or ft == 0 else f"{n / ft:.0f}"
         rows.append(StaffingRow(school, ft, pt, text, ratio, school.type in TWO_TYPES and ft == 0))
     return rows, int(total_ft)
 

@@ -24,11 +24,19 @@ class TrendPoint:
 def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: str = "Asia/Shanghai",
            limit: int = 10, rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
            open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE, cache: FiguresCache | None = None) -> list[TrendPoint]:
-    """District-level figures (levels 0-1: district, each type / stage / grade / gender) for each term."""
+    """District-level figures (district, each type / stage) for each term.
+
+    Each term's figures are the dashboard's own: the whole family protected at once (full detail), not levels 0-1
+    alone. Protecting only the coarse cells gives the same result until a fine cell needs a complement that only a
+    coarse cell can give (an escalation: a tiny school beside a type that is one school); then the dashboard hides
+    a district figure the coarse-only trend showed, and together the two pages disclose what each protects
+    (tests/web/test_figure_agreement.py, the tiny-school case). The full figures are memoised in `cache`, so the
+    dashboard and the trends of one term protect once.
+    """
     out = []
     enrolled = enrolled_by_school(db, district_schools(db, district_id))
     for term in list_terms(db, district_id)[-limit:]:
-        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name, max_level=1,
+        ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name,
                                        enrolled=enrolled, rollup_max_age=rollup_max_age, open_max_age=open_max_age,
                                        cache=cache)
         out.append(TrendPoint(term, figures, figures.scopes, ctx.as_of))
