@@ -63,8 +63,19 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('svg.chart')).map(svg 
 })"""
 
 
-def _problems_with_tables(page) -> list[str]:
-    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # their tables too
+OPEN_DETAILS_JS = """async () => {
+  const closed = Array.from(document.querySelectorAll('details:not([open])'));
+  await Promise.all(closed.map(d => new Promise(done => {
+    d.addEventListener('toggle', done, {once: true});  // after the page's own toggle handler (capture, document)
+    d.open = true;
+  })));
+}"""
+
+
+def table_problems(page) -> list[str]:
+    """Each table of the page (those in <details> opened first) that is wider than its box without a named,
+    focusable scroll region showing the shadow cue; or whose scroll box is wider than the page."""
+    page.evaluate(OPEN_DETAILS_JS)
     problems = []
     for t in page.evaluate(TABLES_JS):
         where = f"table {t['i']} ({t['caption'].strip()[:30]})"
@@ -99,7 +110,7 @@ def test_every_district_table_fits_or_scrolls_with_a_cue(district_page, live_ser
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{path} scrolls sideways"
         shot(page, f"district-people-{name}")
         checked += page.locator("main table").count()
-        problems = _problems_with_tables(page)
+        problems = table_problems(page)
         if problems:
             found[path] = problems
     assert checked >= 15
@@ -115,7 +126,7 @@ def test_a_wide_table_is_scrolled_by_keyboard_and_shows_its_cue(district_page, l
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     region = page.locator("#table-positives .table-wrap")
     assert region.evaluate("el => el.scrollWidth > el.clientWidth"), "expected the positives table to scroll here"
-    assert not _problems_with_tables(page)
+    assert not table_problems(page)
     region.scroll_into_view_if_needed()
     shot(page, "district-people-900-scroll-cue", full_page=False)
     region.focus()

@@ -80,12 +80,16 @@ def crawl(page, base: str, start: str = "/"):
 
 @pytest.mark.parametrize("username", ROLES)
 def test_every_page_of_each_role_has_no_wcag_violation(page, live_server, username):
+    """...and no table is wider than its box without a scroll region and its cue (issue 17), at 1366×768."""
+    from tests.e2e.test_district_tables_charts import table_problems
+
     login_as(page, live_server, username)
     found: dict[str, list[str]] = {}
     visited = []
     for path in crawl(page, live_server.url):
         visited.append(path)
         problems = violations(page)
+        problems += table_problems(page)
         if problems:
             found[path] = problems
     assert len(visited) >= 3, visited
