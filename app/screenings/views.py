@@ -105,6 +105,11 @@ def enter_form(public_id: str):
         refusal = grade_refusal_text(inst.id, student.grade)
         if refusal is not None:
             errors["form"] = refusal
+        if not errors and form_tokens.already_sent(db.session, request.form, "screenings-enter",
+                                                   f"user:{_user().id}"):
+            # the same paper form sent twice: without a campaign nothing else would stop a second copy
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("screenings.enter"))
         if not errors:
             try:
                 screening = submit_screening(db.session, current_actor(), get_vault(),
