@@ -121,3 +121,65 @@ def test_opening_a_session_twice_opens_one(client, factory, db_session):
     again = post(client, url, form, follow_redirects=True)
     assert ALREADY in again.get_data(as_text=True)
     assert _count(db_session, ClassSession) == before + 1
+
+
+# -- the care forms: a timeline entry, a head teacher's observation and request, a student's request to talk ------
+def test_a_case_entry_sent_twice_is_added_once(client, factory, db_session, keyring):
+    from models import CaseEntry
+    from tests.web.test_care_case import _case
+
+    case, _student, counselor, _klass = _case(factory, db_session, keyring)
+    signed_in(client, counselor)
+    page = client.get(f"/cases/{case.uid}").get_data(as_text=True)
+    marker = f'action="/cases/{case.uid}/entries"'
+    assert 'data-long="' in page[page.index(marker):page.index(marker) + 300]
+    form = {"kind": "parent_contact", "occurred_on": "2026-11-20", "note": "电话联系了家长", "visibility": "shared",
+            "form_token": _token(page, marker)}
+    before = _count(db_session, CaseEntry)
+    assert post(client, f"/cases/{case.uid}/entries", form).status_code == 302
+    again = post(client, f"/cases/{case.uid}/entries", form, follow_redirects=True)
+    assert ALREADY in again.get_data(as_text=True)
+    assert _count(db_session, CaseEntry) == before + 1
+
+
+def test_a_head_teachers_observation_and_request_sent_twice_arrive_once(client, factory, db_session, keyring):
+    from models import CaseEntry, HelpRequest
+    from tests.conftest import login
+    from tests.web.test_care_class_list import _class
+
+    _, klass, _counselor, crisis, _case = _class(factory, db_session, keyring)
+    login(client, factory.head_teacher(klass).username)
+    page = client.get("/care/class").get_data(as_text=True)
+    observation = {"student": crisis.public_id, "kind": "observation", "occurred_on": "2026-11-25",
+                   "note": "今天午饭没吃", "form_token": _token(page, 'action="/care/class/observations"')}
+    before = _count(db_session, CaseEntry)
+    assert post(client, "/care/class/observations", observation).status_code == 302
+    assert ALREADY in post(client, "/care/class/observations", observation, follow_redirects=True).get_data(
+        as_text=True)
+    assert _count(db_session, CaseEntry) == before + 1
+    request_form = {"student": crisis.public_id, "urgency": "soon", "message": "",
+                    "form_token": _token(page, 'action="/care/class/help-requests"')}
+    assert post(client, "/care/class/help-requests", request_form).status_code == 302
+    assert ALREADY in post(client, "/care/class/help-requests", request_form,
+                           follow_redirects=True).get_data(as_text=True)
+    assert _count(db_session, HelpRequest) == 1
+
+
+def test_a_students_request_to_talk_sent_twice_is_one_request_with_the_same_confirmation(app, factory, db_session):
+    from models import HelpRequest
+
+    setup = build(factory, db_session)
+    c = app.test_client()
+    page = c.get("/s/help").get_data(as_text=True)
+    assert 'data-long="' in page
+    form = {"school": setup.school.code, "student_number": setup.numbers[0], "birth_month": "2013-01",
+            "urgency": "soon", "message": "", "form_token": _token(page)}
+    first = post(c, "/s/help", form)
+    second = post(c, "/s/help", form)
+    assert first.headers["Location"].endswith("/s/help/sent") and second.headers["Location"] == first.headers[
+        "Location"]
+    assert _count(db_session, HelpRequest) == 1
+    # the page reused by another student (the token spent for someone else): their request is not lost
+    form.update(student_number=setup.numbers[1], birth_month="2013-02")
+    assert post(c, "/s/help", form).headers["Location"].endswith("/s/help/sent")
+    assert _count(db_session, HelpRequest) == 2
