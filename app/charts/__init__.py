@@ -355,6 +355,7 @@ def line_chart(
         lo = min(0.0, lo)
     ticks = nice_ticks(lo, hi)
     lo, hi = (ticks[0] if y_min is None else y_min), (ticks[-1] if y_max is None else y_max)
+    ticks = [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]  # a fixed range (0-27) draws no tick above its top
     span = (hi - lo) or 1.0
 
     def y_of(v: float) -> float:
@@ -518,6 +519,7 @@ def bar_chart(
         hi = y_max
     ticks = nice_ticks(0.0, hi if hi > 0 else 1.0)
     top_value = ticks[-1] if y_max is None else y_max
+    ticks = [t for t in ticks if t <= top_value + 1e-9]
 
     def y_of(v: float) -> float:
         return bottom - v / (top_value or 1.0) * (bottom - top)

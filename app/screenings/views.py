@@ -355,11 +355,13 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
                 {inst.short_name: points},
                 cutoffs,
                 title=_("%(name)s totals over time", name=inst.short_name),
+                x_label=_("Date"),
                 y_label=_("Total"),
+                units=_("points"),
                 y_min=inst.total.lo,
                 y_max=inst.total.hi,
                 width=600,
-                height=240,
+                height=250,
             )
         blocks.append({"inst": inst, "screenings": list(reversed(items)), "chart": chart})
     return Markup(render_template("screenings/_file_section.html", blocks=blocks, loc=loc, mode_label=MODE_LABELS,

@@ -153,3 +153,9 @@ def test_a_bar_too_narrow_for_its_value_leaves_the_value_to_the_table():
     cats = [f"学校{i}" for i in range(24)]
     root = parse(bar_chart(cats, [("覆盖率", [93.7] * 24), ("阳性率", [14.7] * 24)], percent=True))
     assert "93.7%" not in [t.text for t in root.iter(f"{SVG}text")]
+
+
+def test_a_fixed_range_draws_no_tick_beyond_it():
+    root = parse(line_chart({"PHQ-A": [("a", 6), ("b", 15)]}, y_min=0, y_max=27))
+    ticks = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    assert ticks and "30" not in ticks and max(float(t) for t in ticks) <= 27
