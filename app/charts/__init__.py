@@ -244,7 +244,7 @@ def _legend_height(names: list[str], available: float) -> float:
 
 def _display_width(text: str) -> float:
     """Approximate width in units of one CJK glyph's width at a given size (Latin characters count about half)."""
-    return sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in text)
+    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in text)
 
 
 def _bar_fill(i: int, uid: str) -> str:
@@ -332,7 +332,7 @@ def line_chart(
     left, right = 60.0, width - 16.0
     names = [name for name, _ in data]
     legend_h = _legend_height(names, right - left) if len(data) > 1 else 0.0
-    top = 18 + (22 if title else 0) + legend_h
+    top = 18 + (22 if title else 0) + legend_h + (6 if legend_h else 0)
     bottom = height - (44 if x_label else 28)
     if title:
         parts.append(_text(width / 2, 21, title, size=TITLE_FONT, extra=' font-weight="600"'))
@@ -443,7 +443,7 @@ def line_chart(
             for px, py in run:
                 parts.append(_marker(MARKERS[i % len(MARKERS)], px, py, colour))
     if len(data) > 1:
-        _legend(parts, names, left, top - legend_h + 12, right - left, "line", uid)
+        _legend(parts, names, left, top - legend_h + 6, right - left, "line", uid)
     parts.append("</svg>")
     return _figure("".join(parts), _with_units(title, units), table_label, header, table_rows)
 
@@ -492,15 +492,17 @@ def bar_chart(
             for c, v in zip(cats, vs, strict=True)  # lengths checked above
         )
         desc_parts.append(f"{name}: {figures}" if name else figures)
-    uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)
-    parts = [head, _patterns(uid, len(data))]
     named = len(data) > 1 or bool(data and data[0][0])
     left, right = 60.0, width - 16.0
-    legend_h = _legend_height([name for name, _ in data], right - left) if named else 0.0
-    top = 20 + (22 if title else 0) + legend_h
     long_labels = any(_display_width(c) * TICK_FONT > (right - left) / max(len(cats), 1) - 4 for c in cats)
-    # Rotated labels (-30 degrees) need about half their length in height below the axis.
+    # Rotated labels (-30 degrees) need about half their length in height below the axis: the chart grows by that
+    # much, so that the bars keep the height they would have with short labels.
     drop = min(120.0, 0.5 * TICK_FONT * max((_display_width(c) for c in cats), default=0) + 8) if long_labels else 0.0
+    height += round(drop)
+    uid, head = _open_svg(width, height, title, "；".join(desc_parts) or empty_text, css_class)
+    parts = [head, _patterns(uid, len(data))]
+    legend_h = _legend_height([name for name, _ in data], right - left) if named else 0.0
+    top = 20 + (22 if title else 0) + legend_h + (6 if legend_h else 0)
     bottom = height - (48 if x_label else 28) - drop
     if title:
         parts.append(_text(width / 2, 21, title, size=TITLE_FONT, extra=' font-weight="600"'))
@@ -552,6 +554,6 @@ def bar_chart(
         else:
             parts.append(_text(label_x, bottom + 18, cat, size=TICK_FONT))
     if named:
-        _legend(parts, [name for name, _ in data], left, top - legend_h + 10, right - left, "bar", uid)
+        _legend(parts, [name for name, _ in data], left, top - legend_h + 4, right - left, "bar", uid)
     parts.append("</svg>")
     return _figure("".join(parts), _with_units(title, units), table_label, header, table_rows)

@@ -159,3 +159,28 @@ def test_chart_text_is_11px_or_more_and_each_chart_has_title_units_and_a_table(d
     page.evaluate("document.querySelectorAll('.chart-data').forEach(d => { d.open = true; })")
     page.locator(".district-charts").first.scroll_into_view_if_needed()
     shot(page, f"district-people-charts-{name}")
+
+
+def test_the_english_ui_keeps_chart_text_at_11px_and_the_legends_inside_the_chart(browser, live_server):
+    """English labels are longer: bar labels rotate (the chart grows rather than its bars shrink), legends wrap."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    try:
+        page = context.new_page()
+        login_as(page, live_server, "district")
+        with page.expect_navigation():
+            page.click("text=English")  # the language switch (a POST form in the header)
+        for name, path in (("dashboard", "/district"), ("trends", "/district/trends")):
+            page.goto(live_server.url + path)
+            assert page.locator("h1").inner_text().startswith(("District", "Trends")), page.locator("h1").inner_text()
+            for c in page.evaluate(CHARTS_JS):
+                assert all(t["px"] >= MIN_PX for t in c["texts"]), c["title"]
+            outside = page.evaluate("""() => Array.from(document.querySelectorAll('svg.chart text')).filter(t => {
+                const box = t.getBoundingClientRect(), svg = t.ownerSVGElement.getBoundingClientRect();
+                return box.left < svg.left - 1 || box.right > svg.right + 1 || box.top < svg.top - 1
+                       || box.bottom > svg.bottom + 1;
+              }).map(t => t.textContent)""")
+            assert not outside, f"{path}: chart text drawn outside its chart: {outside}"
+            page.locator(".district-charts").first.scroll_into_view_if_needed()
+            shot(page, f"district-people-en-{name}", full_page=False)
+    finally:
+        context.close()
