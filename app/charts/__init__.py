@@ -155,7 +155,7 @@ def _open_svg(width: int, height: int, title: str, desc: str, css_class: str) ->
     uid = f"chart{next(_ids)}"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css_class}" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-labelledby="{uid}-t {uid}-d" '
+        f'width="{width}" height="{height}" role="img" aria-labelledby="{uid}-t" aria-describedby="{uid}-d" '
         f'font-family=\'{FONT}\' style="max-width:100%;height:auto">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>'

@@ -51,10 +51,12 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('svg.chart')).map(svg 
     return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b)};
   });
   const ids = (svg.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+  const described = (svg.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
   const figure = svg.closest('.chart-figure');
   return {
     role: svg.getAttribute('role'),
     name: ids.map(id => document.getElementById(id)?.textContent || '').join(' ').trim(),
+    description: described.map(id => document.getElementById(id)?.textContent || '').join(' ').trim(),
     title: svg.querySelector('title')?.textContent || '',
     texts,
     table: figure ? figure.querySelectorAll('details table tbody tr').length : 0,
@@ -148,7 +150,8 @@ def test_chart_text_is_11px_or_more_and_each_chart_has_title_units_and_a_table(d
     small: list[str] = []
     for c in charts:
         assert c["role"] == "img"
-        assert c["title"] and c["name"].startswith(c["title"]), c["name"]
+        assert c["title"] and c["name"] == c["title"], c["name"]  # named by its title, described by its figures
+        assert c["description"] and c["description"] != c["title"]
         texts = [t["text"] for t in c["texts"]]
         assert c["title"] in texts, f"{c['title']}: the title is drawn"
         assert any(("%" in t or "人" in t) and ("（" in t or "(" in t) for t in texts), \
