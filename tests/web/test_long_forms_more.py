@@ -183,3 +183,17 @@ def test_a_students_request_to_talk_sent_twice_is_one_request_with_the_same_conf
     form.update(student_number=setup.numbers[1], birth_month="2013-02")
     assert post(c, "/s/help", form).headers["Location"].endswith("/s/help/sent")
     assert _count(db_session, HelpRequest) == 2
+
+
+def test_a_new_student_sent_twice_is_added_once(client, factory, db_session):
+    from models import Student
+    from tests.web.test_roster_student_form import _form, _setup
+
+    school, klass = _setup(client, factory)
+    html = client.get("/students/new").get_data(as_text=True)
+    assert 'data-long="' in html
+    form = {**_form(school, klass), "form_token": _token(html)}
+    assert post(client, "/students/new", form).status_code == 302
+    again = post(client, "/students/new", form, follow_redirects=True)
+    assert ALREADY in again.get_data(as_text=True)  # not "this number is taken": the same form, not a new student
+    assert _count(db_session, Student, Student.school_id == school.id) == 1
