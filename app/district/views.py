@@ -194,6 +194,10 @@ class Chart:
     html: Any
     wide: bool = False
 
+    def __html__(self) -> str:
+        """`{{ chart }}` renders the figure, as when the list held bare Markup (a report template may do so)."""
+        return str(self.html)
+
 
 WIDE_CATEGORIES = 8  # more groups than this: the chart takes the whole row (drawn twice as wide, same text size)
 
