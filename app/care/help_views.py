@@ -13,6 +13,7 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
+from app import form_tokens
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles
 from app.vault import get_vault
@@ -81,6 +82,9 @@ def acknowledge_help(uid: str):
 def raise_help_for_student():
     """A head teacher asks the counselor to talk to a student of their class (the same request as the student's)."""
     student = get_visible_or_404(db.session, current_user, Student, request.form.get("student") or "-")
+    if form_tokens.already_sent(db.session, request.form, "help-for-student", f"user:{current_user.id}"):
+        flash(_("This form was already sent; it was not carried out a second time."), "error")
+        return redirect(url_for("care.class_list"))
     try:
         help_requests.raise_request(db.session, current_actor(), get_vault(), student,
                                     request.form.get("urgency") or "", request.form.get("message"),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import form_tokens
 from app.care_groups import care_group_label
 from app.db import db
 from app.listing import Listing, scope_options
@@ -233,6 +234,9 @@ def add_case_entry(uid: str):
     case: CareCase = get_visible_or_404(db.session, current_user, CareCase, uid)
     form = EntryForm()
     if form.validate_on_submit():
+        if form_tokens.already_sent(db.session, request.form, "case-entry", f"user:{current_user.id}"):
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("care.case_page", uid=uid) + "#timeline")
         try:
             service.add_entry(
                 db.session, current_actor(), get_vault(), case.student, form.kind.data, form.occurred_on.data,
@@ -460,6 +464,9 @@ def add_observation():
                 flash(str(e), "error")
         return redirect(url_for("care.class_list"))
     student = get_visible_or_404(db.session, current_user, Student, form.student.data)
+    if form_tokens.already_sent(db.session, request.form, "observation", f"user:{current_user.id}"):
+        flash(_("This form was already sent; it was not carried out a second time."), "error")
+        return redirect(url_for("care.class_list"))
     case = service.active_case(db.session, student.id)
     try:
         service.add_entry(db.session, current_actor(), get_vault(), student, form.kind.data, form.occurred_on.data,

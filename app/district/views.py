@@ -17,7 +17,7 @@ from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.charts import bar_chart, line_chart
+from app.charts import WIDTH, bar_chart, line_chart
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
@@ -209,7 +209,25 @@ def _chart_value(cell) -> float | str | None:
     return cell.text if cell.value is None else cell.value
 
 
-def _dashboard_charts(tables, query: Query) -> list[Any]:
+@dataclass
+class Chart:
+    """A chart as a page shows it: the figure (SVG + its table equivalent) and whether it takes a whole row."""
+    html: Any
+    wide: bool = False
+
+    def __html__(self) -> str:
+        """`{{ chart }}` renders the figure, as when the list held bare Markup (a report template may do so)."""
+        return str(self.html)
+
+
+WIDE_CATEGORIES = 8  # more groups than this: the chart takes the whole row (drawn twice as wide, same text size)
+
+
+def chart_table_label() -> str:
+    return _("The figures of this chart as a table")
+
+
+def _dashboard_charts(tables, query: Query) -> list[Chart]:
     by_id = {t.id: t for t in tables}
     rows = [r for r in by_id["coverage"].rows if not r.total]
     if not rows or len(rows) > 24:
@@ -217,20 +235,23 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
     labels = [r.label for r in rows]
     dim = str(DIMENSION_LABELS[query.dimension])
     at = {col.figure: i for i, col in enumerate(by_id["coverage"].columns)}  # cells by glossary key, not position
+    wide = len(labels) > WIDE_CATEGORIES
+    width = 2 * WIDTH if wide else WIDTH
     charts = [
         bar_chart(labels, [(_("Coverage"), [r.cells[at["coverage"]].value for r in rows]),
                            (_("Positive rate"), [r.cells[at["positive_rate"]].value for r in rows])],
                   title=_("Screening coverage and positive rate"), x_label=dim, y_label=_("Per cent"),
-                  percent=True, missing_label="—"),
+                  percent=True, missing_label="—", width=width, table_label=chart_table_label()),
     ]
     warn = by_id["warnings"]
     warn_rows = [r for r in warn.rows if not r.total]
     charts.append(
         bar_chart(labels, [(str(col.label), [_chart_value(r.cells[i]) for r in warn_rows])
                            for i, col in enumerate(warn.columns[:3])],
-                  title=_("Students by highest confirmed level"), x_label=dim, y_label=_("Students"))
+                  title=_("Students by highest confirmed level"), x_label=dim, y_label=_("Students"),
+                  units=_("persons"), width=width, table_label=chart_table_label())
     )
-    return charts
+    return [Chart(c, wide) for c in charts]
 
 
 @bp.route("/trends")
@@ -260,24 +281,26 @@ def trends():
         return out
 
     term_label = _("Term")
-    charts = [
+    common: dict[str, Any] = {"empty_text": _("No figures yet"), "table_label": chart_table_label()}
+    drawn = [
         line_chart(series_for("screened", "eligible"), title=_("Screening coverage"), x_label=term_label,
-                   y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+                   y_label=_("Per cent"), percent=True, **common),
         line_chart(series_for("positive", "screened"), title=_("Positive rate"), x_label=term_label,
-                   y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+                   y_label=_("Per cent"), percent=True, **common),
         line_chart(series_for("positive_care", "screened_care"), title=_("Positive rate of care-group students"),
-                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, **common),
         line_chart(series_for("crisis_same_day", "crisis"), title=_("Crises contacted the same day"),
-                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, **common),
         line_chart(series_for("interview_on_time", "interview_due"), title=_("Interviews within the policy window"),
-                   x_label=term_label, y_label=_("Per cent"), percent=True, empty_text=_("No figures yet")),
+                   x_label=term_label, y_label=_("Per cent"), percent=True, **common),
         line_chart(
             [(str(label), [(p.term, p.figures.value(f"warn_{lv}", (p.scopes.all, None, None))) for p in points])
              for lv, label in (("L1", _("Level 1")), ("L2", _("Level 2")), ("L3", _("Level 3")))],
             title=_("Students by highest confirmed level"), x_label=term_label, y_label=_("Students"),
-            empty_text=_("No figures yet"),
+            units=_("persons"), **common,
         ),
     ]
+    charts = [Chart(c) for c in drawn]
     rows = trend_rows(points)
     stamps = [p.as_of for p in points if p.as_of is not None]
     return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),

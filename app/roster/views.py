@@ -8,7 +8,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app import search_tokens
+from app import form_tokens, search_tokens
 from app.care_groups import care_group_keys, care_group_label, care_groups, in_config_order
 from app.db import db
 from app.listing import Listing, ListSpec, scope_options
@@ -166,6 +166,11 @@ def new_student():
     if not form.school_id.choices:
         abort(403)  # a counselor without schools has nowhere to add a student
     if form.validate_on_submit():
+        # a double click: the service's duplicate-number check runs before either copy has flushed, so the
+        # token's unique constraint is what stops two copies arriving together
+        if form_tokens.already_sent(db.session, request.form, "student-new", f"user:{current_user.id}"):
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("roster.students"))
         try:
             created = service.create_student(db.session, current_actor(), get_vault(), current_user, _data(form))
         except service.RosterError as exc:

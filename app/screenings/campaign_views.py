@@ -8,6 +8,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import form_tokens
 from app.db import db
 from app.listing import Listing, ScopeOptions, scope_options
 from app.qr import qr_svg
@@ -109,6 +110,10 @@ def new_campaign():
             missing_suicide = grades_without_suicide_item(rules)
             if missing_suicide and not form.no_suicide_item_ok.data:
                 rule_error = True  # shown as a warning above the rules; ticking the box creates it anyway
+        if not rule_error and form_tokens.already_sent(db.session, request.form, "campaign-new",
+                                                       f"user:{_user().id}"):
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("screenings.campaigns"))
         if not rule_error:
             mine = {s.id: s for s in _my_schools()}
             schools = [mine[i] for i in form.schools.data if i in mine]
@@ -225,6 +230,10 @@ def opt_out_list(campaign_id: int):
 def open_session(campaign_id: int, class_id: int):
     c = _campaign_or_404(campaign_id)
     klass = _class_in_campaign(c, class_id)
+    if form_tokens.already_sent(db.session, request.form, "session-open", f"user:{_user().id}"):
+        # a second click on "open a session": one session, one set of entry codes (the campaign page shows it)
+        flash(_("This form was already sent; it was not carried out a second time."), "error")
+        return redirect(url_for("screenings.campaign", campaign_id=c.id))
     form = OpenSessionForm()
     minutes = form.minutes.data if form.validate() else DEFAULT_SESSION_MINUTES
     try:

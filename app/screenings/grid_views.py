@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import form_tokens
 from app.db import db
 from app.security import current_actor, get_visible_or_404, roles
 from app.ui import local_today
@@ -75,6 +76,12 @@ def grid_page(class_id: int, instrument_id: str) -> ResponseReturnValue:
                 messages.append(_("The date is in the future."))
         except ValueError:
             messages.append(_("Enter a date as YYYY-MM-DD."))
+        if not messages and form_tokens.already_sent(db.session, request.form, "screenings-grid",
+                                                     f"user:{_user().id}"):
+            # a second copy of a grid already saved (a double click, a resent page): without a campaign nothing
+            # else would stop the same forms being recorded twice
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("screenings.grid_choose"))
         if not messages and request.form.get("action") == "draft":
             kept = grid.save_draft(db.session, current_actor(), vault, klass, inst, rows)
             flash(_("Draft saved: %(num)d forms so far.", num=kept), "success")

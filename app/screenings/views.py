@@ -106,6 +106,11 @@ def enter_form(public_id: str):
         refusal = grade_refusal_text(inst.id, student.grade)
         if refusal is not None:
             errors["form"] = refusal
+        if not errors and form_tokens.already_sent(db.session, request.form, "screenings-enter",
+                                                   f"user:{_user().id}"):
+            # the same paper form sent twice: without a campaign nothing else would stop a second copy
+            flash(_("This form was already sent; it was not carried out a second time."), "error")
+            return redirect(url_for("screenings.enter"))
         if not errors:
             try:
                 screening = submit_screening(db.session, current_actor(), get_vault(),
@@ -351,11 +356,13 @@ def file_section(student: Student, reader: Any, user: Any) -> Markup | None:
                 {inst.short_name: points},
                 cutoffs,
                 title=_("%(name)s totals over time", name=inst.short_name),
+                x_label=_("Date"),
                 y_label=_("Total"),
+                units=_("points"),
                 y_min=inst.total.lo,
                 y_max=inst.total.hi,
                 width=600,
-                height=240,
+                height=250,
             )
         blocks.append({"inst": inst, "screenings": list(reversed(items)), "chart": chart})
     return Markup(render_template("screenings/_file_section.html", blocks=blocks, loc=loc, mode_label=MODE_LABELS,

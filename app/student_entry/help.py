@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app import form_tokens
 from app.auth.throttle import make_rate_limiter
 from app.care import help_requests
 from app.care.help_views import URGENCY_LABELS
@@ -88,7 +89,12 @@ def help_request() -> ResponseReturnValue:
                                        "teacher to help you.")
             else:
                 session[HELP_SCHOOL_KEY] = school.id
-                if requests_per_student.hit(f"help-student:{student.id}"):
+                # the same form sent twice (a double tap, a resend after a dropped connection): one request, the
+                # same confirmation. A token spent elsewhere (the page reused by another student) is no reason
+                # to lose a request: only the replay of this student's own form is skipped.
+                spent = form_tokens.spend(db.session, request.form.get(form_tokens.FIELD), "student-help",
+                                          f"student:{student.id}")
+                if spent is not form_tokens.Spend.REPLAY and requests_per_student.hit(f"help-student:{student.id}"):
                     help_requests.raise_request(db.session, _actor(), vault, student, form["urgency"],
                                                 form["message"])
                 # over the limit the student still sees the same confirmation: the earlier request stands

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.e2e.conftest import login_as, shot
 from tests.e2e.test_crisis_session import _class_with_a_student
+from tests.e2e.test_phone_and_a11y import violations
 from tests.waiting import wait_until
 
 NAME = "投屏学生"
@@ -73,6 +74,7 @@ def test_the_display_view_stays_clean_while_the_console_shows_the_crisis(page, b
                timeout=20, what="the display's counts")
     assert display.evaluate("getComputedStyle(document.body).backgroundColor") == colours_before
     _display_is_clean(display)
+    assert violations(display) == []  # axe-core's WCAG 2.1 A/AA rules, on the screen as it stands after the crisis
     shot(display, "session-display-after-crisis")
     shot(page, "session-console-crisis")
     student_context.close()
