@@ -84,6 +84,8 @@ class SchedulerRunner:
             if job.at_key:
                 hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
                 trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+            elif job.seconds_key:
+                trigger = {"trigger": "interval", "seconds": float(self.app.config[job.seconds_key])}
             else:
                 minutes = policy.schedule.get(job.minutes_key) or self.app.config[job.minutes_key]
                 trigger = {"trigger": "interval", "minutes": int(minutes)}
@@ -146,7 +148,8 @@ class SchedulerRunner:
                 pass
             raise
         line = {"job": job_id, "holder": self.lease.holder, "token": token, "at": now.isoformat(), "counts": counts}
-        self.out("job " + json.dumps(line, sort_keys=True))
+        if not spec.quiet or any(v for sweep in counts.values() for v in sweep.values()):
+            self.out("job " + json.dumps(line, sort_keys=True))
         return counts
 
 
