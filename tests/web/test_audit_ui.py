@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from models import AuditEvent, clock
 from models.audit import Actor, append_event
+from tests.audit_support import link_audit
 from tests.conftest import login, post
 from tests.integration.keys_support import disable_audit_triggers
 
@@ -144,10 +145,24 @@ def test_verify_button_reports_a_tampered_chain(admin_client, factory, db_sessio
     student = factory.student()
     for _ in range(3):
         factory.vault.reveal(student, "student.view")
+    link_audit(db_session)
     disable_audit_triggers(db_session)
     db_session.execute(update(AuditEvent).where(AuditEvent.action == "student.view").values(target="edited"))
     html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
     assert "审计链在第" in html and "断裂" in html
+
+
+def test_verify_button_reports_events_left_unlinked_past_the_bound_and_pending_ones(admin_client, db_session):
+    link_audit(db_session)
+    append_event(db_session, Actor.system("job"), "test.fresh")  # just appended: pending, not a fault
+    html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "审计链完整" in html and "正等待链入审计链" in html
+    append_event(db_session, Actor.system("job"), "test.stuck", at=clock.now() - timedelta(seconds=61))
+    html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "超过 60 秒仍未链入审计链" in html and "审计链完整" not in html
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verify")
+                               .order_by(AuditEvent.seq.desc())).first()
+    assert json.loads(event.detail)["ok"] is False and json.loads(event.detail)["stale"] == 1
 
 
 def test_verify_button_needs_a_recent_login(admin_client):
