@@ -8,10 +8,11 @@ empty both tables — because nothing inside the database remembers what the hea
      "key": <master key version>, "mac": "<HMAC-SHA-256 hex>"}
 
 `count` is how many linked events the chain held, `seq` the chain position (`chain_seq`) of its last event and
-`head` that event's hash; events not linked yet are not part of a checkpoint. The MAC covers every other field (canonical JSON) under `KeyRing.purpose_key("audit-checkpoint", key)`,
-derived from the master key (HKDF, `info = xinmiao/purpose/v1/audit-checkpoint`): whoever holds the database
-but not the master key cannot write or edit a checkpoint. The app writes them to a sink outside the database
-(app/audit/checkpoints.py: a file of JSON lines, optionally syslog).
+`head` that event's hash; events not linked yet are not part of a checkpoint. The MAC covers every other field
+(canonical JSON) under `KeyRing.purpose_key("audit-checkpoint", key)`, derived from the master key (HKDF,
+`info = xinmiao/purpose/v1/audit-checkpoint`): whoever holds the database but not the master key cannot write
+or edit a checkpoint. The app writes them to a sink outside the database (app/audit/checkpoints.py: a file of
+JSON lines, optionally syslog).
 
 `compare` checks a chain against checkpoints: fewer events than a checkpoint recorded, an event at a
 checkpointed seq whose hash differs, a different number of events up to that seq, a bad MAC, checkpoints out of
