@@ -12,8 +12,9 @@ writer's transaction, so all audited requests of the installation queued on that
   PostgreSQL) and refuse every UPDATE except the linker's: a row without link columns gets all three, every
   other column unchanged. A linked row can no longer change at all.
 
-Downgrade refuses while unlinked events exist (run `flask audit link` first); it renumbers `seq` to the chain
-positions (the hash covers those, so the old chain verifies) and restores the old schema and triggers.
+Downgrade first links the events still unlinked (as `flask audit link` would, with this revision's payload
+frozen below), refusing if the stored tip disagrees with `audit_head`; it renumbers `seq` to the chain positions
+(the hash covers those, so the old chain verifies) and restores the old schema and triggers.
 
 Revision ID: 0019
 Revises: 0017
@@ -112,12 +113,42 @@ def upgrade() -> None:
                "WHERE NOT EXISTS (SELECT 1 FROM audit_head WHERE id = 1)")
 
 
+def _link_remaining(bind: sa.engine.Connection) -> None:
+    """Link every unlinked event, in seq order, after the tip recorded in audit_head (this revision's linker)."""
+    from models.base import UTCDateTime
+    from models.crypto import chain_hash
+
+    events = sa.table("audit_events", *(sa.column(c) for c in _CONTENT if c != "at"),
+                      sa.column("at", UTCDateTime()), sa.column("chain_seq"), sa.column("prev_hash"),
+                      sa.column("hash"))
+    rows = bind.execute(sa.select(*(events.c[c] for c in _CONTENT)).where(events.c.chain_seq.is_(None))
+                        .order_by(events.c.seq)).all()
+    if not rows:
+        return
+    head = bind.execute(sa.text("SELECT seq, last_hash FROM audit_head WHERE id = 1")).first()
+    position, prev = (int(head[0]), str(head[1])) if head is not None else (0, "0" * 64)
+    stored = bind.execute(sa.text("SELECT hash FROM audit_events WHERE chain_seq = :p"), {"p": position}).scalar()
+    if position and stored != prev:
+        raise RuntimeError("the audit chain's tip disagrees with audit_head: run `flask audit verify` first")
+    for row in rows:
+        position += 1
+        payload = {"seq": position, "at": row.at.isoformat(), "actor_id": row.actor_id, "actor": row.actor,
+                   "role": row.role, "action": row.action, "student": row.student_public_id,
+                   "target": row.target, "client": row.client_addr, "detail": row.detail}
+        digest = chain_hash(prev, payload)
+        bind.execute(events.update().where(events.c.seq == row.seq)
+                     .values(chain_seq=position, prev_hash=prev, hash=digest))
+        prev = digest
+    if head is None:
+        bind.execute(sa.text("INSERT INTO audit_head (id, seq, last_hash) VALUES (1, :s, :h)"), {"s": position, "h": prev})
+    else:
+        bind.execute(sa.text("UPDATE audit_head SET seq = :s, last_hash = :h WHERE id = 1"), {"s": position, "h": prev})
+
+
 def downgrade() -> None:
     bind = op.get_bind()
     dialect = bind.dialect.name
-    unlinked = bind.execute(sa.text("SELECT count(*) FROM audit_events WHERE chain_seq IS NULL")).scalar() or 0
-    if unlinked:
-        raise RuntimeError(f"{unlinked} audit events are not linked yet: run `flask audit link`, then downgrade")
+    _link_remaining(bind)
     if dialect == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")

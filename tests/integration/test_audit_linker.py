@@ -19,7 +19,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,7 @@ from models.audit import (
     unlinked_report,
     write_deferred,
 )
+from models.base import UTCDateTime
 from models.crypto import chain_hash
 from models.db import make_engine
 from tests.audit_support import link_audit
@@ -401,7 +402,7 @@ def test_migration_0019_keeps_an_old_chain_verifiable_and_new_events_extend_it(f
         engine.dispose()
 
 
-def test_migration_0019_downgrades_with_linked_events_and_refuses_while_some_are_unlinked(fresh_database):
+def test_migration_0019_downgrades_linking_what_is_left_to_a_chain_the_old_code_verifies(fresh_database):
     from alembic import command
 
     from app.cli import alembic_config
@@ -413,21 +414,27 @@ def test_migration_0019_downgrades_with_linked_events_and_refuses_while_some_are
             _old_chain(conn, 2)
         upgrade_database(fresh_database.url, "0019")
         with Session(engine) as session:
-            append_event(session, ACTOR, "student.view", target="unlinked")
-            session.commit()
-        with pytest.raises(RuntimeError, match="not linked yet"):
-            command.downgrade(alembic_config(fresh_database.url), "0017")
-        with Session(engine) as session:
+            append_event(session, ACTOR, "student.view", target="linked")
             link_audit(session)
+            append_event(session, ACTOR, "student.view", target="left unlinked")
             session.commit()
         engine.dispose()
         command.downgrade(alembic_config(fresh_database.url), "0017")
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT seq, prev_hash, hash FROM audit_events ORDER BY seq")).all()
+            rows = conn.execute(text("SELECT seq, at, actor_id, actor, role, action, student_public_id, target, "
+                                     "client_addr, detail, prev_hash, hash FROM audit_events ORDER BY seq")
+                                .columns(at=UTCDateTime())).all()
             head = conn.execute(text("SELECT seq, last_hash FROM audit_head")).one()
-            columns = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("audit_events")}
-        assert [r[0] for r in rows] == [1, 2, 3] and "chain_seq" not in columns
-        assert rows[1][1] == rows[0][2] and rows[2][1] == rows[1][2] and tuple(head) == (3, rows[2][2])
+            columns = {c["name"] for c in inspect(conn).get_columns("audit_events")}
+        assert [r.seq for r in rows] == [1, 2, 3, 4] and "chain_seq" not in columns
+        assert [r.target for r in rows][2:] == ["linked", "left unlinked"]
+        prev = GENESIS
+        for r in rows:  # the old verifier's rule: seq is the position, the hash covers it
+            expected = chain_hash(prev, event_payload(r.seq, r.at, r.actor_id, r.actor, r.role, r.action,
+                                                      r.student_public_id, r.target, r.client_addr, r.detail))
+            assert (r.prev_hash, r.hash) == (prev, expected)
+            prev = expected
+        assert tuple(head) == (4, prev)
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:  # the old triggers are back
             conn.execute(text("DELETE FROM audit_events WHERE seq = 1"))
     finally:
