@@ -199,3 +199,16 @@ def test_the_action_filter_offers_labels_by_area_and_keeps_the_choice(admin_clie
     only = admin_client.get("/admin/audit?action=case.closed").get_data(as_text=True)
     assert '<option value="case.closed" selected>个案结案</option>' in only
     assert "x2" in table(admin_client.get("/admin/audit?action=case.closed"))
+
+
+def test_the_list_numbers_events_by_their_chain_position_and_marks_pending_ones(admin_client, db_session):
+    append_event(db_session, Actor.system("job"), "test.linked", target="is-linked")
+    link_audit(db_session)
+    position = db_session.scalar(select(AuditEvent.chain_seq).where(AuditEvent.action == "test.linked"))
+    append_event(db_session, Actor.system("job"), "test.pending", target="is-pending")
+    html = table(admin_client.get("/admin/audit?action=test.*"))
+    rows = html.split("<tr>")
+    linked = next(r for r in rows if "is-linked" in r)
+    pending = next(r for r in rows if "is-pending" in r)
+    assert f'<td class="num">{position}</td>' in linked
+    assert 'title="尚未链入审计链"' in pending and 'title="尚未链入审计链"' not in linked
