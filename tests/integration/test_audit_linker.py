@@ -359,6 +359,20 @@ def test_the_bound_is_a_setting(engine, connection, keyring, db_session):
     assert result.exit_code == 0 and "all younger than 600 s" in result.output
 
 
+def test_doctor_reports_events_left_unlinked_past_the_bound(engine, connection, keyring, db_session, tmp_path):
+    from tests.integration.test_doctor import _production_app
+
+    keyring.save(tmp_path / "keys.json")
+    app = _production_app(engine, connection, tmp_path / "keys.json")
+    append_event(db_session, ACTOR, "student.view")
+    assert "ok   audit linker: 1 events pending" in app.test_cli_runner().invoke(args=["doctor"]).output
+    append_event(db_session, ACTOR, "student.view", at=clock.now() - timedelta(minutes=5))
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "FAIL audit linker: 1 audit events not linked for more than 60 s" in result.output
+    assert "job audit_link" in result.output
+
+
 # -- migration 0019 -----------------------------------------------------------------------------------------------
 
 
