@@ -74,6 +74,25 @@ def check_scheduler(session: Session) -> Check:
                  blocking=False)
 
 
+def check_audit_linker(app: Flask, session: Session) -> Check:
+    """Events left unlinked past AUDIT_UNLINKED_MAX_AGE_SECONDS: the audit linker (scheduler job audit_link) is
+    not running or refuses the chain (docs/security.md section 6)."""
+    from models import clock
+    from models.audit import unlinked_report
+
+    bound = float(app.config.get("AUDIT_UNLINKED_MAX_AGE_SECONDS", 60))
+    try:
+        report = unlinked_report(session, clock.now(), bound)
+    except Exception as exc:  # noqa: BLE001
+        session.rollback()
+        return Check("audit linker", False, f"error: {type(exc).__name__}", "", blocking=False)
+    if not report.ok:
+        return Check("audit linker", False, f"{report.stale} audit events not linked for more than {bound:g} s",
+                     "start the scheduler (job audit_link); if it runs, `flask audit link` and `flask audit "
+                     "verify` say why the chain is refused", blocking=False)
+    return Check("audit linker", True, f"{report.pending} events pending", blocking=False)
+
+
 def check_key_file(app: Flask) -> Check:
     from app.keys.cli import key_source
     from models.crypto import CryptoError, KeyRing
@@ -199,7 +218,7 @@ def all_checks(app: Flask, session: Session) -> list[Check]:
     if redis is not None:
         checks.append(redis)
     checks += [check_migrations(app, session), check_keys_open_a_sample(app, session), check_scheduler(session),
-               check_proxy(app)]
+               check_audit_linker(app, session), check_proxy(app)]
     session.rollback()
     return checks
 

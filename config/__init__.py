@@ -63,6 +63,13 @@ class BaseConfig:
     AUDIT_CHECKPOINT_FILE: str = _env("XINMIAO_AUDIT_CHECKPOINT_FILE", str(INSTANCE_DIR / "audit-checkpoints.jsonl"))
     AUDIT_CHECKPOINT_SYSLOG: str = _env("XINMIAO_AUDIT_CHECKPOINT_SYSLOG", "")
     AUDIT_CHECKPOINT_MINUTES = _int("XINMIAO_AUDIT_CHECKPOINT_MINUTES", 10)
+    # The audit linker (docs/security.md section 6): the scheduler's `audit_link` job every AUDIT_LINK_SECONDS
+    # chains up to AUDIT_LINK_MAX_PER_RUN new events, AUDIT_LINK_BATCH at a time; `flask audit verify` reports an
+    # event still unlinked after AUDIT_UNLINKED_MAX_AGE_SECONDS as a fault.
+    AUDIT_LINK_SECONDS = _int("XINMIAO_AUDIT_LINK_SECONDS", 1)
+    AUDIT_LINK_BATCH = _int("XINMIAO_AUDIT_LINK_BATCH", 500)
+    AUDIT_LINK_MAX_PER_RUN = _int("XINMIAO_AUDIT_LINK_MAX_PER_RUN", 5000)
+    AUDIT_UNLINKED_MAX_AGE_SECONDS = _int("XINMIAO_AUDIT_UNLINKED_MAX_AGE_SECONDS", 60)
 
     # Sessions and login.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)

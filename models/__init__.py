@@ -1,5 +1,5 @@
 """SQLAlchemy models, the field-encryption key ring and vault, and the audit chain. No Flask here."""
-from .audit import Actor, AuditEvent, AuditHead, append_event, verify_chain
+from .audit import Actor, AuditEvent, AuditHead, append_event, link_pending, verify_chain
 from .base import Base, utcnow
 from .care import CareCase, CareCheckin, CaseEntry, HelpRequest, SafetyAssessment, SafetyPlan
 from .district import DistrictRollup
@@ -81,5 +81,6 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "counselor_schools",
     "teacher_classes",
     "utcnow",
+    "link_pending",
     "verify_chain",
 ]

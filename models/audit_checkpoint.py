@@ -7,11 +7,12 @@ empty both tables — because nothing inside the database remembers what the hea
     {"v": 1, "at": "<UTC ISO time>", "count": N, "seq": <last seq>, "head": "<hash of that event>",
      "key": <master key version>, "mac": "<HMAC-SHA-256 hex>"}
 
-`count` is how many events the chain held, `seq` the sequence number of its last event and `head` that event's
-hash. The MAC covers every other field (canonical JSON) under `KeyRing.purpose_key("audit-checkpoint", key)`,
-derived from the master key (HKDF, `info = xinmiao/purpose/v1/audit-checkpoint`): whoever holds the database
-but not the master key cannot write or edit a checkpoint. The app writes them to a sink outside the database
-(app/audit/checkpoints.py: a file of JSON lines, optionally syslog).
+`count` is how many linked events the chain held, `seq` the chain position (`chain_seq`) of its last event and
+`head` that event's hash; events not linked yet are not part of a checkpoint. The MAC covers every other field
+(canonical JSON) under `KeyRing.purpose_key("audit-checkpoint", key)`, derived from the master key (HKDF,
+`info = xinmiao/purpose/v1/audit-checkpoint`): whoever holds the database but not the master key cannot write
+or edit a checkpoint. The app writes them to a sink outside the database (app/audit/checkpoints.py: a file of
+JSON lines, optionally syslog).
 
 `compare` checks a chain against checkpoints: fewer events than a checkpoint recorded, an event at a
 checkpointed seq whose hash differs, a different number of events up to that seq, a bad MAC, checkpoints out of
@@ -113,13 +114,14 @@ def parse(keyring: KeyRing, line: str) -> Checkpoint:
 
 
 def chain_tip(session: Session) -> Tip:
-    """The stored chain's last event and the number of events up to it, read in one consistent way: the newest
-    event first, then the count of events up to its seq (later appends do not change that count)."""
-    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    """The stored chain's last linked event and the number of linked events up to it, read in one consistent way:
+    the newest linked event first, then the count of events up to its position (later links do not change it)."""
+    last = session.execute(select(AuditEvent.chain_seq, AuditEvent.hash).where(AuditEvent.chain_seq.is_not(None))
+                           .order_by(AuditEvent.chain_seq.desc()).limit(1)).first()
     if last is None:
         return Tip(0, 0, GENESIS)
     seq, head = last
-    count = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq <= seq)) or 0
+    count = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain_seq <= seq)) or 0
     return Tip(int(count), int(seq), str(head))
 
 
@@ -129,7 +131,7 @@ def hashes_at(session: Session, seqs: Iterable[int], batch: int = 1000) -> dict[
     for i in range(0, len(wanted), batch):
         chunk = wanted[i:i + batch]
         out.update((int(s), str(h)) for s, h in session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(chunk))))
+            select(AuditEvent.chain_seq, AuditEvent.hash).where(AuditEvent.chain_seq.in_(chunk))))
     return out
 
 
@@ -168,7 +170,8 @@ def compare(session: Session, checkpoints: Sequence[tuple[int, Checkpoint]]) -> 
             problems.append(Problem(number, f"event {cp.seq} does not have the hash checkpointed at "
                                             f"{cp.at.isoformat()}: the chain was rewritten"))
     if latest.count:
-        upto = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq <= latest.seq)) or 0
+        upto = session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.chain_seq <= latest.seq)) or 0
         if upto != latest.count and tip.count >= latest.count:
             problems.append(Problem(line, f"{upto} events up to event {latest.seq}, but the checkpoint of "
                                           f"{latest.at.isoformat()} recorded {latest.count}"))

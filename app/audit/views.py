@@ -6,7 +6,8 @@ from flask_babel import gettext as _
 
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
-from models.audit import append_event, verify_chain
+from models import clock
+from models.audit import append_event, unlinked_report, verify_chain
 
 from . import labels, service
 from .checkpoints import check_chain
@@ -57,7 +58,9 @@ def verify():
         return redirect(url_for("audit.index"))
     count, brk = verify_chain(db.session)
     verdict = check_chain(db.session) if brk is None else None
-    detail = {"events": count, "ok": brk is None and verdict is not None and verdict.ok}
+    unlinked = unlinked_report(db.session, clock.now(), float(current_app.config["AUDIT_UNLINKED_MAX_AGE_SECONDS"]))
+    detail = {"events": count, "ok": brk is None and verdict is not None and verdict.ok and unlinked.ok,
+              "pending": unlinked.pending}
     if verdict is not None and not verdict.ok:
         detail.update(checkpoint_problems=[p.message for p in verdict.problems][:5])
         flash(
@@ -72,8 +75,18 @@ def verify():
               seq=brk.seq, problem=brk.problem, n=count),
             "error",
         )
+    elif not unlinked.ok:
+        detail.update(stale=unlinked.stale)
+        flash(
+            _("%(n)s audit events have not been linked into the chain for more than %(s)s seconds: the linker "
+              "(scheduler job audit_link) is not running or refuses the chain.", n=unlinked.stale,
+              s=int(unlinked.max_age_seconds)),
+            "error",
+        )
     else:
         flash(_("The audit chain is intact: %(n)s events verified.", n=count), "success")
+        if unlinked.pending:
+            flash(_("%(n)s newer events are waiting to be linked into the chain.", n=unlinked.pending), "info")
     append_event(db.session, current_actor(), "audit.verify", detail=detail)
     return redirect(url_for("audit.index"))
 

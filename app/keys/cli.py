@@ -1,4 +1,4 @@
-"""`flask keys init|status|rotate|rotate-index|prune|verify`, `flask audit verify`, `flask students erase`.
+"""`flask keys init|status|rotate|rotate-index|prune|verify`, `flask audit verify|link`, `flask students erase`.
 
 Registered by the keys area (app/keys/area.py; the keys area has no web pages: key operations are CLI-only).
 Every command prints what it did and exits non-zero on any failure.
@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from app.cli import operator_actor
 from app.db import db
-from models.audit import Actor, AuditEvent, verify_chain
+from models import clock
+from models.audit import Actor, AuditEvent, ChainLinkError, link_pending, unlinked_report, verify_chain
 from models.crypto import CryptoError, KeyRing
 
 from . import rotation, service
@@ -367,8 +368,10 @@ def keys_verify(sample: int | None) -> None:
 @audit_cli.command("verify")
 @click.option("--no-checkpoint", is_flag=True, help="Only check; do not append a checkpoint afterwards.")
 def audit_verify(no_checkpoint: bool) -> None:
-    """Walk the audit chain and compare it with the signed checkpoints kept outside the database; print the
-    number of events and the head hash, or what is wrong (exit 1). Then append a checkpoint of the verified chain.
+    """Walk the linked audit chain and compare it with the signed checkpoints kept outside the database; print
+    the number of events and the head hash, or what is wrong (exit 1). Then append a checkpoint of the verified
+    chain. Events not linked yet are counted: pending while younger than AUDIT_UNLINKED_MAX_AGE_SECONDS, a fault
+    (exit 1) once older (the linker is stopped, or refuses a broken chain).
 
     A chain whose tail was deleted and head rewound, or whose tables were emptied, has fewer events than the
     newest checkpoint recorded, or another hash at a checkpointed event: that fails too. See docs/security.md.
@@ -390,21 +393,50 @@ def audit_verify(no_checkpoint: bool) -> None:
         click.echo(f"({count} events verify as a chain; {verdict.checked} checkpoints read from "
                    f"{checkpoint_path()})", err=True)
         sys.exit(1)
-    last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == count)) if count else None
+    last = session.scalar(select(AuditEvent.hash).where(AuditEvent.chain_seq == count)) if count else None
+    unlinked = unlinked_report(session, clock.now(), float(current_app.config["AUDIT_UNLINKED_MAX_AGE_SECONDS"]))
     written = None if no_checkpoint else write_checkpoint(session)
     session.rollback()
     click.echo(f"audit chain OK: {count} events, head {last or '0' * 64}")
     path = checkpoint_path()
     if path is None:
         click.echo("checkpoints are off (AUDIT_CHECKPOINT_FILE is empty): the chain is not anchored", err=True)
-        return
-    if verdict.latest is None:
+    elif verdict.latest is None:
         click.echo(f"warning: no checkpoint yet in {path}: nothing outside the database anchors the chain", err=True)
     else:
         click.echo(f"agrees with {verdict.checked} checkpoints in {path} (newest {verdict.latest.at.isoformat()}: "
                    f"{verdict.latest.count} events)")
     if written is not None and written.written is not None:
         click.echo(f"checkpoint written: {written.written.count} events, head {written.written.head}")
+    if unlinked.pending and unlinked.ok:
+        click.echo(f"{unlinked.pending} events pending (not linked yet, all younger than "
+                   f"{unlinked.max_age_seconds:g} s)")
+    if not unlinked.ok:
+        oldest = unlinked.oldest.isoformat() if unlinked.oldest else "?"
+        click.echo(f"audit chain FAULT: {unlinked.stale} events not linked for more than "
+                   f"{unlinked.max_age_seconds:g} s (oldest at {oldest}; {unlinked.pending} unlinked in all): the "
+                   "linker (scheduler job audit_link) is not running or refuses the chain; run `flask audit link`",
+                   err=True)
+        sys.exit(1)
+
+
+@audit_cli.command("link")
+def audit_link() -> None:
+    """Link every event not yet in the hash chain (what the scheduler's `audit_link` job does every second),
+    committing batch by batch. Safe while the scheduler runs: linkers take turns on the chain's head row."""
+    batch = int(current_app.config["AUDIT_LINK_BATCH"])
+    total = 0
+    while True:
+        try:
+            with db.transaction() as session:
+                result = link_pending(session, batch=batch, max_events=batch * 10)
+        except ChainLinkError as exc:
+            click.echo(f"audit linker refused: {exc}; run `flask audit verify`", err=True)
+            sys.exit(1)
+        total += result.linked
+        if result.linked == 0:
+            break
+    click.echo(f"linked {total} events; the chain holds {result.head_seq}, head {result.head_hash}")
 
 
 # -- students erase -------------------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class SchedulerRunner:
             if job.at_key:
                 hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
                 trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+            elif job.seconds_key:
+                trigger = {"trigger": "interval", "seconds": float(self.app.config[job.seconds_key])}
             else:
                 minutes = policy.schedule.get(job.minutes_key) or self.app.config[job.minutes_key]
                 trigger = {"trigger": "interval", "minutes": int(minutes)}
@@ -130,9 +132,13 @@ class SchedulerRunner:
                 with db.transaction() as session:
                     ctx = SweepContext(load_recheck_policy(), school_timezone())
                     counts = {sweep.name: sweep.run(session, now, ctx) for sweep in spec.sweeps}
-                    record_success(session, job_id, self.lease.holder, now, counts)
-                    if not self.lease.confirm(session):  # the fence: our token must still be current to commit
-                        raise LeaseLost(job_id)
+                    idle = spec.quiet and not _did_something(counts)
+                    if idle:  # a frequent job that found nothing to do: write nothing (no run row, no lease write)
+                        session.rollback()
+                    else:
+                        record_success(session, job_id, self.lease.holder, now, counts)
+                        if not self.lease.confirm(session):  # the fence: our token must be current to commit
+                            raise LeaseLost(job_id)
         except LeaseLost:
             self.held = False
             self.out(f"scheduler: job {job_id} refused, lease lost (token {token} no longer current); rolled back")
@@ -146,8 +152,13 @@ class SchedulerRunner:
                 pass
             raise
         line = {"job": job_id, "holder": self.lease.holder, "token": token, "at": now.isoformat(), "counts": counts}
-        self.out("job " + json.dumps(line, sort_keys=True))
+        if not idle:
+            self.out("job " + json.dumps(line, sort_keys=True))
         return counts
+
+
+def _did_something(counts: dict[str, dict[str, int]]) -> bool:
+    return any(value for sweep in counts.values() for value in sweep.values())
 
 
 IDLE_IN_TRANSACTION_FLOOR_S = 30.0

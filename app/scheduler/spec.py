@@ -37,4 +37,6 @@ class Job:
     sweeps: tuple[Sweep, ...]
     minutes_key: str = ""  # interval: a key of the recheck policy's schedule, else an app config key (minutes)
     at_key: str = ""  # instead of an interval: daily at HH:MM (app config key; scheduler time zone)
+    seconds_key: str = ""  # instead of minutes: an interval in seconds (app config key), for frequent jobs
+    quiet: bool = False  # print its `job {...}` line only when a count is non-zero (a job that runs every second)
     by_hand: bool = True  # `flask rechecks sweep` runs its sweeps too (the follow-up sweeps)

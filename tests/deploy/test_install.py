@@ -125,6 +125,21 @@ def test_the_app_role_is_refused(installation, statement):
         conn.execute(statement)
 
 
+def test_the_app_role_may_link_audit_events_and_nothing_else(installation):
+    """The scheduler's linker runs as the app role: UPDATE of the three link columns only (grants.sql), and the
+    trigger allows only a row that has none of them to get all three. All rolled back at the end."""
+    with _app_conn(installation) as conn, conn.transaction(force_rollback=True):
+        conn.execute("INSERT INTO audit_events (at, actor, role, action, detail) "
+                     "VALUES (now(), 'x', 'system', 'test.link', '{}')")  # seq from the identity: no grant needed
+        conn.execute("UPDATE audit_events SET chain_seq = -1, prev_hash = 'a', hash = 'b' "
+                     "WHERE action = 'test.link' AND chain_seq IS NULL")
+        assert conn.execute("SELECT chain_seq FROM audit_events WHERE action = 'test.link'").fetchone() == (-1,)
+        with pytest.raises(errors.RaiseException, match="append-only"), conn.transaction():
+            conn.execute("UPDATE audit_events SET hash = 'c' WHERE action = 'test.link'")  # linked already
+        with pytest.raises(errors.InsufficientPrivilege), conn.transaction():
+            conn.execute("UPDATE audit_events SET actor = 'y' WHERE action = 'test.link'")
+
+
 def test_the_app_role_reads_and_writes_rows(installation):
     with _app_conn(installation) as conn:
         conn.execute("UPDATE districts SET name = name")

@@ -1,4 +1,5 @@
-"""The audit chain: tampering is detected, the database refuses edits, appends by concurrent workers keep one chain."""
+"""The audit chain: tampering with a linked event is detected, the database refuses edits, appends by concurrent
+workers and the linker keep one chain. Appends only insert; each test links (`link_audit`) before verifying."""
 from __future__ import annotations
 
 import multiprocessing
@@ -12,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.cli import upgrade_database
 from models import AuditEvent, AuditHead, District, append_event, verify_chain
-from models.audit import Actor
+from models.audit import Actor, link_pending
 from models.db import make_engine
+from tests.audit_support import link_audit, linked_chain
 from tests.conftest import backend
 from tests.integration.keys_support import disable_audit_triggers
 from tests.waiting import wait_until
@@ -22,15 +24,24 @@ ACTOR = Actor(7, "counselor7", "counselor", "10.1.2.3")
 
 
 def _append(session: Session, n: int, **kw) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    return [
+    events = [
         append_event(session, ACTOR, "student.view", student_public_id=f"p-{i}", target=f"t{i}", detail={"i": i}, **kw)
         for i in range(n)
     ]
+    link_audit(session)
+    return events  # type: ignore[return-value]
 
 
 def test_an_untouched_chain_verifies_and_counts_every_event(db_session):
     _append(db_session, 5)
     assert verify_chain(db_session) == (5, None)
+
+
+def test_appended_events_join_the_chain_only_when_linked(db_session):
+    for i in range(3):
+        append_event(db_session, ACTOR, "student.view", detail={"i": i})
+    assert verify_chain(db_session) == (0, None)
+    assert linked_chain(db_session) == (3, None)
 
 
 def test_an_empty_chain_verifies_with_zero_events(db_session):
@@ -61,7 +72,7 @@ def test_each_event_carries_the_hash_of_the_previous_one(db_session):
 def test_editing_any_column_of_any_event_is_detected(db_session, column, value):
     _append(db_session, 4)
     disable_audit_triggers(db_session)
-    db_session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values({column: value}))
+    db_session.execute(update(AuditEvent).where(AuditEvent.chain_seq == 2).values({column: value}))
     db_session.expire_all()
     count, brk = verify_chain(db_session)
     assert brk is not None and brk.seq == 2 and count == 1
@@ -70,7 +81,7 @@ def test_editing_any_column_of_any_event_is_detected(db_session, column, value):
 def test_editing_the_time_of_an_event_is_detected(db_session):
     events = _append(db_session, 3)
     disable_audit_triggers(db_session)
-    db_session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(at=events[2].at - timedelta(days=1)))
+    db_session.execute(update(AuditEvent).where(AuditEvent.chain_seq == 3).values(at=events[2].at - timedelta(days=1)))
     db_session.expire_all()
     assert verify_chain(db_session)[1].seq == 3
 
@@ -78,7 +89,7 @@ def test_editing_the_time_of_an_event_is_detected(db_session):
 def test_deleting_an_event_in_the_middle_is_detected(db_session):
     _append(db_session, 5)
     disable_audit_triggers(db_session)
-    db_session.execute(delete(AuditEvent).where(AuditEvent.seq == 3))
+    db_session.execute(delete(AuditEvent).where(AuditEvent.chain_seq == 3))
     db_session.expire_all()
     count, brk = verify_chain(db_session)
     assert (count, brk.seq) == (2, 3) and "missing" in brk.problem
@@ -87,7 +98,7 @@ def test_deleting_an_event_in_the_middle_is_detected(db_session):
 def test_deleting_the_last_events_is_detected_through_the_head(db_session):
     _append(db_session, 5)
     disable_audit_triggers(db_session)
-    db_session.execute(delete(AuditEvent).where(AuditEvent.seq >= 4))
+    db_session.execute(delete(AuditEvent).where(AuditEvent.chain_seq >= 4))
     db_session.expire_all()
     count, brk = verify_chain(db_session)
     assert count == 3 and brk is not None and "head records 5" in brk.problem
@@ -101,10 +112,29 @@ def test_deleting_every_event_is_detected_through_the_head(db_session):
     assert verify_chain(db_session)[1] is not None
 
 
+@pytest.mark.parametrize("how", ["positions", "contents"])
+def test_reordering_two_linked_events_is_detected(db_session, how):
+    _append(db_session, 4)
+    disable_audit_triggers(db_session)
+    two, three = (db_session.scalar(select(AuditEvent.seq).where(AuditEvent.chain_seq == n)) for n in (2, 3))
+    if how == "positions":  # swap their chain positions (via a free position: the column is unique)
+        db_session.execute(update(AuditEvent).where(AuditEvent.seq == two).values(chain_seq=-1))
+        db_session.execute(update(AuditEvent).where(AuditEvent.seq == three).values(chain_seq=2))
+        db_session.execute(update(AuditEvent).where(AuditEvent.seq == two).values(chain_seq=3))
+    else:  # swap what they say, leaving positions and hashes in place
+        a, b = (db_session.execute(select(AuditEvent.detail, AuditEvent.target).where(AuditEvent.seq == s)).one()
+                for s in (two, three))
+        db_session.execute(update(AuditEvent).where(AuditEvent.seq == two).values(detail=b[0], target=b[1]))
+        db_session.execute(update(AuditEvent).where(AuditEvent.seq == three).values(detail=a[0], target=a[1]))
+    db_session.expire_all()
+    count, brk = verify_chain(db_session)
+    assert brk is not None and (count, brk.seq) == (1, 2)
+
+
 def test_an_event_forged_after_the_head_is_detected(db_session):
     events = _append(db_session, 2)
     forged = AuditEvent(
-        seq=3,
+        chain_seq=3,
         at=events[-1].at,
         actor_id=None,
         actor="x",
@@ -121,6 +151,7 @@ def test_an_event_forged_after_the_head_is_detected(db_session):
     forged.hash = chain_hash(events[-1].hash, forged.payload())
     db_session.add(forged)  # a correct link, but the head was not advanced
     db_session.flush()
+    db_session.expire_all()
     count, brk = verify_chain(db_session)
     assert brk is not None and "not recorded in the head" in brk.problem
 
@@ -135,14 +166,35 @@ def test_a_rewritten_head_is_detected(db_session):
 def test_the_database_refuses_update_and_delete_of_audit_events(db_session):
     _append(db_session, 2)
     for statement in (
-        update(AuditEvent).where(AuditEvent.seq == 1).values(actor="x"),
-        delete(AuditEvent).where(AuditEvent.seq == 2),
+        update(AuditEvent).where(AuditEvent.chain_seq == 1).values(actor="x"),
+        update(AuditEvent).where(AuditEvent.chain_seq == 1).values(chain_seq=7),  # relinking a linked event
+        update(AuditEvent).where(AuditEvent.chain_seq == 2).values(hash="e" * 64),
+        delete(AuditEvent).where(AuditEvent.chain_seq == 2),
     ):
         with pytest.raises(DBAPIError, match="append-only"):
             with db_session.begin_nested():
                 db_session.execute(statement)
     db_session.expire_all()
     assert verify_chain(db_session) == (2, None)
+
+
+def test_the_database_lets_the_linker_set_only_the_link_columns_of_an_unlinked_event(db_session):
+    event = append_event(db_session, ACTOR, "student.view", detail={"i": 1})
+    assert event is not None and event.chain_seq is None
+    for values in (
+        {"actor": "x"},  # the content of an unlinked event is as fixed as a linked one's
+        {"chain_seq": 1, "prev_hash": "0" * 64, "hash": "a" * 64, "detail": "{}"},  # link AND edit at once
+        {"chain_seq": 1},  # a partial link (no hashes)
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with db_session.begin_nested():
+                db_session.execute(update(AuditEvent).where(AuditEvent.seq == event.seq).values(values))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db_session.begin_nested():
+            db_session.execute(delete(AuditEvent).where(AuditEvent.seq == event.seq))
+    assert link_audit(db_session).linked == 1  # the linker's own UPDATE passes
+    db_session.expire_all()
+    assert verify_chain(db_session) == (1, None)
 
 
 def test_postgresql_refuses_truncate_and_sqlite_has_no_truncate(db_session):
@@ -155,7 +207,7 @@ def test_postgresql_refuses_truncate_and_sqlite_has_no_truncate(db_session):
         with pytest.raises(DBAPIError):
             with db_session.begin_nested():
                 db_session.execute(text("TRUNCATE audit_events"))
-    assert db_session.scalar(select(AuditEvent.seq)) == 1
+    assert db_session.scalar(select(AuditEvent.chain_seq)) == 1
 
 
 def test_verifying_leaves_the_callers_other_objects_in_the_session(db_session):
@@ -201,6 +253,8 @@ def test_two_worker_processes_appending_at_once_keep_one_valid_chain(chain_db):
         w.join(timeout=300)
     assert [w.exitcode for w in workers] == [0, 0]
     with Session(engine) as session:
+        assert link_audit(session).linked == 400
+        session.commit()
         assert verify_chain(session) == (400, None)
         actors = session.execute(text("SELECT actor, COUNT(*) FROM audit_events GROUP BY actor ORDER BY actor")).all()
     assert [tuple(r) for r in actors] == [("worker0", 200), ("worker1", 200)]
@@ -231,16 +285,24 @@ def _wait_until_blocked(engine, thread: threading.Thread, began: threading.Event
     wait_until(waiting, timeout=10, what="the second writer to wait on the first one's lock")
 
 
-def test_two_writers_racing_to_create_the_first_event_both_succeed_in_one_chain(chain_db):
+def test_two_linkers_at_once_take_turns_and_keep_one_chain(chain_db):
+    """The linker claims the head row (PostgreSQL: FOR UPDATE; SQLite: its BEGIN IMMEDIATE): a second linker
+    started while the first has not committed waits, then links only what the first left, after its tip."""
     _, engine = chain_db
+    with Session(engine) as session:
+        for i in range(5):
+            append_event(session, Actor.system("seed"), "test.seed", detail={"i": i})
+        append_event(session, Actor.system("late"), "test.late")
+        session.commit()
     first = Session(engine)
-    append_event(first, Actor.system("first"), "test.first")  # creates the head row, not committed yet
+    assert link_pending(first, batch=2, max_events=5).linked == 5  # holds the claim, not committed yet
+    results: list[int] = []
     errors: list[BaseException] = []
 
     def second() -> None:
         try:
             with Session(engine) as session:
-                append_event(session, Actor.system("second"), "test.second")
+                results.append(link_audit(session).linked)
                 session.commit()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -261,9 +323,12 @@ def test_two_writers_racing_to_create_the_first_event_both_succeed_in_one_chain(
     first.commit()
     first.close()
     thread.join(timeout=60)
-    assert errors == []
+    assert errors == [] and results == [1]
     with Session(engine) as session:
-        assert verify_chain(session) == (2, None)
+        assert link_audit(session).linked == 0  # idempotent: a third run finds nothing
+        assert verify_chain(session) == (6, None)
+        late = session.scalar(select(AuditEvent.chain_seq).where(AuditEvent.action == "test.late"))
+    assert late == 6
 
 
 def test_verifying_while_another_worker_commits_an_event_is_not_a_false_alarm(chain_db, monkeypatch):
@@ -273,6 +338,7 @@ def test_verifying_while_another_worker_commits_an_event_is_not_a_false_alarm(ch
     with Session(engine) as session:
         for i in range(3):
             append_event(session, Actor.system("seed"), "test.seed", detail={"i": i})
+        link_audit(session)
         session.commit()
     original = audit.iter_events
     calls = {"n": 0}
@@ -283,6 +349,8 @@ def test_verifying_while_another_worker_commits_an_event_is_not_a_false_alarm(ch
         if calls["n"] == 1:  # another worker commits right after the walk has read the last event
             with Session(engine) as other:
                 append_event(other, Actor.system("live"), "test.live")
+                other.commit()
+                link_audit(other)
                 other.commit()
 
     monkeypatch.setattr(audit, "iter_events", iter_then_append)

@@ -19,6 +19,7 @@ from models import AuditEvent, AuditHead, append_event, clock, verify_chain
 from models.audit import Actor
 from models.audit_checkpoint import CheckpointError, Tip, parse, sign
 from models.crypto import KeyRing
+from tests.audit_support import link_audit
 from tests.conftest import _session_on, make_test_app
 from tests.integration.keys_support import disable_audit_triggers
 
@@ -38,7 +39,7 @@ def cli_app(engine, connection, keyring, sink):  # type: ignore[no-untyped-def]
 def _append(session, n: int, tag: str = "a") -> None:  # type: ignore[no-untyped-def]
     for i in range(n):
         append_event(session, ACTOR, "student.view", student_public_id=f"{tag}-{i}", detail={"i": i})
-    session.flush()
+    link_audit(session)
 
 
 def verify(app, *extra: str):  # type: ignore[no-untyped-def]
@@ -50,13 +51,13 @@ def _lines(sink) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def _hash_of(session, seq: int) -> str:  # type: ignore[no-untyped-def]
-    return session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == seq))
+    return session.scalar(select(AuditEvent.hash).where(AuditEvent.chain_seq == seq))
 
 
 def _truncate_and_rewind(session, keep: int) -> None:  # type: ignore[no-untyped-def]
     """What a database superuser does to hide the last events: delete them and set the head back."""
     disable_audit_triggers(session)
-    session.execute(delete(AuditEvent).where(AuditEvent.seq > keep))
+    session.execute(delete(AuditEvent).where(AuditEvent.chain_seq > keep))
     session.execute(update(AuditHead).values(seq=keep, last_hash=_hash_of(session, keep)))
     session.expire_all()
 

@@ -12,6 +12,7 @@ from models import AuditEvent, DataKey, Student, verify_chain
 from models.audit import Actor
 from models.crypto import KeyRing
 from models.vault import Vault
+from tests.audit_support import link_audit
 from tests.conftest import _session_on, make_test_app
 from tests.integration.keys_support import (
     disable_audit_triggers,
@@ -219,7 +220,8 @@ def test_keys_verify_counts_an_erased_students_values_apart_from_failures(cli_ap
 def test_audit_verify_prints_the_number_of_events(cli_app, db_session, keyring):
     seeded = seed_sealed(db_session, keyring, count=2)
     Vault(db_session, keyring, Actor.system("t")).reveal(seeded.students[0], "student.view")
-    last = db_session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == 1))
+    link_audit(db_session)
+    last = db_session.scalar(select(AuditEvent.hash).where(AuditEvent.chain_seq == 1))
     result = run(cli_app, "audit", "verify")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == f"audit chain OK: 1 events, head {last}"
@@ -230,8 +232,9 @@ def test_audit_verify_prints_the_first_broken_link_and_exits_non_zero(cli_app, d
     vault = Vault(db_session, keyring, Actor.system("t"))
     for _ in range(3):
         vault.reveal(seeded.students[0], "student.view")
+    link_audit(db_session)
     disable_audit_triggers(db_session)
-    db_session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="nobody"))
+    db_session.execute(update(AuditEvent).where(AuditEvent.chain_seq == 2).values(actor="nobody"))
     result = run(cli_app, "audit", "verify")
     assert result.exit_code == 1
     assert "BROKEN at event 2" in result.stderr
@@ -242,8 +245,9 @@ def test_audit_verify_detects_a_deleted_event(cli_app, db_session, keyring):
     vault = Vault(db_session, keyring, Actor.system("t"))
     for _ in range(3):
         vault.reveal(seeded.students[0], "student.view")
+    link_audit(db_session)
     disable_audit_triggers(db_session)
-    db_session.execute(delete(AuditEvent).where(AuditEvent.seq == 1))
+    db_session.execute(delete(AuditEvent).where(AuditEvent.chain_seq == 1))
     result = run(cli_app, "audit", "verify")
     assert result.exit_code == 1 and "BROKEN at event 1" in result.stderr
     assert verify_chain(db_session)[1] is not None

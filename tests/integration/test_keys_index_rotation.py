@@ -16,11 +16,12 @@ from app.cli import upgrade_database
 from app.keys import rotation
 from app.roster.service import find_number_owner
 from app.screenings.finding import find_students, match_by_number
-from models import AuditEvent, DataKey, Student, verify_chain
+from models import AuditEvent, DataKey, Student
 from models.audit import Actor
 from models.crypto import KeyRing
 from models.db import make_engine
 from models.vault import Vault
+from tests.audit_support import linked_chain
 from tests.conftest import _session_on, make_test_app
 from tests.integration.keys_support import key_file_for, key_file_versions, seed_sealed
 
@@ -89,7 +90,7 @@ def test_rotate_index_adds_a_version_and_recomputes_every_blind_index_in_batches
     phases = [d["phase"] for d in actions(db_session, "key.index_rotate")]
     assert phases == ["rebuild_started", "rebuild_finished"]
     assert actions(db_session, "key.add_index_version")[0]["versions"] == [2, 1]
-    assert verify_chain(db_session)[1] is None
+    assert linked_chain(db_session)[1] is None
     assert not any(n in json.dumps(actions(db_session, "key.index_rotate"), ensure_ascii=False) for n in seeded.names)
 
     again = run(cli_app, "keys", "rotate-index", "--rebuild-only")
@@ -158,7 +159,7 @@ def test_an_interrupted_index_rebuild_resumes_lookups_work_meanwhile_and_prune_t
             for name, number in zip(seeded.names, seeded.numbers, strict=True):
                 assert find_number_owner(s, vault, district_id, number) is not None, number
                 assert find_students(s, vault, name, school_ids), name
-            assert verify_chain(s)[1] is None
+            assert linked_chain(s)[1] is None
             assert [d["index_removed"] for d in actions(s, "key.prune")] == [[1]]
             phases = [d["phase"] for d in actions(s, "key.index_rotate")]
             assert phases.count("rebuild_started") == 2 and phases.count("rebuild_finished") == 1

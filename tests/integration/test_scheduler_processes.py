@@ -27,11 +27,12 @@ from .scheduler_support import (
 )
 
 pytestmark = pytest.mark.slow
-JOB_IDS = {j.id for j in JOBS}
+# Jobs on a timer of minutes; a quiet job (the audit linker, every second) prints only when it did something.
+JOB_IDS = {j.id for j in JOBS if not j.quiet}
 
 
 def _ran(procs: list[Proc]) -> Counter:
-    return Counter(job["job"] for p in procs for job in p.jobs())
+    return Counter(job["job"] for p in procs for job in p.jobs() if job["job"] in JOB_IDS)
 
 
 def test_two_scheduler_processes_run_each_job_once_and_the_survivor_takes_over(fresh_database, keyring, tmp_path):
@@ -56,7 +57,7 @@ def test_two_scheduler_processes_run_each_job_once_and_the_survivor_takes_over(f
         survivor = b if holder is a else a
         holder.kill(signal.SIGKILL)  # dies without releasing anything
         wait_for(lambda: "lease acquired" in survivor.output(), what="the survivor to take over")
-        wait_for(lambda: {j["job"] for j in survivor.jobs()} == JOB_IDS, what="the survivor's catch-up run")
+        wait_for(lambda: set(_ran([survivor])) == JOB_IDS, what="the survivor's catch-up run")
         assert state(engine, recheck_id) == ("overdue", 1)  # catching up repeats nothing
     finally:
         for p in procs:

@@ -29,7 +29,6 @@ DYNAMIC = {
     ("app/care/warning_lifecycle.py", "f'warning.{action}'"): {"warning.raised", "warning.lowered",
                                                                 "warning.confirmed"},
     ("app/screenings/submission.py", "summary.action"): set(),  # Summary(...)'s first argument, read
-    ("models/audit.py", "None"): set(),  # the deferred queue replays events already appended
     ("models/vault.py", "action"): set(),  # reveal/reveal_many pass on their callers' literals, read
 }
 

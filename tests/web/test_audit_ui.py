@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from models import AuditEvent, clock
 from models.audit import Actor, append_event
+from tests.audit_support import link_audit
 from tests.conftest import login, post
 from tests.integration.keys_support import disable_audit_triggers
 
@@ -144,10 +145,24 @@ def test_verify_button_reports_a_tampered_chain(admin_client, factory, db_sessio
     student = factory.student()
     for _ in range(3):
         factory.vault.reveal(student, "student.view")
+    link_audit(db_session)
     disable_audit_triggers(db_session)
     db_session.execute(update(AuditEvent).where(AuditEvent.action == "student.view").values(target="edited"))
     html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
     assert "审计链在第" in html and "断裂" in html
+
+
+def test_verify_button_reports_events_left_unlinked_past_the_bound_and_pending_ones(admin_client, db_session):
+    link_audit(db_session)
+    append_event(db_session, Actor.system("job"), "test.fresh")  # just appended: pending, not a fault
+    html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "审计链完整" in html and "正等待链入审计链" in html
+    append_event(db_session, Actor.system("job"), "test.stuck", at=clock.now() - timedelta(seconds=61))
+    html = post(admin_client, "/admin/audit/verify", follow_redirects=True).get_data(as_text=True)
+    assert "超过 60 秒仍未链入审计链" in html and "审计链完整" not in html
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.verify")
+                               .order_by(AuditEvent.seq.desc())).first()
+    assert json.loads(event.detail)["ok"] is False and json.loads(event.detail)["stale"] == 1
 
 
 def test_verify_button_needs_a_recent_login(admin_client):
@@ -184,3 +199,16 @@ def test_the_action_filter_offers_labels_by_area_and_keeps_the_choice(admin_clie
     only = admin_client.get("/admin/audit?action=case.closed").get_data(as_text=True)
     assert '<option value="case.closed" selected>个案结案</option>' in only
     assert "x2" in table(admin_client.get("/admin/audit?action=case.closed"))
+
+
+def test_the_list_numbers_events_by_their_chain_position_and_marks_pending_ones(admin_client, db_session):
+    append_event(db_session, Actor.system("job"), "test.linked", target="is-linked")
+    link_audit(db_session)
+    position = db_session.scalar(select(AuditEvent.chain_seq).where(AuditEvent.action == "test.linked"))
+    append_event(db_session, Actor.system("job"), "test.pending", target="is-pending")
+    html = table(admin_client.get("/admin/audit?action=test.*"))
+    rows = html.split("<tr>")
+    linked = next(r for r in rows if "is-linked" in r)
+    pending = next(r for r in rows if "is-pending" in r)
+    assert f'<td class="num">{position}</td>' in linked
+    assert 'title="尚未链入审计链"' in pending and 'title="尚未链入审计链"' not in linked
