@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import date, datetime, time
 
 import click
@@ -82,8 +82,7 @@ def _story_clock(ctx: DemoContext, day: date | None, at: time) -> Iterator[None]
     """The clock at `day` `at` (school time zone) for the block, flushing before it ends so that every default
     stamp is taken then; None: the clock as it is."""
     if day is None:
-        with nullcontext():
-            yield
+        yield
         return
     with clock.travel(datetime.combine(day, at, tzinfo=clock.school_timezone())):
         yield
