@@ -165,13 +165,20 @@ def test_demo_is_deterministic_for_a_seed(app, db_session, keyring):
     assert [(x.public_id, x.grade, x.birth_ym, tuple(x.care_groups)) for x in ctx2.data["students"][:50]] == first
 
 
-def test_demo_seed_command_seeds_once_and_if_empty_then_does_nothing(app, db_session):
+def test_demo_seed_command_seeds_once_and_if_empty_then_does_nothing(app, db_session, moved_clock):
     """`make run` calls `flask demo seed --if-empty` at every start: it seeds an empty database (with its
-    history), and a second run changes nothing."""
+    history, dated from models.clock: here a 29 February, in a spring term), and a second run changes nothing."""
+    from models.screenings import Campaign
+
+    moved_clock(datetime(2028, 2, 29, 8, 0, tzinfo=ZONE))
     result = app.test_cli_runner().invoke(args=["demo", "seed", "--if-empty"])
     assert result.exit_code == 0, result.output
     assert "崇明区" in result.output and "counselor" in result.output and "teacher" in result.output
-    assert "2025-2026-1" in result.output and "district rollups: 4 closed terms" in result.output
+    assert "district rollups: 3 closed terms (2026-2027-1, 2026-2027-2, 2027-2028-1)" in result.output
+    campaigns = db_session.execute(select(Campaign.term, Campaign.starts_on, Campaign.status)
+                                   .order_by(Campaign.starts_on)).all()
+    assert [c.term for c in campaigns] == ["2026-2027-1", "2026-2027-2", "2027-2028-1", "2027-2028-2"]
+    assert campaigns[-1].starts_on == date(2028, 2, 15) and campaigns[-1].status != "closed"
     counts = [db_session.scalar(select(func.count()).select_from(m)) for m in (Student, School, User)]
     again = app.test_cli_runner().invoke(args=["demo", "seed", "--if-empty"])
     assert again.exit_code == 0 and "nothing to do" in again.output
