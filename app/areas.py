@@ -54,10 +54,12 @@ class FileSection:
 @dataclass(frozen=True)
 class DemoStep:
     """A step of `flask demo seed`: `run(ctx)` adds the area's demo data and returns a one-line summary.
-    Orders: roster 10, screenings 20, care 30, rechecks 40."""
+    Orders: roster 10, screenings 20, care 30, rechecks 40. `each_term`: run once per term of the demo's history,
+    with `ctx.term` set and the clock at that term (app/demo/__init__.py)."""
 
     order: int
     run: Callable[[DemoContext], str]
+    each_term: bool = False
 
     @property
     def name(self) -> str:

@@ -13,6 +13,11 @@ to XINMIAO_NOW is kept in XINMIAO_NOW_ANCHOR (UNIX seconds, written into the env
 absent), so child processes (the scheduler, the benchmarks, CLI runs from tests) share the parent's offset
 instead of starting at XINMIAO_NOW again. `move_to()` does the same from code (tests).
 
+`travel(instant)` is a context manager that moves the clock for one block of code in this thread of control
+only (a context variable: not the environment, not other threads, not child processes), runs on from there like
+the moved clock, and puts the previous clock back at the end; blocks nest. It is for building history, such as
+the demo district's earlier terms (app/demo), so that every stamp the services write is the time of the story.
+
 What does not follow the moved clock, on purpose:
 - Flask's own session cookie expiry (PERMANENT_SESSION_LIFETIME, itsdangerous timestamps) and Flask-Login's
   remember cookie use the real time. The app's idle and re-authentication limits (`auth_at`, `last_seen`)
@@ -32,6 +37,9 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -48,6 +56,8 @@ ENV_TIMEZONE = "XINMIAO_TIMEZONE"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _cache: tuple[str, str, timedelta] | None = None  # (XINMIAO_NOW, XINMIAO_NOW_ANCHOR, offset) last computed
+# `travel()`: the offset from the wall clock while a travel block runs (None outside one)
+_travel: ContextVar[timedelta | None] = ContextVar("xinmiao_clock_travel", default=None)
 
 
 def parse_instant(value: str) -> datetime:
@@ -105,8 +115,26 @@ def _offset() -> timedelta:
 
 
 def now() -> datetime:
-    """The current instant, aware, in UTC (moved when XINMIAO_NOW is set)."""
+    """The current instant, aware, in UTC (moved when XINMIAO_NOW is set, or inside `travel()`)."""
+    travelled = _travel.get()
+    if travelled is not None:
+        return wall_now() + travelled
     return wall_now() + _offset()
+
+
+@contextmanager
+def travel(instant: datetime) -> Iterator[datetime]:
+    """Within the block, `now()` reads `instant` at its start and runs on from there; afterwards the clock is what
+    it was (a moved clock stays moved). In this context only: other threads, the environment and child processes
+    keep the clock they had. Yields the aware UTC instant. For building history (the demo's earlier terms)."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime given; give the instant with its time zone")
+    target = instant.astimezone(UTC)
+    token = _travel.set(target - wall_now())
+    try:
+        yield target
+    finally:
+        _travel.reset(token)
 
 
 def school_timezone(tz: str | ZoneInfo | None = None) -> ZoneInfo:

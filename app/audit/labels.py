@@ -91,6 +91,7 @@ ACTION_LABELS = {
     "referral.updated": _l("Referral updated"),
     "roster.class_list": _l("Class roster viewed"),
     "roster.export": _l("Roster exported"),
+    "roster.school_year_started": _l("New school year: classes, promotions, new pupils"),
     "roster.import": _l("Roster imported"),
     "roster.import_preview": _l("Roster import previewed"),
     "roster.list": _l("Student list viewed"),

@@ -29,7 +29,7 @@ AREA = Area(
         FileSection(40, sections.case_section),
         FileSection(60, sections.checkins_section),
     ),
-    demo_steps=(DemoStep(30, demo.seed_care),),
+    demo_steps=(DemoStep(30, demo.seed_care, each_term=True),),
     receivers=((signals.screening_scored, warning_lifecycle.open_warning_for),),  # opens the warning
     setup=init_templates,
 )

@@ -1,21 +1,26 @@
-"""Demo step 30: confirmed levels, open cases with plans and timelines, a referral with feedback, check-ins.
+"""Demo step 30 (each term): confirmed levels, open cases with plans and timelines, referrals with feedback,
+check-ins.
 
-The counselors are shown at work: nearly every October warning confirmed or dismissed after its interview, a
-handful of interviews still to do, two crises not yet acknowledged, most termly check-ins done.
+The counselors are shown at work, each action at the moment of the story (the clock travelled there, so the
+timeliness figures see real delays): most crises seen within hours of the screening, some a day or more late;
+most interviews within the policy's window, some after it. A past term is followed up to its end; in the current
+term a handful of interviews are still to do and two crises are not yet acknowledged.
 
 Works on the warnings the screenings step (20) created; without them it only records care-group check-ins.
 Deterministic for a given seed: rows are taken in id order and choices come from `ctx.rng`.
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import (
     Actor,
-    CareCase,
     CareCheckin,
     Student,
     StudentCareGroup,
@@ -28,6 +33,7 @@ from models import (
 )
 
 from . import crisis, service, warning_lifecycle
+from .errors import CareError
 from .policy import term_of, term_start, triggering_groups
 
 UNACKNOWLEDGED_CRISES = 2  # crises still waiting for a counselor to acknowledge them (the rest were handled)
@@ -41,7 +47,14 @@ PLAN = {
 
 
 def seed_care(ctx) -> str:
-    db, rng, today = ctx.session, ctx.rng, ctx.today
+    """Per term: each warning of the term's screening handled by its school's counselor at the moment of the
+    story (the clock travelled there: app.demo.at), every action of the term in time order. A past term is
+    followed up to its end; the current term leaves a few interviews and two crises still to do."""
+    from app.demo import at
+
+    db = ctx.session
+    term = getattr(ctx, "term", None)
+    past = term is not None and not term.current
     counselors: dict[int, User] = {}
     for user_id, school_id in db.execute(
         select(counselor_schools.c.user_id, counselor_schools.c.school_id).order_by(
@@ -54,92 +67,147 @@ def seed_care(ctx) -> str:
         .where(Warning.status == "suggested", Warning.suggested_level.in_(("L1", "L2", "L3")))
         .order_by(Warning.id)
     ).all()
-    pending = _still_pending(ctx, warnings, counselors)
-    confirmed = dismissed = cases = referrals = assessed = 0
-    # A student's level-1 warning is handled after their other warnings: the crisis case is not lowered by a less
-    # urgent warning confirmed after it (app/care/crisis.py refuses that until the crisis response is complete).
-    for warning in sorted(warnings, key=lambda w: (w.suggested_level == "L1", w.id)):
+    pending = set() if past else _still_pending(ctx, warnings, counselors)
+    actions: list[tuple[datetime, int, Callable[[], None]]] = []
+    tally: Counter[str] = Counter()
+    for warning in warnings:
         counselor = counselors.get(warning.school_id)
         if counselor is None or warning.id in pending:
             continue
-        actor = Actor.for_user(counselor)
+        _plan_warning(ctx, Actor.for_user(counselor), warning, actions, tally, first_crisis=not tally["crisis"])
+    for moment, _n, action in sorted(actions, key=lambda a: (a[0], a[1])):
+        with at(ctx, moment):
+            action()
+    checkins = _seed_checkins(ctx, counselors)
+    late = f", {tally['crisis_late']} crises seen a day or more late" if tally["crisis_late"] else ""
+    return (f"care: {tally['confirmed']} levels confirmed, {tally['dismissed']} dismissed, {tally['cases']} cases, "
+            f"{tally['referrals']} referrals with feedback, {tally['assessed']} safety assessments{late}, "
+            f"{checkins} care-group check-ins")
+
+
+CRISIS_LATE = 0.2  # crises first seen on a later day (absent, the alert read the next morning)
+INTERVIEW_LATE = 0.15  # interviews after the policy's window (exams, absence, a busy counselor)
+
+
+def _plan_warning(ctx, actor: Actor, warning: Warning, actions: list, tally: Counter, first_crisis: bool) -> None:
+    """Draw the story of one warning (in id order, so a seed gives the same story) and queue its actions."""
+    from app.demo import school_moment
+
+    rng, today = ctx.rng, ctx.today
+    student = warning.student
+    created = warning.created_at
+    story: dict[str, Any] = {"case": None}
+
+    def queue(moment: datetime, fn: Callable[[], None]) -> None:
+        actions.append((moment, len(actions), fn))
+
+    if warning.suggested_level == "L1":
+        tally["crisis"] += 1
+        if rng.random() < CRISIS_LATE and not first_crisis:
+            day = crisis.local_day(created) + timedelta(days=rng.randint(1, 3))
+            seen = school_moment(day, 8, rng.randint(10, 50))
+            tally["crisis_late"] += 1
+        else:
+            seen = created + timedelta(hours=2)
+        outcome = "imminent" if first_crisis else ("further_evaluation" if rng.random() < 0.7 else "no_current_risk")
+        plan_review = crisis.local_day(seen) + timedelta(days=rng.randint(5, 14))
+        with_plan = not (outcome == "no_current_risk" and rng.random() < 0.25)
+        queue(seen, lambda: _crisis_response(ctx, actor, warning, story, outcome, tally))
+        queue(seen + timedelta(hours=1), lambda: _confirm(ctx, actor, warning, "L1", story, tally))
+        if with_plan:
+            queue(seen + timedelta(hours=1, minutes=30), lambda: _safety_plan(ctx, actor, story, plan_review))
+        opened = crisis.local_day(seen)
+        level = "L1"
+        story_outcome = outcome
+    else:
+        screened = crisis.local_day(created)
+        late = rng.random() < INTERVIEW_LATE
+        window = (3, 9) if warning.suggested_level == "L2" else (15, 25)
+        delay = rng.randint(*window) if late else rng.randint(0, 3 if warning.suggested_level == "L2" else 10)
+        opened = min(screened + timedelta(days=delay), today)
+        seen = max(_school_hours(ctx, opened), created + timedelta(minutes=rng.randint(40, 300)))  # after it came in
         if warning.suggested_level == "L3" and rng.random() < 0.25:
-            warning_lifecycle.dismiss_warning(
-                db, actor, ctx.vault, warning, "约谈后学生情绪稳定，近期考试压力所致，暂不预警"
-            )
-            _stamp_confirmation(warning, None, _school_hours(ctx, _interview_day(ctx, warning)))
-            dismissed += 1
-            continue
+            queue(seen, lambda: _dismiss(ctx, actor, warning, tally))
+            return
         level = warning.suggested_level
+        story_outcome = None
         if level == "L2" and rng.random() < 0.2:
             level = "L3"
-        case = warning_lifecycle.confirm_level(
-            db, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致"
-        )
-        confirmed += 1
-        opened = _interview_day(ctx, warning)
-        if warning.suggested_level == "L1":  # seen within hours: assessed at +2 h (below), confirmed after it
-            _stamp_confirmation(warning, case, min(warning.created_at + timedelta(hours=3), clock.now()))
-        else:
-            _stamp_confirmation(warning, case, _school_hours(ctx, opened))
-        if case is None:
-            continue
-        cases += 1
-        student = warning.student
-        service.add_entry(
-            db,
-            actor,
-            ctx.vault,
-            student,
-            "interview",
-            opened,
-            "首次约谈：了解近期学习和家庭情况，约定下周再谈",
-            case=case,
-        )
-        # reviews spread over the coming weeks; now and then one slipped by a day or two
-        review = (
-            today - timedelta(days=rng.randint(1, 3))
-            if rng.random() < 0.06
-            else today + timedelta(days=rng.randint(1, 28))
-        )
-        service.update_plan(db, actor, ctx.vault, case, PLAN, review)
-        service.add_entry(db, actor, ctx.vault, student, "parent_contact", min(opened + timedelta(days=1), today),
-                          "电话联系家长，说明情况，家长表示会多陪伴孩子", case=case, visibility="shared")
-        if level == "L1":
-            service.add_entry(
-                db,
-                actor,
-                ctx.vault,
-                student,
-                "confidentiality",
-                opened,
-                "学生存在自伤风险，按规定告知监护人和分管校长",
-                case=case,
-                told_whom="监护人（母亲）、分管副校长",
-            )
-            if referrals == 0 or rng.random() < 0.5:
-                entry = service.add_entry(
-                    db,
-                    actor,
-                    ctx.vault,
-                    student,
-                    "referral",
-                    min(opened + timedelta(days=2), today),
-                    "持续情绪低落并有自伤念头，建议专业评估",
-                    case=case,
-                    destination="区精神卫生中心儿童青少年门诊",
-                    referral_status="sent",
-                )
-                service.update_referral(db, actor, ctx.vault, entry, student, "feedback",
-                                        "已就诊，建议学校继续心理支持，两周后复诊")
-                if opened + timedelta(days=9) <= today:
-                    service.add_entry(db, actor, ctx.vault, student, "return", opened + timedelta(days=9),
-                                      "学生返校，情绪较前平稳", case=case, visibility="shared")
-                referrals += 1
-            assessed += _seed_crisis_response(ctx, actor, warning, case, first=assessed == 0)
-    checkins = _seed_checkins(ctx, counselors)
-    return (f"care: {confirmed} levels confirmed, {dismissed} dismissed, {cases} cases, {referrals} referrals "
-            f"with feedback, {assessed} safety assessments, {checkins} care-group check-ins")
+        queue(seen, lambda: _confirm(ctx, actor, warning, level, story, tally))
+    # reviews spread over the coming weeks; in the current term now and then one slipped by a day or two
+    current = getattr(ctx.term, "current", True)
+    if not current:
+        review = opened + timedelta(days=rng.randint(7, 28))
+    elif rng.random() < 0.06:
+        review = today - timedelta(days=rng.randint(1, 3))
+    else:
+        review = today + timedelta(days=rng.randint(1, 28))
+    queue(seen + timedelta(minutes=20), lambda: _first_interview(ctx, actor, student, story, opened, review))
+    contact_day = min(opened + timedelta(days=1), today)
+    queue(school_moment(contact_day, 16, 10), lambda: _entry(
+        ctx, actor, student, story, "parent_contact", contact_day, "电话联系家长，说明情况，家长表示会多陪伴孩子",
+        visibility="shared"))
+    if level != "L1":
+        return
+    queue(seen + timedelta(minutes=30), lambda: _entry(
+        ctx, actor, student, story, "confidentiality", opened, "学生存在自伤风险，按规定告知监护人和分管校长",
+        told_whom="监护人（母亲）、分管副校长"))
+    # a "further evaluation" outcome is referred within days (app/care/crisis.py); other crises now and then
+    if not (story_outcome == "further_evaluation" or tally["referral_planned"] == 0 or rng.random() < 0.3):
+        return
+    tally["referral_planned"] += 1
+    sent = min(opened + timedelta(days=2), today)
+    queue(school_moment(sent, 11, 0), lambda: _referral(ctx, actor, student, story, sent))
+    queue(school_moment(min(sent + timedelta(days=5), today), 14, 0), lambda: _referral_feedback(
+        ctx, actor, student, story, tally))
+    back = opened + timedelta(days=9)
+    if back <= today:
+        queue(school_moment(back, 9, 0), lambda: _entry(ctx, actor, student, story, "return", back,
+                                                        "学生返校，情绪较前平稳", visibility="shared"))
+
+
+def _confirm(ctx, actor: Actor, warning: Warning, level: str, story: dict, tally: Counter) -> None:
+    try:
+        story["case"] = warning_lifecycle.confirm_level(
+            ctx.session, actor, ctx.vault, warning, level, "已约谈，学生自述近期情绪低落，与筛查结果一致")
+    except CareError:
+        # the student's level-1 case is still in its crisis response: this less urgent warning is talked
+        # through in the same interviews and set aside
+        _dismiss(ctx, actor, warning, tally)
+        return
+    tally["confirmed"] += 1
+    tally["cases"] += story["case"] is not None
+
+
+def _dismiss(ctx, actor: Actor, warning: Warning, tally: Counter) -> None:
+    warning_lifecycle.dismiss_warning(ctx.session, actor, ctx.vault, warning,
+                                      "约谈后学生情绪稳定，近期考试压力所致，暂不预警")
+    tally["dismissed"] += 1
+
+
+def _entry(ctx, actor: Actor, student: Student, story: dict, kind: str, day: date, text: str, **extra) -> Any:
+    if story["case"] is None:
+        return None
+    return service.add_entry(ctx.session, actor, ctx.vault, student, kind, day, text, case=story["case"], **extra)
+
+
+def _first_interview(ctx, actor: Actor, student: Student, story: dict, day: date, review: date) -> None:
+    if _entry(ctx, actor, student, story, "interview", day, "首次约谈：了解近期学习和家庭情况，约定下周再谈"):
+        service.update_plan(ctx.session, actor, ctx.vault, story["case"], PLAN, review)
+
+
+def _referral(ctx, actor: Actor, student: Student, story: dict, day: date) -> None:
+    story["referral"] = _entry(ctx, actor, student, story, "referral", day, "持续情绪低落并有自伤念头，建议专业评估",
+                               destination="区精神卫生中心儿童青少年门诊", referral_status="sent")
+
+
+def _referral_feedback(ctx, actor: Actor, student: Student, story: dict, tally: Counter) -> None:
+    entry = story.get("referral")
+    if entry is None:
+        return
+    service.update_referral(ctx.session, actor, ctx.vault, entry, student, "feedback",
+                            "已就诊，建议学校继续心理支持，两周后复诊")
+    tally["referrals"] += 1
 
 
 ANSWERS = {
@@ -165,32 +233,50 @@ SAFETY_PLAN = {
 }
 
 
-def _seed_crisis_response(ctx, actor: Actor, warning: Warning, case, first: bool) -> int:
-    """A level-1 case's crisis response, within the story: the assessment a few hours after the warning (the same
-    school day), the steps its outcome requires, and a safety plan (now and then none yet for no current risk)."""
+def _crisis_response(ctx, actor: Actor, warning: Warning, story: dict, outcome: str, tally: Counter) -> None:
+    """The brief safety assessment when the counselor first sees the student (the same school day for most
+    crises), and the steps its outcome requires then and there."""
+    db = ctx.session
+    answers = {q: {"answer": a, "note": n} for q, (a, n) in ANSWERS[outcome].items()}
+    at = clock.now()
+    crisis.record_assessment(db, actor, ctx.vault, warning, answers, outcome, REASONS[outcome], at=at)
+    story["outcome"] = outcome
+    tally["assessed"] += 1
+    if outcome == "imminent":
+        story["emergency"] = True
+
+
+def review_safety_plan(ctx, actor: Actor, case, review: date) -> bool:
+    """A termly review of an open case's safety plan (the same steps, the next review date); False: none."""
+    if crisis.plan_of(ctx.session, case) is None:
+        return False
+    crisis.save_safety_plan(ctx.session, actor, ctx.vault, case, _plan_steps(), review, at=clock.now())
+    return True
+
+
+def _plan_steps() -> dict[str, str]:
     from app.support_resources import professionals_text
 
-    db, rng, today = ctx.session, ctx.rng, ctx.today
-    outcome = "imminent" if first else ("further_evaluation" if rng.random() < 0.7 else "no_current_risk")
-    at = min(warning.created_at + timedelta(hours=2), utcnow())
-    answers = {q: {"answer": a, "note": n} for q, (a, n) in ANSWERS[outcome].items()}
-    crisis.record_assessment(db, actor, ctx.vault, warning, answers, outcome, REASONS[outcome], at=at)
-    day = crisis.local_day(at)
-    if outcome == "imminent":
-        service.add_entry(db, actor, ctx.vault, warning.student, "parent_contact", day,
+    return {**SAFETY_PLAN, "professionals": "学校心理老师（心理辅导室）\n" + professionals_text("zh"),
+            "environment": "药品交给妈妈保管；晚上房门不反锁"}
+
+
+def _safety_plan(ctx, actor: Actor, story: dict, review: date) -> None:
+    case = story["case"]
+    if case is None:
+        return
+    db = ctx.session
+    if story.get("emergency"):  # recorded once the case is open: the guardian told, the emergency referral
+        day = clock.today()
+        service.add_entry(db, actor, ctx.vault, case.student, "parent_contact", day,
                           "当天电话告知母亲，母亲到校陪同", case=case)
-        service.add_entry(db, actor, ctx.vault, warning.student, "referral", day, "急迫自杀风险，当天紧急转介",
+        service.add_entry(db, actor, ctx.vault, case.student, "referral", day, "急迫自杀风险，当天紧急转介",
                           case=case, destination="市精神卫生中心急诊", referral_status="accepted", emergency=True)
-    if outcome == "no_current_risk" and rng.random() < 0.25:
-        return 1
-    steps = {**SAFETY_PLAN, "professionals": "学校心理老师（心理辅导室）\n" + professionals_text("zh"),
-             "environment": "药品交给妈妈保管；晚上房门不反锁"}
-    crisis.save_safety_plan(db, actor, ctx.vault, case, steps, today + timedelta(days=rng.randint(-2, 10)), at=at)
-    return 1
+    crisis.save_safety_plan(db, actor, ctx.vault, case, _plan_steps(), review, at=clock.now())
 
 
 def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) -> set[int]:
-    """The warnings a working counselor has not got to yet: 1–3 interviews per school (mostly due this week, now and
+    """The warnings a working counselor has not got to yet: 2–3 interviews per school (mostly due this week, now and
     then one a few days late) and UNACKNOWLEDGED_CRISES crises, taken first in the demo counselor's schools. Every
     other October warning has been confirmed or dismissed after its interview."""
     rng, today = ctx.rng, ctx.today
@@ -202,7 +288,7 @@ def _still_pending(ctx, warnings: list[Warning], counselors: dict[int, User]) ->
             by_school.setdefault(w.school_id, []).append(w)
     for school_id in sorted(by_school):
         rows = by_school[school_id]
-        chosen = sorted(rng.sample(rows, min(len(rows), rng.randint(1, 3))), key=lambda w: w.id)
+        chosen = sorted(rng.sample(rows, min(len(rows), rng.randint(2, 3))), key=lambda w: w.id)
         for k, w in enumerate(chosen):
             late = k == 0 and rng.random() < 0.5
             # the interview was rescheduled (absence, exams): due in the coming days, or just missed
@@ -237,23 +323,9 @@ def _school_hours(ctx, day: date) -> datetime:
     return min(local, clock.now())
 
 
-def _stamp_confirmation(warning: Warning, case: CareCase | None, at: datetime) -> None:
-    """Date the confirmation the service just recorded at the seed's run time to the story's interview, so that
-    the case opens before its follow-ups and the timeliness figures see real delays (the audit log keeps the
-    real time: it is append-only and says when the seed ran)."""
-    at = max(at, warning.created_at)
-    warning.confirmed_at = at
-    if warning.acknowledged_at is not None and warning.acknowledged_at > at:
-        warning.acknowledged_at = at
-    if warning.first_contact_at is not None and warning.first_contact_at > at:
-        warning.first_contact_at = at
-    if warning.history:
-        warning.history[-1].at = at
-    if case is not None and case.opened_at > at:
-        case.opened_at = at
-
-
 def _seed_checkins(ctx, counselors: dict[int, User]) -> int:
+    from app.demo import school_moment
+
     db, rng, today = ctx.session, ctx.rng, ctx.today
     students = db.scalars(
         select(Student)
@@ -273,7 +345,8 @@ def _seed_checkins(ctx, counselors: dict[int, User]) -> int:
         # the row `service.record_checkin` writes, inserted in one go (one audit event for the lot, below)
         checkin = CareCheckin(
             student_id=student.id, school_id=student.school_id, term=term_of(day), occurred_on=day,
-            by_id=counselor.id, by_role="counselor", guardian_contacted=rng.random() < 0.6, created_at=utcnow(),
+            by_id=counselor.id, by_role="counselor", guardian_contacted=rng.random() < 0.6,
+            created_at=min(school_moment(day, 15, 30), utcnow()),  # written up the afternoon of the talk
         )
         checkin.ensure_uid()
         ctx.vault.seal_into(checkin, "note", "谈心：了解生活和学习情况，学生适应良好", student=student)

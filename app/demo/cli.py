@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, time
 
 import click
 from flask import current_app, has_app_context
@@ -17,7 +18,7 @@ from models import Actor, District, School, User, append_event, clock
 from models.crypto import KeyRing
 from models.vault import Vault
 
-from . import DemoContext
+from . import DemoContext, demo_terms
 
 demo_cli = AppGroup("demo", help="The demo district (development and evaluation only).")
 
@@ -39,20 +40,53 @@ def run_demo(
     if steps is None:
         steps = wiring().demo_steps
     actor = Actor.system("demo-seed")
+    today = today or clock.today(current_app.config.get("TIMEZONE") if has_app_context() else None)
     ctx = DemoContext(
         session=session,
         keyring=keyring,
         vault=Vault(session, keyring, actor),
         rng=random.Random(seed),
-        today=today or clock.today(current_app.config.get("TIMEZONE") if has_app_context() else None),
+        today=today,
         password=password,
+        terms=demo_terms(today),
     )
+    per_term = [step for step in steps if step.each_term]
+    first = min((step.order for step in per_term), default=None)
+    setup = [step for step in steps if not step.each_term and (first is None or step.order < first)]
+    finish = [step for step in steps if not step.each_term and step not in setup]
     summaries = []
-    for step in steps:
+    # The district exists from the first school year of the history on (its users, grants and first classes).
+    with _story_clock(ctx, date(int(ctx.terms[0].school_year[:4]), 9, 1) if per_term else None, time(8, 0)):
+        for step in setup:
+            summaries.append(f"[{step.order:>3}] {step.run(ctx)}")
+        session.flush()
+    for term in ctx.terms if per_term else ():
+        ctx.term, ctx.today = term, term.today
+        # a past term's steps run at the end of its story (they travel to each moment they date); the current
+        # term's on the real clock
+        with _story_clock(ctx, None if term.current else term.today, time(17, 30)):
+            for step in per_term:
+                summaries.append(f"[{step.order:>3}] {term.term}: {step.run(ctx)}")
+            session.flush()
+    ctx.term, ctx.today = None, today
+    for step in finish:
         summaries.append(f"[{step.order:>3}] {step.run(ctx)}")
-    append_event(session, actor, "demo.seeded", detail={"steps": [step.name for step in steps]})
+    append_event(session, actor, "demo.seeded", detail={"steps": [step.name for step in steps],
+                                                        "terms": [t.term for t in ctx.terms] if per_term else []})
     session.flush()
     return ctx, summaries
+
+
+@contextmanager
+def _story_clock(ctx: DemoContext, day: date | None, at: time) -> Iterator[None]:
+    """The clock at `day` `at` (school time zone) for the block, flushing before it ends so that every default
+    stamp is taken then; None: the clock as it is."""
+    if day is None:
+        yield
+        return
+    with clock.travel(datetime.combine(day, at, tzinfo=clock.school_timezone())):
+        yield
+        ctx.session.flush()
 
 
 def account_lines(ctx: DemoContext, password: str) -> list[str]:

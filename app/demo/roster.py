@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Actor, District, School, SchoolClass, Student, User
+from models import Actor, District, School, SchoolClass, Screening, Student, User, append_event
 
 from . import DemoContext, names
 
@@ -107,37 +109,34 @@ def _guardians(ctx: DemoContext, family: str, groups: set[str]) -> list[dict[str
     return [mother, father] if rng.random() < 0.6 else [father, mother]
 
 
-def seed_roster(ctx: DemoContext) -> str:
-    s: Session = ctx.session
-    rng = ctx.rng
-    year = school_year_for(ctx.today)
-    year_start = int(year[:4])
+def _plan_of(ctx: DemoContext) -> dict[str, SchoolPlan]:
+    return {plan.code: plan for plan in SCHOOLS}
 
-    district = District(code=DISTRICT_CODE, name=DISTRICT_NAME)
-    s.add(district)
-    schools: list[School] = []
+
+def _add_classes(ctx: DemoContext, schools: list[School], year: str) -> list[SchoolClass]:
+    plans = _plan_of(ctx)
     classes: list[SchoolClass] = []
-    plans: dict[str, SchoolPlan] = {}
-    for plan in SCHOOLS:
-        school = School(district=district, code=plan.code, name=plan.name, type=plan.type, stage=plan.stage)
-        s.add(school)
-        schools.append(school)
-        plans[plan.code] = plan
+    for school in schools:
         for grade in school.grades:
-            for number in range(1, plan.classes_per_grade + 1):
+            for number in range(1, plans[school.code].classes_per_grade + 1):
                 klass = SchoolClass(school=school, grade=grade, name=class_name(grade, number), school_year=year)
-                s.add(klass)
+                ctx.session.add(klass)
                 classes.append(klass)
-    s.flush()
+    ctx.session.flush()
+    return classes
 
+
+def _new_students(ctx: DemoContext, classes: list[SchoolClass], year_start: int) -> list[Student]:
+    """A class's worth of invented pupils for each class given (identity sealed, care groups drawn by school type)."""
+    rng = ctx.rng
+    plans = _plan_of(ctx)
     students: list[Student] = []
-    seq = 0
     for klass in classes:
         plan = plans[klass.school.code]
         size = max(5, plan.class_size + rng.randint(-3, 3))
         rates = CARE_RATES[plan.type]
         for _ in range(size):
-            seq += 1
+            seq = ctx.data["student_seq"] = ctx.data.get("student_seq", 0) + 1
             gender = "M" if rng.random() < 0.52 else "F"
             born = _birth(ctx, klass.grade, year_start)
             family = names.surname(rng)
@@ -161,10 +160,30 @@ def seed_roster(ctx: DemoContext) -> str:
             )
             student.set_care_groups(groups)
             students.append(student)
-    s.add_all(students)
-    s.flush()
+    ctx.session.add_all(students)
+    ctx.session.flush()
+    return students
 
-    users = _users(ctx, district, schools, classes)
+
+def seed_roster(ctx: DemoContext) -> str:
+    """The district as it was on 1 September of the history's first school year (the current one without
+    history); `roster_term` moves it on, year by year, to today's."""
+    s: Session = ctx.session
+    year = ctx.terms[0].school_year if ctx.terms else school_year_for(ctx.today)
+
+    district = District(code=DISTRICT_CODE, name=DISTRICT_NAME)
+    s.add(district)
+    schools: list[School] = []
+    for plan in SCHOOLS:
+        school = School(district=district, code=plan.code, name=plan.name, type=plan.type, stage=plan.stage)
+        s.add(school)
+        schools.append(school)
+    s.flush()
+    classes = _add_classes(ctx, schools, year)
+    students = _new_students(ctx, classes, int(year[:4]))
+
+    final_year = ctx.terms[-1].school_year if ctx.terms else year
+    users = _users(ctx, district, schools, classes, teacher_now=final_year == year)
     by_code = {school.code: school for school in schools}
     ctx.data.update(
         district=district,
@@ -175,7 +194,8 @@ def seed_roster(ctx: DemoContext) -> str:
         users=users,
         school_year=year,
         counselor_schools=list(users["counselor"].schools),
-        teacher_class=users["teacher"].classes[0],
+        teacher_class=ctx.data.get("teacher_class"),
+        moved=[],
     )
     groups_count: dict[str, int] = {}
     for st in students:
@@ -188,7 +208,111 @@ def seed_roster(ctx: DemoContext) -> str:
     )
 
 
-def _users(ctx: DemoContext, district: District, schools: list[School], classes: list[SchoolClass]) -> dict[str, User]:
+def roster_term(ctx: DemoContext) -> str:
+    """Per term (order 15): at a new school year, the new year's classes, everyone up a grade, the top grade
+    graduated and a new first grade; then a few students move to another school of the district (the transfer
+    service, by the sending school's counselor, between terms)."""
+    term = ctx.term
+    assert term is not None
+    parts = []
+    if term.school_year != ctx.data["school_year"]:
+        parts.append(_new_school_year(ctx, term.school_year))
+    if term is not ctx.terms[0]:
+        parts.append(_move_some(ctx, term))
+    return "roster: " + ("; ".join(parts) or "unchanged")
+
+
+def _new_school_year(ctx: DemoContext, year: str) -> str:
+    """1 September of `year`: what the school year's roster import does (app/roster_import), in bulk."""
+    from . import at, school_moment
+
+    s = ctx.session
+    start = int(year[:4])
+    with at(ctx, school_moment(date(start, 9, 1), 8, 0)):
+        schools: list[School] = ctx.data["schools"]
+        classes = _add_classes(ctx, schools, year)
+        by_slot = {(c.school_id, c.grade, c.name[-3:]): c for c in classes}  # "(1)班"
+        old = {c.id: c for c in ctx.data["classes"]}
+        promoted = graduated = 0
+        for st in s.scalars(select(Student).where(Student.status == "enrolled").order_by(Student.id)):
+            before = old.get(st.class_id) if st.class_id is not None else None
+            slot = by_slot.get((st.school_id, st.grade + 1, before.name[-3:] if before else "(1)班"))
+            if slot is None:  # the school's top grade: off to the next stage
+                st.status = "graduated"
+                graduated += 1
+                continue
+            st.grade, st.class_id = slot.grade, slot.id
+            promoted += 1
+        entry = [c for c in classes if c.grade == min(c.school.grades)]
+        intake = _new_students(ctx, entry, start)
+        if ctx.terms and year == ctx.terms[-1].school_year:
+            _grant_teacher(ctx, classes)
+        append_event(s, Actor.system("demo-seed"), "roster.school_year_started",
+                     detail={"school_year": year, "promoted": promoted, "graduated": graduated,
+                             "new": len(intake)})
+    ctx.data["classes"] = classes
+    ctx.data["school_year"] = year
+    ctx.data["students"] = list(s.scalars(select(Student).where(Student.status == "enrolled")
+                                          .order_by(Student.id)))
+    return f"school year {year}: {promoted} up a grade, {graduated} graduated, {len(intake)} new"
+
+
+MOVES_PER_TERM = 2
+
+
+def _move_some(ctx: DemoContext, term: Any) -> str:
+    """Two students a term (before its screening) move to a school of the same stage that has their grade: the
+    sending school's counselor moves the file (app/care/service.transfer_student)."""
+    from app.care.service import transfer_student
+
+    from . import at, school_moment
+
+    s, rng = ctx.session, ctx.rng
+    counselors = _counselor_of_school(ctx)
+    classes: list[SchoolClass] = ctx.data["classes"]
+    moved: list[Student] = ctx.data["moved"]
+    screened = set(s.scalars(select(Screening.student_id).distinct()))
+    candidates = [st for st in s.scalars(select(Student).where(Student.status == "enrolled", Student.grade >= 4)
+                                         .order_by(Student.id))
+                  if st.id in screened and st.school_id in counselors and st not in moved]
+    done = 0
+    day = term.starts_on - timedelta(days=rng.randint(5, 20))
+    while candidates and done < MOVES_PER_TERM:
+        st = candidates.pop(rng.randrange(len(candidates)))
+        here = ctx.data["schools_by_code"]
+        stage = next(sc.stage for sc in here.values() if sc.id == st.school_id)
+        targets = [c for c in classes if c.grade == st.grade and c.school_id != st.school_id
+                   and c.school.stage == stage]
+        if not targets:
+            continue
+        with at(ctx, school_moment(day, 10, 0)):
+            transfer_student(s, Actor.for_user(counselors[st.school_id]), st, rng.choice(targets))
+        moved.append(st)
+        done += 1
+    return f"{done} moved school"
+
+
+def _counselor_of_school(ctx: DemoContext) -> dict[int, User]:
+    out: dict[int, User] = {}
+    for user in sorted(ctx.data["users"].values(), key=lambda u: u.id):
+        if user.role == "counselor":
+            for school in user.schools:
+                out.setdefault(school.id, user)
+    return out
+
+
+def _grant_teacher(ctx: DemoContext, classes: list[SchoolClass]) -> None:
+    from app.admin.grants import record_approved
+
+    teacher_class = next(c for c in classes if c.school.code == TEACHER_SCHOOL and c.name == TEACHER_CLASS)
+    record_approved(ctx.session, Actor.system("demo-seed"), ctx.data["users"]["teacher"], klass=teacher_class,
+                    reason="demo seed")
+    ctx.session.flush()
+    ctx.data["teacher_class"] = teacher_class
+
+
+def _users(ctx: DemoContext, district: District, schools: list[School], classes: list[SchoolClass], *,
+           teacher_now: bool = True) -> dict[str, User]:
     from app.auth.service import hash_password
 
     hashed = hash_password(ctx.password)  # once: argon2 is slow on purpose
@@ -219,7 +343,6 @@ def _users(ctx: DemoContext, district: District, schools: list[School], classes:
         username, display, full_time = plan.counselor
         user = users.get(username) or make(username, display, "counselor", full_time)
         assignments.append((user, by_code[plan.code]))
-    teacher_class = next(c for c in classes if c.school.code == TEACHER_SCHOOL and c.name == TEACHER_CLASS)
     ctx.session.flush()
     # Clinical access through the one mechanism (app/admin/grants.py): the seed is recorded, and audited, as both
     # proposer and approver (the review list shows it); no second person exists in a demo.
@@ -228,7 +351,9 @@ def _users(ctx: DemoContext, district: District, schools: list[School], classes:
     seed = Actor.system("demo-seed")
     for user, school in assignments:
         record_approved(ctx.session, seed, user, school=school, reason="demo seed")
-    record_approved(ctx.session, seed, users["teacher"], klass=teacher_class, reason="demo seed")
     ctx.session.flush()
+    if teacher_now:  # the head teacher of this year's class (else of the current year's, when it begins)
+        ctx.data["users"] = users
+        _grant_teacher(ctx, classes)
     return users
 

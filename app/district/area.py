@@ -1,8 +1,9 @@
 """The district area: aggregate statistics only (dashboard, trends, staffing, exports) and their rollup jobs."""
 from flask_babel import lazy_gettext as _l
 
-from app.areas import Area, NavItem
+from app.areas import Area, DemoStep, NavItem
 
+from .demo import seed_rollups
 from .service import init_cache
 from .views import bp, district_cli
 
@@ -16,6 +17,7 @@ AREA = Area(
         NavItem("district.trends", _l("Trends"), ("district",), 20),
         NavItem("district.staffing", _l("Staffing"), ("district",), 30),
     ),
+    demo_steps=(DemoStep(90, seed_rollups),),
     cli=(district_cli,),
     setup=init_cache,  # the app's memo of protected figures
 )

@@ -14,7 +14,7 @@ AREA = Area(
     url_prefix="/rechecks",
     nav=(NavItem("rechecks.index", _l("Rechecks"), ("counselor",), 40),),
     file_sections=(FileSection(50, recheck_file_section),),
-    demo_steps=(DemoStep(40, seed_rechecks),),
+    demo_steps=(DemoStep(40, seed_rechecks, each_term=True),),
     receivers=(
         (signals.level_confirmed, on_level_confirmed),
         (signals.screening_recorded, on_screening_recorded),

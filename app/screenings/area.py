@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from app.areas import Area, DemoStep, FileSection, NavItem
 
 from .cli import screenings_cli
-from .demo import demo_screenings
+from .demo import close_past_campaign, demo_screenings
 from .views import bp, file_section
 
 AREA = Area(
@@ -16,6 +16,6 @@ AREA = Area(
         NavItem("screenings.enter", _l("Enter results"), ("counselor",), 26),
     ),
     file_sections=(FileSection(20, file_section),),
-    demo_steps=(DemoStep(20, demo_screenings),),
+    demo_steps=(DemoStep(20, demo_screenings, each_term=True), DemoStep(45, close_past_campaign, each_term=True)),
     cli=(screenings_cli,),
 )

@@ -52,6 +52,10 @@ def test_the_district_dashboard_renders_its_charts_and_never_a_child(live_server
     page.wait_for_selector("svg.chart")
     assert page.locator("svg.chart").count() >= 5
     assert "学期" in page.locator("svg.chart").first.inner_html()
+    # the demo has a history: each trend is a line over four terms and more, not a single dot
+    lines = page.locator("svg.chart path.series")
+    assert lines.count() >= 5
+    assert (lines.first.get_attribute("d") or "").count("L") >= 3
     shot(page, "district-trends")
     pages.append(page.content())
 

@@ -189,3 +189,38 @@ def test_only_the_clock_reads_the_wall_clock():
         "read the time through models/clock.py (clock.now(), clock.today(tz); clock.wall_now() "
         "only where the real time is meant):\n  " + "\n  ".join(offenders)
     )
+
+
+def test_travel_moves_the_clock_for_a_block_and_puts_it_back(moved_clock):
+    moved_clock(datetime(2028, 2, 29, 8, 0, tzinfo=clock.school_timezone(SHANGHAI)))
+    before = clock.now()
+    autumn = datetime(2026, 10, 12, 10, 30, tzinfo=clock.school_timezone(SHANGHAI))
+    with clock.travel(autumn) as at:
+        assert at == autumn.astimezone(UTC)
+        inside = clock.now()
+        assert timedelta(0) <= inside - at < timedelta(seconds=5)  # it runs on from the instant, like a moved clock
+        assert clock.today(SHANGHAI) == date(2026, 10, 12) and utcnow() >= inside
+        with clock.travel(datetime(2027, 3, 1, 9, 0, tzinfo=UTC)):  # blocks nest
+            assert clock.today("UTC") == date(2027, 3, 1)
+        assert clock.today(SHANGHAI) == date(2026, 10, 12)
+        assert clock.os.environ[clock.ENV_NOW].startswith("2028-02-29")  # the environment (children) is untouched
+    assert timedelta(0) <= clock.now() - before < timedelta(seconds=5)  # back on the moved clock
+    assert clock.today(SHANGHAI) == date(2028, 2, 29)
+    with pytest.raises(ValueError):
+        with clock.travel(datetime(2026, 10, 12, 10, 30)):
+            pass
+
+
+def test_travel_is_undone_when_the_block_fails_and_stays_in_its_thread(moved_clock):
+    import threading
+
+    moved_clock(None)
+    seen: list[datetime] = []
+    with pytest.raises(RuntimeError):
+        with clock.travel(datetime(2025, 3, 10, 9, 0, tzinfo=UTC)):
+            worker = threading.Thread(target=lambda: seen.append(clock.now()))
+            worker.start()
+            worker.join()
+            raise RuntimeError("boom")
+    assert len(seen) == 1 and abs(seen[0] - clock.wall_now()) < timedelta(seconds=5)  # another thread: not moved
+    assert abs(clock.now() - clock.wall_now()) < timedelta(seconds=1)
