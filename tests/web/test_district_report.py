@@ -226,3 +226,8 @@ def test_the_report_follows_the_interface_language(officer):
     assert pdf_info(response.data)["Title"] == "District mental-health screening supervision report"
     assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
     assert "Generated at " in text and "Rural small-scale school" in text
+
+
+def test_a_campaign_selection_links_the_report_of_its_term(officer, world):
+    html = officer.get(f"/district?campaign={world.campaign.id}").get_data(as_text=True)
+    assert f'href="/district/report.pdf?term={TERM}"' in html
