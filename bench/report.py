@@ -274,6 +274,13 @@ NOTES = """## Notes
   numbers at a lower load the same afternoon); the target (< 100 ms) needs the ratio near 2 and a quiet floor
   under 50 ms, which is to be confirmed by the next `make bench` on a quiet machine. Beyond the floor the cost is
   reading the rows through SQLAlchemy Core and the matching itself (pinyin readings from a per-character cache).
+- District supervision report PDF (issue 17, `bench_report`, run alone on 2026-12-03 at 09:37 UTC, SQLite, load
+  average 12 on the 2 shared cores): at district scale (100 schools, 60,000 students, 10 terms) 4.21 s median
+  (3.54-4.28) for `GET /district/report.pdf`, against 3.66 s for WeasyPrint alone on the same 137 KB of HTML
+  (ratio 1.15) and 0.64 s for the figures alone; small scale 3.75-4.56 s in two runs at the same load (1.6 s at
+  load 7 before the change below). The layout is the cost: a 100-row table and ten SVG charts. Pausing Python's
+  garbage collector during WeasyPrint's layout (`app.reports.pdf.collector_paused`) halved it (8-9 s before on
+  the same data and load). Target < 5 s at district scale, to be confirmed on a quiet machine.
 - Page latency on SQLite: every page view writes one audit event (the names it decrypted), and SQLite serialises
   writers, so p95 grows with the number of concurrent clients. The bare endpoint writes nothing.
 - `/care/groups` for a counselor of two schools with 1,500 students (a third in a care group, 501 rows), measured
