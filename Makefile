@@ -29,10 +29,11 @@ dev-deps: $(VENV)/.dev-deps
 
 ## make pdf-deps (part of deps): the Debian packages of the PDF reports (app/reports/pdf.py), installed when
 ## missing: Pango and HarfBuzz's subsetter for WeasyPrint, the Noto CJK fonts it embeds, and poppler-utils
-## (pdftotext, pdftoppm, pdffonts), with which the tests read the reports back.
+## (pdftotext, pdftoppm, pdffonts), with which the tests read the reports back. Elsewhere than Debian: a note.
 PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
 pdf-deps:
-	@missing=$$(for p in $(PDF_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	@command -v dpkg-query >/dev/null 2>&1 || { echo "pdf-deps: not Debian; install Pango, Noto Sans CJK and poppler yourself"; exit 0; }; \
+	missing=$$(for p in $(PDF_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing the PDF reports' Debian packages:" $$missing; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
