@@ -231,3 +231,12 @@ def test_the_report_follows_the_interface_language(officer):
 def test_a_campaign_selection_links_the_report_of_its_term(officer, world):
     html = officer.get(f"/district?campaign={world.campaign.id}").get_data(as_text=True)
     assert f'href="/district/report.pdf?term={TERM}"' in html
+
+
+def test_a_district_without_campaigns_gets_a_report_that_says_so(client, factory):
+    login(client, factory.user("district").username)
+    response = client.get("/district/report.pdf")
+    assert response.status_code == 200
+    text = squeeze(pdf_text(response.data))
+    assert "区心理健康筛查督导报告" in text and "学期：—" in text
+    assert "本区还没有测评计划。" in text and "概况" not in text
