@@ -231,6 +231,9 @@ JSON and leaves nothing in the temporary folder.
     bytes with `models.crypto` directly (a data key made and wrapped, three seals and two blind indexes per student);
   - page latency over HTTP: a bare WSGI endpoint serving the same query's rows raw (`bench/bare_app.py`), and
     `/healthz` of the app (Flask, session-less, one `SELECT 1`), measured the same way in the same run.
+  - the district supervision report PDF (bench_report): WeasyPrint alone laying out and writing the same report
+    HTML (what any PDF of this content costs), and the report's figures alone (the same service calls and
+    builders, no layout).
 - **A real load generator.** HTTP figures come from `wrk` (Debian's package; `make bench` installs it if missing),
   a separate process that shares no interpreter lock with the app, against gunicorn with 4 sync workers and 8
   concurrent connections, one per wrk thread (sync workers close each connection after its response; wrk
@@ -280,6 +283,13 @@ NOTES = """## Notes
   221 → 120 ms (ratio 2.42 → 1.69), part of a name 203 → 92 ms (2.22 → 1.29). The rest is the design's own (one
   key unwrap and one AES-GCM open per student); `bench/oneoff_search_blob.py` measured what a sealed blob per
   school would cost instead: 16.7 ms against 37.6 ms as built (load 5.4), see docs/decisions.md.
+- District supervision report PDF (issue 17, `bench_report`, run alone on 2026-12-03 at 09:37 UTC, SQLite, load
+  average 12 on the 2 shared cores): at district scale (100 schools, 60,000 students, 10 terms) 4.21 s median
+  (3.54-4.28) for `GET /district/report.pdf`, against 3.66 s for WeasyPrint alone on the same 137 KB of HTML
+  (ratio 1.15) and 0.64 s for the figures alone; small scale 3.75-4.56 s in two runs at the same load (1.6 s at
+  load 7 before the change below). The layout is the cost: a 100-row table and ten SVG charts. Pausing Python's
+  garbage collector during WeasyPrint's layout (`app.reports.pdf.collector_paused`) halved it (8-9 s before on
+  the same data and load). Target < 5 s at district scale, to be confirmed on a quiet machine.
 - Page latency on SQLite: every page view writes one audit event (the names it decrypted), and SQLite serialises
   writers, so p95 grows with the number of concurrent clients. The bare endpoint writes nothing.
 - `/care/groups` for a counselor of two schools with 1,500 students (a third in a care group, 501 rows), measured

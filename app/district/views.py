@@ -161,8 +161,7 @@ def dashboard():
     ctx, figures = _compute(query)
     tables = build_tables(ctx, figures, query.filters, query.dimension)
     campaigns = service.list_campaigns(db.session, _district_id())
-    total_key = (figures.scopes.of(query.filters), None, None)
-    summary = [(glossary.get(key), figure_cell(figures, key, total_key).text) for key in SUMMARY_FIGURES]
+    summary = dashboard_summary(figures, query.filters)
     charts = _dashboard_charts(tables, query)
     return render_template(
         "district/dashboard.html",
@@ -175,6 +174,7 @@ def dashboard():
         terms=service.list_terms(db.session, _district_id()),
         campaigns=campaigns,
         selection_label=_selection_label(query, campaigns),
+        report_term=report_term(query, campaigns),
         type_labels=TYPE_LABELS,
         stage_labels=STAGE_LABELS,
         dimension_labels=DIMENSION_LABELS,
@@ -198,6 +198,20 @@ def page_notes(*keys: str | None) -> list[glossary.Figure]:
     """The glossary entries of the figures a page shows, once each, in glossary order (the footnote 指标说明)."""
     wanted = {k for k in keys if k}
     return [f for f in glossary.FIGURES if f.key in wanted]
+
+
+def dashboard_summary(figures, filters: Filters) -> list[tuple[glossary.Figure, str]]:
+    """The dashboard's headline figures (glossary entry, shown text) over the filters' scope (the supervision
+    report's too)."""
+    total_key = (figures.scopes.of(filters), None, None)
+    return [(glossary.get(key), figure_cell(figures, key, total_key).text) for key in SUMMARY_FIGURES]
+
+
+def report_term(query: Query, campaigns: list[tuple[int, str, str]]) -> str | None:
+    """The term of the supervision report linked from the dashboard: the selected term, or the campaign's term."""
+    if query.selection.campaign_id is not None:
+        return next((term for cid, _name, term in campaigns if cid == query.selection.campaign_id), None)
+    return query.selection.term
 
 
 def _pct(value: float | None) -> str:
@@ -257,10 +271,25 @@ def _dashboard_charts(tables, query: Query) -> list[Chart]:
 @bp.route("/trends")
 @roles("district")
 def trends():
-    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                            rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
-                            cache=service.figures_cache())
+    points = trend_points()
     terms = [p.term for p in points]
+    charts = trend_charts(points)
+    rows = trend_rows(points)
+    stamps = [p.as_of for p in points if p.as_of is not None]
+    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
+                           as_of=as_of_text(min(stamps) if stamps else None),
+                           columns=[glossary.get(key) for key in TREND_FIGURES], notes=page_notes(*TREND_FIGURES))
+
+
+def trend_points():
+    """The district's figures term by term (the trends page, its export and the supervision report)."""
+    return service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+                          rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
+                          cache=service.figures_cache())
+
+
+def trend_charts(points) -> list[Any]:
+    """The trends page's charts over `points` (the supervision report draws the same)."""
 
     def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
         out = []
@@ -300,12 +329,7 @@ def trends():
             units=_("persons"), **common,
         ),
     ]
-    charts = [Chart(c) for c in drawn]
-    rows = trend_rows(points)
-    stamps = [p.as_of for p in points if p.as_of is not None]
-    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
-                           as_of=as_of_text(min(stamps) if stamps else None),
-                           columns=[glossary.get(key) for key in TREND_FIGURES], notes=page_notes(*TREND_FIGURES))
+    return [Chart(c) for c in drawn]
 
 
 def trend_rows(points) -> list[list[str]]:
@@ -368,9 +392,7 @@ def export(table_id: str, fmt: str):
         keys: list[str | None] = list(STAFFING_FIGURES)
         about_selection.append((_("Students counted"), _("The current roll of every school of the district.")))
     elif table_id == "trends":
-        points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                                rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
-                                cache=service.figures_cache())
+        points = trend_points()
         matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
         keys = list(TREND_FIGURES)
         about_selection.append((_("Terms"), "、".join(p.term for p in points) or "—"))
