@@ -1,4 +1,4 @@
-"""Reading district figures back from what a user gets: a page (HTML), a CSV, an XLSX (and, later, a PDF).
+"""Reading district figures back from what a user gets: a page (HTML), a CSV, an XLSX, a PDF report.
 
 Every reader returns {(figure key, scope): text}, where the key is app/district/glossary.py's and the scope names
 the cell: "total" (the whole selection), "school:<code>", "type:<t>"... The agreement test compares them.
@@ -117,3 +117,68 @@ def xlsx_rows(body: bytes) -> list[list[str]]:
     as its digits)."""
     sheet = load_workbook(io.BytesIO(body)).worksheets[0]
     return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
+class _TableKeys(HTMLParser):
+    """Each figure table of a page (`<table class="figures">`): its title (the h2 of its section) and the figure key
+    of each column after the row label (None for a column that is not a figure). Chart data tables are not figure
+    tables."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[tuple[str, list[str | None]]] = []
+        self._title: list[str] | None = None
+        self._last_title = ""
+        self._head: list[str | None] | None = None
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
+        attrs = {k: v or "" for k, v in attrs_list}
+        if tag == "h2":
+            self._title = []
+        elif tag == "table" and "figures" in attrs.get("class", "").split():
+            self._head = []
+        elif tag == "thead" and self._head is not None:
+            self._in_head = True
+        elif tag == "th" and self._in_head and self._head is not None:
+            self._head.append(attrs.get("data-figure") or None)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h2" and self._title is not None:
+            self._last_title = " ".join("".join(self._title).split())
+            self._title = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag == "table" and self._head is not None:
+            self.tables.append((self._last_title, self._head[1:]))  # the first column is the row label
+            self._head = None
+
+    def handle_data(self, data: str) -> None:
+        if self._title is not None:
+            self._title.append(data)
+
+
+def table_keys(html: str) -> list[tuple[str, list[str | None]]]:
+    """(title, column keys) of every figure table of a page that has a figure column."""
+    parser = _TableKeys()
+    parser.feed(html)
+    parser.close()
+    return [(title, keys) for title, keys in parser.tables if any(keys)]
+
+
+def pdf_table_totals(text: str, title: str, width: int) -> list[str] | None:
+    """The 合计 (total) row of the table titled `title` in a report's `pdftotext -layout` text: the first line
+    equal to the title (a chart of the same title may come first: then the next 合计 row has another width and the
+    next occurrence is tried) followed, before the next title line of that name, by a 合计 line of `width` cells
+    (a cell is one token: 36, 90.0%, <5, —)."""
+    lines = [line.strip() for line in text.splitlines()]
+    for at, line in enumerate(lines):
+        if line != title:
+            continue
+        for later in lines[at + 1:]:
+            cells = later.split()
+            if cells and cells[0] == "合计":
+                if len(cells) - 1 == width:
+                    return cells[1:]
+                break
+    return None

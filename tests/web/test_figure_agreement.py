@@ -6,7 +6,7 @@ students ≠ warnings). Each SURFACE fetches what a district officer gets (a pag
 into {(figure key, scope): text} (tests/web/figure_surfaces.py); the test checks that each (key, scope) has one
 text across all surfaces, that the figures the issue names appear where they must, and the hand counts.
 
-To add a surface (the PDF reports): append a Surface whose `read(client, world)` returns the same mapping, e.g.
+The district supervision report is read back from its PDF text. To add a surface: append a Surface whose `read(client, world)` returns the same mapping, e.g.
 from `pdftotext` output, and list it in EXPECTED for the figures it must show.
 """
 from __future__ import annotations
@@ -24,7 +24,17 @@ from models import Screening, Warning
 from models.screenings import CampaignInstrument
 from tests.conftest import login
 from tests.integration.district_world import TERM, build, utc
-from tests.web.figure_surfaces import Extracted, csv_rows, html_figures, parse_page, table_figures, xlsx_rows
+from tests.pdf_tools import pdf_text
+from tests.web.figure_surfaces import (
+    Extracted,
+    csv_rows,
+    html_figures,
+    pdf_table_totals,
+    parse_page,
+    table_figures,
+    table_keys,
+    xlsx_rows,
+)
 
 SCHOOLS = {"城区中学": "A", "农村小学": "B", "寄宿制中学": "C"}
 
@@ -138,6 +148,20 @@ def _filtered_dashboard(school_type: str):  # type: ignore[no-untyped-def]
     return read
 
 
+def _district_report(client: Any, fx: Fixture) -> Extracted:
+    """The supervision report read back from the PDF's text (pdftotext -layout): each figure table of the dashboard
+    grouped by type is found in the PDF by its title, and its 合计 row (one line) names the whole district's cells
+    in the page's column order (the keys are read from the page's headers)."""
+    page = _get(client, f"/district?term={TERM}&group=type").decode()
+    text = pdf_text(_get(client, f"/district/report.pdf?term={TERM}"))
+    out: Extracted = {}
+    for title, keys in table_keys(page):
+        cells = pdf_table_totals(text, title, len(keys))
+        assert cells is not None, f"the report has no table {title!r} with a 合计 row of {len(keys)} cells"
+        out.update({(key, "total"): cell for key, cell in zip(keys, cells, strict=True) if key})
+    return out
+
+
 @dataclass(frozen=True)
 class Surface:
     name: str
@@ -157,10 +181,11 @@ SURFACES: list[Surface] = [
       for fmt, reader in (("csv", csv_rows), ("xlsx", xlsx_rows))],
     *[Surface(f"staffing.{fmt}", _export("staffing", reader, fmt, _staffing_scope))
       for fmt, reader in (("csv", csv_rows), ("xlsx", xlsx_rows))],
+    Surface("report.pdf", _district_report),
 ]
 
 # Where each figure of the whole district must be found (a reader that finds nothing fails here, not silently).
-DASHBOARD_TOTALS = {"dashboard", "coverage.csv", "coverage.xlsx"}
+DASHBOARD_TOTALS = {"dashboard", "coverage.csv", "coverage.xlsx", "report.pdf"}
 TRENDS = {"trends", "trends.csv", "trends.xlsx"}
 EXPECTED: dict[tuple[str, str], set[str]] = {
     ("on_roll", "total"): DASHBOARD_TOTALS | TRENDS,
@@ -168,12 +193,12 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("screened", "total"): DASHBOARD_TOTALS | TRENDS,
     ("coverage", "total"): DASHBOARD_TOTALS | TRENDS,
     ("positive_rate", "total"): DASHBOARD_TOTALS | TRENDS,
-    ("warn_L1", "total"): {"dashboard", "warnings.csv", "warnings.xlsx"} | TRENDS,
-    ("warn_L3", "total"): {"dashboard", "warnings.csv", "warnings.xlsx"} | TRENDS,
+    ("warn_L1", "total"): {"dashboard", "warnings.csv", "warnings.xlsx", "report.pdf"} | TRENDS,
+    ("warn_L3", "total"): {"dashboard", "warnings.csv", "warnings.xlsx", "report.pdf"} | TRENDS,
     ("crisis", "total"): {"dashboard", "followup.csv", "followup.xlsx", "crisis_response.csv",
-                          "crisis_response.xlsx"} | TRENDS,
-    ("crisis_same_day_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx"} | TRENDS,
-    ("interview_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx"},
+                          "crisis_response.xlsx", "report.pdf"} | TRENDS,
+    ("crisis_same_day_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx", "report.pdf"} | TRENDS,
+    ("interview_rate", "total"): {"dashboard", "followup.csv", "followup.xlsx", "report.pdf"},
     # A filter selects cells of the same family: the urban type's cells read the same filtered or grouped.
     ("screened", "type:urban"): {"dashboard by type", "dashboard urban only"},
     ("warn_L1", "type:urban"): {"dashboard by type", "dashboard urban only"},
