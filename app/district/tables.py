@@ -188,10 +188,12 @@ def group_rows(ctx: Context, figures: Figures, filters: Filters, dimension: str)
     return rows
 
 
-def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str) -> list[TableView]:
+def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str,
+                 specs: list[tuple[str, Any, list[Column]]] | None = None) -> list[TableView]:
+    """The tables of `specs` (default: the dashboard's, `table_specs`), one row per group of `dimension`."""
     rows = group_rows(ctx, figures, filters, dimension)
     tables = []
-    for table_id, title, columns in table_specs(ctx, figures):
+    for table_id, title, columns in (table_specs(ctx, figures) if specs is None else specs):
         view_rows = []
         for label, key, is_total in rows:
             cells = []
