@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export XINMIAO_ENV ?= development
 
-.PHONY: run test lint venv deps dev-deps translations db demo serve bench bench-district wrk clean system-test-deps e2e-deps
+.PHONY: run test lint venv deps dev-deps translations db demo serve bench bench-district wrk clean system-test-deps e2e-deps pdf-deps
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,21 @@ $(VENV)/.dev-deps: requirements-dev.txt requirements.txt $(VENV)/.deps
 	touch $@
 
 venv: $(VENV)/bin/activate
-deps: $(VENV)/.deps
+deps: $(VENV)/.deps pdf-deps
 dev-deps: $(VENV)/.dev-deps
+
+## make pdf-deps (part of deps): the Debian packages of the PDF reports (app/reports/pdf.py), installed when
+## missing: Pango and HarfBuzz's subsetter for WeasyPrint, the Noto CJK fonts it embeds, and poppler-utils
+## (pdftotext, pdftoppm, pdffonts), with which the tests read the reports back.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk poppler-utils
+pdf-deps:
+	@missing=$$(for p in $(PDF_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing the PDF reports' Debian packages:" $$missing; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 translations: deps
 	$(PY) translations/build.py
