@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.charts import bar_chart, line_chart
-from app.district.service import CASE_STATUSES, Filters, SchoolFigures, SchoolTrendPoint
-from app.district.suppression import rate_text
-from app.district.tables import Column, TableView, build_tables, table_specs
+from app.district.service import CASE_STATUSES, CLASS_BANDS, Filters, SchoolFigures, SchoolTrendPoint
+from app.district.suppression import rate_text, rate_value
+from app.district.tables import Cell, Column, Row, TableView, build_tables, table_specs
 
 CASE_STATUS_LABELS = {"open": _l("New case"), "following": _l("Following up"), "referred": _l("Referred")}
 SHOWN_TABLES = ("coverage", "warnings", "care", "followup")  # of the dashboard's tables, those a school leader reads
@@ -33,8 +33,47 @@ def school_specs(sf: SchoolFigures) -> list[tuple[str, Any, list[Column]]]:
 
 
 def school_tables(sf: SchoolFigures) -> list[TableView]:
-    """Every table of the school page, one row per grade and the school's total."""
-    return build_tables(sf.ctx, sf.figures, Filters(), "grade", school_specs(sf))
+    """Every table of the school page, one row per grade and the school's total; then coverage by class size."""
+    tables = build_tables(sf.ctx, sf.figures, Filters(), "grade", school_specs(sf))
+    band = band_table(sf)
+    if band is not None:
+        tables.insert(1, band)
+    return tables
+
+
+def band_label(index: int) -> str:
+    if index == 0:
+        return _("No class")
+    lo, hi = CLASS_BANDS[index - 1]
+    if hi is None:
+        return _("Classes of %(n)s or more", n=lo)
+    if lo <= 1:
+        return _("Classes of %(n)s or fewer", n=hi)
+    return _("Classes of %(lo)s to %(hi)s", lo=lo, hi=hi)
+
+
+def band_table(sf: SchoolFigures) -> TableView | None:
+    """Coverage by class size band (students enrolled in the class); bands with nobody in them are left out."""
+    f = sf.bands
+    if f is None:
+        return None
+    school = sf.total_key[0]
+    columns = [Column(_l("Students to be screened"), "enrolled"), Column(_l("Students screened"), "screened"),
+               Column(_l("Coverage"), None, "screened", "enrolled")]
+    rows = []
+    for index in range(len(CLASS_BANDS) + 1):
+        key = (school, index, None)
+        if not (f.protected["enrolled"].values.get(key) or f.protected["screened"].values.get(key)):
+            continue
+        rows.append(Row(band_label(index), _band_cells(f, key)))
+    rows.append(Row(_("Overall"), _band_cells(f, sf.total_key), total=True))
+    return TableView("class_size", _l("Coverage by class size"), columns, rows, "class_size")
+
+
+def _band_cells(f: Any, key: Any) -> list[Cell]:
+    out = [Cell(f.text(m, key), f.value(m, key), f.status(m, key)) for m in ("enrolled", "screened")]
+    num, den = f.value("screened", key), f.value("enrolled", key)
+    return out + [Cell(rate_text(num, den), rate_value(num, den), "rate")]
 
 
 def summary(sf: SchoolFigures) -> list[tuple[str, str, str]]:
@@ -45,7 +84,7 @@ def summary(sf: SchoolFigures) -> list[tuple[str, str, str]]:
         ("screened", _("Students screened"), f.text("screened", key)),
         ("coverage", _("Coverage"), rate_text(f.value("screened", key), f.value("enrolled", key))),
         ("positive_rate", _("Positive rate"), rate_text(f.value("positive", key), f.value("screened", key))),
-        ("warn_L1", _("Level 1 warnings (students)"), f.text("warn_L1", key)),
+        ("warn_L1", _("Level 1 warnings"), f.text("warn_L1", key)),
         ("crisis_same_day", _("Crises contacted the same day"),
          rate_text(f.value("crisis_same_day", key), f.value("crisis", key))),
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import db
@@ -20,8 +21,10 @@ from app.district import service
 from app.district.service import SchoolFigures, Selection
 from app.district.tables import DIMENSION_LABELS, STAGE_LABELS, TYPE_LABELS, footnote
 from app.district.views import _open_max_age, _rollup_max_age, as_of_text
-from app.security import roles
+from app.reports import pdf_response, render_pdf
+from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
+from models import append_event
 
 from . import tables
 
@@ -97,3 +100,17 @@ def home():
 def overview(school_id: int):
     _school_or_404(school_id)
     return render_template("school/overview.html", **load_school_page(school_id, _selection()))
+
+
+@bp.route("/<int:school_id>/report.pdf")
+@roles(*SCHOOL_ROLES)
+@recent_login_required
+def report(school_id: int):
+    """The school screening report (学校心理健康筛查报告) of a term: the page's figures and charts, as a PDF."""
+    school = _school_or_404(school_id)
+    selection = _selection()
+    context = load_school_page(school_id, selection)
+    pdf = render_pdf("school/report.html", title=_("School mental-health screening report"), **context)
+    append_event(db.session, current_actor(), "school.report_exported", target=f"school:{school.code}",
+                 detail={"format": "pdf", "term": selection.term or ""})
+    return pdf_response(pdf, f"school-report-{school.code}-{selection.term or 'none'}.pdf")

@@ -66,6 +66,7 @@ from .rollups import (
 )
 from .school import (
     CASE_STATUSES,
+    CLASS_BANDS,
     SchoolFigures,
     SchoolTrendPoint,
     WorkloadRow,
@@ -99,6 +100,6 @@ __all__ = [
     "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
     "refresh_rollups", "resolve_selection", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
     "store_rollups", "trends",
-    "CASE_STATUSES", "SchoolFigures", "SchoolTrendPoint", "WorkloadRow", "district_school", "school_figures",
-    "school_staffing", "school_trends",
+    "CASE_STATUSES", "CLASS_BANDS", "SchoolFigures", "SchoolTrendPoint", "WorkloadRow", "district_school",
+    "school_figures", "school_staffing", "school_trends",
 ]

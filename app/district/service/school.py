@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import User
+from models import Student, User
 from models.care import CareCase
 from models.screenings import Screening, Warning
 
@@ -51,6 +51,7 @@ class SchoolFigures:
     figures: Figures
     workload: list[WorkloadRow] = field(default_factory=list)
     workload_total: str = "0"
+    bands: Figures | None = None  # enrolled and screened by class size band (`class_band_figures`)
 
     @property
     def has_data(self) -> bool:
@@ -96,7 +97,67 @@ def school_figures(db: Session, district_id: int | None, school_id: int, selecti
     out = SchoolFigures(ctx.schools[school_id], ctx, figures)
     if with_workload:
         out.workload, out.workload_total = counselor_workload(db, out, k)
+        out.bands = class_band_figures(db, out, k, cache)
     return out
+
+
+# Class size bands (students enrolled in the class): the national standard class is at most 45 students; a rural
+# small school's classes are often under 20. Band 0 holds students without a class.
+CLASS_BANDS = ((1, 20), (21, 35), (36, 45), (46, None))
+
+
+def band_of(size: int | None) -> int:
+    if not size:
+        return 0
+    return next(i for i, (lo, hi) in enumerate(CLASS_BANDS, start=1) if size >= lo and (hi is None or size <= hi))
+
+
+def class_band_figures(db: Session, school: SchoolFigures, k: int, cache: FiguresCache | None = None) -> Figures | None:
+    """Students to be screened and screened, by the size band of their class, protected like the grade figures
+    (a family of the school: its total, each band, each gender; the band in the place of the grade).
+
+    A student's class is their current class (to be screened) and the class they were screened in (screened); a
+    class's size is its enrolled students. Shown only when its totals are the grade figures' totals with the same
+    mark (else None: a total shown here and hidden there, or the reverse, would undo a suppression)."""
+    sid = school.school.id
+    grades = school.ctx.eligible.get(sid, set())
+    if not school.has_data:
+        return None
+    sizes = dict(db.execute(
+        select(Student.class_id, func.count(Student.id))
+        .where(Student.school_id == sid, Student.status == "enrolled", Student.class_id.is_not(None))
+        .group_by(Student.class_id)).tuples().all())
+    enrolled: Cube = {}
+    for class_id, grade, gender, n in db.execute(
+        select(Student.class_id, Student.grade, Student.gender, func.count(Student.id))
+        .where(Student.school_id == sid, Student.status == "enrolled")
+        .group_by(Student.class_id, Student.grade, Student.gender)
+    ):
+        if grade in grades:
+            key = (sid, band_of(sizes.get(class_id)), gender)
+            enrolled[key] = enrolled.get(key, 0) + int(n)
+    per = (
+        select(Screening.student_id.label("sid"), func.min(Screening.class_id).label("class_id"))
+        .where(Screening.campaign_id.in_(school.ctx.campaign_ids), Screening.valid.is_(True),
+               Screening.school_id == sid)
+        .group_by(Screening.student_id)
+        .subquery("per_student")
+    )
+    screened: Cube = {}
+    for class_id, gender, n in db.execute(
+        select(per.c.class_id, Student.gender, func.count()).select_from(per)
+        .join(Student, Student.id == per.c.sid).group_by(per.c.class_id, Student.gender)
+    ):
+        key = (sid, band_of(sizes.get(class_id)), gender)
+        screened[key] = screened.get(key, 0) + int(n)
+    bands = protect_cubes({"enrolled": enrolled, "screened": screened}, make_scopes(school.ctx),
+                          range(len(CLASS_BANDS) + 1), k, cache=cache, linked={})
+    total = school.total_key
+    for measure in ("enrolled", "screened"):
+        if (bands.status(measure, total), bands.text(measure, total)) != (
+                school.figures.status(measure, total), school.figures.text(measure, total)):
+            return None
+    return bands
 
 
 def counselor_workload(db: Session, school: SchoolFigures, k: int) -> tuple[list[WorkloadRow], str]:
