@@ -358,6 +358,7 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
         for school in [s for s in user.schools if s.code not in kept_schools]:
             if old_role == "school_leader":
                 user.schools = [s for s in user.schools if s.id != school.id]  # figures only: no grant to revoke
+                db.flush()  # gone before a counselor's grant for the same school is proposed
             else:
                 grants.revoke(db, actor, user, school=school)
         for klass in [c for c in user.classes if c.id not in new_scope[1]]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AccessGrant, CareCase, Screening, User, Warning
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, post
 from tests.integration.district_world import TERM, build, utc
 
 
@@ -112,3 +112,158 @@ def test_small_cells_are_hidden_and_complemented(client, factory, world):
     rows = _rows(_page(client, d), "coverage")
     assert list(rows) == ["7年级", "8年级", "9年级", "合计"]
     assert [rows["7年级"][:2], rows["8年级"][:2], rows["合计"][:2]] == [["*", "*"], ["<5", "<5"], ["13", "13"]]
+
+
+# -- who may see the school page ------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", ["district", "admin", "head_teacher"])
+def test_other_roles_are_refused_the_school_pages(client, factory, world, role):
+    user = factory.head_teacher() if role == "head_teacher" else factory.user(role)
+    login(client, user.username)
+    a = world.schools["A"].id
+    for url in ("/school", f"/school/{a}", f"/school/{a}/report.pdf"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_a_counselor_sees_their_school_page_and_not_another(client, factory, world):
+    counselor = factory.counselor(world.schools["A"])
+    login(client, counselor.username)
+    html = _page(client, world.schools["A"])
+    assert _stat(html, "screened") == "18"
+    assert client.get(f"/school/{world.schools['C'].id}").status_code == 404
+
+
+def test_the_school_leader_is_refused_every_other_page(client, factory, world):
+    _leader(factory, world.schools["A"], client)
+    student = world.students[0]
+    for url in ("/district", "/district/trends", "/district/export/coverage.csv", "/students",
+                f"/students/{student.public_id}", "/my-class", "/admin/", "/admin/users", "/rechecks"):
+        assert client.get(url).status_code == 403, url
+
+
+def test_the_navigation_shows_only_the_school_leaders_pages(client, factory, world):
+    _leader(factory, world.schools["A"], client)
+    html = _page(client, world.schools["A"])
+    nav = html.split('class="mainnav"', 1)[1].split("</nav>", 1)[0]
+    assert re.findall(r'href="([^"]+)"', nav) == ["/school"]
+    assert "本校数据" in nav
+    assert "赵副校长 · 校领导（分管德育）" in html
+
+
+# -- cases and workload ------------------------------------------------------------------------------------
+def _cases(factory, world, owner_by_status):  # type: ignore[no-untyped-def]
+    """Cases on the level-1 warnings of school A: one per (status, owner) given, in order."""
+    s = factory.session
+    warnings = s.scalars(select(Warning).where(Warning.school_id == world.schools["A"].id)
+                         .order_by(Warning.id)).all()
+    for w, (status, owner) in zip(warnings, owner_by_status, strict=False):
+        s.add(CareCase(student_id=w.student_id, school_id=w.school_id, warning_id=w.id, level="L1", status=status,
+                       owner_id=owner.id if owner else None, opened_at=utc(2026, 9, 11, 2, 0)))
+    s.flush()
+
+
+def test_open_cases_by_status_and_per_counselor_are_counts_with_staff_names(client, factory, world):
+    li = factory.counselor(world.schools["A"], display_name="李心怡")
+    wang = factory.counselor(world.schools["A"], display_name="王老师")
+    _cases(factory, world, [("open", li), ("following", li), ("following", li), ("referred", li), ("open", li),
+                            ("closed", wang)])
+    _leader(factory, world.schools["A"], client)
+    html = _page(client, world.schools["A"])
+    status = _rows(html, "cases_status")
+    # 5 open cases, 2 new + 2 following + 1 referred: each status under 5 is hidden, so is the grade row's total
+    assert status["合计"][0] == "5"
+    assert all(t in ("<5", "*") for t in status["合计"][1:])
+    work = _rows(html, "workload")
+    assert work["李心怡"] == ["5"] and work["合计"] == ["5"]
+    assert "王老师" not in work  # their only case is closed
+    assert not [n for n in world.names if n in html]
+
+
+def test_a_small_open_case_total_hides_every_counselor_row(client, factory, world):
+    li = factory.counselor(world.schools["A"], display_name="李心怡")
+    _cases(factory, world, [("open", li), ("following", None)])
+    _leader(factory, world.schools["A"], client)
+    work = _rows(_page(client, world.schools["A"]), "workload")
+    assert work["合计"] == ["<5"]
+    assert work["李心怡"] == ["*"] and work["尚未指定负责人"] == ["*"]
+
+
+# -- admin creates school leaders ---------------------------------------------------------------------------
+@pytest.fixture
+def admin(factory):  # type: ignore[no-untyped-def]
+    return factory.user("admin", username="root1")
+
+
+def _new_leader(client, schools):  # type: ignore[no-untyped-def]
+    return post(client, "/admin/users/new", {
+        "username": "xiaozhang", "display_name": "张校长", "email": "", "password": "long-enough-1",
+        "role": "school_leader", "schools": [str(s.id) for s in schools], "active": "y", "full_time": "y",
+    })
+
+
+def test_admin_creates_a_school_leader_of_one_school_at_once(client, admin, factory, db_session):
+    school = factory.school(name="崇明区城桥中学")
+    login(client, "root1")
+    assert _new_leader(client, [school]).status_code == 302
+    user = db_session.scalars(select(User).where(User.username == "xiaozhang")).one()
+    assert user.role == "school_leader" and [s.id for s in user.schools] == [school.id]
+    # figures of one school are not clinical access: no grant to approve
+    assert db_session.scalars(select(AccessGrant).where(AccessGrant.user_id == user.id)).all() == []
+    listing = client.get("/admin/users?role=school_leader").get_data(as_text=True)
+    assert "xiaozhang" in listing and "崇明区城桥中学" in listing
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_a_school_leader_needs_exactly_one_school(client, admin, factory, db_session, count):
+    schools = [factory.school() for _ in range(count)]
+    login(client, "root1")
+    r = _new_leader(client, schools)
+    assert r.status_code == 200 and "校领导必须且只能属于一所学校" in r.get_data(as_text=True)
+    assert db_session.scalars(select(User).where(User.username == "xiaozhang")).first() is None
+
+
+def test_a_school_leader_made_counselor_gets_no_clinical_access_without_a_second_person(client, admin, factory,
+                                                                                        db_session):
+    school = factory.school()
+    leader = factory.school_leader(school)
+    login(client, "root1")
+    r = post(client, f"/admin/users/{leader.id}/access",
+             {"role": "counselor", "schools": [str(school.id)], "active": "y"})
+    assert r.status_code == 302
+    db_session.expire_all()
+    assert leader.role == "counselor" and leader.schools == []  # the school waits for a second person
+    pending = db_session.scalars(select(AccessGrant).where(AccessGrant.user_id == leader.id,
+                                                           AccessGrant.status == "pending")).all()
+    assert [g.school_id for g in pending] == [school.id]
+
+
+def test_a_counselor_made_school_leader_keeps_only_the_figures_of_one_school(client, admin, factory, db_session):
+    a, b = factory.school(), factory.school()
+    counselor = factory.counselor(a, b)
+    login(client, "root1")
+    r = post(client, f"/admin/users/{counselor.id}/access",
+             {"role": "school_leader", "schools": [str(a.id)], "active": "y"})
+    assert r.status_code == 302
+    db_session.expire_all()
+    assert counselor.role == "school_leader" and [s.id for s in counselor.schools] == [a.id]
+    revoked = db_session.scalars(select(AccessGrant).where(AccessGrant.user_id == counselor.id,
+                                                           AccessGrant.status == "revoked")).all()
+    assert sorted(g.school_id for g in revoked) == sorted([a.id, b.id])  # the clinical access ended
+
+
+def test_the_cli_adds_a_school_leader(app, factory, db_session):
+    school = factory.school(code="CL01")
+    r = app.test_cli_runner().invoke(args=["users", "add", "--username", "cli-leader", "--role", "school_leader",
+                                           "--school", "CL01", "--password", "long-enough-1"])
+    assert r.exit_code == 0, r.output
+    assert "added user cli-leader (school_leader): schools CL01" in r.output
+    user = db_session.scalars(select(User).where(User.username == "cli-leader")).one()
+    assert [s.id for s in user.schools] == [school.id]
+    two = app.test_cli_runner().invoke(args=["users", "add", "--username", "cli-leader2", "--role", "school_leader",
+                                             "--password", "long-enough-1"])
+    assert two.exit_code != 0 and "exactly one school" in two.output
+
+
+def test_a_school_leader_needs_a_second_factor_when_two_factors_are_on():
+    from app.auth.two_factor import required_for
+
+    assert required_for(User(role="school_leader"), {"TWO_FACTOR": "on"})
