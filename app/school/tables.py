@@ -24,6 +24,10 @@ SHOWN_TABLES = ("coverage", "warnings", "care", "followup")  # of the dashboard'
 
 def school_specs(sf: SchoolFigures) -> list[tuple[str, Any, list[Column]]]:
     by_id = {spec[0]: spec for spec in table_specs(sf.ctx, sf.figures)}
+    # the measure "enrolled" counts the students of the grades screened: on the school page it reads 应测
+    table_id, title, columns = by_id["coverage"]
+    by_id["coverage"] = (table_id, title, [
+        Column(_l("Students to be screened"), "enrolled") if c.measure == "enrolled" else c for c in columns])
     return [by_id[t] for t in SHOWN_TABLES] + [
         ("cases_status", _l("Open cases by status"), [
             Column(_l("Open cases"), "cases_open"),
