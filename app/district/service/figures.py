@@ -22,7 +22,8 @@ from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
 from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
 
 # Measures protected together because they are linked by an additive relation (all = care + other).
-LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positive_care", "positive_other")}
+LINKED: dict[str, tuple[str, ...]] = {"screened": ("screened_care", "screened_other"),
+                                      "positive": ("positive_care", "positive_other")}
 
 
 @dataclass
@@ -78,17 +79,17 @@ def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int],
     the page just seen) are not protected twice. The cache key holds counts and school ids only.
     `linked`: the measures protected together (default `LINKED`; a page that shows more parts passes more)."""
     grades = sorted(grades)
-    linked = LINKED if linked is None else linked
+    links = LINKED if linked is None else linked
     if cache is None:
-        return _protect_cubes(cubes, scopes, grades, k, max_level, linked)
+        return _protect_cubes(cubes, scopes, grades, k, max_level, links)
     key = (
-        k, max_level, tuple(grades), tuple(sorted(linked.items())),
+        k, max_level, tuple(grades), tuple(sorted(links.items())),
         frozenset(scopes.by_type_stage.items()),  # the schools of each type x stage: the whole family's shape
         frozenset((m, frozenset(c.items())) for m, c in cubes.items()),
     )
     figures = cache.get(key)
     if figures is None:
-        figures = _protect_cubes(cubes, scopes, grades, k, max_level, linked)
+        figures = _protect_cubes(cubes, scopes, grades, k, max_level, links)
         cache.put(key, figures)
     return figures
 

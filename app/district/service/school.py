@@ -13,6 +13,7 @@ student); it is protected as a family too, whose total is the figures' open-case
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -179,14 +180,16 @@ def counselor_workload(db: Session, school: SchoolFigures, k: int) -> tuple[list
         .group_by(CareCase.owner_id)
     )
     counts = {owner: int(n) for owner, n in db.execute(stmt)}
-    names = dict(db.execute(select(User.id, User.display_name).where(User.id.in_([o for o in counts if o]))).all())
+    names: dict[int | None, str] = {
+        uid: name for uid, name in db.execute(select(User.id, User.display_name).where(User.id.in_(
+            [o for o in counts if o])))}
     owners = sorted(counts, key=lambda o: (o is None, names.get(o, ""), o or 0))
     total_status = school.figures.status("cases_open", total_key)
     total_text = school.figures.text("cases_open", total_key)
     if total_status != SHOWN:
         return [WorkloadRow(names.get(o) if o else None, cell_text(0, COMPLEMENT, k), None) for o in owners], total_text
-    values = {("total",): sum(counts.values()), **{("owner", o): counts[o] for o in owners}}
-    levels = {("total",): 0, **{("owner", o): 1 for o in owners}}
+    values: dict[Hashable, int] = {("total",): sum(counts.values()), **{("owner", o): counts[o] for o in owners}}
+    levels: dict[Hashable, int] = {("total",): 0, **{("owner", o): 1 for o in owners}}
     result = protect(values, [Relation(("total",), tuple(("owner", o) for o in owners))] if owners else [], k, levels)
     if not result.shown(("total",)):  # cannot happen with a row a level below; never publish it if it did
         return [WorkloadRow(names.get(o) if o else None, cell_text(0, COMPLEMENT, k), None) for o in owners], total_text
