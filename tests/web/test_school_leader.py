@@ -79,7 +79,7 @@ def test_another_school_is_not_found(client, factory, world):
 
 def _rows(html: str, table: str) -> dict[str, list[str]]:
     """Each row of a table: its heading and its cells' texts (marks unescaped)."""
-    part = html.split(f'data-testid="table-{table}"', 1)[1].split("</section>", 1)[0]
+    part = html.split(f'id="table-{table}"', 1)[1].split("</section>", 1)[0]
     out = {}
     for label, cells in re.findall(r'<th scope="row">([^<]*)</th>(.*?)</tr>', part, flags=re.S):
         out[label] = [t.replace("&lt;", "<") for t in re.findall(r'<td class="num[^"]*">([^<]*)</td>', cells)]
@@ -267,3 +267,27 @@ def test_a_school_leader_needs_a_second_factor_when_two_factors_are_on():
     from app.auth.two_factor import required_for
 
     assert required_for(User(role="school_leader"), {"TWO_FACTOR": "on"})
+
+
+def test_the_schools_figures_equal_the_districts_where_both_show_them(client, factory, world):
+    """The same counts: the district dashboard's row of the school and the school page's total, cell by cell,
+    wherever both show a number (each family hides its own small cells)."""
+    login(client, world.district_user.username)
+    district = client.get(f"/district?term={TERM}&group=school").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    compared = 0
+    for key in ("A", "B", "C"):
+        school = world.schools[key]
+        leader = factory.school_leader(school)
+        login(client, leader.username)
+        page = _page(client, school)
+        client.post("/logout", data={"csrf_token": csrf_token(client)})
+        for table in ("coverage", "warnings", "care", "followup"):
+            ours = _rows(page, table)["合计"]
+            theirs = _rows(district, table)[school.name]
+            assert len(ours) == len(theirs), table
+            for a, b in zip(ours, theirs, strict=True):
+                if a not in ("<5", "*", "—") and b not in ("<5", "*", "—"):
+                    assert a == b, (key, table, ours, theirs)
+                    compared += 1
+    assert compared > 30
