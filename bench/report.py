@@ -231,6 +231,9 @@ JSON and leaves nothing in the temporary folder.
     bytes with `models.crypto` directly (a data key made and wrapped, three seals and two blind indexes per student);
   - page latency over HTTP: a bare WSGI endpoint serving the same query's rows raw (`bench/bare_app.py`), and
     `/healthz` of the app (Flask, session-less, one `SELECT 1`), measured the same way in the same run.
+  - the district supervision report PDF (bench_report): WeasyPrint alone laying out and writing the same report
+    HTML (what any PDF of this content costs), and the report's figures alone (the same service calls and
+    builders, no layout).
 - **A real load generator.** HTTP figures come from `wrk` (Debian's package; `make bench` installs it if missing),
   a separate process that shares no interpreter lock with the app, against gunicorn with 4 sync workers and 8
   concurrent connections, one per wrk thread (sync workers close each connection after its response; wrk

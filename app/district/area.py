@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.areas import Area, NavItem
 
+from . import report  # noqa: F401 - the supervision report's route, on the district blueprint
 from .service import init_cache
 from .views import bp, district_cli
 

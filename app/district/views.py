@@ -149,15 +149,7 @@ def dashboard():
     ctx, figures = _compute(query)
     tables = build_tables(ctx, figures, query.filters, query.dimension)
     campaigns = service.list_campaigns(db.session, _district_id())
-    total_key = (figures.scopes.of(query.filters), None, None)
-    summary = [
-        (_("Students enrolled"), figures.text("enrolled", total_key)),
-        (_("Students screened"), figures.text("screened", total_key)),
-        (_("Coverage"), _pct(figures.rate("screened", "enrolled", total_key))),
-        (_("Positive rate"), _pct(figures.rate("positive", "screened", total_key))),
-        (_("Level 1 warnings"), figures.text("warn_L1", total_key)),
-        (_("Crises contacted the same day"), _pct(figures.rate("crisis_same_day", "crisis", total_key))),
-    ]
+    summary = dashboard_summary(figures, query.filters)
     charts = _dashboard_charts(tables, query)
     return render_template(
         "district/dashboard.html",
@@ -170,6 +162,7 @@ def dashboard():
         terms=service.list_terms(db.session, _district_id()),
         campaigns=campaigns,
         selection_label=_selection_label(query, campaigns),
+        report_term=report_term(query, campaigns),
         type_labels=TYPE_LABELS,
         stage_labels=STAGE_LABELS,
         dimension_labels=DIMENSION_LABELS,
@@ -177,6 +170,26 @@ def dashboard():
         footnote=footnote(_k()),
         k=_k(),
     )
+
+
+def dashboard_summary(figures, filters: Filters) -> list[tuple[str, str]]:
+    """The dashboard's headline figures (label, shown text) over the filters' scope (the supervision report's too)."""
+    total_key = (figures.scopes.of(filters), None, None)
+    return [
+        (_("Students enrolled"), figures.text("enrolled", total_key)),
+        (_("Students screened"), figures.text("screened", total_key)),
+        (_("Coverage"), _pct(figures.rate("screened", "enrolled", total_key))),
+        (_("Positive rate"), _pct(figures.rate("positive", "screened", total_key))),
+        (_("Level 1 warnings"), figures.text("warn_L1", total_key)),
+        (_("Crises contacted the same day"), _pct(figures.rate("crisis_same_day", "crisis", total_key))),
+    ]
+
+
+def report_term(query: Query, campaigns: list[tuple[int, str, str]]) -> str | None:
+    """The term of the supervision report linked from the dashboard: the selected term, or the campaign's term."""
+    if query.selection.campaign_id is not None:
+        return next((term for cid, _name, term in campaigns if cid == query.selection.campaign_id), None)
+    return query.selection.term
 
 
 def _pct(value: float | None) -> str:
@@ -214,10 +227,24 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
 @bp.route("/trends")
 @roles("district")
 def trends():
-    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                            rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
-                            cache=service.figures_cache())
+    points = trend_points()
     terms = [p.term for p in points]
+    charts = trend_charts(points)
+    rows = trend_rows(points)
+    stamps = [p.as_of for p in points if p.as_of is not None]
+    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
+                           as_of=as_of_text(min(stamps) if stamps else None))
+
+
+def trend_points():
+    """The district's figures term by term (the trends page, its export and the supervision report)."""
+    return service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+                          rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
+                          cache=service.figures_cache())
+
+
+def trend_charts(points) -> list[Any]:
+    """The trends page's charts over `points` (the supervision report draws the same)."""
 
     def series_for(num: str, den: str | None) -> list[tuple[str, list[tuple[str, float | None]]]]:
         out = []
@@ -256,10 +283,7 @@ def trends():
             empty_text=_("No figures yet"),
         ),
     ]
-    rows = trend_rows(points)
-    stamps = [p.as_of for p in points if p.as_of is not None]
-    return render_template("district/trends.html", charts=charts, terms=terms, rows=rows, footnote=footnote(_k()),
-                           as_of=as_of_text(min(stamps) if stamps else None))
+    return charts
 
 
 def trend_rows(points) -> list[list[str]]:
@@ -326,10 +350,7 @@ def export(table_id: str, fmt: str):
         matrix, title = staffing_matrix()
         caption = [title]
     elif table_id == "trends":
-        points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
-                                rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
-                            cache=service.figures_cache())
-        matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
+        matrix, title = [trend_header()] + trend_rows(trend_points()), _("District figures by term")
         caption = [title]
     else:
         ctx, figures = _compute(query)

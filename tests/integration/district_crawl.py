@@ -3,7 +3,7 @@
 Starting at /district, the crawl follows every link under /district, submits the filter form with every option
 of every select (each alone, each grouping with each type and with each stage, and every type x stage pair), and
 downloads the exports linked from the plain pages and from every filter combination on the school grouping.
-Exports are read as text: CSV decoded, XLSX unzipped (its XML parts).
+Exports are read as text: CSV decoded, XLSX unzipped (its XML parts), the PDF report through pdftotext.
 """
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ class PageParser(HTMLParser):
 
 def as_text(response: Any) -> str:
     data = response.data
+    if data[:5] == b"%PDF-":  # the supervision report: its text as pdftotext reads it
+        from tests.pdf_tools import pdf_text
+
+        return pdf_text(data)
     if data[:2] == b"PK":
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             return "\n".join(zf.read(name).decode("utf-8", "replace") for name in zf.namelist())

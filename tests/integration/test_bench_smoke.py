@@ -47,6 +47,7 @@ def test_every_bench_module_completes_at_tiny_scale_and_the_temp_folder_is_left_
     assert floors["crypto.list_school_decrypted_ms"] == {"orm", "dbapi", "dbapi_open"}
     assert floors["dashboard.open_term_from_rollup_ms"] == {"sql", "rollup_read"}
     assert floors["http.worklist.p50"] == {"bare_worklist", "healthz"}
+    assert floors["report.district_pdf_s"] == {"weasyprint", "figures"}
 
 
 def test_a_failing_benchmark_module_is_reported_not_fatal(monkeypatch):

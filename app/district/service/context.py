@@ -99,6 +99,13 @@ def _in_district(district_id: int | None) -> Any:
     )
 
 
+def district_name(db: Session, district_id: int | None) -> str | None:
+    """The district's name (the supervision report's heading); None for an officer of every district."""
+    if district_id is None:
+        return None
+    return db.execute(select(District.name).where(District.id == district_id)).scalar_one_or_none()
+
+
 def list_terms(db: Session, district_id: int | None) -> list[str]:
     """Terms that have a campaign, oldest first."""
     stmt = select(Campaign.term, func.min(Campaign.starts_on)).where(
