@@ -291,3 +291,18 @@ def test_the_schools_figures_equal_the_districts_where_both_show_them(client, fa
                     assert a == b, (key, table, ours, theirs)
                     compared += 1
     assert compared > 30
+
+
+def test_a_counselor_of_two_schools_chooses_one(client, factory, world):
+    counselor = factory.counselor(world.schools["A"], world.schools["C"])
+    login(client, counselor.username)
+    html = client.get("/school").get_data(as_text=True)
+    links = re.findall(r'href="/school/(\d+)"', html)
+    assert sorted(map(int, links)) == sorted([world.schools["A"].id, world.schools["C"].id])
+    assert "城区中学" in html and "寄宿制中学" in html and "农村小学" not in html
+
+
+def test_class_size_bands():
+    from app.district.service.school import band_of
+
+    assert [band_of(n) for n in (None, 0, 1, 20, 21, 35, 36, 45, 46, 80)] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
