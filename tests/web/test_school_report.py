@@ -100,3 +100,12 @@ def test_the_report_needs_a_recent_login(client, leader, world):
 def test_the_first_page_is_a_picture(client, leader, world, tmp_path: Path):
     png = first_page_png(_report(client, world.schools["A"]), tmp_path / "p1.png")
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_report_in_english(client, leader, world):
+    with client.session_transaction() as sess:
+        sess["lang"] = "en"
+    page = client.get(f"/school/{world.schools['A'].id}?term={TERM}").get_data(as_text=True)
+    assert "Students to be screened" in page and "Coverage by class size" in page
+    text = squeeze(pdf_text(_report(client, world.schools["A"])))
+    assert "Schoolmental-healthscreeningreport" in text and "Studentstobescreened" in text
