@@ -306,3 +306,19 @@ def test_class_size_bands():
     from app.district.service.school import band_of
 
     assert [band_of(n) for n in (None, 0, 1, 20, 21, 35, 36, 45, 46, 80)] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_workload_rows_that_do_not_add_up_to_the_total_shown_are_hidden(client, factory, world):
+    """The figures of a running term may come from a rollup up to five minutes old; the workload is counted live.
+    A case opened in between: the rows would not add up to the total beside them, so they are hidden."""
+    li = factory.counselor(world.schools["A"], display_name="李心怡")
+    _cases(factory, world, [("open", li)] * 5)
+    _leader(factory, world.schools["A"], client)
+    assert _rows(_page(client, world.schools["A"]), "workload")["李心怡"] == ["5"]  # the rollup is written now
+    _cases_more = factory.session.scalars(select(Warning).where(Warning.school_id == world.schools["A"].id)
+                                          .order_by(Warning.id.desc())).first()
+    factory.session.add(CareCase(student_id=_cases_more.student_id, school_id=_cases_more.school_id,
+                                 warning_id=_cases_more.id, level="L1", status="open", owner_id=li.id))
+    factory.session.flush()
+    work = _rows(_page(client, world.schools["A"]), "workload")
+    assert work["合计"] == ["5"] and work["李心怡"] == ["*"]

@@ -166,7 +166,8 @@ def counselor_workload(db: Session, school: SchoolFigures, k: int) -> tuple[list
 
     Protected as a family (total = the owners' rows), the total a level above the rows, so a hidden row is
     complemented by another row, never by the total. The total is the figures' open-case total: when that one is
-    hidden there, every row is hidden here too (the total could otherwise be added up from the rows)."""
+    hidden there, every row is hidden here too (the total could otherwise be added up from the rows); so they are
+    when the rows, counted live, do not add up to that total (figures from a rollup a few minutes old)."""
     total_key = school.total_key
     if not school.ctx.campaign_ids:
         return [], "0"
@@ -186,7 +187,9 @@ def counselor_workload(db: Session, school: SchoolFigures, k: int) -> tuple[list
     owners = sorted(counts, key=lambda o: (o is None, names.get(o, ""), o or 0))
     total_status = school.figures.status("cases_open", total_key)
     total_text = school.figures.text("cases_open", total_key)
-    if total_status != SHOWN:
+    # The rows are counted now; the figures may come from a rollup a few minutes old. Rows that do not add up to
+    # the total shown beside them are hidden rather than published against another total.
+    if total_status != SHOWN or school.figures.value("cases_open", total_key) != sum(counts.values()):
         return [WorkloadRow(names.get(o) if o else None, cell_text(0, COMPLEMENT, k), None) for o in owners], total_text
     values: dict[Hashable, int] = {("total",): sum(counts.values()), **{("owner", o): counts[o] for o in owners}}
     levels: dict[Hashable, int] = {("total",): 0, **{("owner", o): 1 for o in owners}}
