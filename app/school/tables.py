@@ -24,10 +24,15 @@ SHOWN_TABLES = ("coverage", "warnings", "care", "followup")  # of the dashboard'
 
 def school_specs(sf: SchoolFigures) -> list[tuple[str, Any, list[Column]]]:
     by_id = {spec[0]: spec for spec in table_specs(sf.ctx, sf.figures)}
-    # the measure "enrolled" counts the students of the grades screened: on the school page it reads 应测
-    table_id, title, columns = by_id["coverage"]
-    by_id["coverage"] = (table_id, title, [
-        Column(_l("Students to be screened"), "enrolled") if c.measure == "enrolled" else c for c in columns])
+    # coverage over 应测 (the grades screened), the base of the summary and the trend: named here, so the page
+    # says what it counts whatever columns the dashboard's table grows
+    by_id["coverage"] = ("coverage", _l("Screening coverage by grade"), [
+        Column(_l("Students to be screened"), "eligible"),
+        Column(_l("Students screened"), "screened"),
+        Column(_l("Coverage"), None, "screened", "eligible"),
+        Column(_l("Students with a positive screen"), "positive"),
+        Column(_l("Positive rate"), None, "positive", "screened"),
+    ])
     return [by_id[t] for t in SHOWN_TABLES] + [
         ("cases_status", _l("Open cases by status"), [
             Column(_l("Open cases"), "cases_open"),
@@ -62,12 +67,12 @@ def band_table(sf: SchoolFigures) -> TableView | None:
     if f is None:
         return None
     school = sf.total_key[0]
-    columns = [Column(_l("Students to be screened"), "enrolled"), Column(_l("Students screened"), "screened"),
-               Column(_l("Coverage"), None, "screened", "enrolled")]
+    columns = [Column(_l("Students to be screened"), "eligible"), Column(_l("Students screened"), "screened"),
+               Column(_l("Coverage"), None, "screened", "eligible")]
     rows = []
     for index in range(len(CLASS_BANDS) + 1):
         key = (school, index, None)
-        if not (f.protected["enrolled"].values.get(key) or f.protected["screened"].values.get(key)):
+        if not (f.protected["eligible"].values.get(key) or f.protected["screened"].values.get(key)):
             continue
         rows.append(Row(band_label(index), _band_cells(f, key)))
     rows.append(Row(_("Overall"), _band_cells(f, sf.total_key), total=True))
@@ -75,8 +80,8 @@ def band_table(sf: SchoolFigures) -> TableView | None:
 
 
 def _band_cells(f: Any, key: Any) -> list[Cell]:
-    out = [Cell(f.text(m, key), f.value(m, key), f.status(m, key)) for m in ("enrolled", "screened")]
-    num, den = f.value("screened", key), f.value("enrolled", key)
+    out = [Cell(f.text(m, key), f.value(m, key), f.status(m, key)) for m in ("eligible", "screened")]
+    num, den = f.value("screened", key), f.value("eligible", key)
     return out + [Cell(rate_text(num, den), rate_value(num, den), "rate")]
 
 
@@ -84,9 +89,9 @@ def summary(sf: SchoolFigures) -> list[tuple[str, str, str]]:
     """(id, label, value) of the figures at the top of the page."""
     key, f = sf.total_key, sf.figures
     return [
-        ("eligible", _("Students to be screened"), f.text("enrolled", key)),
+        ("eligible", _("Students to be screened"), f.text("eligible", key)),
         ("screened", _("Students screened"), f.text("screened", key)),
-        ("coverage", _("Coverage"), rate_text(f.value("screened", key), f.value("enrolled", key))),
+        ("coverage", _("Coverage"), rate_text(f.value("screened", key), f.value("eligible", key))),
         ("positive_rate", _("Positive rate"), rate_text(f.value("positive", key), f.value("screened", key))),
         ("warn_L1", _("Level 1 warnings"), f.text("warn_L1", key)),
         ("crisis_same_day", _("Crises contacted the same day"),
@@ -121,9 +126,9 @@ def page_charts(tables: list[TableView]) -> list[Markup]:
 # -- the trend over terms --------------------------------------------------------------------------------------
 TREND_COLUMNS: tuple[tuple[str, Any, str | None], ...] = (
     # (measure or numerator, label, denominator for a rate)
-    ("enrolled", _l("Students to be screened"), None),
+    ("eligible", _l("Students to be screened"), None),
     ("screened", _l("Students screened"), None),
-    ("screened", _l("Coverage"), "enrolled"),
+    ("screened", _l("Coverage"), "eligible"),
     ("positive", _l("Positive rate"), "screened"),
     ("warn_L1", _l("Level 1"), None),
     ("warn_L2", _l("Level 2"), None),
@@ -165,7 +170,7 @@ def trend_charts(points: list[SchoolTrendPoint]) -> list[Markup]:
 
     empty = _("No figures yet")
     return [
-        line_chart([(_("Coverage"), rate("screened", "enrolled")), (_("Positive rate"), rate("positive", "screened"))],
+        line_chart([(_("Coverage"), rate("screened", "eligible")), (_("Positive rate"), rate("positive", "screened"))],
                    title=_("Coverage and positive rate by term"), x_label=term, y_label=_("Per cent"), percent=True,
                    empty_text=empty),
         line_chart([(_("Crises contacted the same day"), rate("crisis_same_day", "crisis")),

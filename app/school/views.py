@@ -64,13 +64,13 @@ def load_school_page(school_id: int, selection: Selection) -> dict[str, Any]:
         rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=cache)
     points = service.school_trends(db.session, district_id, school_id, k, local_today(), tz,
                                    rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=cache)
-    built = tables.school_tables(sf)
+    built = tables.school_tables(sf) if sf.has_data else []
     return {
         "sf": sf,
         "school": sf.school,
         "term": selection.term,
         "terms": service.list_terms(db.session, district_id),
-        "summary": tables.summary(sf),
+        "summary": tables.summary(sf) if sf.has_data else [],
         "tables": built,
         "charts": tables.page_charts(built) if sf.has_data else [],
         "trend": tables.trend_table(points),

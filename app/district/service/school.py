@@ -56,7 +56,7 @@ class SchoolFigures:
 
     @property
     def has_data(self) -> bool:
-        return bool(self.ctx.campaign_ids) and self.school.id in self.ctx.eligible
+        return bool(self.ctx.campaign_ids) and bool(self.ctx.eligible.get(self.school.id))
 
     @property
     def total_key(self) -> ScopeKey:
@@ -82,7 +82,8 @@ def school_figures(db: Session, district_id: int | None, school_id: int, selecti
     district_ctx = load_context(db, district_id, selection)
     if school_id not in district_ctx.schools:
         raise LookupError(school_id)
-    cubes: dict[str, Cube] = {"enrolled": eligible_enrolled(district_ctx, enrolled_by_school(db, [school_id]))}
+    # 应测 ("eligible"): the students of the grades the selected campaigns screen (the page's coverage base)
+    cubes: dict[str, Cube] = {"eligible": eligible_enrolled(district_ctx, enrolled_by_school(db, [school_id]))}
     # the district's screening cubes of the selection (its rollup while fresh), then this school's rows only
     cubes.update(cached_screening_cubes(db, district_id, selection, district_ctx, today, tz_name, "full",
                                         rollup_max_age, open_max_age))
@@ -151,10 +152,10 @@ def class_band_figures(db: Session, school: SchoolFigures, k: int, cache: Figure
     ):
         key = (sid, band_of(sizes.get(class_id)), gender)
         screened[key] = screened.get(key, 0) + int(n)
-    bands = protect_cubes({"enrolled": enrolled, "screened": screened}, make_scopes(school.ctx),
+    bands = protect_cubes({"eligible": enrolled, "screened": screened}, make_scopes(school.ctx),
                           range(len(CLASS_BANDS) + 1), k, cache=cache, linked={})
     total = school.total_key
-    for measure in ("enrolled", "screened"):
+    for measure in ("eligible", "screened"):
         if (bands.status(measure, total), bands.text(measure, total)) != (
                 school.figures.status(measure, total), school.figures.text(measure, total)):
             return None
