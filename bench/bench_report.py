@@ -11,8 +11,9 @@ once before measuring (for the clock's today, the day the app computes for), as 
 Figures, median of several runs, each beside its floors:
 - `district_pdf_s`: the Flask test client's GET of the report (figures, HTML, WeasyPrint layout and PDF, the
   audit event), target < 5 s at district scale, against
-  (1) `weasyprint`: WeasyPrint alone laying out and writing the same report HTML (rendered once beforehand): what
-      any report of this content costs, whatever computed its figures;
+  (1) `weasyprint`: WeasyPrint alone laying out and writing the same report HTML (rendered once beforehand, the
+      garbage collector paused as render_pdf pauses it): what any report of this content costs, whatever computed
+      its figures;
   (2) `figures`: the report's context alone (the same service calls and table, chart and staffing builders, in a
       request context, no template, no layout): what the same figures cost as a page.
 """
@@ -56,7 +57,7 @@ def run(scale: str, data: Any) -> list[dict]:
     from app.db import db as app_db
     from app.district import report as district_report
     from app.district import service
-    from app.reports import REPORT_ORIGIN, StaticOnlyFetcher, render_html
+    from app.reports import REPORT_ORIGIN, StaticOnlyFetcher, collector_paused, render_html
     from config import TestingConfig
     from models import User, clock
     from models.crypto import KeyRing
@@ -98,7 +99,8 @@ def run(scale: str, data: Any) -> list[dict]:
         fetcher = StaticOnlyFetcher(app.static_folder or "", "/static/")
 
         def weasyprint_only() -> None:
-            HTML(string=html, base_url=REPORT_ORIGIN + "/", url_fetcher=fetcher).write_pdf()
+            with collector_paused():  # as render_pdf does (app/reports/pdf.py)
+                HTML(string=html, base_url=REPORT_ORIGIN + "/", url_fetcher=fetcher).write_pdf()
 
         def figures_only() -> None:
             with app.test_request_context("/district/report.pdf"):

@@ -20,12 +20,23 @@ Decisions, and why:
 - **The clock** is `models.clock`: the generated-at line says when, in the school time zone.
 - Page numbers are CSS counters in the page margin (`counter(page)`, `counter(pages)`), so they are right whatever
   the content's length; the text comes from the translation ("Page %(page)s of %(pages)s").
+- **Python's cyclic garbage collector is paused while WeasyPrint lays out and writes** (`collector_paused`).
+  WeasyPrint allocates millions of small objects; each allocation burst triggers collections that traverse the
+  whole heap of the app (SQLAlchemy, Babel, the templates), which measured more than half of the time of a
+  district-scale report (a 100-row table: 2.1 s with the collector, 0.8 s without, same machine, same minute).
+  Objects are still freed by reference counting; cycles WeasyPrint leaves are collected once the collector runs
+  again. The pause is process-wide, counted across threads (the last render to finish re-enables it), and always
+  undone, also when a render fails.
 """
 from __future__ import annotations
 
+import gc
 import mimetypes
 import posixpath
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +57,8 @@ BASE_TEMPLATE = "reports/base.html"
 PDF_MIMETYPE = "application/pdf"
 
 __all__ = [
-    "BASE_TEMPLATE", "PDF_MIMETYPE", "REPORT_ORIGIN", "ResourceRefused", "StaticOnlyFetcher", "css_string",
+    "BASE_TEMPLATE", "PDF_MIMETYPE", "REPORT_ORIGIN", "ResourceRefused", "StaticOnlyFetcher", "collector_paused",
+    "css_string",
     "generated_at_text", "page_margin_css", "pdf_response", "printable_svg", "render_html", "render_pdf",
 ]
 
@@ -166,6 +178,29 @@ def printable_svg(html: str) -> str:
     return _SVG_OPEN.sub(lambda m: _HEIGHT_AUTO.sub("", m.group(0)), html)
 
 
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_pause_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the duration (see the module's docstring); nests across threads."""
+    global _pause_depth, _pause_was_enabled
+    with _pause_lock:
+        if _pause_depth == 0:
+            _pause_was_enabled = gc.isenabled()
+            gc.disable()
+        _pause_depth += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0 and _pause_was_enabled:
+                gc.enable()
+
+
 def _render(template: str, title: str, now: datetime | None, context: dict[str, Any]) -> tuple[str, str]:
     generated = generated_at_text(now)  # read once: the heading and every page's footer say the same minute
     html = render_template(template, report_title=title, generated_at=generated, **context)
@@ -193,8 +228,9 @@ def render_pdf(template: str, /, *, title: str, now: datetime | None = None,
     html, generated = _render(template, title, now, context)
     fetcher = fetcher or StaticOnlyFetcher.for_app(app)
     margins = CSS(string=page_margin_css(title, generated), url_fetcher=fetcher)
-    document = HTML(string=html, base_url=REPORT_ORIGIN + "/", url_fetcher=fetcher)
-    pdf = document.write_pdf(stylesheets=[margins])
+    with collector_paused():
+        document = HTML(string=html, base_url=REPORT_ORIGIN + "/", url_fetcher=fetcher)
+        pdf = document.write_pdf(stylesheets=[margins])
     assert pdf is not None  # write_pdf without a target returns the bytes
     return pdf
 

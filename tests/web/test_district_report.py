@@ -214,3 +214,20 @@ def test_the_first_page_as_a_picture(report, tmp_path):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(png, Path(keep) / png.name)
+
+
+def test_the_report_follows_the_interface_language(officer):
+    with officer.session_transaction() as sess:
+        sess["lang"] = "en"
+    response = officer.get(REPORT)
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    pages = int(pdf_info(response.data)["Pages"])
+    assert pdf_info(response.data)["Title"] == "District mental-health screening supervision report"
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert "Generated at " in text and "Rural small-scale school" in text
+
+
+def test_a_campaign_selection_links_the_report_of_its_term(officer, world):
+    html = officer.get(f"/district?campaign={world.campaign.id}").get_data(as_text=True)
+    assert f'href="/district/report.pdf?term={TERM}"' in html

@@ -126,3 +126,27 @@ def test_a_chart_keeps_its_aspect_ratio_in_the_report(report_app):
     [figure] = [b for b in boxes(page._page_box) if getattr(b, "element_tag", "") == "figure"
                 and type(b).__name__ == "BlockBox"]
     assert figure.height == pytest.approx(figure.width * height / width, rel=0.05)
+
+
+def test_the_garbage_collector_is_paused_only_while_rendering(report_app):
+    import gc
+
+    from app.reports import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # nested (another thread's render): the outer one re-enables
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with report_app.test_request_context("/"), pytest.raises(ResourceRefused):
+        render_pdf("t/outside.html", title="x", src="https://example.com/x.png")
+    assert gc.isenabled()  # undone when a render fails
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
