@@ -11,6 +11,8 @@ with the most students. Figures, median of several runs:
   against (1) `compute_figures` of the district dashboard for the same term (the rollup read, the district's
   family protected) and (2) reading and decoding every term's full rollup alone, which the school's figures and
   trend start from.
+- `school_pdf_s`: the school leader's GET of `/school/<id>/report.pdf` through the Flask test client (figures,
+  HTML, WeasyPrint layout, the audit event), against the page's figures above (what is not layout).
 """
 from __future__ import annotations
 
@@ -20,6 +22,28 @@ from bench.bench_dashboard import SCALES, TODAY, _terms, rollup_floor
 from bench.core import Floor, interleaved, result, runs_for
 
 DATA = "dashboard"
+PASSWORD = "bench school leader 1"
+
+
+def _add_leader(url: str, district_id: int, school_id: int) -> str:
+    """A school leader of the school (the data set has counselors only)."""
+    from sqlalchemy.orm import Session
+
+    from app.auth.service import hash_password
+    from models import School, User
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Session(bind=engine) as s:
+            user = User(username="bench-leader", display_name="校领导", password_hash=hash_password(PASSWORD),
+                        role="school_leader", district_id=district_id, active=True)
+            user.schools = [s.get_one(School, school_id)]
+            s.add(user)
+            s.commit()
+    finally:
+        engine.dispose()
+    return "bench-leader"
 
 
 def run(scale: str, data: Any) -> list[dict]:
@@ -60,6 +84,7 @@ def run(scale: str, data: Any) -> list[dict]:
 
             full = [service.rollup_key(district_id, Selection(t, None), "full") for t in terms]
             samples = interleaved([school_page, dashboard, rollup_floor(engine, full)], runs, unit="ms")
+            pdf_s = _pdf(db.url, district_id, school_id, latest, runs_for(scale, heavy=True))
             return [result(
                 "school.school_page_ms",
                 f"one school's page (figures of {latest}, workload, class sizes, trend over {len(terms)} terms, "
@@ -68,9 +93,35 @@ def run(scale: str, data: Any) -> list[dict]:
                 [Floor("district_dashboard", "the district dashboard's figures of the same term (compute_figures)",
                        samples[1]),
                  Floor("rollup_read", "reading and decoding every term's full rollup alone (DB-API, json.loads)",
-                       samples[2])])]
+                       samples[2])]),
+                result("school.school_pdf_s", f"the school screening report PDF, GET /school/<id>/report.pdf "
+                       f"({latest})", pdf_s, "s", [Floor("figures", "the page's figures alone (school_page_ms)",
+                                                         samples[0].scaled(0.001))])]
         finally:
             engine.dispose()
+
+
+def _pdf(url: str, district_id: int, school_id: int, term: str, runs: int) -> Any:
+    from app import create_app
+    from app.auth.throttle import MemoryThrottle
+    from config import TestingConfig
+    from models.crypto import KeyRing
+
+    username = _add_leader(url, district_id, school_id)
+    app = create_app(TestingConfig(), {"DATABASE_URL": url, "KEYRING": KeyRing.generate(),
+                                       "WTF_CSRF_ENABLED": False, "THROTTLE": MemoryThrottle(100, 60)})
+    client = app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.status_code
+
+    def report() -> None:
+        response = client.get(f"/school/{school_id}/report.pdf?term={term}")
+        assert response.status_code == 200 and response.data.startswith(b"%PDF-"), response.status_code
+
+    try:
+        return interleaved([report], runs)[0]
+    finally:
+        app.extensions["xinmiao_engine"].dispose()
 
 
 if __name__ == "__main__":
