@@ -321,10 +321,10 @@ def test_workload_rows_that_do_not_add_up_to_the_total_shown_are_hidden(client, 
     _cases(factory, world, [("open", li)] * 5)
     _leader(factory, world.schools["A"], client)
     assert _rows(_page(client, world.schools["A"]), "workload")["李心怡"] == ["5"]  # the rollup is written now
-    _cases_more = factory.session.scalars(select(Warning).where(Warning.school_id == world.schools["A"].id)
+    last = factory.session.scalars(select(Warning).where(Warning.school_id == world.schools["A"].id)
                                           .order_by(Warning.id.desc())).first()
-    factory.session.add(CareCase(student_id=_cases_more.student_id, school_id=_cases_more.school_id,
-                                 warning_id=_cases_more.id, level="L1", status="open", owner_id=li.id))
+    factory.session.add(CareCase(student_id=last.student_id, school_id=last.school_id,
+                                 warning_id=last.id, level="L1", status="open", owner_id=li.id))
     factory.session.flush()
     work = _rows(_page(client, world.schools["A"]), "workload")
     assert work["合计"] == ["5"] and work["李心怡"] == ["*"]
