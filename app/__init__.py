@@ -33,11 +33,12 @@ def all_areas() -> tuple[Area, ...]:
     from .roster.area import AREA as roster
     from .roster_import.area import AREA as roster_import
     from .scheduler.area import AREA as scheduler
+    from .school.area import AREA as school
     from .screenings.area import AREA as screenings
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district, scheduler)
+            roster_import, district, scheduler, school)
 
 
 class XinmiaoRequest(Request):

@@ -43,14 +43,38 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # SQLite alters a table by rebuilding it (batch mode: copy, DROP TABLE, rename). With foreign keys enforced
+        # (models/db.py turns them on) the DROP deletes the table's rows first, and ON DELETE CASCADE empties every
+        # table that refers to it (users -> counselor_schools, ...). SQLite's documented procedure for schema
+        # changes: foreign keys off around the change (the PRAGMA is a no-op inside a transaction, so it is sent
+        # on the driver connection before one begins), `PRAGMA foreign_key_check` after, then on again.
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+    finally:
+        if sqlite:
+            if connection.in_transaction():
+                connection.rollback()  # a failed run: nothing half-done is kept
+            _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _sqlite_pragma(connection, statement: str) -> None:
+    if connection.in_transaction():
+        connection.commit()  # only what opening the connection began: the migrations have not started
+    connection.connection.driver_connection.execute(statement)
 
 
 if context.is_offline_mode():

@@ -31,7 +31,7 @@ from .base import IDENTITY, KEY, Base, UTCDateTime, utcnow
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")
-ROLES = ("admin", "district", "counselor", "head_teacher")
+ROLES = ("admin", "district", "counselor", "head_teacher", "school_leader")
 GENDERS = ("M", "F")
 STUDENT_STATUSES = ("enrolled", "transferred_out", "graduated", "left", "erased")
 
@@ -227,7 +227,9 @@ teacher_classes = Table(
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin','district','counselor','head_teacher')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin','district','counselor','head_teacher','school_leader')", name="role"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -142,3 +142,11 @@ class Factory:
 
     def head_teacher(self, *classes: SchoolClass, **kw: Any) -> User:
         return self.user("head_teacher", classes=classes or (self.klass(),), **kw)
+
+    def school_leader(self, school: School | None = None, **kw: Any) -> User:
+        """A school leader of one school: the user-school link set at once, as the admin service does (figures
+        of one school are not clinical access: no grant)."""
+        user = self.user("school_leader", **kw)
+        user.schools = [school or self.school()]
+        self.session.flush()
+        return user

@@ -105,9 +105,10 @@ def schools_list() -> None:
 
 @users_cli.command("add")
 @click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice(ROLES), help="admin, district, counselor or head_teacher.")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="admin, district, counselor, head_teacher or school_leader.")
 @click.option("--school", "school_codes", multiple=True, help="School code (counselor; repeat for several; "
-              "for a head teacher, the school of --class).")
+              "a school leader's one school; for a head teacher, the school of --class).")
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 七年级(3)班 (head teacher; repeatable).")
 @click.option("--year", "school_year", default=None, help="School year of --class (default: the most recent).")
 @click.option("--password", default=None, help="Initial password (at least 8 characters). Seen by anyone who "
@@ -134,7 +135,7 @@ def users_add(
     part_time: bool,
     operator_approves: bool,
 ) -> None:
-    """Add a user with a role and, for counselors and head teachers, their scope.
+    """Add a user with a role and, for counselors, school leaders and head teachers, their scope.
 
     The password is asked for (hidden, twice) unless --password, --password-file or XINMIAO_USER_PASSWORD gives it."""
     from app.db import db
@@ -151,8 +152,8 @@ def users_add(
         classes = []
         if class_names and role != "head_teacher":
             _fail("--class is only for --role head_teacher")
-        if role not in ("counselor", "head_teacher") and schools:
-            _fail(f"--school is only for counselors and head teachers, not {role}")
+        if role not in ("counselor", "head_teacher", "school_leader") and schools:
+            _fail(f"--school is only for counselors, school leaders and head teachers, not {role}")
         for name in class_names:
             found = []
             within: list[School | None] = list(schools) or [None]  # no --school: any school
@@ -195,7 +196,7 @@ def users_add(
 
 
 def _scope(user) -> str:
-    if user.role == "counselor":
+    if user.role in ("counselor", "school_leader"):
         return ": schools " + ", ".join(f"{s.code} {s.name}" for s in user.schools)
     if user.role == "head_teacher":
         return ": classes " + ", ".join(f"{c.school.name} {c.name} ({c.school_year})" for c in user.classes)

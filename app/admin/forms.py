@@ -26,6 +26,7 @@ SCHOOL_STAGE_LABELS = {
 ROLE_CHOICES = [
     ("counselor", _l("School counselor")),
     ("head_teacher", _l("Head teacher")),
+    ("school_leader", _l("School leader")),
     ("district", _l("District education office")),
     ("admin", _l("Administrator")),
 ]
@@ -71,7 +72,7 @@ class ProfileForm(FlaskForm):
 
 class AccessForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[SelectChoice(k, v) for k, v in ROLE_CHOICES])
-    schools = MultiCheckboxField(_l("Schools (for a counselor)"), coerce=int, choices=[])
+    schools = MultiCheckboxField(_l("Schools (for a counselor; one for a school leader)"), coerce=int, choices=[])
     classes = SelectMultipleField(_l("Classes (for a head teacher)"), coerce=int, choices=[],
                                   description=_l("Hold Ctrl (or Cmd) to choose several classes"))
     active = BooleanField(_l("Account active"), default=True)

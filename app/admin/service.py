@@ -210,11 +210,17 @@ def _check_access(access: Access) -> None:
         raise AdminError(_("A counselor needs at least one school."), "schools")
     if access.role == "head_teacher" and not access.classes:
         raise AdminError(_("A head teacher needs at least one class."), "classes")
+    if access.role == "school_leader" and len(set(access.schools)) != 1:
+        raise AdminError(_("A school leader belongs to exactly one school."), "schools")
 
 
 def _scope_for(access: Access) -> tuple[list[School], list[SchoolClass]]:
-    """Only counselors carry schools and only head teachers carry classes; other roles carry none."""
-    schools = list(dict.fromkeys(access.schools)) if access.role == "counselor" else []
+    """Counselors and school leaders carry schools, head teachers classes; other roles carry none.
+
+    A school leader's one school is the same user-school link as a counselor's (`User.schools`), but it opens no
+    student (`Student.visible_to` gives the role none): it says whose aggregate figures they see. So it is set at
+    once, audited, without the second person that clinical access takes (app/admin/grants.py)."""
+    schools = list(dict.fromkeys(access.schools)) if access.role in ("counselor", "school_leader") else []
     classes = list(dict.fromkeys(access.classes)) if access.role == "head_teacher" else []
     return schools, classes
 
@@ -264,6 +270,10 @@ def create_user(
         target=f"user:{username}",
         detail={"role": access.role, "schools": [s.code for s in schools], "classes": [c.id for c in classes]},
     )
+    if access.role == "school_leader":
+        user.schools = schools  # aggregate figures of one school, not clinical access: no grant (see _scope_for)
+        db.flush()
+        return user
     # Clinical access takes a second person (app/admin/grants.py): the schools and classes are proposed, and
     # open only when a district officer or the school's counselor approves (or, for the seed and an operator's
     # explicit choice, recorded as approved by the one actor).
@@ -311,6 +321,11 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
         raise AdminError(_("You cannot remove your own administrator access."), "role")
     actions: list[str] = []
     schools, classes = _scope_for(access)
+    old_role = user.role
+    # Between a school leader and any other role the school link changes meaning (figures / clinical access): the
+    # old link is removed and the new one made afresh, so a leader's school never becomes a counselor's without
+    # the second person a grant takes.
+    relinked = access.role != old_role and "school_leader" in (access.role, old_role)
     if access.role != user.role:
         append_event(
             db,
@@ -323,9 +338,10 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
         actions.append("user.role_changed")
     old_scope = ({s.code for s in user.schools}, {c.id for c in user.classes})
     new_scope = ({s.code for s in schools}, {c.id for c in classes})
-    if old_scope != new_scope:
+    if old_scope != new_scope or (relinked and old_scope[0]):
         from . import grants
 
+        kept_schools = set() if relinked else old_scope[0] & new_scope[0]
         append_event(
             db,
             actor,
@@ -334,17 +350,24 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
             detail={
                 "schools": sorted(new_scope[0]),
                 "classes": sorted(new_scope[1]),
-                "removed_schools": sorted(old_scope[0] - new_scope[0]),
+                "removed_schools": sorted(old_scope[0] - kept_schools),
                 "removed_classes": sorted(old_scope[1] - new_scope[1]),
             },
         )
         # removing access is immediate; adding it is a proposal a second person approves (app/admin/grants.py)
-        for school in [s for s in user.schools if s.code not in new_scope[0]]:
-            grants.revoke(db, actor, user, school=school)
+        for school in [s for s in user.schools if s.code not in kept_schools]:
+            if old_role == "school_leader":
+                user.schools = [s for s in user.schools if s.id != school.id]  # figures only: no grant to revoke
+                db.flush()  # gone before a counselor's grant for the same school is proposed
+            else:
+                grants.revoke(db, actor, user, school=school)
         for klass in [c for c in user.classes if c.id not in new_scope[1]]:
             grants.revoke(db, actor, user, klass=klass)
-        _grant_all(db, actor, user, [s for s in schools if s.code not in old_scope[0]],
-                   [c for c in classes if c.id not in old_scope[1]], operator_approves=False)
+        added = [s for s in schools if s.code not in kept_schools]
+        if access.role == "school_leader":
+            user.schools = [*user.schools, *added]
+            added = []
+        _grant_all(db, actor, user, added, [c for c in classes if c.id not in old_scope[1]], operator_approves=False)
         actions.append("user.scope_changed")
     if access.active != user.active:
         action = "user.enabled" if access.active else "user.disabled"
@@ -392,7 +415,7 @@ def schools_with_counts(db: Session) -> list[tuple[School, int, int, list[User]]
     rows = db.execute(
         select(counselor_schools.c.school_id, User)
         .join(User, User.id == counselor_schools.c.user_id)
-        .where(User.active.is_(True))
+        .where(User.active.is_(True), User.role == "counselor")
         .order_by(User.username)
     ).all()
     for school_id, user in rows:

@@ -97,6 +97,7 @@ ACTION_LABELS = {
     "roster.list": _l("Student list viewed"),
     "roster.search": _l("Students searched"),
     "school.created": _l("School created"),
+    "school.report_exported": _l("School screening report downloaded"),
     "school.updated": _l("School updated"),
     "screening.imported": _l("Screening results imported"),
     "screening.recorded": _l("Screening recorded"),

@@ -221,10 +221,12 @@ def scope_id(ctx: Context, figures: Figures, dimension: str, key: ScopeKey, is_t
     return next((f"{dimension}:{name}" for name, members in named.items() if schools <= members), dimension)
 
 
-def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str) -> list[TableView]:
+def build_tables(ctx: Context, figures: Figures, filters: Filters, dimension: str,
+                 specs: list[tuple[str, Any, list[Column]]] | None = None) -> list[TableView]:
+    """The tables of `specs` (default: the dashboard's, `table_specs`), one row per group of `dimension`."""
     rows = group_rows(ctx, figures, filters, dimension)
     tables = []
-    for table_id, title, columns in table_specs(ctx, figures):
+    for table_id, title, columns in (table_specs(ctx, figures) if specs is None else specs):
         view_rows = [
             Row(label, [cell_of(figures, col, key) for col in columns], is_total,
                 scope_id(ctx, figures, dimension, key, is_total))

@@ -20,7 +20,7 @@ AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PER_PATTERN = 2
 MAX_PAGES = 60
 SKIP = re.compile(r"(\.xlsx|\.csv|\.pdf|/export|/logout|/static/|/download|/language)", re.I)
-ROLES = ["admin", "district", "counselor", "teacher"]
+ROLES = ["admin", "district", "counselor", "teacher", "leader"]
 
 
 def _axe_source() -> str:

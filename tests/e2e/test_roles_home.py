@@ -15,6 +15,7 @@ ROLES = [
     ("district", "区教育局", None),
     ("counselor", "专职心理教师", None),
     ("teacher", "班主任", None),
+    ("leader", "校领导（分管德育）", "应测学生数"),
 ]
 
 

@@ -60,6 +60,8 @@ def _user_for(factory: Any, role: str) -> Any:
         return factory.user("counselor", schools=[factory.school()])
     if role == "head_teacher":
         return factory.user("head_teacher", classes=[factory.klass()])
+    if role == "school_leader":
+        return factory.school_leader()
     return factory.user(role)
 
 

@@ -23,6 +23,8 @@ How figures are built, and where:
    scheduler jobs (app/district/tasks.py) keep them fresh. `Context.as_of` tells when the figures were computed.
 6. `staffing` (counselors per school: schools, their names and their staff are not children) and `trends`
    (district-level figures term by term).
+7. `school`: one school's figures, trend and workload (the school leader's page and the school report): the same
+   cubes with a school filter, protected as that school's own family.
 Import from here (`from app.district import service`), not from the parts.
 """
 from __future__ import annotations
@@ -63,6 +65,17 @@ from .rollups import (
     rollup_stamp,
     store_rollups,
 )
+from .school import (
+    CASE_STATUSES,
+    CLASS_BANDS,
+    SchoolFigures,
+    SchoolTrendPoint,
+    WorkloadRow,
+    district_school,
+    school_figures,
+    school_staffing,
+    school_trends,
+)
 from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
 from .staffing import StaffingRow, staffing
 from .trends import TrendPoint, trends
@@ -88,4 +101,6 @@ __all__ = [
     "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
     "refresh_rollups", "resolve_selection", "roll_cubes", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
     "store_rollups", "trends",
+    "CASE_STATUSES", "CLASS_BANDS", "SchoolFigures", "SchoolTrendPoint", "WorkloadRow", "district_school",
+    "school_figures", "school_staffing", "school_trends",
 ]

@@ -210,14 +210,16 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
     )
     cubes.update(zip(["recheck_due", "recheck_on_time"], _cube(db.execute(stmt), 2), strict=True))
 
-    # Cases from those warnings: still open, and referred (a referral entry on the case).
+    # Cases from those warnings: still open, and referred (a referral entry on the case); the open ones by status
+    # (open + following + referred = still open: the school page shows them, linked to the open total).
     referred = (
         select(CaseEntry.case_id).where(CaseEntry.kind == "referral").group_by(CaseEntry.case_id).subquery("referred")
     )
     stmt = (
         select(Screening.school_id, Screening.grade, Student.gender,
                func.count(case((CareCase.status != "closed", CareCase.id))),
-               func.count(case((referred.c.case_id.is_not(None), CareCase.id))))
+               func.count(case((referred.c.case_id.is_not(None), CareCase.id))),
+               *[func.count(case((CareCase.status == s, CareCase.id))) for s in ("open", "following", "referred")])
         .select_from(CareCase)
         .join(Warning, Warning.id == CareCase.warning_id)
         .join(Screening, Screening.id == Warning.screening_id)
@@ -226,7 +228,8 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
         .where(in_campaigns)
         .group_by(Screening.school_id, Screening.grade, Student.gender)
     )
-    cubes.update(zip(["cases_open", "cases_referred"], _cube(db.execute(stmt), 2), strict=True))
+    names = ["cases_open", "cases_referred", "cases_status_open", "cases_status_following", "cases_status_referred"]
+    cubes.update(zip(names, _cube(db.execute(stmt), len(names)), strict=True))
     return cubes
 
 

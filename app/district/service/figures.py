@@ -23,7 +23,8 @@ from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
 from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
 
 # Measures protected together because they are linked by an additive relation (all = care + other).
-LINKED = {"screened": ("screened_care", "screened_other"), "positive": ("positive_care", "positive_other")}
+LINKED: dict[str, tuple[str, ...]] = {"screened": ("screened_care", "screened_other"),
+                                      "positive": ("positive_care", "positive_other")}
 
 
 @dataclass
@@ -82,26 +83,29 @@ class FiguresCache:
 
 
 def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9,
-                  cache: FiguresCache | None = None) -> Figures:
+                  cache: FiguresCache | None = None, linked: dict[str, tuple[str, ...]] | None = None) -> Figures:
     """Protect every measure over the family, memoised in `cache` when one is given: the result is a pure
     function of its inputs, so the same counts (another filter or grouping of the same selection, an export of
-    the page just seen) are not protected twice. The cache key holds counts and school ids only."""
+    the page just seen) are not protected twice. The cache key holds counts and school ids only.
+    `linked`: the measures protected together (default `LINKED`; a page that shows more parts passes more)."""
     grades = sorted(grades)
+    links = LINKED if linked is None else linked
     if cache is None:
-        return _protect_cubes(cubes, scopes, grades, k, max_level)
+        return _protect_cubes(cubes, scopes, grades, k, max_level, links)
     key = (
-        k, max_level, tuple(grades),
+        k, max_level, tuple(grades), tuple(sorted(links.items())),
         frozenset(scopes.by_type_stage.items()),  # the schools of each type x stage: the whole family's shape
         frozenset((m, frozenset(c.items())) for m, c in cubes.items()),
     )
     figures = cache.get(key)
     if figures is None:
-        figures = _protect_cubes(cubes, scopes, grades, k, max_level)
+        figures = _protect_cubes(cubes, scopes, grades, k, max_level, links)
         cache.put(key, figures)
     return figures
 
 
-def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k: int, max_level: int) -> Figures:
+def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k: int, max_level: int,
+                   linked: dict[str, tuple[str, ...]] = LINKED) -> Figures:
     """Protect every measure over the family; linked measures (all = care + other) are protected together."""
     keys, rels = family_keys(scopes, grades, max_level)
     levels: dict[Key, int] = {key: cell_level(scopes, key) for key in keys}
@@ -112,7 +116,7 @@ def _protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: list[int], k:
     for measure in cubes:
         if measure in done:
             continue
-        group = [m for m in (measure, *LINKED.get(measure, ())) if m in cubes]
+        group = [m for m in (measure, *linked.get(measure, ())) if m in cubes]
         values = [cell_values(cubes[m], keys, scopes) for m in group]
         if not any(1 <= v < k for vals in values for v in vals.values()):
             for m, vals in zip(group, values, strict=True):
