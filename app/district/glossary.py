@@ -196,6 +196,7 @@ BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}
 OTHER_MEASURES = frozenset({
     "screened_care", "positive_care", "screened_other", "positive_other", "crisis_assessed_same_day",
     "crisis_safety_plan", "cases_open", "cases_referred",
+    "cases_status_open", "cases_status_following", "cases_status_referred",  # the school page's open cases
 })
 MEASURE_PREFIXES = ("screens:", "positives:", "screened_", "positive_")  # per instrument, per care group
 

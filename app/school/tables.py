@@ -26,13 +26,8 @@ def school_specs(sf: SchoolFigures) -> list[tuple[str, Any, list[Column]]]:
     by_id = {spec[0]: spec for spec in table_specs(sf.ctx, sf.figures)}
     # coverage over 应测 (the grades screened), the base of the summary and the trend: named here, so the page
     # says what it counts whatever columns the dashboard's table grows
-    by_id["coverage"] = ("coverage", _l("Screening coverage by grade"), [
-        Column(_l("Students to be screened"), "eligible"),
-        Column(_l("Students screened"), "screened"),
-        Column(_l("Coverage"), None, "screened", "eligible"),
-        Column(_l("Students with a positive screen"), "positive"),
-        Column(_l("Positive rate"), None, "positive", "screened"),
-    ])
+    by_id["coverage"] = ("coverage", _l("Screening coverage by grade"),
+                         [Column.of(key) for key in ("eligible", "screened", "coverage", "positive", "positive_rate")])
     return [by_id[t] for t in SHOWN_TABLES] + [
         ("cases_status", _l("Open cases by status"), [
             Column(_l("Open cases"), "cases_open"),
@@ -67,8 +62,7 @@ def band_table(sf: SchoolFigures) -> TableView | None:
     if f is None:
         return None
     school = sf.total_key[0]
-    columns = [Column(_l("Students to be screened"), "eligible"), Column(_l("Students screened"), "screened"),
-               Column(_l("Coverage"), None, "screened", "eligible")]
+    columns = [Column.of(key) for key in ("eligible", "screened", "coverage")]
     rows = []
     for index in range(len(CLASS_BANDS) + 1):
         key = (school, index, None)

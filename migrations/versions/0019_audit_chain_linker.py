@@ -17,14 +17,14 @@ frozen below), refusing if the stored tip disagrees with `audit_head`; it renumb
 (the hash covers those, so the old chain verifies) and restores the old schema and triggers.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-03 09:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
