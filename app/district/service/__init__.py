@@ -12,7 +12,8 @@ How figures are built, and where:
 1. `context`: the selection (a term or one campaign), the district's schools and the grades its campaigns screen.
 2. `cubes`: a handful of GROUP BY queries return *fine cubes*, counts per (school, grade, gender) for each
    measure (screening figures follow the screenings of the selected campaigns: warnings, cases, rechecks and
-   referrals are those that came from them). Enrolment is always live (the current roll).
+   referrals are those that came from them). Enrolment is the current roll when computed, and is kept in the
+   rollup with the other counts (as fresh as the rollup).
 3. `scopes`: every cell the district role can reach — the district, each school type, stage and type x stage
    (the filters), and inside each of those each school, type, stage, grade and gender (the groupings) — and
    the additive relations between them.
@@ -54,8 +55,10 @@ from .rollups import (
     OPEN_ROLLUP_MAX_AGE,
     ROLLUP_MAX_AGE,
     ROLLUP_VERSION,
-    cached_screening_cubes,
+    RollupSource,
+    cached_cubes,
     coarsen,
+    fresh_rollup,
     read_rollup,
     refresh_rollups,
     rollup_key,
@@ -80,11 +83,11 @@ def figures_cache(app: Flask | None = None) -> FiguresCache:
 
 __all__ = [
     "DIMENSIONS", "GENDERS", "GRADES", "LINKED", "OPEN_ROLLUP_MAX_AGE", "ROLLUP_MAX_AGE", "ROLLUP_VERSION",
-    "SCHOOL_TYPES", "STAGES", "TWO_TYPES", "WARNING_LEVELS", "Context", "Cube", "Figures", "FiguresCache",
-    "Filters", "SchoolInfo", "ScopeKey", "Scopes", "Selection", "StaffingRow", "TrendPoint", "cached_screening_cubes",
+    "SCHOOL_TYPES", "STAGES", "TWO_TYPES", "WARNING_LEVELS", "Context", "Cube", "Figures", "FiguresCache", "Filters",
+    "RollupSource", "SchoolInfo", "ScopeKey", "Scopes", "Selection", "StaffingRow", "TrendPoint", "cached_cubes",
     "cell_level", "cell_values", "coarsen", "compute_figures", "district_ids", "eligible_enrolled",
-    "enrolled_by_school", "family_keys", "figures_cache", "init_cache", "list_campaigns", "list_terms",
-    "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
+    "enrolled_by_school", "family_keys", "fresh_rollup", "figures_cache", "init_cache", "list_campaigns",
+    "list_terms", "load_context", "make_scopes", "present_grades", "protect_cubes", "query_cubes", "read_rollup",
     "refresh_rollups", "resolve_selection", "rollup_key", "rollup_stamp", "screening_cubes", "staffing",
     "store_rollups", "trends",
 ]
