@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -107,9 +107,23 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
+        # Once per request: a page assembled from several templates (the student file renders one per section)
+        # runs the context processors for each render_template; the navigation and the badge's queries are the
+        # same for all of them. Kept on `g` for this user and language (a job rendering mail per recipient in one
+        # app context switches both).
+        user_id = current_user.get_id() if current_user and current_user.is_authenticated else None
+        key = (user_id, str(get_locale()))
+        cached = g.get("_ui_context")
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])
+        out = _ui_context(user_id is not None)
+        g._ui_context = (key, out)
+        return dict(out)
+
+    def _ui_context(signed_in: bool) -> dict[str, Any]:
         items: list[NavItem] = []
         badge = 0
-        if current_user and current_user.is_authenticated:
+        if signed_in:
             wired = wiring(app)
             items = wired.nav_for(current_user.role)
             badge = sum(provider(current_user) for provider in wired.badges)

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, joinedload
 
 from app.listing import Listing, ListSpec, Page, ScopeOptions
 from app.policies import warning_policy
@@ -23,6 +23,8 @@ from models import (
     Recheck,
     SafetyAssessment,
     SafetyPlan,
+    School,
+    SchoolClass,
     Screening,
     Student,
     StudentCareGroup,
@@ -335,7 +337,10 @@ def _help_items(db: Session, school_ids: list[int], tz: Any) -> list[WorkItem]:
 
 def _attach_students(
     db: Session, vault: Vault, items: list[Any], action: str, with_school: bool = False
-) -> dict[int, Student]:
+) -> dict[int, Any]:
+    """Name, class and public id of each listed item's student. Plain rows of the needed columns (the vault opens
+    a name from id, public id, key id and sealed name), not Student objects with their class and school joined:
+    a worklist lists up to a few hundred students and the ORM's identity map and joined loads were most of it."""
     ids = sorted({i.student_id for i in items})
     if not ids:
         return {}
@@ -345,23 +350,25 @@ def _attach_students(
         s = students.get(item.student_id)
         if s is not None:
             item.name = names.get(s.id, Identity()).name
-            item.class_name = s.school_class.name if s.school_class else ""
+            item.class_name = s.class_name or ""
             if with_school:  # a counselor of several schools: class names repeat across schools
-                item.class_name = f"{s.school.name} {item.class_name}"
+                item.class_name = f"{s.school_name} {item.class_name}"
             item.public_id = s.public_id
     return students
 
 
-def _load_students(db: Session, ids: list[int]) -> dict[int, Student]:
-    out: dict[int, Student] = {}
+def _load_students(db: Session, ids: list[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
-        for s in db.scalars(
-            select(Student).options(joinedload(Student.school_class), joinedload(Student.school),
-                                   lazyload(Student.care_group_rows))
+        for row in db.execute(
+            select(Student.id, Student.public_id, Student.data_key_id, Student.name_enc,
+                   SchoolClass.name.label("class_name"), School.name.label("school_name"))
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+            .join(School, School.id == Student.school_id)
             .where(Student.id.in_(chunk))
         ):
-            out[s.id] = s
+            out[row.id] = row
     return out
 
 
