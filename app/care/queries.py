@@ -90,8 +90,14 @@ class Worklist:
         return self.totals[section] - len(self.sections[section])
 
 
-def _reason_text(reasons_json: str, locale: str) -> str:
-    """The first (most urgent) rule reason, without its level prefix: the row already shows the level badge."""
+def _level_names() -> set[str]:
+    """Every level's name in every language (the prefix `_reason_text` drops)."""
+    return {name for info in warning_policy().levels.values() for name in info.name.values()}
+
+
+def _reason_text(reasons_json: str, locale: str, names: set[str] | None = None) -> str:
+    """The first (most urgent) rule reason, without its level prefix: the row already shows the level badge.
+    `names`: `_level_names()`, computed once by a caller listing many rows."""
     try:
         reasons = json.loads(reasons_json or "[]")
     except ValueError:
@@ -99,7 +105,8 @@ def _reason_text(reasons_json: str, locale: str) -> str:
     if not reasons:
         return ""
     text = pick(reasons[0], locale)
-    names = {name for info in warning_policy().levels.values() for name in info.name.values()}
+    if names is None:
+        names = _level_names()
     for sep in ("：", ": "):
         head, found, rest = text.partition(sep)
         if found and head in names:
@@ -169,16 +176,18 @@ def _warning_items(
         .limit(SOURCE_LIMIT)
     ).all()
     out = []
+    names = _level_names()
     for uid, student_id, suggested, confirmed, status, reasons, due_on, created, acked, flags in rows:
         level = confirmed or suggested
         created_day = _local_date(created, tz)
         if level == "L1" and (status == "suggested" or acked is None):
-            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale), level, uid,
-                                now=_is_acute(flags)))
+            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale, names), level,
+                                uid, now=_is_acute(flags)))
             continue
         due = due_on or created_day
         if due <= week_end:
-            out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale), level, uid))
+            out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale, names), level,
+                                uid))
     return out
 
 
