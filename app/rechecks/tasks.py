@@ -113,7 +113,7 @@ def notify_recheck_stage(db: Session, status: str, kind: str, now: datetime) -> 
         .where(counselor_schools.c.school_id == Recheck.school_id, User.active.is_(True), User.role == "counselor")
         .correlate(Recheck)
     )
-    told = active_counselor.exists()
+    told: Any = active_counselor.exists()
     if status != "escalated":
         active_owner = (
             select(CareCase.owner_id)
