@@ -223,3 +223,14 @@ def test_a_memoised_page_from_a_fresh_rollup_reads_neither_students_nor_the_roll
     _, second = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache)
     assert second is first
     assert not [s for s in seen if "district_rollups.cubes" in s or "FROM students" in s], seen
+
+
+def test_counts_computed_again_after_a_rollup_expired_find_their_protected_figures_memoised(db_session, factory):
+    world = build(factory)
+    district_id = world.district_user.district_id
+    cache = service.FiguresCache()
+    _, first = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache,
+                                       open_max_age=timedelta(0))
+    _, again = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache,
+                                       open_max_age=timedelta(0))
+    assert again is first  # the same counts: not protected a second time

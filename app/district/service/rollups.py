@@ -158,7 +158,7 @@ def cached_cubes(db: Session, district_id: int | None, selection: Selection, ctx
                  open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE, *, enrolled: Enrolled = None,
                  source: RollupSource | None = None) -> tuple[dict[str, Cube], RollupSource | None]:
     """Every measure of the figures, enrolment included, from a maintained rollup while it is fresh; sets
-    `ctx.as_of`. Returns the cubes and the rollup they come from (None when computed live and not stored).
+    `ctx.as_of`. Returns the cubes and the stored rollup they were read from (None when computed here).
 
     A rollup is used while its stamp (see `rollup_stamp`) matches and it is younger than `max_age` (closed
     campaigns: follow-up figures still move — late interviews, cases closing) or `open_max_age` (a campaign still
@@ -181,8 +181,9 @@ def cached_cubes(db: Session, district_id: int | None, selection: Selection, ctx
     cubes = {"enrolled": _enrolled(db, ctx, enrolled), **screening_cubes(db, ctx, today, tz_name)}
     stamp = rollup_stamp(ctx, today)
     ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
-    return (coarsen(cubes, ctx) if detail == "coarse" else cubes), RollupSource(
-        rollup_key(district_id, selection, detail), stamp, ctx.as_of)
+    # Computed here: no source, so the memo of protected figures is keyed by the counts themselves (the same
+    # counts computed again after a rollup expired find the figures protected before).
+    return (coarsen(cubes, ctx) if detail == "coarse" else cubes), None
 
 
 def store_rollups(db: Session, district_id: int | None, selection: Selection, ctx: Context, cubes: dict[str, Cube],
