@@ -7,8 +7,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
-from flask_babel import get_locale
+from flask import Flask, current_app, g, has_app_context
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -39,9 +39,62 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
+def translations() -> Any:
+    """The request's gettext catalogue, looked up once per request and language (Flask-Babel looks up its context,
+    domain, locale and catalogue cache at every call: a list page translates a few hundred strings)."""
+    if not has_app_context():
+        return get_translations()
+    ns = g.get("_flask_babel")
+    locale = getattr(ns, "babel_locale", None)
+    cached = g.get("_xm_translations")
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    found = get_translations()
+    ns = g.get("_flask_babel")
+    g._xm_translations = (getattr(ns, "babel_locale", None), found)  # force_locale swaps the Locale object
+    return found
+
+
+def fast_gettext(string: str) -> str:
+    return translations().ugettext(string)
+
+
+def fast_ngettext(singular: str, plural: str, n: int) -> str:
+    return translations().ungettext(singular, plural, n)
+
+
+def label_text(label: Any) -> str:
+    """The text of a constant label (a lazy_gettext string of a module's table) in the request's language,
+    translated once per request: a list page shows the same few labels on every row."""
+    if not has_app_context():
+        return str(label)
+    catalogue = translations()
+    memo = g.get("_xm_labels")
+    if memo is None or memo[0] is not catalogue:
+        memo = g._xm_labels = (catalogue, {})
+    entry = memo[1].get(id(label))
+    if entry is None or entry[0] is not label:  # the label is kept in the memo, so its id stays its own
+        entry = memo[1][id(label)] = (label, str(label))
+    return entry[1]
+
+
 def level_badge(level: str | None) -> Markup:
     """Colour plus a word, never colour alone."""
-    css, label = LEVEL_STYLE.get(level or "none", LEVEL_STYLE["none"])
+    key = level if level in LEVEL_STYLE else "none"
+    if not has_app_context():
+        return _badge(key)
+    memo = g.get("_xm_badges")
+    catalogue = translations()
+    if memo is None or memo[0] is not catalogue:  # one per request and language: a list shows one per row
+        memo = g._xm_badges = (catalogue, {})
+    found = memo[1].get(key)
+    if found is None:
+        found = memo[1][key] = _badge(key)
+    return found
+
+
+def _badge(key: str) -> Markup:
+    css, label = LEVEL_STYLE[key]
     return Markup(f'<span class="badge {css}">{escape(str(label))}</span>')
 
 
@@ -105,12 +158,32 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["instrument_name"] = instrument_name
     app.jinja_env.globals["instrument_name"] = instrument_name
     app.jinja_env.globals["form_token_field"] = form_token_field
+    # Templates' _() and ngettext through the request's catalogue looked up once (Flask-Babel installed its own).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=fast_gettext, ngettext=fast_ngettext, newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+    )
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
+        # Once per request: a page assembled from several templates (the student file renders one per section)
+        # runs the context processors for each render_template; the navigation and the badge's queries are the
+        # same for all of them. Kept on `g` for this user and language (a job rendering mail per recipient in one
+        # app context switches both).
+        user_id = current_user.get_id() if current_user and current_user.is_authenticated else None
+        key = (user_id, str(get_locale()))
+        cached = g.get("_ui_context")
+        if cached is not None and cached[0] == key:
+            return dict(cached[1])
+        out = _ui_context(user_id is not None)
+        g._ui_context = (key, out)
+        return dict(out)
+
+    def _ui_context(signed_in: bool) -> dict[str, Any]:
         items: list[NavItem] = []
         badge = 0
-        if current_user and current_user.is_authenticated:
+        if signed_in:
             wired = wiring(app)
             items = wired.nav_for(current_user.role)
             badge = sum(provider(current_user) for provider in wired.badges)

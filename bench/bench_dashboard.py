@@ -16,6 +16,8 @@ maintained rollups once written). Figures, median of several runs, each beside i
   rollup (enrolment, the family of cells and the disclosure control still run per request: everything the
   dashboard page computes), against (1) the same aggregates as hand-written SQL run through the DB-API
   ("cache vs compute") and (2) the path it takes: the DB-API select of the rollup row and `json.loads` of it;
+- `open_term_from_rollup_unmemoised_ms`: the same as a worker's first request after a refresh (the app's memo
+  of protected figures is empty: the rollup's counts are decoded and protected in the request);
 - `open_term_stale_rollup_ms`: the same when the rollup is older than the window (computed in the
   request: aggregate queries + rollup write), against the SQL;
 - `running_term_refresh_ms`: the job recomputing the running term's rollups, against the SQL;
@@ -440,6 +442,14 @@ def _measure(engine: Any, info: dict[str, Any], scale: str, runs: int, heavy_run
             s.commit()
         assert ctx.as_of is not None and ctx.as_of < started, "expected the running term's rollup"
 
+    def dashboard_first() -> None:  # the same, a worker's first request after a refresh: no memoised figures
+        started = utcnow()
+        with Session(bind=engine) as s:
+            ctx, _ = service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY,
+                                             cache=service.FiguresCache())
+            s.commit()
+        assert ctx.as_of is not None and ctx.as_of < started, "expected the running term's rollup"
+
     def dashboard_stale() -> None:  # a request finding no fresh rollup: computed (and rolled up) in the request
         with Session(bind=engine) as s:
             service.compute_figures(s, district_id, Selection(latest, None), 5, TODAY, open_max_age=timedelta(0),
@@ -475,6 +485,11 @@ def _measure(engine: Any, info: dict[str, Any], scale: str, runs: int, heavy_run
          "the scheduler refreshes every 3 minutes", dashboard,
          [("sql", sql_what, sql_floor(dash_sql)), ("rollup_read", read_what, rollup_floor(engine, full))], runs,
          target),
+        ("open_term_from_rollup_unmemoised_ms", f"district dashboard, latest term {latest}, from the rollup, "
+         "a worker's first request after a refresh (counts decoded and protected, no memoised figures)",
+         dashboard_first,
+         [("sql", sql_what, sql_floor(dash_sql)), ("rollup_read", read_what, rollup_floor(engine, full))], runs,
+         None),
         ("open_term_stale_rollup_ms", f"district dashboard, latest term {latest}, rollup older than "
          "5 minutes: computed in the request", dashboard_stale, [("sql", sql_what, sql_floor(dash_sql))], heavy_runs,
          None),

@@ -298,6 +298,53 @@ NOTES = """## Notes
   guardian list opened); after (issue 16, 50 rows a page, most urgent first), 91 ms and 27 KB; sorted by name
   (the filtered scope's names opened to sort them), 82 ms. Under the load of the shared machine the same runs
   took 750 ms before (the ~940 ms of the issue) and 190-270 ms after.
+- Issue 18, "then the speed" (district run of 3 December 2026, 09:19-09:44 UTC). NOISY: the 2 cores were shared
+  with seven other helpers, load average 9.8-11 throughout (about five runnable processes per core), so every
+  time is several times its quiet value; the ratios to floors measured in the same run are the fairer reading.
+  - Recheck sweep: rechecks record the stage already notified (`notified_stage`, migration 0020), the notifying
+    INSERT ... SELECT looks only at rechecks whose status differs from it, and each write is preceded by a read.
+    Steady state at 100,000 open rechecks: 0.49 s (target < 1 s: met; 4.32 s in the 29 November run), and it
+    writes nothing, so it holds SQLite's write lock for 0 s. The full sweep (36,767 notifications) holds the
+    lock from its first UPDATE to its commit: 3.5 s under this load (1.1-1.2 s on a quiet machine). What is left
+    of the steady state is the check-in reminders' count of care-group students per class (~100 ms quiet) and the
+    digest's counts, not the rechecks (~2 ms).
+  - Dashboard from the rollup: the rollup (version 3) holds the enrolment of the screened grades with the other
+    counts (enrolment is then as fresh as the rollup: at most 5 minutes for a running term), in a compact form
+    (the keys once, one list of counts per measure: 312 KB -> 88 KB, decode ~15 -> ~3 ms quiet), and the app's memo
+    of protected figures is keyed by the rollup's key, stamp and refresh time and looked up before the counts are
+    read. Served memoised: 2.5 ms (target < 50 ms: met; about 1 ms quiet). A worker's first request after a
+    refresh decodes and protects: 123 ms under this load (59 ms at small scale on a quieter machine earlier that
+    morning; protection alone measured 45-210 ms at district scale); the target is missed there by the
+    disclosure control of ~10,500 cells x 31 measures (`suppression.protect`, most of that request's profile);
+    next step: have the refresh job store the protected figures for the configured k in the rollup as well.
+    The "rollup older than 5 minutes" figure of this run (1,049 ms, 1.27x its SQL floor) paid the protection on
+    every request: freshly computed counts were memoised under the new rollup's identity, which changes with
+    each refresh. Fixed after the run (computed counts are memoised by the counts again, as before): at small
+    scale 154 -> 44 ms in the same afternoon's load.
+  - Counselor pages: the context processor's navigation and badge (two statements) run once per request however
+    many templates the page renders (the student file renders one per section), the worklist's students are
+    plain rows of the four columns it needs, templates translate through the request's catalogue looked up once
+    and row labels are translated once per request: -17 % function calls per worklist, -10 % per /students
+    (cProfile, small scale). Over HTTP at district scale: worklist p95 429 ms, /students p95 432 ms (target < 100
+    ms: missed by 4.3x under this load; the 29 November run, 320 requests at load ~1-2, had 160 ms). The bare
+    endpoint's p95 was 54 ms and /healthz's 31 ms in the same run, so the machine's own queueing is a large
+    part. Per worklist request the profile now shows the source queries through SQLAlchemy (~50 %, statement
+    compilation and cache keys a third of that), the template (~25 %: Jinja calls per row for `_()`, filters,
+    macros) and the audit event's write transaction (~12 %, being redesigned separately); next step: cache the
+    source queries' compiled statements (lambda statements or a prepared text per query) and build each row's
+    text in Python (one call per row instead of ~8).
+  - Roster import: to the encrypted-bytes floors of the same run, 100 files of 600 rows: 1.95x the store floor
+    and 1.61x store + seal; one file of 60,000 rows: 3.04x and 1.56x (target <= 1.5x: missed by 30 % and 100 %
+    against the store floor, 7 % and 4 % against store + seal). For the one file the store floor cannot be met
+    at all: producing the bytes (a data key made and wrapped, three seals, two blind indexes per student) costs
+    about as much as storing them (37 and 39 us a row in this run), more than the 0.5x allowed; for files of 600
+    rows storing is slower (131 us a row: every file commits into a large table) and 1.5x leaves ~38 us a row
+    for the app beyond sealing, against ~100 us now. Changes: the number match and the care-group
+    id lookup go to the driver on SQLite (SQLAlchemy rendered each IN value per file), blind indexes are
+    computed once per Vault (~7 % CPU at small scale). The profile of the rest (one file): sealing through the
+    Vault 37 %, parsing and normalising the cells 31 %, the inserts 15 % (files of 1,000 rows: 34 %, 20 %, 13 %
+    and the number match 10 %); next step: seal with one Sealer call per student for the three values and
+    parse the cells column-wise.
 """
 
 

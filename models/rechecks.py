@@ -17,6 +17,7 @@ class Recheck(Base, StudentOwned):
     __table_args__ = (
         CheckConstraint("status IN ('planned','due','overdue','escalated','done','cancelled')", name="status"),
         Index("ix_rechecks_status_due", "status", "due_on"),
+        Index("ix_rechecks_status_notified", "status", "notified_stage"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -36,6 +37,9 @@ class Recheck(Base, StudentOwned):
     screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id", use_alter=True))
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     negative: Mapped[bool | None] = mapped_column(Boolean)  # result of the recheck screening
+    # The stage (due / overdue / escalated) whose people the sweep has told: a sweep looks only at the rechecks
+    # whose status differs from it (app/rechecks/tasks.py), so a steady state costs nothing per recheck.
+    notified_stage: Mapped[str | None] = mapped_column(String(10))
 
     student: Mapped[Student] = relationship()
 

@@ -61,6 +61,9 @@ class Vault:
         self.actor = actor
         self._keys: dict[int, bytes] = {}
         self._new_key_rows: list[dict[str, Any]] | None = None
+        # (column, value, index key version) -> blind index, for the Vault's life (one request or import file):
+        # the import computes a number's index to match it and again to store it
+        self._bidx: dict[tuple[str, str, int], str] = {}
 
     # -- keys ---------------------------------------------------------------------------------------
     def _key_for(self, student: Student, create: bool = False) -> tuple[int, bytes]:
@@ -161,12 +164,19 @@ class Vault:
 
     def blind_index(self, column: str, value: str) -> str:
         """The index written for `value` (current index key version)."""
-        return self.keyring.blind_index(BLIND_INDEXED[column], value)
+        return self._blind_index(column, value, self.keyring.index_version)
 
     def blind_indexes(self, column: str, value: str) -> list[str]:
         """What a lookup of `value` must match: its index under every index key version the ring holds (one
         outside a rotation; during `flask keys rotate-index` rows not yet recomputed are still under the old)."""
-        return [self.keyring.blind_index(BLIND_INDEXED[column], value, v) for v in self.keyring.index_versions]
+        return [self._blind_index(column, value, v) for v in self.keyring.index_versions]
+
+    def _blind_index(self, column: str, value: str, version: int) -> str:
+        key = (column, value, version)
+        found = self._bidx.get(key)
+        if found is None:
+            found = self._bidx[key] = self.keyring.blind_index(BLIND_INDEXED[column], value, version)
+        return found
 
     def reindex(self, student: Student) -> None:
         """Recompute the student's blind indexes under the current index key from their sealed values.

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, joinedload
 
 from app.listing import Listing, ListSpec, Page, ScopeOptions
 from app.policies import warning_policy
@@ -24,6 +24,8 @@ from models import (
     Recheck,
     SafetyAssessment,
     SafetyPlan,
+    School,
+    SchoolClass,
     Screening,
     Student,
     StudentCareGroup,
@@ -89,8 +91,14 @@ class Worklist:
         return self.totals[section] - len(self.sections[section])
 
 
-def _reason_text(reasons_json: str, locale: str) -> str:
-    """The first (most urgent) rule reason, without its level prefix: the row already shows the level badge."""
+def _level_names() -> set[str]:
+    """Every level's name in every language (the prefix `_reason_text` drops)."""
+    return {name for info in warning_policy().levels.values() for name in info.name.values()}
+
+
+def _reason_text(reasons_json: str, locale: str, names: set[str] | None = None) -> str:
+    """The first (most urgent) rule reason, without its level prefix: the row already shows the level badge.
+    `names`: `_level_names()`, computed once by a caller listing many rows."""
     try:
         reasons = json.loads(reasons_json or "[]")
     except ValueError:
@@ -98,7 +106,8 @@ def _reason_text(reasons_json: str, locale: str) -> str:
     if not reasons:
         return ""
     text = pick(reasons[0], locale)
-    names = {name for info in warning_policy().levels.values() for name in info.name.values()}
+    if names is None:
+        names = _level_names()
     for sep in ("：", ": "):
         head, found, rest = text.partition(sep)
         if found and head in names:
@@ -168,16 +177,18 @@ def _warning_items(
         .limit(SOURCE_LIMIT)
     ).all()
     out = []
+    names = _level_names()
     for uid, student_id, suggested, confirmed, status, reasons, due_on, created, acked, flags in rows:
         level = confirmed or suggested
         created_day = _local_date(created, tz)
         if level == "L1" and (status == "suggested" or acked is None):
-            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale), level, uid,
-                                now=_is_acute(flags)))
+            out.append(WorkItem("crisis", student_id, created_day, created, _reason_text(reasons, locale, names), level,
+                                uid, now=_is_acute(flags)))
             continue
         due = due_on or created_day
         if due <= week_end:
-            out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale), level, uid))
+            out.append(WorkItem("interview", student_id, due, created, _reason_text(reasons, locale, names), level,
+                                uid))
     return out
 
 
@@ -336,7 +347,10 @@ def _help_items(db: Session, school_ids: list[int], tz: Any) -> list[WorkItem]:
 
 def _attach_students(
     db: Session, vault: Vault, items: list[Any], action: str, with_school: bool = False
-) -> dict[int, Student]:
+) -> dict[int, Any]:
+    """Name, class and public id of each listed item's student. Plain rows of the needed columns (the vault opens
+    a name from id, public id, key id and sealed name), not Student objects with their class and school joined:
+    a worklist lists up to a few hundred students and the ORM's identity map and joined loads were most of it."""
     ids = sorted({i.student_id for i in items})
     if not ids:
         return {}
@@ -346,23 +360,25 @@ def _attach_students(
         s = students.get(item.student_id)
         if s is not None:
             item.name = names.get(s.id, Identity()).name
-            item.class_name = s.school_class.name if s.school_class else ""
+            item.class_name = s.class_name or ""
             if with_school:  # a counselor of several schools: class names repeat across schools
-                item.class_name = f"{s.school.name} {item.class_name}"
+                item.class_name = f"{s.school_name} {item.class_name}"
             item.public_id = s.public_id
     return students
 
 
-def _load_students(db: Session, ids: list[int]) -> dict[int, Student]:
-    out: dict[int, Student] = {}
+def _load_students(db: Session, ids: list[int]) -> dict[int, Any]:
+    out: dict[int, Any] = {}
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
-        for s in db.scalars(
-            select(Student).options(joinedload(Student.school_class), joinedload(Student.school),
-                                   lazyload(Student.care_group_rows))
+        for row in db.execute(
+            select(Student.id, Student.public_id, Student.data_key_id, Student.name_enc,
+                   SchoolClass.name.label("class_name"), School.name.label("school_name"))
+            .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+            .join(School, School.id == Student.school_id)
             .where(Student.id.in_(chunk))
         ):
-            out[s.id] = s
+            out[row.id] = row
     return out
 
 

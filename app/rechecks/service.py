@@ -99,6 +99,7 @@ def schedule_recheck(
     # A re-planned recheck starts its life again: the sweeps judge it by the new date.
     keep.status = "planned"
     keep.marked_due_at = keep.overdue_at = keep.escalated_at = None
+    keep.notified_stage = None
     db.flush()
     return keep
 

@@ -14,7 +14,7 @@ from app.db import db
 from app.listing import Listing, ListSpec, scope_options
 from app.security import current_actor, get_visible_or_404, roles
 from app.student_file import render_sections
-from app.ui import local_today
+from app.ui import label_text, local_today
 from app.vault import get_vault
 from models import Student
 from models.vault import ErasedStudentError
@@ -40,8 +40,9 @@ def init_templates(app: Flask) -> None:
     app.jinja_env.filters["care_group"] = care_group_label
     app.jinja_env.filters["care_group_order"] = in_config_order
     app.jinja_env.globals["grade_label"] = lambda g: GRADE_LABELS.get(g, g)
-    app.jinja_env.globals["gender_label"] = lambda g: GENDER_LABELS.get(g, g)
-    app.jinja_env.globals["student_status_label"] = lambda s: STATUS_LABELS.get(s, s)
+    app.jinja_env.globals["gender_label"] = lambda g: label_text(GENDER_LABELS[g]) if g in GENDER_LABELS else g
+    app.jinja_env.globals["student_status_label"] = (
+        lambda s: label_text(STATUS_LABELS[s]) if s in STATUS_LABELS else s)
 
 
 def _care_choices() -> list[tuple[str, str]]:

@@ -209,6 +209,20 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
+def _select_in(db: Session, columns: Sequence[Any], column: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """SELECT `columns` (of one table, types without bind/result processing: ids and strings) WHERE `column` IN
+    `values`. On SQLite the statement goes to the driver as is: SQLAlchemy renders an expanding IN value by value
+    at every execution, ~10 ms per thousand values, a fifth of a 600-row file's import. Elsewhere, SQLAlchemy."""
+    if db.get_bind().dialect.name != "sqlite":
+        return [tuple(r) for r in db.execute(select(*columns).where(column.in_(values)))]
+    db.flush()  # as Session.execute would (autoflush)
+    conn = db.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"SELECT {', '.join(quote(c.name) for c in columns)} FROM {quote(column.table.name)} "
+           f"WHERE {quote(column.name)} IN ({', '.join('?' for _ in values)})")
+    return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(values))]
+
+
 def _match_numbers(db: Session, vault: Vault, district_id: int, rows: Iterable[RosterRow]) -> dict[str, Student]:
     """student number -> the district's student with that number.
 
@@ -229,9 +243,8 @@ def _match_numbers(db: Session, vault: Vault, district_id: int, rows: Iterable[R
     district_schools = set(db.scalars(select(School.id).where(School.district_id == district_id)))
     found: dict[str, Student] = {}
     for chunk in _chunks(sorted(by_bidx), MATCH_CHUNK):
-        ids = [sid for sid, school_id in db.execute(
-            select(Student.id, Student.school_id).where(Student.student_number_bidx.in_(chunk))
-        ) if school_id in district_schools]
+        ids = [sid for sid, school_id in _select_in(db, (Student.id, Student.school_id), Student.student_number_bidx,
+                                                    chunk) if school_id in district_schools]
         if not ids:
             continue
         students = list(db.scalars(select(Student).where(Student.id.in_(ids))))
@@ -488,8 +501,7 @@ def _create_batch(db: Session, vault: Vault, school: School, plan: ImportPlan, b
     _insert_rows(db, Student.__table__, values,
                  {"school_id": school.id, "status": "enrolled", "created_at": now, "updated_at": now})
     if groups:
-        ids = dict(db.execute(select(Student.public_id, Student.id)
-                              .where(Student.public_id.in_([pid for pid, _ in groups]))).tuples().all())
+        ids = dict(_select_in(db, (Student.public_id, Student.id), Student.public_id, [pid for pid, _ in groups]))
         _insert_rows(
             db, StudentCareGroup.__table__, [{"student_id": ids[pid], "group": g} for pid, gs in groups for g in gs]
         )

@@ -190,3 +190,47 @@ def test_trends_from_rollups_match_live_trends(db_session, factory):
     for measure, protected in live.protected.items():
         assert rolled.protected[measure].values == protected.values, measure
         assert rolled.protected[measure].status == protected.status, measure
+
+
+def test_the_rollup_keeps_enrolment_with_the_other_counts_and_decodes_to_the_same_cubes(db_session, factory):
+    from app.district.service.rollups import _decode, _encode
+
+    world = build(factory)
+    district_id = world.district_user.district_id
+    cubes = {"enrolled": {(1, 7, "F"): 3, (2, 8, "M"): 1}, "screened": {(1, 7, "F"): 2}, "empty": {}}
+    assert _decode(_encode(cubes)) == cubes
+    service.refresh_rollups(db_session, district_id, TODAY, running=True)
+    _, rolled = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY)
+    factory.student(school=world.schools["A"], grade=7)  # enrolled after the rollup was computed
+    _, still = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY)
+    _, live = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, rollup_max_age=None)
+    total = (rolled.scopes.all, None, None)
+    assert still.value("enrolled", total) == rolled.value("enrolled", total)  # as fresh as the rollup
+    assert live.value("enrolled", total) == rolled.value("enrolled", total) + 1
+
+
+def test_a_memoised_page_from_a_fresh_rollup_reads_neither_students_nor_the_rollup_counts(db_session, factory):
+    from sqlalchemy import event
+
+    world = build(factory)
+    district_id = world.district_user.district_id
+    service.refresh_rollups(db_session, district_id, TODAY, running=True)
+    cache = service.FiguresCache()
+    _, first = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache)
+    seen: list[str] = []
+    conn = db_session.connection()
+    event.listen(conn, "before_cursor_execute", lambda _c, _cur, statement, *_a: seen.append(statement))
+    _, second = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache)
+    assert second is first
+    assert not [s for s in seen if "district_rollups.cubes" in s or "FROM students" in s], seen
+
+
+def test_counts_computed_again_after_a_rollup_expired_find_their_protected_figures_memoised(db_session, factory):
+    world = build(factory)
+    district_id = world.district_user.district_id
+    cache = service.FiguresCache()
+    _, first = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache,
+                                       open_max_age=timedelta(0))
+    _, again = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, cache=cache,
+                                       open_max_age=timedelta(0))
+    assert again is first  # the same counts: not protected a second time

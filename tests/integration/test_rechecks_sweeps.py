@@ -197,3 +197,94 @@ def test_the_digest_waits_for_the_policy_weekday(db_session, factory, policy):
     wednesday = date(2026, 12, 2)
     assert weekly_digest(db_session, at(wednesday), thursday_policy, SHANGHAI)["digests"] == 0
     assert weekly_digest(db_session, at(wednesday + timedelta(days=1)), thursday_policy, SHANGHAI)["digests"] == 1
+
+
+# -- the stage already notified (notified_stage): a sweep looks only at rechecks whose state changed ------------
+def _writes_during(db, fn):
+    """The INSERT/UPDATE/DELETE statements `fn` sends on the session's connection."""
+    from sqlalchemy import event
+
+    conn = db.connection()
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):
+        if statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(statement)
+
+    event.listen(conn, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        event.remove(conn, "before_cursor_execute", listener)
+    return seen
+
+
+def test_daily_sweeps_tell_each_person_once_per_stage_and_record_the_stage(db_session, factory, policy):
+    owner_student = factory.student()
+    owner = factory.counselor(owner_student.school)
+    colleague = factory.counselor(owner_student.school)
+    warning = make_warning(db_session, owner_student, "L2",
+                           screening=make_screening(db_session, owner_student, "phqa", on=DAY))
+    confirm(db_session, warning, "L2", at(DAY), case=make_case(db_session, owner_student, warning, owner))
+    recheck = db_session.scalar(select(Recheck).where(Recheck.student_id == owner_student.id))
+    stages = []
+    for day in range(0, 60):
+        run_all_sweeps(db_session, at(DAY + timedelta(days=day)), policy, SHANGHAI)
+        run_all_sweeps(db_session, at(DAY + timedelta(days=day)), policy, SHANGHAI)  # twice the same day
+        db_session.refresh(recheck)
+        if not stages or stages[-1] != (recheck.status, recheck.notified_stage):
+            stages.append((recheck.status, recheck.notified_stage))
+    assert stages == [("planned", None), ("due", "due"), ("overdue", "overdue"), ("escalated", "escalated")]
+    told = sorted((n.kind, n.user_id) for n in notes(db_session) if n.recheck_id == recheck.id)
+    assert told == sorted([("recheck_due", owner.id), ("recheck_overdue", owner.id),
+                           ("recheck_escalated", owner.id), ("recheck_escalated", colleague.id)])
+
+
+def test_a_sweep_with_nothing_new_writes_nothing(db_session, factory, policy):
+    _student, _counselor, recheck = _planned(db_session, factory)
+    now = at(recheck.due_on + timedelta(days=1))
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 1
+    writes = _writes_during(db_session, lambda: advance_rechecks(db_session, now, policy, SHANGHAI))
+    assert writes == []  # so the steady state never takes SQLite's write lock
+
+
+def test_a_recheck_already_told_of_its_stage_is_not_looked_at_again(db_session, factory, policy):
+    _student, counselor, recheck = _planned(db_session, factory)
+    now = at(recheck.due_on)
+    advance_rechecks(db_session, now, policy, SHANGHAI)
+    [due] = notes(db_session, "recheck_due")
+    db_session.delete(due)  # were the sweep to look again, its NOT EXISTS guard would let a new one through
+    db_session.flush()
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 0
+    assert notes(db_session, "recheck_due") == []
+    recheck.status, recheck.notified_stage = "overdue", "due"  # the state changes: told once more
+    db_session.flush()
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 1
+    assert [n.user_id for n in notes(db_session, "recheck_overdue")] == [counselor.id]
+
+
+def test_a_recheck_with_nobody_to_tell_is_told_once_a_counselor_arrives(db_session, factory, policy):
+    _student, counselor, recheck = _planned(db_session, factory)
+    counselor.active = False
+    db_session.flush()
+    now = at(recheck.due_on)
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 0
+    db_session.refresh(recheck)
+    assert (recheck.status, recheck.notified_stage) == ("due", None)
+    counselor.active = True
+    db_session.flush()
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 1
+    db_session.refresh(recheck)
+    assert recheck.notified_stage == "due"
+    assert advance_rechecks(db_session, now, policy, SHANGHAI)["notifications_created"] == 0
+
+
+def test_a_replanned_recheck_starts_again_without_a_stage(db_session, factory, policy):
+    student, _counselor, recheck = _planned(db_session, factory)
+    advance_rechecks(db_session, at(recheck.due_on), policy, SHANGHAI)
+    db_session.refresh(recheck)
+    assert recheck.notified_stage == "due"
+    warning = make_warning(db_session, student, "L3", screening=make_screening(db_session, student, "phqa", on=DAY))
+    confirm(db_session, warning, "L3", at(recheck.due_on))
+    db_session.refresh(recheck)
+    assert (recheck.status, recheck.notified_stage) == ("planned", None)

@@ -227,3 +227,39 @@ def test_in_english_the_headers_and_the_about_sheet_are_the_glossary_s_english(o
     book = load_workbook(io.BytesIO(officer.get(f"/district/export/coverage.xlsx?term={TERM}").data))
     assert book.sheetnames[1] == "About this table"
     assert list(book.worksheets[0].iter_rows(values_only=True))[0][1] == "Students on the roll"
+def _statements_during(fn):  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        result = fn()
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
+    return result, seen
+
+
+def _cells(html: str) -> list[str]:
+    import re
+
+    main = html.split('data-testid="figures-as-of"', 1)[1]  # after the as-of line: the figures and tables
+    return re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", main, re.S)
+
+
+@pytest.mark.parametrize("group", ["type", "school", "grade", "gender"])
+def test_the_dashboard_from_its_rollup_shows_the_figures_computed_live(officer, app, group):  # type: ignore[no-untyped-def]
+    url = f"/district?term={TERM}&group={group}"
+    officer.get(url)  # computes the figures and writes the rollup
+    response, statements = _statements_during(lambda: officer.get(url))
+    from_rollup = response.get_data(as_text=True)
+    assert not [s for s in statements if " FROM students" in s], "served from the rollup: no query over students"
+    app.config["DISTRICT_ROLLUP_MAX_AGE_MINUTES"] = 0  # no rollup is young enough: computed in the request
+    live, statements = _statements_during(lambda: officer.get(url).get_data(as_text=True))
+    assert [s for s in statements if " FROM students" in s], "computed live: enrolment read from the roll"
+    assert len(_cells(from_rollup)) > 20
+    assert _cells(from_rollup) == _cells(live)

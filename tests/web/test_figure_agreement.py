@@ -6,7 +6,8 @@ students ≠ warnings). Each SURFACE fetches what a district officer gets (a pag
 into {(figure key, scope): text} (tests/web/figure_surfaces.py); the test checks that each (key, scope) has one
 text across all surfaces, that the figures the issue names appear where they must, and the hand counts.
 
-The district supervision report is read back from its PDF text. To add a surface: append a Surface whose `read(client, world)` returns the same mapping, e.g.
+The district supervision report is read back from its PDF text. To add a surface: append a Surface
+whose `read(client, world)` returns the same mapping, e.g.
 from `pdftotext` output, and list it in EXPECTED for the figures it must show.
 """
 from __future__ import annotations

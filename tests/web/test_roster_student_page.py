@@ -152,3 +152,49 @@ def test_an_erased_student_page_says_so_and_renders_no_sections(client, factory,
     assert calls == []
     assert client.get(f"/students/{student.public_id}/edit").status_code == 404
     assert "将被删除" not in client.get("/students").get_data(as_text=True)
+
+
+def test_the_navigation_badge_is_counted_once_per_page_however_many_sections_it_renders(app, factory, db_session):
+    from sqlalchemy import event
+
+    from app.areas import wiring
+    from tests.integration.rechecks_support import make_screening, make_warning
+
+    school = factory.school()
+    student = factory.student(school=school, name="徽章生")
+    counselor = factory.counselor(school)
+    make_warning(db_session, student, "L2", screening=make_screening(db_session, student, "phqa"))
+    client = app.test_client()
+    login(client, counselor.username, factory.PASSWORD)
+    engine = app.extensions["xinmiao_engine"]
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert "徽章生" in html
+    with app.app_context():
+        assert len(wiring(app).file_sections) >= 3  # several templates rendered in this one request
+    badge = [s for s in seen if "FROM notifications" in s]
+    assert len(badge) == 1, badge
+
+
+def test_the_badge_on_the_page_counts_what_is_unread(app, factory, db_session):
+    from models import Notification
+
+    school = factory.school()
+    student = factory.student(school=school)
+    counselor = factory.counselor(school)
+    for i in range(3):
+        db_session.add(Notification(user_id=counselor.id, kind="recheck_due", dedup_key=f"badge:{i}",
+                                    student_id=student.id, params="{}"))
+    db_session.flush()
+    client = app.test_client()
+    login(client, counselor.username, factory.PASSWORD)
+    html = client.get(f"/students/{student.public_id}").get_data(as_text=True)
+    assert '<span class="count">3</span>' in html

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from ..glossary import is_measure
 from ..suppression import Key, Protected, Relation, Structure, rate_value
 from .context import Context, Selection, load_context
-from .cubes import Cube, enrolled_by_school, roll_cubes
-from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
+from .cubes import Cube
+from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, Enrolled, RollupSource, cached_cubes, fresh_rollup
 from .scopes import ScopeKey, Scopes, cell_level, cell_values, family_keys, make_scopes
 
 # Measures protected together because they are linked by an additive relation (all = care + other).
@@ -82,21 +82,27 @@ class FiguresCache:
             self._items.popitem(last=False)
 
 
+def _cache_key(cubes_id: Any, scopes: Scopes, grades: list[int], k: int, max_level: int,
+               links: dict[str, tuple[str, ...]] = LINKED) -> tuple[Any, ...]:
+    # the schools of each type x stage: the whole family's shape
+    return (k, max_level, tuple(grades), tuple(sorted(links.items())), frozenset(scopes.by_type_stage.items()),
+            cubes_id)
+
+
 def protect_cubes(cubes: dict[str, Cube], scopes: Scopes, grades: Iterable[int], k: int, max_level: int = 9,
-                  cache: FiguresCache | None = None, linked: dict[str, tuple[str, ...]] | None = None) -> Figures:
+                  cache: FiguresCache | None = None, source: RollupSource | None = None,
+                  linked: dict[str, tuple[str, ...]] | None = None) -> Figures:
     """Protect every measure over the family, memoised in `cache` when one is given: the result is a pure
     function of its inputs, so the same counts (another filter or grouping of the same selection, an export of
-    the page just seen) are not protected twice. The cache key holds counts and school ids only.
+    the page just seen) are not protected twice. The cache key holds counts and school ids only, or, for counts
+    read from a rollup, the rollup's identity (`source`: key, stamp and refresh time) in place of the counts.
     `linked`: the measures protected together (default `LINKED`; a page that shows more parts passes more)."""
     grades = sorted(grades)
     links = LINKED if linked is None else linked
     if cache is None:
         return _protect_cubes(cubes, scopes, grades, k, max_level, links)
-    key = (
-        k, max_level, tuple(grades), tuple(sorted(links.items())),
-        frozenset(scopes.by_type_stage.items()),  # the schools of each type x stage: the whole family's shape
-        frozenset((m, frozenset(c.items())) for m, c in cubes.items()),
-    )
+    cubes_id = source if source is not None else frozenset((m, frozenset(c.items())) for m, c in cubes.items())
+    key = _cache_key(cubes_id, scopes, grades, k, max_level, links)
     figures = cache.get(key)
     if figures is None:
         figures = _protect_cubes(cubes, scopes, grades, k, max_level, links)
@@ -148,22 +154,31 @@ def present_grades(ctx: Context) -> list[int]:
 
 
 def compute_figures(db: Session, district_id: int | None, selection: Selection, k: int, today: date,
-                    tz_name: str = "Asia/Shanghai", max_level: int = 9, *, enrolled: Cube | None = None,
+                    tz_name: str = "Asia/Shanghai", max_level: int = 9, *, enrolled: Enrolled = None,
                     rollup_max_age: timedelta | None = ROLLUP_MAX_AGE,
                     open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE,
                     cache: FiguresCache | None = None) -> tuple[Context, Figures]:
     """Protected figures for one selection. `max_level=1` computes only the district-level cells (trends).
-    `cache`: the app's memo of protected results (`figures_cache()` in a request).
+    `cache`: the app's memo of protected results (`figures_cache()` in a request). `enrolled`: the enrolment cube
+    (or a function returning it) when the caller has it; otherwise read when the figures are computed live.
 
     Disclosure control runs on whatever counts are used (live or from a rollup); `ctx.as_of` says how old they are.
+    Served from a fresh rollup whose protected figures the cache holds, the request reads neither the students nor
+    the rollup's counts.
     """
     ctx = load_context(db, district_id, selection)
-    if enrolled is None:
-        enrolled = enrolled_by_school(db, ctx.school_ids)
     detail = "coarse" if max_level <= 1 else "full"
-    cubes = roll_cubes(ctx, enrolled)
-    cubes.update(cached_screening_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age,
-                                        open_max_age))
     scopes = make_scopes(ctx)
-    return ctx, protect_cubes(cubes, scopes, present_grades(ctx), k, max_level, cache)
+    grades = present_grades(ctx)
+    source = None
+    if cache is not None:
+        source = fresh_rollup(db, district_id, selection, ctx, today, detail, rollup_max_age, open_max_age)
+        if source is not None:
+            found = cache.get(_cache_key(source, scopes, grades, k, max_level))
+            if found is not None:
+                ctx.as_of = source.refreshed_at
+                return ctx, found
+    cubes, source = cached_cubes(db, district_id, selection, ctx, today, tz_name, detail, rollup_max_age,
+                                 open_max_age, enrolled=enrolled, source=source)
+    return ctx, protect_cubes(cubes, scopes, grades, k, max_level, cache, source)
 

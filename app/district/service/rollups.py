@@ -2,7 +2,14 @@
 
 When every campaign of a selection is closed, its cubes (counts only) are kept (full detail for the dashboard,
 type x stage detail for the trends) and read back while younger than `ROLLUP_MAX_AGE` (and until a campaign is
-closed again). A selection with a campaign still running is rolled up too, but trusted for `OPEN_ROLLUP_MAX_AGE`
+closed again). A rollup holds everything the figures need: the screening measures AND the enrolment of the
+screened grades at the moment it was computed (so a request served from it runs no query over the students:
+enrolment is as fresh as the rollup, minutes for a running term), in a compact form: the (school, grade, gender)
+keys once, then one list of counts per measure, aligned with them (`_encode`), which decodes several times faster
+than one [school, grade, gender, count] row per count. A request served from a rollup is identified by the
+rollup's key, stamp and refresh time (`RollupSource`): the app's memo of protected figures is looked up with that
+before the counts are even read, so a page seen a moment ago by another request of the same worker costs one
+small SELECT. A selection with a campaign still running is rolled up too, but trusted for `OPEN_ROLLUP_MAX_AGE`
 only (5 minutes, a setting) and only for the same campaigns on the same day; older, it is recomputed in the
 request. The scheduler jobs (app/district/tasks.py) keep them fresh; `Context.as_of` tells when the figures
 shown were computed.
@@ -11,7 +18,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -20,15 +29,25 @@ from sqlalchemy.orm import Session
 from models import utcnow
 from models.district import DistrictRollup
 
-from .context import Context, Selection, list_terms, load_context
-from .cubes import Cube, screening_cubes
+from .context import Context, Selection, district_schools, list_terms, load_context
+from .cubes import Cube, enrolled_by_school, roll_cubes, screening_cubes
 
 # Rollups of closed campaigns are trusted for this long (late follow-ups still change them); bump the version
 # whenever the meaning of a stored measure changes, so old rollups are recomputed.
 ROLLUP_MAX_AGE = timedelta(hours=1)
 OPEN_ROLLUP_MAX_AGE = timedelta(minutes=5)  # a selection with a running campaign (dashboard and trend point)
-ROLLUP_VERSION = "4"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan); 3: warn_*
-# count students by highest level (人); 4: open cases by status (cases_status_open|following|referred)
+ROLLUP_VERSION = "5"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan); 3: warn_*
+# count students by highest level (人); 4: open cases by status (cases_status_open|following|referred); 5: the
+# enrolment inside, compact form
+Enrolled = Cube | Callable[[], Cube] | None  # the enrolment per (school, grade, gender), or how to get it
+
+
+class RollupSource(NamedTuple):
+    """Which stored rollup a request's counts come from: equal sources mean equal counts."""
+
+    key: str
+    stamp: str
+    refreshed_at: datetime
 
 
 def rollup_key(district_id: int | None, selection: Selection, detail: str) -> str:
@@ -60,12 +79,27 @@ def coarsen(cubes: dict[str, Cube], ctx: Context) -> dict[str, Cube]:
 
 
 def _encode(cubes: dict[str, Cube]) -> str:
-    return json.dumps({m: [[s, g, x, n] for (s, g, x), n in cube.items()] for m, cube in cubes.items()},
+    """{"k": [school, grade, gender, school, grade, gender, ...], "m": {measure: [count per key, 0 if none]}}."""
+    keys = sorted({key for cube in cubes.values() for key in cube})
+    flat = [part for key in keys for part in key]
+    return json.dumps({"k": flat, "m": {m: [cube.get(key, 0) for key in keys] for m, cube in cubes.items()}},
                       separators=(",", ":"))
 
 
 def _decode(text: str) -> dict[str, Cube]:
-    return {m: {(s, g, x): n for s, g, x, n in rows} for m, rows in json.loads(text).items()}
+    data = json.loads(text)
+    it = iter(data["k"])
+    keys = list(zip(it, it, it, strict=True))
+    return {m: {key: n for key, n in zip(keys, counts, strict=True) if n} for m, counts in data["m"].items()}
+
+
+def _enrolled(db: Session, ctx: Context, enrolled: Enrolled) -> dict[str, Cube]:
+    """The enrolment cubes: 在籍 ("on_roll") and 应测 ("eligible", the grades screened), see `roll_cubes`."""
+    if callable(enrolled):
+        enrolled = enrolled()
+    if enrolled is None:
+        enrolled = enrolled_by_school(db, ctx.school_ids)
+    return roll_cubes(ctx, enrolled)
 
 
 def rollup_stamp(ctx: Context, today: date) -> str:
@@ -95,36 +129,73 @@ def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
     return None if row is None else (row[0], row[1], row[2])
 
 
-def cached_screening_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
-                           tz_name: str, detail: str, max_age: timedelta | None,
-                           open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> dict[str, Cube]:
-    """The screening measures, from a maintained rollup while it is fresh; sets `ctx.as_of`.
+def fresh_rollup(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
+                 detail: str, max_age: timedelta | None,
+                 open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> RollupSource | None:
+    """The stored rollup a request may use (its stamp matches, younger than `max_age` / `open_max_age`, see
+    `cached_cubes`), without reading its counts; None when the figures must be computed."""
+    age = _max_age(ctx, max_age, open_max_age)
+    if age is None or not ctx.campaign_ids:
+        return None
+    key = rollup_key(district_id, selection, detail)
+    row = db.execute(
+        select(DistrictRollup.stamp, DistrictRollup.refreshed_at).where(DistrictRollup.key == key)
+    ).first()
+    if row is None or row[0] != rollup_stamp(ctx, today) or utcnow() - row[1] >= age:
+        return None
+    return RollupSource(key, row[0], row[1])
+
+
+def rollup_cubes(db: Session, source: RollupSource) -> dict[str, Cube] | None:
+    """The counts of a rollup found by `fresh_rollup` (None if it was replaced since)."""
+    row = db.execute(
+        select(DistrictRollup.cubes)
+        .where(DistrictRollup.key == source.key, DistrictRollup.refreshed_at == source.refreshed_at)
+    ).first()
+    return None if row is None else _decode(row[0])
+
+
+def cached_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
+                 tz_name: str, detail: str, max_age: timedelta | None,
+                 open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE, *, enrolled: Enrolled = None,
+                 source: RollupSource | None = None) -> tuple[dict[str, Cube], RollupSource | None]:
+    """Every measure of the figures, enrolment included, from a maintained rollup while it is fresh; sets
+    `ctx.as_of`. Returns the cubes and the stored rollup they were read from (None when computed here).
 
     A rollup is used while its stamp (see `rollup_stamp`) matches and it is younger than `max_age` (closed
     campaigns: follow-up figures still move — late interviews, cases closing) or `open_max_age` (a campaign still
     running); otherwise the figures are computed from the screenings and the rollup is written again.
     `max_age=None` (or `open_max_age=None` for a running selection) always computes live and writes nothing.
+    `source`: what `fresh_rollup` found a moment ago (not looked up again).
     """
     age = _max_age(ctx, max_age, open_max_age)
     if age is None or not ctx.campaign_ids:
         ctx.as_of = utcnow()
-        cubes = screening_cubes(db, ctx, today, tz_name)
-        return coarsen(cubes, ctx) if detail == "coarse" else cubes
+        cubes = {**_enrolled(db, ctx, enrolled), **screening_cubes(db, ctx, today, tz_name)}
+        return (coarsen(cubes, ctx) if detail == "coarse" else cubes), None
+    if source is None:
+        source = fresh_rollup(db, district_id, selection, ctx, today, detail, max_age, open_max_age)
+    if source is not None:
+        stored = rollup_cubes(db, source)
+        if stored is not None:
+            ctx.as_of = source.refreshed_at
+            return stored, source
+    cubes = {**_enrolled(db, ctx, enrolled), **screening_cubes(db, ctx, today, tz_name)}
     stamp = rollup_stamp(ctx, today)
-    row = read_rollup(db, rollup_key(district_id, selection, detail))
-    if row is not None and row[0] == stamp and utcnow() - row[1] < age:
-        ctx.as_of = row[1]
-        return _decode(row[2])
-    cubes = screening_cubes(db, ctx, today, tz_name)
     ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
-    return coarsen(cubes, ctx) if detail == "coarse" else cubes
+    # Computed here: no source, so the memo of protected figures is keyed by the counts themselves (the same
+    # counts computed again after a rollup expired find the figures protected before).
+    return (coarsen(cubes, ctx) if detail == "coarse" else cubes), None
 
 
 def store_rollups(db: Session, district_id: int | None, selection: Selection, ctx: Context, cubes: dict[str, Cube],
                   stamp: str) -> datetime:
     """Write the full and coarse rollups of a selection (replacing older ones). Flushes, never commits.
 
-    Returns the refresh time written. The counts must have been computed just before (the time is taken here)."""
+    `cubes`: the screening measures, and the enrolment ("on_roll", "eligible"; read here when missing). Returns the
+    refresh time written. The counts must have been computed just before (the time is taken here)."""
+    if "eligible" not in cubes:
+        cubes = {**_enrolled(db, ctx, None), **cubes}
     now = utcnow()
     for detail, data in (("full", cubes), ("coarse", coarsen(cubes, ctx))):
         key = rollup_key(district_id, selection, detail)
@@ -153,6 +224,13 @@ def refresh_rollups(db: Session, district_id: int | None, today: date, tz_name: 
     within that time (the frequent job; a term rolled up a moment ago is not computed again).
     """
     done = []
+    memo: list[Cube] = []
+
+    def enrolled_memo() -> Cube:  # the roll of the whole district, read once for every term refreshed
+        if not memo:
+            memo.append(enrolled_by_school(db, district_schools(db, district_id)))
+        return memo[0]
+
     for term in list_terms(db, district_id):
         selection = Selection(term, None)
         ctx = load_context(db, district_id, selection)
@@ -164,7 +242,7 @@ def refresh_rollups(db: Session, district_id: int | None, today: date, tz_name: 
             age = max_age if ctx.closed_stamp is not None else min(max_age, open_max_age)
             if row is not None and row[0] == stamp and utcnow() - row[1] + due_within < age:
                 continue
-        cubes = screening_cubes(db, ctx, today, tz_name)
+        cubes = {**_enrolled(db, ctx, enrolled_memo), **screening_cubes(db, ctx, today, tz_name)}
         store_rollups(db, district_id, selection, ctx, cubes, stamp)
         if len(ctx.campaign_ids) == 1:
             one = Selection(None, ctx.campaign_ids[0])

@@ -26,9 +26,9 @@ from models.screenings import Screening, Warning
 
 from ..suppression import COMPLEMENT, SHOWN, Relation, cell_text, protect
 from .context import Context, SchoolInfo, Selection, district_schools, list_terms, load_context
-from .cubes import Cube, eligible_enrolled, enrolled_by_school
+from .cubes import Cube
 from .figures import LINKED, Figures, FiguresCache, present_grades, protect_cubes
-from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_screening_cubes
+from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE, cached_cubes
 from .scopes import ScopeKey, make_scopes
 from .staffing import StaffingRow, staffing
 
@@ -82,11 +82,10 @@ def school_figures(db: Session, district_id: int | None, school_id: int, selecti
     district_ctx = load_context(db, district_id, selection)
     if school_id not in district_ctx.schools:
         raise LookupError(school_id)
-    # 应测 ("eligible"): the students of the grades the selected campaigns screen (the page's coverage base)
-    cubes: dict[str, Cube] = {"eligible": eligible_enrolled(district_ctx, enrolled_by_school(db, [school_id]))}
-    # the district's screening cubes of the selection (its rollup while fresh), then this school's rows only
-    cubes.update(cached_screening_cubes(db, district_id, selection, district_ctx, today, tz_name, "full",
-                                        rollup_max_age, open_max_age))
+    # The district's cubes of the selection (its rollup while fresh: 应测 "eligible" and the screening measures, the
+    # same counts as the district dashboard's), then this school's rows only.
+    cubes, _source = cached_cubes(db, district_id, selection, district_ctx, today, tz_name, "full", rollup_max_age,
+                                  open_max_age)
     cubes = {m: {key: n for key, n in cube.items() if key[0] == school_id} for m, cube in cubes.items()}
     ctx = _restrict(district_ctx, school_id)
     if not ctx.eligible:  # no selected campaign screens this school: an empty family of the school itself

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from .context import Selection, district_schools, list_terms
-from .cubes import enrolled_by_school
+from .cubes import Cube, enrolled_by_school
 from .figures import Figures, FiguresCache, compute_figures
 from .rollups import OPEN_ROLLUP_MAX_AGE, ROLLUP_MAX_AGE
 from .scopes import Scopes
@@ -34,7 +34,13 @@ def trends(db: Session, district_id: int | None, k: int, today: date, tz_name: s
     dashboard and the trends of one term protect once.
     """
     out = []
-    enrolled = enrolled_by_school(db, district_schools(db, district_id))
+    memo: list[Cube] = []
+
+    def enrolled() -> Cube:  # read once, and only if a term is computed live (a rollup holds its enrolment)
+        if not memo:
+            memo.append(enrolled_by_school(db, district_schools(db, district_id)))
+        return memo[0]
+
     for term in list_terms(db, district_id)[-limit:]:
         ctx, figures = compute_figures(db, district_id, Selection(term, None), k, today, tz_name,
                                        enrolled=enrolled, rollup_max_age=rollup_max_age, open_max_age=open_max_age,
