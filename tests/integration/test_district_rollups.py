@@ -205,8 +205,9 @@ def test_the_rollup_keeps_enrolment_with_the_other_counts_and_decodes_to_the_sam
     _, still = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY)
     _, live = service.compute_figures(db_session, district_id, Selection(TERM, None), 5, TODAY, rollup_max_age=None)
     total = (rolled.scopes.all, None, None)
-    assert still.value("enrolled", total) == rolled.value("enrolled", total)  # as fresh as the rollup
-    assert live.value("enrolled", total) == rolled.value("enrolled", total) + 1
+    for measure in ("on_roll", "eligible"):  # 在籍 and 应测 (grade 7 is screened)
+        assert still.value(measure, total) == rolled.value(measure, total)  # as fresh as the rollup
+        assert live.value(measure, total) == rolled.value(measure, total) + 1
 
 
 def test_a_memoised_page_from_a_fresh_rollup_reads_neither_students_nor_the_rollup_counts(db_session, factory):
