@@ -265,3 +265,21 @@ def test_only_admins_and_district_officers_review(app, world, factory, db_sessio
     assert post(client, f"/emergency/crisis-team/{world.requester.id}", {"on": "y"}).status_code == 403
     assert reread(db_session, grant).verdict is None
 
+
+
+def test_every_record_page_of_that_student_is_an_emergency_read_and_a_classmates_stays_closed(app, world,
+                                                                                              db_session):
+    from tests.integration.care_support import make_warning
+
+    mine = make_warning(db_session, world.student, "L1")
+    theirs = make_warning(db_session, world.classmate, "L1")
+    client = app.test_client()
+    login(client, world.requester.username)
+    assert client.get(f"/warnings/{mine.uid}/confirm").status_code == 404  # before the grant
+    assert _grant_by_password(client, world).status_code == 302
+    (grant,) = _grants(db_session)
+    assert client.get(f"/warnings/{mine.uid}/confirm").status_code == 200
+    assert client.get(f"/warnings/{theirs.uid}/confirm").status_code == 404
+    (read,) = _events(db_session, "emergency.read")
+    assert read.target == f"emergency:{grant.uid}"
+    assert json.loads(read.detail) == {"read": "warning.view", "target": f"warning:{mine.uid}"}
