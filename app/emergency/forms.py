@@ -19,14 +19,16 @@ class SearchForm(FlaskForm):
 
 
 class RequestForm(FlaskForm):
-    reason = SelectField(_l("Reason"), choices=[SelectChoice("", "—"), *(SelectChoice(k, v) for k, v in REASON_LABELS.items())], validators=[DataRequired()])
+    reason = SelectField(_l("Reason"), validators=[DataRequired()],
+                         choices=[SelectChoice("", "—"), *(SelectChoice(k, v) for k, v in REASON_LABELS.items())])
     reason_text = TextAreaField(_l("Why it cannot wait"), validators=[DataRequired(), Length(max=500)])
     # the TOTP code, or the password for a user without a second factor (the view sets the label)
     answer = PasswordField(_l("Code from your authenticator app"), validators=[DataRequired(), Length(max=256)])
 
 
 class VerdictForm(FlaskForm):
-    verdict = RadioField(_l("Verdict"), choices=[SelectChoice(k, v) for k, v in VERDICT_LABELS.items()], validators=[DataRequired()])
+    verdict = RadioField(_l("Verdict"), choices=[SelectChoice(k, v) for k, v in VERDICT_LABELS.items()],
+                         validators=[DataRequired()])
     note = StringField(_l("Note"), validators=[Length(max=500)])
 
 

@@ -45,7 +45,8 @@ def test_a_counselor_breaks_the_glass_and_a_reviewer_records_the_verdict(page, l
     assert "紧急测试生" in page.locator("main").inner_text()
     shot(page, "emergency-file-open")
     with live_server.session() as session:
-        grant = session.scalars(select(EmergencyAccess).where(EmergencyAccess.reason_text.like("本校心理老师请假%"))).one()
+        grant = session.scalars(select(EmergencyAccess).where(
+            EmergencyAccess.reason_text.like("本校心理老师请假%"))).one()
         uid = grant.uid
 
     page.context.clear_cookies()
