@@ -110,8 +110,8 @@ def test_without_a_second_factor_the_password_confirms_it(app, world, db_session
     client = app.test_client()
     login(client, world.requester.username)
     url = f"/emergency/students/{world.student.public_id}"
-    assert "Your password" in client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True) or \
-        "您的密码" in client.get(url).get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert "您的密码" in page and 'type="password"' in page.split('id="answer"')[1].split(">", 1)[0]
     assert post(client, url, {**REASON, "answer": "wrong password"}).status_code == 200
     assert _grants(db_session) == []
     assert _grant_by_password(client, world).status_code == 302
@@ -283,3 +283,16 @@ def test_every_record_page_of_that_student_is_an_emergency_read_and_a_classmates
     (read,) = _events(db_session, "emergency.read")
     assert read.target == f"emergency:{grant.uid}"
     assert json.loads(read.detail) == {"read": "warning.view", "target": f"warning:{mine.uid}"}
+
+
+def test_wrong_codes_count_toward_the_lockout_and_end_the_session(two_factor_app, world, db_session, moved_clock):
+    client = two_factor_app.test_client()
+    enrol(client, world.requester.username)
+    url = f"/emergency/students/{world.student.public_id}"
+    for n in range(5):
+        response = post(client, url, {**REASON, "answer": f"00000{n}"})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert _grants(db_session) == []
+    assert len(_events(db_session, "auth.reauth_failed")) == 5
+    assert len(_events(db_session, "auth.account_locked")) == 1
+    assert client.get("/emergency/").status_code == 302  # signed out
