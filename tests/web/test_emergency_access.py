@@ -175,6 +175,10 @@ def test_the_school_counselor_the_admin_and_the_reviewer_are_told_without_the_na
         login(other, user.username)
         page = other.get("/notifications").get_data(as_text=True)
         assert "甲小学" in page and "/emergency/review" in page and "陈小雨" not in page
+    home = app.test_client()
+    login(home, world.home_counselor.username)
+    page = home.get("/notifications").get_data(as_text=True)
+    assert world.requester.display_name in page and f"/students/{world.student.public_id}" in page
 
 
 def test_the_review_lists_what_was_read_and_records_a_verdict(app, world, db_session, factory):
