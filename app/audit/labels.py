@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "crisis.safety_plan_saved": _l("Safety plan saved"),
     "district.rollups_refreshed": _l("District figures refreshed"),
     "district.set": _l("District set"),
+    "emergency.ended": _l("Emergency access ended early"),
     "emergency.granted": _l("Emergency access granted"),
     "emergency.read": _l("File read under emergency access"),
     "emergency.reviewed": _l("Emergency access reviewed"),

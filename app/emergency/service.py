@@ -191,6 +191,25 @@ def active_grants(db: Session, user: User) -> list[EmergencyAccess]:
                            .order_by(EmergencyAccess.granted_at.desc()).limit(50)))
 
 
+def own_grant(db: Session, user: User, uid: str) -> EmergencyAccess | None:
+    return db.scalars(select(EmergencyAccess).where(EmergencyAccess.uid == uid,
+                                                    EmergencyAccess.user_id == user.id)).first()
+
+
+def end_access(db: Session, actor: Actor, grant: EmergencyAccess) -> bool:
+    """The requester ends their access before it expires (the crisis is handed back); True when it was still
+    open. The row keeps its place on the review list; the audit event keeps the expiry it had."""
+    now = utcnow()
+    if grant.expires_at <= now:
+        return False
+    planned = grant.expires_at
+    grant.expires_at = max(now, grant.granted_at + timedelta(microseconds=1))
+    db.flush()
+    append_event(db, actor, "emergency.ended", student_public_id=grant.student.public_id,
+                 target=f"emergency:{grant.uid}", detail={"planned_until": planned.isoformat()})
+    return True
+
+
 @dataclass
 class ReviewRow:
     grant: EmergencyAccess

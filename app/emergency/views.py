@@ -9,6 +9,7 @@ from flask_login import current_user
 from app import search_tokens
 from app.audit.labels import action_label
 from app.auth import service as auth_service
+from app.auth.forms import EmptyForm
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import format_datetime
@@ -80,6 +81,17 @@ def request_access(public_id: str):
             return redirect(url_for("roster.student", public_id=student.public_id))
     return render_template("emergency/request.html", form=form, student=student, hours=_hours(),
                            second_factor=second_factor)
+
+
+@bp.route("/grants/<uid>/end", methods=["POST"])
+@roles("counselor")
+def end_access(uid: str):
+    grant = service.own_grant(db.session, _me(), uid)
+    if grant is None:
+        abort(404)
+    if EmptyForm().validate_on_submit() and service.end_access(db.session, current_actor(), grant):
+        flash(_("Emergency access ended."), "success")
+    return redirect(url_for("emergency.index"))
 
 
 @bp.route("/review")

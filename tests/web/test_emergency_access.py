@@ -300,3 +300,22 @@ def test_wrong_codes_count_toward_the_lockout_and_end_the_session(two_factor_app
     assert len(_events(db_session, "auth.reauth_failed")) == 5
     assert len(_events(db_session, "auth.account_locked")) == 1
     assert client.get("/emergency/").status_code == 302  # signed out
+
+
+def test_the_requester_ends_the_access_early_and_nobody_else_can(app, world, db_session, factory):
+    client = app.test_client()
+    login(client, world.requester.username)
+    assert _grant_by_password(client, world).status_code == 302
+    (grant,) = _grants(db_session)
+    planned = grant.expires_at
+    stranger = app.test_client()
+    login(stranger, factory.counselor(world.school_b).username)
+    assert post(stranger, f"/emergency/grants/{grant.uid}/end").status_code == 404  # not theirs
+    assert reread(db_session, grant).expires_at == planned
+    assert post(client, f"/emergency/grants/{grant.uid}/end").status_code == 302
+    assert client.get(f"/students/{world.student.public_id}").status_code == 404
+    (ended,) = _events(db_session, "emergency.ended")
+    assert ended.target == f"emergency:{grant.uid}"
+    assert json.loads(ended.detail)["planned_until"] == planned.isoformat()
+    assert post(client, f"/emergency/grants/{grant.uid}/end").status_code == 302
+    assert len(_events(db_session, "emergency.ended")) == 1  # once
