@@ -191,6 +191,12 @@ def active_grants(db: Session, user: User) -> list[EmergencyAccess]:
                            .order_by(EmergencyAccess.granted_at.desc()).limit(50)))
 
 
+def grants_for_student(db: Session, student: Student) -> list[EmergencyAccess]:
+    """The emergency accesses to `student`, newest first (shown on the file to the school's counselors)."""
+    return list(db.scalars(select(EmergencyAccess).where(EmergencyAccess.student_id == student.id)
+                           .order_by(EmergencyAccess.granted_at.desc()).limit(20)))
+
+
 def own_grant(db: Session, user: User, uid: str) -> EmergencyAccess | None:
     return db.scalars(select(EmergencyAccess).where(EmergencyAccess.uid == uid,
                                                     EmergencyAccess.user_id == user.id)).first()

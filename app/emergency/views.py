@@ -2,9 +2,12 @@
 district officers), and the admin's crisis-team switch. Thin: form -> app.emergency.service -> redirect."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from app import search_tokens
 from app.audit.labels import action_label
@@ -28,6 +31,18 @@ def _hours() -> int:
 
 def _me() -> User:
     return current_user._get_current_object()
+
+
+def file_section(student: Any, reader: Any, user: Any) -> Markup | None:
+    """The student file's emergency part: for a reader under emergency access, until when and that every page is
+    recorded; for the school's own counselors, the emergency accesses to this student (who, why, until when)."""
+    grant = get_vault().emergency_grant(student)
+    if grant is not None:
+        return Markup(render_template("emergency/_file_banner.html", grant=grant))
+    grants = service.grants_for_student(db.session, student)
+    if not grants:
+        return None
+    return Markup(render_template("emergency/_file_section.html", grants=grants, reasons=REASON_LABELS))
 
 
 @bp.route("/")

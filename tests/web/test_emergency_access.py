@@ -95,6 +95,7 @@ def test_access_needs_a_reason_and_the_second_factor_and_opens_only_that_student
 
     file_page = client.get(f"/students/{world.student.public_id}")
     assert file_page.status_code == 200 and "陈小雨" in file_page.get_data(as_text=True)
+    assert 'data-testid="emergency-banner"' in file_page.get_data(as_text=True)
     client.get(f"/students/{world.student.public_id}")
     reads = _events(db_session, "emergency.read")
     assert len(reads) == 2  # each page read its own event
@@ -121,7 +122,14 @@ def test_without_a_second_factor_the_password_confirms_it(app, world, db_session
 def test_the_school_counselor_reads_as_usual_not_as_emergency(app, world, db_session):
     client = app.test_client()
     login(client, world.home_counselor.username)
-    assert client.get(f"/students/{world.student.public_id}").status_code == 200
+    page = client.get(f"/students/{world.student.public_id}").get_data(as_text=True)
+    assert 'data-testid="emergency-section"' not in page  # nothing to show yet
+    requester = app.test_client()
+    login(requester, world.requester.username)
+    assert _grant_by_password(requester, world).status_code == 302
+    page = client.get(f"/students/{world.student.public_id}").get_data(as_text=True)
+    section = page.split('data-testid="emergency-section"')[1].split("</section>")[0]
+    assert world.requester.display_name in section and 'data-testid="emergency-banner"' not in page
     assert _events(db_session, "emergency.read") == []
     assert client.get(f"/emergency/students/{world.student.public_id}").status_code == 404  # theirs already
 
