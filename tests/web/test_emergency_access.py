@@ -327,3 +327,14 @@ def test_the_requester_ends_the_access_early_and_nobody_else_can(app, world, db_
     assert json.loads(ended.detail)["planned_until"] == planned.isoformat()
     assert post(client, f"/emergency/grants/{grant.uid}/end").status_code == 302
     assert len(_events(db_session, "emergency.ended")) == 1  # once
+
+
+def test_emergency_access_never_moves_the_file(app, world, db_session):
+    client = app.test_client()
+    login(client, world.requester.username)
+    assert _grant_by_password(client, world).status_code == 302
+    url = f"/care/students/{world.student.public_id}/transfer"
+    assert client.get(url).status_code == 404
+    to_class = world.own_student.school_class
+    assert post(client, url, {"to_class": to_class.id}).status_code == 404
+    assert reread(db_session, world.student).school_id == world.school_a.id
