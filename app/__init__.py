@@ -26,6 +26,7 @@ def all_areas() -> tuple[Area, ...]:
     from .care.area import AREA as care
     from .demo.area import AREA as demo
     from .district.area import AREA as district
+    from .emergency.area import AREA as emergency
     from .keys.area import AREA as keys
     from .main.area import AREA as main
     from .notifications.area import AREA as notifications
@@ -38,7 +39,7 @@ def all_areas() -> tuple[Area, ...]:
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district, scheduler, school)
+            roster_import, district, scheduler, school, emergency)
 
 
 class XinmiaoRequest(Request):

@@ -112,6 +112,8 @@ class BaseConfig:
     )
 
     SUPPRESSION_K = _int("XINMIAO_SUPPRESSION_K", 5)
+    # Emergency access (break the glass, app/emergency): how long one granted access to a student's file lasts.
+    EMERGENCY_ACCESS_HOURS = _int("XINMIAO_EMERGENCY_ACCESS_HOURS", 24)
     # District statistics rollups (app/district/service.py): how long a rollup is trusted for a term whose
     # campaigns are all closed / for a term with a campaign still running (older: recomputed in the request; the
     # page shows the figures' time either way), how often the scheduler refreshes them, and when the nightly

@@ -7,8 +7,11 @@ from .form_tokens import SpentFormToken
 from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .roster import (
+    EMERGENCY_REASONS,
+    EMERGENCY_VERDICTS,
     DataKey,
     District,
+    EmergencyAccess,
     RecoveryCode,
     School,
     SchoolClass,
@@ -53,6 +56,9 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "DataKey",
     "District",
     "DistrictRollup",
+    "EMERGENCY_REASONS",
+    "EMERGENCY_VERDICTS",
+    "EmergencyAccess",
     "EntryCode",
     "HelpRequest",
     "Notification",

@@ -22,12 +22,13 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     false,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from .base import IDENTITY, KEY, Base, UTCDateTime, utcnow
+from .base import IDENTITY, KEY, Base, HasUid, UTCDateTime, utcnow
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")
@@ -164,7 +165,8 @@ class Student(Base):
 
     @classmethod
     def visible_to(cls, user: User) -> ColumnElement[bool]:
-        """The one scope rule for student records: counselors see their schools, head teachers their classes.
+        """The one scope rule for student records: counselors see their schools (and the one student of each
+        emergency access of theirs that has not expired), head teachers their classes.
 
         District officers and admins see no student rows at all (aggregates / setup only). An erased student
         (a tombstone, `flask students erase`) is nobody's: each of their pages, and each of their records' pages,
@@ -174,7 +176,10 @@ class Student(Base):
             return false()
         if user.role == "counselor":
             mine = select(counselor_schools.c.school_id).where(counselor_schools.c.user_id == user.id)
-            return and_(cls.school_id.in_(mine), cls.status != "erased")
+            # Emergency access (break the glass, app/emergency): one student, until the grant expires.
+            emergency = select(EmergencyAccess.student_id).where(
+                EmergencyAccess.user_id == user.id, EmergencyAccess.expires_at > utcnow())
+            return and_(or_(cls.school_id.in_(mine), cls.id.in_(emergency)), cls.status != "erased")
         if user.role == "head_teacher":
             classes = select(teacher_classes.c.class_id).where(teacher_classes.c.user_id == user.id)
             return and_(cls.class_id.in_(classes), cls.status != "erased")
@@ -253,6 +258,9 @@ class User(Base):
     totp_key_version: Mapped[int | None] = mapped_column(Integer)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # A counselor on the district's crisis team may ask for emergency access to a student of any school of the
+    # district even without a school of their own (app/emergency); set by an admin, audited.
+    crisis_team: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     schools: Mapped[list[School]] = relationship(secondary=counselor_schools, order_by="School.code")
     classes: Mapped[list[SchoolClass]] = relationship(secondary=teacher_classes, order_by="SchoolClass.name")
@@ -292,3 +300,47 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+EMERGENCY_REASONS = ("counselor_absent", "after_hours", "hospital_or_police", "guardian_call", "other")
+EMERGENCY_VERDICTS = ("justified", "not_justified")
+
+
+class EmergencyAccess(Base, HasUid):
+    """Emergency access (break the glass): a counselor of the district, not the student's own, opened one
+    student's file for a limited time after stating a reason and proving themself again (app/emergency).
+
+    The scope rule reads it (`Student.visible_to`: the student, until `expires_at`); every page read under it is
+    an `emergency.read` audit event naming this row's uid (models.vault); a reviewer (an admin or a district
+    officer) records a verdict. Kept here, beside the scope rule, so the rule needs no import of its own.
+    """
+
+    __tablename__ = "emergency_accesses"
+    __table_args__ = (
+        CheckConstraint(
+            "reason IN ('counselor_absent','after_hours','hospital_or_police','guardian_call','other')",
+            name="reason"),
+        CheckConstraint("verdict IS NULL OR verdict IN ('justified','not_justified')", name="verdict"),
+        CheckConstraint("expires_at > granted_at", name="expires_after_granted"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"), index=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    # the requester's own words: a justification, not a clinical note (the form asks for no name, no diagnosis)
+    reason_text: Mapped[str] = mapped_column(String(500))
+    factor: Mapped[str] = mapped_column(String(10))  # what re-authenticated the request: totp or password
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verdict: Mapped[str | None] = mapped_column(String(15))
+    verdict_note: Mapped[str | None] = mapped_column(String(500))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_as: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    student: Mapped[Student] = relationship()
+    school: Mapped[School] = relationship()
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from . import crypto
 from .audit import Actor, append_event
 from .base import utcnow
-from .roster import DataKey, Student
+from .roster import DataKey, EmergencyAccess, Student, counselor_schools
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(value, ensure_ascii=False) uses, made once
 IDENTITY_COLUMNS = ("name", "student_number", "national_id", "guardians")
@@ -193,11 +193,40 @@ class Vault:
     def reveal(
         self, student: Student, action: str, *, target: str | None = None, detail: dict[str, Any] | None = None
     ) -> Reader:
-        """Write one audit event for `action` on this student, then return a reader of their sealed data."""
-        append_event(
-            self.session, self.actor, action, student_public_id=student.public_id, target=target, detail=detail
-        )
+        """Write one audit event for `action` on this student, then return a reader of their sealed data.
+
+        A counselor who reaches the student through emergency access (break the glass) gets an `emergency.read`
+        event instead, naming the grant (`emergency:<uid>`) and the page's own action and target in its detail:
+        each page read under emergency access is its own event, listed on the grant's review."""
+        grant = self.emergency_grant(student)
+        if grant is not None:
+            append_event(
+                self.session, self.actor, "emergency.read", student_public_id=student.public_id,
+                target=f"emergency:{grant.uid}",
+                detail={"read": action, **({"target": target} if target else {}), **(detail or {})},
+            )
+        else:
+            append_event(
+                self.session, self.actor, action, student_public_id=student.public_id, target=target, detail=detail
+            )
         return Reader(self, student)
+
+    def emergency_grant(self, student: Student) -> EmergencyAccess | None:
+        """The actor's unexpired emergency access to `student`, if that is how they reach the file (a counselor
+        with the student's school in their own scope reads as usual)."""
+        if self.actor.role != "counselor" or self.actor.user_id is None:
+            return None
+        grant = self.session.scalars(
+            select(EmergencyAccess).where(
+                EmergencyAccess.user_id == self.actor.user_id, EmergencyAccess.student_id == student.id,
+                EmergencyAccess.expires_at > utcnow(),
+            ).order_by(EmergencyAccess.expires_at.desc())
+        ).first()  # one indexed query on a table of a few rows; nothing more for nearly every reveal
+        if grant is None:
+            return None
+        own = self.session.scalar(select(counselor_schools.c.school_id).where(
+            counselor_schools.c.user_id == self.actor.user_id, counselor_schools.c.school_id == student.school_id))
+        return grant if own is None else None
 
     def reveal_many(
         self,

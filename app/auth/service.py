@@ -177,6 +177,35 @@ def reauthenticate(db: Session, user: User, password: str, client_addr: str | No
     return LoginOutcome(user, factor=factor)
 
 
+def confirm_presence(db: Session, user: User, answer: str, client_addr: str | None, purpose: str) -> LoginOutcome:
+    """A signed-in user proves again that they are at the keyboard, for one sensitive step (emergency access):
+    with their second factor when they have one (a TOTP code of a step not used before; no recovery code, which
+    is for a lost phone), else with their password.
+
+    The same lockout and the same audit actions as `reauthenticate` (`auth.reauth` / `auth.reauth_failed` with
+    `purpose` and `factor`, `auth.account_locked`, `auth.reauth_locked`); `outcome.factor` names what passed.
+    """
+    throttle = current_app.extensions["xinmiao_throttle"]
+    key = _throttle_key(user.username)
+    actor = Actor.for_user(user, client_addr)
+    target = f"user:{user.username}"
+    if throttle.is_locked(key):
+        append_event(db, actor, "auth.reauth_locked", target=target, detail={"purpose": purpose})
+        return LoginOutcome(None, locked=True)
+    if second_factor_due(user) and two_factor.is_enrolled(user):
+        factor = "totp"
+        ok = two_factor.check_totp(db, _keyring(), user, answer or "")
+    else:
+        factor = "password"
+        ok = bool(answer) and _verify(user.password_hash, answer)
+    if not ok:
+        locked = _count_failure(db, actor, key, "auth.reauth_failed", target, purpose=purpose, factor=factor)
+        return LoginOutcome(None, locked=locked)
+    throttle.reset(key)
+    append_event(db, actor, "auth.reauth", target=target, detail={"purpose": purpose, "factor": factor})
+    return LoginOutcome(user, factor=factor)
+
+
 def second_factor_due(user: User) -> bool:
     """Whether sign-in and re-authentication ask `user` for a second factor under this app's settings."""
     return two_factor.required_for(user, current_app.config)

@@ -36,7 +36,12 @@ def _transfer_student() -> Student:
         if student is None:
             abort(404)
         return student
-    return get_visible_or_404(db.session, current_user, Student, public_id)
+    student = get_visible_or_404(db.session, current_user, Student, public_id)
+    if student.school_id not in current_user.school_ids:
+        # reached through emergency access (app/emergency), not as the sending school's counselor: the file is
+        # read for a crisis, never moved by the reader (a move needs the sending side)
+        abort(404)
+    return student
 
 
 @bp.route("/care/students/<public_id>/transfer", methods=["GET", "POST"])

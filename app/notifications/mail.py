@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from models import Notification, User
 
 log = logging.getLogger("xinmiao.mail")
-MAILED_KINDS = ("crisis", "crisis_realert", "crisis_unassigned", "digest")
+MAILED_KINDS = ("crisis", "crisis_realert", "crisis_unassigned", "digest", "emergency_access")
 MAX_AGE = timedelta(days=2)  # switching SMTP on later does not mail old notifications
 
 

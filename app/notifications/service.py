@@ -37,6 +37,7 @@ KINDS = (
     "help_urgent",  # a student asked to talk, urgently (app/care/help_requests.py): stays until acknowledged
     "help_realert",  # an urgent help request still unacknowledged after the crisis window
     "help_request",  # a student asked to talk, not urgently
+    "emergency_access",  # to a school's counselors, the admins, the reviewers: a file opened by break the glass
 )
 
 

@@ -123,6 +123,13 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
                                 user=p.get("user", "—")),
         }
         return Shown(note, texts[note.kind], "/admin/access-grants", _("Access grants"))
+    if note.kind == "emergency_access":
+        text = _("%(user)s opened the file of a grade %(grade)s student of %(school)s under emergency access, "
+                 "until %(until)s.", user=p.get("user", "—"), grade=p.get("grade", "—"), school=p.get("school", "—"),
+                 until=p.get("until", "—"))
+        if file_link:  # the school's own counselor: the student is theirs
+            return Shown(note, text, file_link, open_file)
+        return Shown(note, text, "/emergency/review", _("Emergency access review"))
     return Shown(note, _("Notification"), None, None)
 
 

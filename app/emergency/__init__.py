@@ -1,0 +1,1 @@
+"""Emergency access (break the glass): one student's file for a limited time, announced and reviewed."""
