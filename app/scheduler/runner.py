@@ -84,6 +84,8 @@ class SchedulerRunner:
             if job.at_key:
                 hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
                 trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+                if job.day_key:
+                    trigger["day"] = int(self.app.config[job.day_key])
             else:
                 minutes = policy.schedule.get(job.minutes_key) or self.app.config[job.minutes_key]
                 trigger = {"trigger": "interval", "minutes": int(minutes)}

@@ -37,4 +37,5 @@ class Job:
     sweeps: tuple[Sweep, ...]
     minutes_key: str = ""  # interval: a key of the recheck policy's schedule, else an app config key (minutes)
     at_key: str = ""  # instead of an interval: daily at HH:MM (app config key; scheduler time zone)
+    day_key: str = ""  # with at_key: monthly, on this day of the month (app config key, 1-28)
     by_hand: bool = True  # `flask rechecks sweep` runs its sweeps too (the follow-up sweeps)
