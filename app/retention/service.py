@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import LargeBinary, exists, or_, select
+from sqlalchemy import LargeBinary, Table, exists, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from app.care.policy import ACTIVE_CASE_STATUSES
@@ -144,7 +144,8 @@ def confirm(db: Session, actor: Actor, user: User, review: RetentionReview, poli
                  detail={"left_on": review.left_on.isoformat(), "due_on": review.due_on.isoformat(),
                          "months_after_leaving": policy.months_after_leaving})
     erase_student(db, actor, public_id)
-    review.status, review.decided_by_id, review.decided_as, review.decided_at = "erased", user.id, actor.username, utcnow()
+    review.status, review.decided_by_id = "erased", user.id
+    review.decided_as, review.decided_at = actor.username, utcnow()
     db.flush()
     return student
 
@@ -179,11 +180,12 @@ def export_student(db: Session, vault: Vault, student: Student) -> dict[str, Any
         },
         "records": {},
     }
-    for mapper in sorted(Base.registry.mappers, key=lambda m: m.local_table.name):  # type: ignore[attr-defined]
-        table = mapper.local_table
+    tables: list[tuple[Any, Table]] = [
+        (m.class_, m.local_table) for m in Base.registry.mappers if isinstance(m.local_table, Table)
+    ]
+    for model, table in sorted(tables, key=lambda pair: pair[1].name):
         if table.name in SKIPPED_TABLES or "student_id" not in table.c:
             continue
-        model = mapper.class_
         rows = list(db.scalars(select(model).where(table.c.student_id == student.id)))
         if not rows:
             continue

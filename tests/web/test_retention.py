@@ -94,11 +94,13 @@ def test_a_left_file_is_listed_when_due_held_returned_confirmed_and_erased(app, 
     assert f'data-testid="review-{review.uid}"' in page and name not in page  # the district sees no names
 
     # a hold needs a reason and an end date after today
-    for form in ({"until": "2029-09-01"}, {"reason": "open_referral"}, {"reason": "open_referral", "until": "2029-07-01"},
-                 {"reason": "nonsense", "until": "2029-09-01"}, {"reason": "open_referral", "until": "2040-01-01"}):
+    for form in ({"until": "2029-09-01"}, {"reason": "open_referral"},
+                 {"reason": "open_referral", "until": "2029-07-01"}, {"reason": "nonsense", "until": "2029-09-01"},
+                 {"reason": "open_referral", "until": "2040-01-01"}):
         assert post(c, f"/retention/{review.uid}/hold", form).status_code == 302
         assert _review(db_session, student).status == "due", form
-    assert post(c, f"/retention/{review.uid}/hold", {"reason": "open_referral", "until": "2029-09-01"}).status_code == 302
+    hold = {"reason": "open_referral", "until": "2029-09-01"}
+    assert post(c, f"/retention/{review.uid}/hold", hold).status_code == 302
     review = _review(db_session, student)
     assert (review.status, review.hold_reason, review.held_until) == ("held", "open_referral", date(2029, 9, 1))
     held = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.held")).one()
@@ -198,7 +200,8 @@ def test_wrong_roles_are_refused(app, factory, db_session, left):  # type: ignor
         c = app.test_client()
         login(c, user.username)
         assert c.get("/retention").status_code == 403
-        assert post(c, f"/retention/{review.uid}/hold", {"reason": "legal_hold", "until": "2030-01-01"}).status_code == 403
+        hold = {"reason": "legal_hold", "until": "2030-01-01"}
+        assert post(c, f"/retention/{review.uid}/hold", hold).status_code == 403
         assert post(c, f"/retention/{review.uid}/confirm", {"confirm": "erase"}).status_code == 403
         assert c.get(f"/students/{student.public_id}/export").status_code == 403
     stranger = app.test_client()
