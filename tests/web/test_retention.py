@@ -44,6 +44,21 @@ def _cubes(app, db_session, district_id):  # type: ignore[no-untyped-def]
         return district.query_cubes(db_session, ctx, DUE, "Asia/Shanghai")
 
 
+def _shown(figures) -> dict[str, list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
+    """What the pages print: every cell's text after disclosure control ("<5" for a suppressed cell)."""
+    return {m: sorted((repr(key), p.text(key)) for key in set(p.values) | set(p.status))
+            for m, p in figures.protected.items()}
+
+
+def _pages(app, db_session, district_id):  # type: ignore[no-untyped-def]
+    """The dashboard's figures of the term and the trends' points, computed live (no rollup)."""
+    with app.app_context():
+        _ctx, dashboard = district.compute_figures(db_session, district_id, district.Selection(TERM, None), 5, DUE,
+                                                   rollup_max_age=None, open_max_age=None)
+        points = district.trends(db_session, district_id, 5, DUE, rollup_max_age=None, open_max_age=None)
+        return _shown(dashboard), [(p.term, _shown(p.figures)) for p in points]
+
+
 @pytest.fixture
 def left(app, factory, db_session, keyring, moved_clock):  # type: ignore[no-untyped-def]
     world = build(factory)
@@ -116,6 +131,7 @@ def test_a_left_file_is_listed_when_due_held_returned_confirmed_and_erased(app, 
     district_id = left["school"].district_id
     before = _cubes(app, db_session, district_id)
     assert before["screened_care"] and before["screened"]
+    pages_before = _pages(app, db_session, district_id)
     moved_clock(_at(date(2029, 9, 3)))
     d = app.test_client()
     login(d, left["district_user"].username)
@@ -138,6 +154,7 @@ def test_a_left_file_is_listed_when_due_held_returned_confirmed_and_erased(app, 
     assert actions.index("retention.confirmed") < actions.index("student.erased")
     # the district figures count the erased student's screening as before
     assert _cubes(app, db_session, district_id) == before
+    assert _pages(app, db_session, district_id) == pages_before
     for url in ("/district", "/district/trends"):
         assert d.get(url).status_code == 200
     # opening the file shows the erased state
