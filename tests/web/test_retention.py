@@ -167,6 +167,30 @@ def test_a_left_file_is_listed_when_due_held_returned_confirmed_and_erased(app, 
     assert f'data-testid="review-{review.uid}"' not in c.get("/retention").get_data(as_text=True)
 
 
+def test_the_roster_keeps_the_leaving_day_with_the_status(app, factory, db_session, keyring, moved_clock, left):  # type: ignore[no-untyped-def]
+    student, world = left["student"], left["world"]
+    c = app.test_client()
+    login(c, left["counselor"].username)
+    html = c.get(f"/students/{student.public_id}").get_data(as_text=True)
+    assert 'data-testid="left-on"' in html and "2027" in html
+    actor, vault = actor_vault(db_session, keyring, left["counselor"])
+    moved_clock(_at(date(2027, 9, 1)))
+
+    def change(status: str) -> None:
+        with app.test_request_context("/"):
+            update_student(db_session, actor, vault, left["counselor"], student, StudentData(
+                name=world.names[0], student_number=world.numbers[0], school_id=student.school_id,
+                grade=student.grade, gender=student.gender, birth_ym=student.birth_ym, class_id=student.class_id,
+                status=status, care_groups=student.care_groups))
+
+    change("left")  # still gone: the day they first left stays the basis
+    assert student.left_on == LEFT_AT.date()
+    change("enrolled")  # back in school: no period runs
+    assert student.left_on is None
+    change("transferred_out")
+    assert student.left_on == date(2027, 9, 1)
+
+
 def test_an_open_case_blocks_the_erasure_and_reenrolment_cancels_the_review(app, factory, db_session, keyring,
                                                                           moved_clock, left):  # type: ignore[no-untyped-def]
     from models import CareCase
