@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import yaml
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
 HOLD_REASON_LABELS = {
@@ -16,6 +16,7 @@ HOLD_REASON_LABELS = {
     "legal_hold": _l("Legal hold (complaint, investigation)"),
     "returning_student": _l("Student expected back"),
 }
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "retention.yaml"
 KNOWN_LEAVING = ("graduated", "left", "transferred_out")
 
 
@@ -75,7 +76,9 @@ _cache: dict[str, tuple[float, RetentionPolicy]] = {}
 
 
 def load_retention_policy(path: str | Path | None = None) -> RetentionPolicy:
-    p = Path(path or current_app.config["RETENTION_POLICY_FILE"])
+    if path is None:  # outside an app (a bare service call, a script): the shipped file
+        path = current_app.config["RETENTION_POLICY_FILE"] if has_app_context() else DEFAULT_FILE
+    p = Path(path)
     try:
         mtime = p.stat().st_mtime
         cached = _cache.get(str(p))

@@ -286,11 +286,15 @@ def _check(
 
 def _record_leaving(student: Student, old_status: str | None) -> None:
     """The day a student leaves the district's schools is the basis of their file's retention (app/retention)."""
+    from flask import has_app_context
+
     from app.retention.policy import load_retention_policy
     from app.retention.service import record_leaving
     from app.ui import local_today
+    from models import clock
 
-    record_leaving(student, old_status, local_today(), load_retention_policy())
+    today = local_today() if has_app_context() else clock.today()
+    record_leaving(student, old_status, today, load_retention_policy())
 
 
 def create_student(db: Session, actor: Actor, vault: Vault, actor_user: User, data: StudentData) -> Student:
