@@ -132,6 +132,8 @@ def confirm(db: Session, actor: Actor, user: User, review: RetentionReview, poli
     from app.keys.service import erase_student
 
     student = review.student
+    if review.status not in OPEN_RETENTION_STATUSES:
+        raise RetentionError("", "closed")
     if review.status != "due":
         raise RetentionError("", "not_due")
     if student.status not in policy.leaving_statuses:
