@@ -162,12 +162,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def export_student(db: Session, vault: Vault, student: Student) -> dict[str, Any]:
+def export_student(db: Session, vault: Vault, student: Student, fmt: str = "json") -> dict[str, Any]:
     """Everything held about one student, opened under ONE audit event (`student.exported`): identity, then every
     table with a `student_id` (screenings with answers, warnings, cases and their notes, contacts, check-ins,
     safety plans, rechecks, transfers, reviews...), sealed columns opened, then the audit trail of the file (who
     did what, when; no detail). Credentials (entry codes) and key material are left out."""
-    reader = vault.reveal(student, "student.exported", detail={"format": "json"})
+    reader = vault.reveal(student, "student.exported", detail={"format": fmt})
     ident = reader.identity
     out: dict[str, Any] = {
         "format": "xinmiao-student-export/1",

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from app.audit.labels import ACTION_LABELS
 from app.db import db
 from app.security import current_actor, get_visible_or_404, recent_login_required, roles
 from app.ui import local_today
@@ -92,9 +93,13 @@ def confirm(uid: str):
 @roles("counselor")
 @recent_login_required
 def export(public_id: str):
-    """Everything held about one student, as JSON (a guardian's access request under PIPL art. 45)."""
+    """Everything held about one student (a guardian's access request under PIPL art. 45): a JSON file, or with
+    `?format=html` the same content as a page to print for the family."""
     student = get_visible_or_404(db.session, current_user, Student, public_id)
-    data = service.export_student(db.session, get_vault(), student)
+    fmt = "html" if request.args.get("format") == "html" else "json"
+    data = service.export_student(db.session, get_vault(), student, fmt)
+    if fmt == "html":
+        return render_template("retention/export.html", data=data, labels=ACTION_LABELS)
     body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False)
     stamp = local_today().isoformat()
     return Response(body, mimetype="application/json", headers={

@@ -230,6 +230,15 @@ def test_the_pipl_export_holds_the_students_data_and_is_audited(app, factory, db
     db_session.expire_all()
     exported = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "student.exported")).one()
     assert exported.student_public_id == student.public_id and exported.actor == left["counselor"].username
+    # the same content as a page to print for the family, audited as its own export
+    page = c.get(f"/students/{student.public_id}/export?format=html")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and name in html and "13900000000" in html
+    assert 'data-testid="export-screenings"' in html and "查看学生档案" in html  # the audit part, labelled
+    db_session.expire_all()
+    formats = [json.loads(e.detail)["format"] for e in db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "student.exported").order_by(AuditEvent.seq))]
+    assert formats == ["json", "html"]
 
 
 def test_wrong_roles_are_refused(app, factory, db_session, left):  # type: ignore[no-untyped-def]
