@@ -37,6 +37,7 @@ KINDS = (
     "help_urgent",  # a student asked to talk, urgently (app/care/help_requests.py): stays until acknowledged
     "help_realert",  # an urgent help request still unacknowledged after the crisis window
     "help_request",  # a student asked to talk, not urgently
+    "retention_due",  # to a school's counselors: files of students who left are due for erasure review (a count)
 )
 
 

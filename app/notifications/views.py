@@ -123,6 +123,9 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
                                 user=p.get("user", "—")),
         }
         return Shown(note, texts[note.kind], "/admin/access-grants", _("Access grants"))
+    if note.kind == "retention_due":
+        return Shown(note, _("%(count)s files of students who left are due for erasure: confirm or hold each one.",
+                             count=p.get("count", 0)), "/retention", _("Retention review"))
     return Shown(note, _("Notification"), None, None)
 
 

@@ -47,11 +47,12 @@ def list_due(db: Session, actor: Actor, policy: RetentionPolicy, today: date) ->
     """Idempotent: lists every left student whose period ran out and who has no open review; lists again the held
     files whose hold ended (held_until before today); drops the open reviews of students enrolled again."""
     now = utcnow()
-    returned = 0
+    returned_schools: list[int] = []
     for review in db.scalars(select(RetentionReview).where(RetentionReview.status == "held",
                                                            RetentionReview.held_until < today)):
         review.status, review.listed_at = "due", now
-        returned += 1
+        returned_schools.append(review.school_id)
+    returned = len(returned_schools)
     cancelled = 0
     for review in db.scalars(
         select(RetentionReview).join(Student, Student.id == RetentionReview.student_id)
@@ -72,10 +73,27 @@ def list_due(db: Session, actor: Actor, policy: RetentionPolicy, today: date) ->
         db.add(RetentionReview(student_id=sid, school_id=school_id, left_on=left_on, due_on=policy.due_on(left_on),
                                status="due", listed_at=now))
     db.flush()
+    _tell_counselors(db, today, [school_id for _sid, school_id, _left in due] + returned_schools)
     counts = {"listed": len(due), "returned_after_hold": returned, "cancelled": cancelled}
     if any(counts.values()):
         append_event(db, actor, "retention.listed", detail={**counts, "today": today.isoformat()})
     return counts
+
+
+def _tell_counselors(db: Session, today: date, school_ids: list[int]) -> None:
+    """One notification per school and run to its counselors: how many files came onto the list (no names)."""
+    from collections import Counter
+
+    from app.notifications.service import counselors_of_school, notify_many
+
+    now = utcnow()
+    rows = [
+        {"user_id": user.id, "kind": "retention_due", "dedup_key": f"retention_due:{school_id}:{today.isoformat()}",
+         "params": json.dumps({"count": count}), "created_at": now}
+        for school_id, count in sorted(Counter(school_ids).items())
+        for user in counselors_of_school(db, school_id)
+    ]
+    notify_many(db, rows)
 
 
 # -- the review list -----------------------------------------------------------------------------------------------

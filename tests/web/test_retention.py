@@ -16,7 +16,7 @@ from app.retention.policy import load_retention_policy
 from app.retention.tasks import review_sweep
 from app.roster.service import StudentData, update_student
 from app.scheduler.spec import SweepContext
-from models import AuditEvent, DataKey, RetentionReview, Screening, Student
+from models import AuditEvent, DataKey, Notification, RetentionReview, Screening, Student
 from models.vault import ErasedStudentError, Vault
 from tests.conftest import login, post
 from tests.integration.care_support import actor_vault
@@ -98,9 +98,15 @@ def test_a_left_file_is_listed_when_due_held_returned_confirmed_and_erased(app, 
     review = _review(db_session, student)
     assert review is not None and (review.status, review.due_on, review.left_on) == ("due", DUE, LEFT_AT.date())
 
+    # the school's counselor is told how many files came onto the list (no name in the notification)
+    notes = db_session.scalars(select(Notification).where(Notification.user_id == left["counselor"].id,
+                                                          Notification.kind == "retention_due")).all()
+    assert len(notes) == 1 and json.loads(notes[0].params) == {"count": 1} and notes[0].student_id is None
+
     moved_clock(_at(date(2029, 7, 2)))
     c = app.test_client()
     login(c, left["counselor"].username)
+    assert "1 份已离校学生的档案保存期满" in c.get("/notifications").get_data(as_text=True)
     page = c.get("/retention").get_data(as_text=True)
     assert f'data-testid="review-{review.uid}"' in page and name in page
     d = app.test_client()
