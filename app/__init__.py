@@ -31,6 +31,7 @@ def all_areas() -> tuple[Area, ...]:
     from .main.area import AREA as main
     from .notifications.area import AREA as notifications
     from .rechecks.area import AREA as rechecks
+    from .retention.area import AREA as retention
     from .roster.area import AREA as roster
     from .roster_import.area import AREA as roster_import
     from .scheduler.area import AREA as scheduler
@@ -39,7 +40,7 @@ def all_areas() -> tuple[Area, ...]:
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district, scheduler, school, emergency)
+            roster_import, district, scheduler, school, emergency, retention)
 
 
 class XinmiaoRequest(Request):

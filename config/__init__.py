@@ -122,6 +122,11 @@ class BaseConfig:
     DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES = _int("XINMIAO_DISTRICT_OPEN_ROLLUP_MAX_AGE_MINUTES", 5)
     DISTRICT_ROLLUP_REFRESH_MINUTES = _int("XINMIAO_DISTRICT_ROLLUP_REFRESH_MINUTES", 3)
     DISTRICT_NIGHTLY_REFRESH_AT = _env("XINMIAO_DISTRICT_NIGHTLY_REFRESH_AT", "02:30")
+    # Retention (app/retention): the rule is config/retention.yaml; the review job runs monthly, on this day of the
+    # month at this time (school time zone), and lists the files whose period has run out.
+    RETENTION_POLICY_FILE: str = _env("XINMIAO_RETENTION_POLICY", str(CONFIG_DIR / "retention.yaml"))
+    RETENTION_REVIEW_DAY = _int("XINMIAO_RETENTION_REVIEW_DAY", 1)
+    RETENTION_REVIEW_AT = _env("XINMIAO_RETENTION_REVIEW_AT", "03:10")
     DEMO_PASSWORD = _env("DEMO_PASSWORD", "xinmiao-demo")
     ALLOW_DEMO_SEED = True
     RUN_SCHEDULER_IN_PROCESS = False

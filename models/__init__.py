@@ -36,6 +36,7 @@ from .screenings import (
     WarningChange,
     campaign_schools,
 )
+from .retention import RETENTION_STATUSES, RetentionReview
 from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).
@@ -66,6 +67,8 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "Recheck",
     "RecoveryCode",
     "ResponseDraft",
+    "RETENTION_STATUSES",
+    "RetentionReview",
     "SafetyAssessment",
     "SafetyPlan",
     "SchedulerJobRun",

@@ -6,7 +6,7 @@ A student's identity (name, student number, national id, guardians) is stored on
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -132,6 +133,9 @@ class Student(Base):
     gender: Mapped[str] = mapped_column(String(1))
     birth_ym: Mapped[str] = mapped_column(String(7), info=IDENTITY)  # YYYY-MM: only year and month are kept
     status: Mapped[str] = mapped_column(String(20), default="enrolled")
+    # The day the roster recorded the student leaving the district's schools (status graduated, left or
+    # transferred_out); cleared when they are enrolled again. The basis of the retention period (models/retention.py).
+    left_on: Mapped[date | None] = mapped_column(Date)
     data_key_id: Mapped[int | None] = mapped_column(ForeignKey("data_keys.id"))
     name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)
     student_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=IDENTITY)

@@ -346,11 +346,14 @@ def verify_sealed(
 
 # What the tombstone keeps, and why (see docs/security.md, "Erasure"):
 #   public_id        - audit events refer to it; it is a random UUID, not personal data by itself
-#   school_id, grade, gender - categorical, like the screening results kept for district statistics, which are
-#                      counted by school, grade and gender
+#   school_id, grade, gender, care groups - categorical, like the screening results kept for district
+#                      statistics, which are counted by school, grade, gender and care group: without them an
+#                      erasure would move a student's past screenings from "care group" to "other" in published
+#                      figures (app/retention: figures before and after an erasure are equal). No list shows them:
+#                      every list and sweep excludes status 'erased'.
 #   status 'erased'  - every list and search excludes it
 # Everything else that describes the person is cleared: identity ciphertexts, blind indexes, class,
-# birth year-month and care groups (left-behind, hardship... are sensitive social facts).
+# birth year-month.
 # Categorical screening results (instrument, band, level, dates) stay for statistics: they are no longer linked to
 # anyone who can be named. Sealed notes, answers and plans stay as ciphertext under a destroyed key: noise.
 TOMBSTONE_BIRTH_YM = ""
@@ -377,7 +380,6 @@ def erase_student(session: Session, actor: Actor, public_id: str) -> Student:
     student.class_id = None
     student.school_class = None
     student.birth_ym = TOMBSTONE_BIRTH_YM
-    student.set_care_groups([])
     student.updated_at = utcnow()
     session.flush()
     ended = _end_open_work(session, actor, student)

@@ -38,6 +38,7 @@ KINDS = (
     "help_realert",  # an urgent help request still unacknowledged after the crisis window
     "help_request",  # a student asked to talk, not urgently
     "emergency_access",  # to a school's counselors, the admins, the reviewers: a file opened by break the glass
+    "retention_due",  # to a school's counselors: files of students who left are due for erasure review (a count)
 )
 
 

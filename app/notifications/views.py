@@ -130,6 +130,9 @@ def render_notification(note: Notification, students: dict[int, Student], rechec
         if file_link:  # the school's own counselor: the student is theirs
             return Shown(note, text, file_link, open_file)
         return Shown(note, text, "/emergency/review", _("Emergency access review"))
+    if note.kind == "retention_due":
+        return Shown(note, _("%(count)s files of students who left are due for erasure: confirm or hold each one.",
+                             count=p.get("count", 0)), "/retention", _("Retention review"))
     return Shown(note, _("Notification"), None, None)
 
 

@@ -362,6 +362,19 @@ def _check(
     return school, klass
 
 
+def _record_leaving(student: Student, old_status: str | None) -> None:
+    """The day a student leaves the district's schools is the basis of their file's retention (app/retention)."""
+    from flask import has_app_context
+
+    from app.retention.policy import load_retention_policy
+    from app.retention.service import record_leaving
+    from app.ui import local_today
+    from models import clock
+
+    today = local_today() if has_app_context() else clock.today()
+    record_leaving(student, old_status, today, load_retention_policy())
+
+
 def create_student(db: Session, actor: Actor, vault: Vault, actor_user: User, data: StudentData) -> Student:
     """Add a student to one of the counselor's schools; writes `student.created` with the fields given."""
     school, klass = _check(db, actor_user, vault, data, None)
@@ -384,6 +397,7 @@ def create_student(db: Session, actor: Actor, vault: Vault, actor_user: User, da
         guardians=data.guardians,
     )
     student.set_care_groups(list(data.care_groups))
+    _record_leaving(student, None)
     db.flush()
     given = ["name", "student_number", "school", "grade", "gender", "birth_ym", "status"]
     given += [f for f, v in (("class", klass), ("national_id", data.national_id), ("guardians", data.guardians),
@@ -428,6 +442,7 @@ def update_student(
         national_id=data.national_id,
         guardians=data.guardians,
     )
+    old_status = student.status
     plain: dict[str, Any] = {"grade": data.grade, "gender": data.gender, "birth_ym": data.birth_ym,
                              "status": data.status, "class_id": klass.id if klass else None}
     for attr, value in plain.items():
@@ -435,6 +450,7 @@ def update_student(
             setattr(student, attr, value)
             changed.append("class" if attr == "class_id" else attr)
     student.school_class = klass
+    _record_leaving(student, old_status)
     if set(student.care_groups) != set(data.care_groups):
         student.set_care_groups(list(data.care_groups))
         changed.append("care_groups")

@@ -376,6 +376,7 @@ def _apply_fields(
     student.grade = r.grade
     if "status" in fields:
         student.status = "enrolled"
+        student.left_on = None  # back in school: the retention period after leaving no longer runs (app/retention)
     if r.class_number:
         klass = classes[(r.grade, r.class_number)]
         student.class_id = klass.id

@@ -19,11 +19,13 @@ from app.notifications import tasks as notification_tasks
 from app.rechecks import tasks as recheck_tasks
 from app.rechecks.policy import RecheckPolicy, load_recheck_policy
 from app.rechecks.service import school_timezone
+from app.retention import tasks as retention_tasks
 
 from .spec import Job, Sweep, SweepContext
 
 JOBS: tuple[Job, ...] = (
     *recheck_tasks.JOBS, *care_tasks.JOBS, *notification_tasks.JOBS, *district_tasks.JOBS, *audit_tasks.JOBS,
+    *retention_tasks.JOBS,
 )
 
 

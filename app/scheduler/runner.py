@@ -84,6 +84,8 @@ class SchedulerRunner:
             if job.at_key:
                 hour, minute = (int(x) for x in str(self.app.config[job.at_key]).split(":", 1))
                 trigger: dict[str, Any] = {"trigger": "cron", "hour": hour, "minute": minute}
+                if job.day_key:
+                    trigger["day"] = int(self.app.config[job.day_key])
             elif job.seconds_key:
                 trigger = {"trigger": "interval", "seconds": float(self.app.config[job.seconds_key])}
             else:

@@ -39,4 +39,5 @@ class Job:
     at_key: str = ""  # instead of an interval: daily at HH:MM (app config key; scheduler time zone)
     seconds_key: str = ""  # instead of minutes: an interval in seconds (app config key), for frequent jobs
     quiet: bool = False  # print its `job {...}` line only when a count is non-zero (a job that runs every second)
+    day_key: str = ""  # with at_key: monthly, on this day of the month (app config key, 1-28)
     by_hand: bool = True  # `flask rechecks sweep` runs its sweeps too (the follow-up sweeps)

@@ -12,7 +12,7 @@ import models.base
 
 
 revision = '0021'
-down_revision = '0017'
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
