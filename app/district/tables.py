@@ -155,6 +155,9 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
         ("cases", _l("Open cases and referrals"), [
             Column(_l("Open cases"), "cases_open"),
             Column(_l("Cases referred"), "cases_referred"),
+            Column(_l("Referrals made"), "referrals"),
+            Column(_l("Referral feedback received"), "referrals_feedback"),
+            Column(_l("Feedback rate"), None, "referrals_feedback", "referrals"),
         ]),
     ]
 

@@ -27,7 +27,8 @@ from .cubes import Cube, screening_cubes
 # whenever the meaning of a stored measure changes, so old rollups are recomputed.
 ROLLUP_MAX_AGE = timedelta(hours=1)
 OPEN_ROLLUP_MAX_AGE = timedelta(minutes=5)  # a selection with a running campaign (dashboard and trend point)
-ROLLUP_VERSION = "2"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan)
+ROLLUP_VERSION = "3"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan); 3: referrals
+# and referral feedback received (referrals, referrals_feedback)
 
 
 def rollup_key(district_id: int | None, selection: Selection, detail: str) -> str:
