@@ -139,10 +139,33 @@ class Packet:
     sections: tuple[str, ...]
     consent: dict[str, Any] | None
     reason: str | None = None
-    screenings: list[Screening] | None = None
+    screenings: list[dict[str, Any]] | None = None
     risk: dict[str, Any] | None = None
     safety_plan: list[tuple[str, str]] | None = None
     contacts: dict[str, Any] | None = None
+
+
+def _ordered_answers(answers: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    from models.care import ASSESSMENT_QUESTIONS
+
+    answers = answers or {}
+    return [(q, answers[q]) for q in ASSESSMENT_QUESTIONS if q in answers]
+
+
+def _screening_row(s: Screening) -> dict[str, Any]:
+    """One result as the file's screening section shows it: date, instrument, total, the band's name."""
+    from app.texts import pick
+    from screening.registry import UnknownInstrument, get_instrument
+
+    band = None
+    try:
+        inst = get_instrument(s.instrument_id)
+        found = inst.total.band_for(s.total) if inst.total and s.total is not None else None
+        band = pick(found.label) if found else None
+    except UnknownInstrument:  # an instrument no longer in the registry: the date and the score still say enough
+        band = None
+    return {"on": s.administered_on, "instrument_id": s.instrument_id, "total": s.total, "band": band,
+            "positive": bool(s.positive)}
 
 
 def chosen_sections(values: list[str]) -> tuple[str, ...]:
@@ -168,10 +191,10 @@ def build_packet(db: Session, vault: Vault, entry: CaseEntry, student: Student, 
     if "reason" in sections:
         packet.reason = reader.get(entry, "note") or ""
     if "screenings" in sections:
-        packet.screenings = list(db.scalars(
+        packet.screenings = [_screening_row(s) for s in db.scalars(
             select(Screening).where(Screening.student_id == student.id, Screening.valid.is_(True))
             .order_by(Screening.administered_on.desc(), Screening.id.desc()).limit(20)
-        ))
+        )]
     if "risk" in sections:
         assessment = None
         if case is not None:
@@ -188,7 +211,7 @@ def build_packet(db: Session, vault: Vault, entry: CaseEntry, student: Student, 
             "level": case.level if case is not None else None,
             "emergency": entry.emergency,
             "assessment": assessment,
-            "answers": reader.get_json(assessment, "answers") if assessment else None,
+            "answers": _ordered_answers(reader.get_json(assessment, "answers")) if assessment else None,
             "reason": reader.get(assessment, "reason") if assessment else None,
         }
     if "safety_plan" in sections:
