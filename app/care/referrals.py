@@ -155,7 +155,8 @@ def _ordered_answers(answers: dict[str, Any] | None) -> list[tuple[str, dict[str
 def _screening_row(s: Screening) -> dict[str, Any]:
     """One result as the file's screening section shows it: date, instrument, total, the band's name."""
     from app.texts import pick
-    from screening.registry import UnknownInstrument, get_instrument
+    from screening.errors import UnknownInstrument
+    from screening.registry import get_instrument
 
     band = None
     try:

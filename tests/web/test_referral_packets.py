@@ -190,3 +190,17 @@ def test_a_counselor_of_another_school_gets_not_found_and_posts_need_csrf(app, f
     assert mine.post(f"/care/referrals/{uid}/consent", data={"how": "phone", "by": "x", "on": "2026-11-20"}
                      ).status_code == 400
     assert mine.post(f"/care/referrals/{uid}/feedback", data={"impression": "x"}).status_code == 400
+
+
+def test_the_packet_needs_a_recent_login_and_the_page_reads_in_english(client, world):
+    uid = world["referral"].uid
+    login(client, world["counselor"].username)
+    assert _consent_by_phone(client, uid).status_code == 302
+    with client.session_transaction() as sess:
+        sess["lang"] = "en"
+    page = client.get(f"/care/referrals/{uid}").get_data(as_text=True)
+    assert "The referral packet" in page and "Consent given by 王丽（母亲）" in page and "By phone" in page
+    with client.session_transaction() as sess:
+        sess["auth_at"] = 0
+    stale = _packet(client, uid, "reason")
+    assert stale.status_code == 302 and "reauth" in stale.headers["Location"]
