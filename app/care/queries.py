@@ -271,15 +271,15 @@ def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -
 
 def _referral_feedback_items(db: Session, school_ids: list[int], today: date) -> list[WorkItem]:
     """A referral still waiting for the service's feedback (app/care/referrals.py) `feedback_days()` after it was
-    made: planned, sent or accepted, no feedback recorded, of a student of the counselor's schools. Listed from
-    that day on (today, then overdue), not before: until then no feedback is simply not late."""
+    made: planned, sent or accepted, no feedback recorded, of an enrolled student of the counselor's schools.
+    Listed from that day on (today, then overdue), not before: until then no feedback is simply not late."""
     from .referrals import OPEN_STATUSES, feedback_days
 
     latest_made = today - timedelta(days=feedback_days())
     rows = db.execute(
         select(CaseEntry.uid, CaseEntry.student_id, CaseEntry.occurred_on)
         .join(Student, Student.id == CaseEntry.student_id)
-        .where(Student.school_id.in_(school_ids), CaseEntry.kind == "referral",
+        .where(Student.school_id.in_(school_ids), Student.status == "enrolled", CaseEntry.kind == "referral",
                CaseEntry.referral_status.in_(OPEN_STATUSES), CaseEntry.feedback_at.is_(None),
                CaseEntry.occurred_on <= latest_made)
         .order_by(CaseEntry.occurred_on)
