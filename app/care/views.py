@@ -386,6 +386,9 @@ def print_referral(uid: str):
     entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
     if entry.kind != "referral":
         abort(404)
+    if not referrals.has_consent_record(entry):  # the same rule as the packet: consent (or its absence) first
+        flash(_("Record the guardian's consent (or the reason without it) before the packet."), "error")
+        return redirect(url_for("care.referral_page", uid=entry.uid) + "#consent")
     student = db.session.get_one(Student, entry.student_id)
     reader = get_vault().reveal(student, "referral.printed", target=f"entry:{entry.uid}")
     done: Sequence[CaseEntry] = []
