@@ -208,8 +208,11 @@ def build_packet(db: Session, vault: Vault, entry: CaseEntry, student: Student, 
                 select(SafetyAssessment).where(SafetyAssessment.student_id == student.id)
                 .order_by(SafetyAssessment.assessed_at.desc())
             ).first()
+        from .forms import LEVEL_CHOICES
+
+        level = case.level if case is not None else None
         packet.risk = {
-            "level": case.level if case is not None else None,
+            "level": str(dict(LEVEL_CHOICES).get(level, level)) if level else None,
             "emergency": entry.emergency,
             "assessment": assessment,
             "answers": _ordered_answers(reader.get_json(assessment, "answers")) if assessment else None,
