@@ -57,7 +57,10 @@ class CareCase(Base, HasUid, StudentOwned):
     entries: Mapped[list[CaseEntry]] = relationship(back_populates="case", order_by="CaseEntry.occurred_on")
 
 
-@register_sealed("note", "destination", "feedback", "told_whom")
+CONSENT_HOWS = ("phone", "in_person", "written")  # how the guardian's consent to a referral was given
+
+
+@register_sealed("note", "destination", "feedback", "told_whom", "consent_by", "no_consent_reason", "service_feedback")
 class CaseEntry(Base, HasUid, StudentOwned):
     """A timeline entry: interview, check-in, parent contact, observation, referral, return, confidentiality.
 
@@ -96,6 +99,18 @@ class CaseEntry(Base, HasUid, StudentOwned):
     emergency: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     seen_by_counselor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A referral's guardian consent (app/care/referrals.py), recorded before its packet may be printed: who gave it
+    # (sealed), on which day and how (phone / in person / written, in clear); or, without consent, the reason
+    # (sealed, e.g. imminent risk). `consent_recorded_at` says either was recorded.
+    consent_how: Mapped[str | None] = mapped_column(String(10))
+    consent_on: Mapped[date | None] = mapped_column(Date)
+    consent_by_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    no_consent_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    consent_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The service's feedback: JSON {impression, advice, next_appointment}, sealed; when it was recorded in clear
+    # (the worklist's overdue feedback and the district's count of feedback received read it).
+    service_feedback_enc: Mapped[bytes | None] = mapped_column(LargeBinary, info=CLINICAL)
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[CareCase | None] = relationship(back_populates="entries")
     author: Mapped[User | None] = relationship()

@@ -107,6 +107,40 @@ class ReferralForm(FlaskForm):
     feedback = TextAreaField(_l("Feedback"), validators=[Length(max=NOTE_MAX)])
 
 
+# -- referral packets and the service's feedback (app/care/referrals.py) ------------------------------------------
+CONSENT_HOW_LABELS = {
+    "phone": _l("By phone"),
+    "in_person": _l("In person"),
+    "written": _l("In writing"),
+    "none": _l("Without consent (give the reason)"),
+}
+PACKET_SECTION_LABELS = {
+    "reason": _l("Reason for referral"),
+    "screenings": _l("Screening results with dates"),
+    "risk": _l("Observed risk"),
+    "safety_plan": _l("Safety plan"),
+    "contacts": _l("Contacts"),
+}
+
+
+class ConsentForm(FlaskForm):
+    how = RadioField(_l("How the guardian consented"), choices=list(CONSENT_HOW_LABELS.items()),
+                     validators=[InputRequired(message=_l("Say how consent was given."))])
+    by = StringField(_l("Who consented"), validators=[Length(max=120)],
+                     description=_l("The guardian's name and relation, e.g. 王丽（母亲）."))
+    on = DateField(_l("Consent date"), validators=[Optional()])
+    no_consent_reason = TextAreaField(
+        _l("Reason for referring without consent"), validators=[Length(max=NOTE_MAX)],
+        description=_l("Only without consent, e.g. imminent risk and no guardian reachable. Sealed."),
+    )
+
+
+class ServiceFeedbackForm(FlaskForm):
+    impression = TextAreaField(_l("Diagnosis impression"), validators=[Length(max=NOTE_MAX)])
+    advice = TextAreaField(_l("Advice"), validators=[Length(max=NOTE_MAX)])
+    next_appointment = DateField(_l("Next appointment"), validators=[Optional()])
+
+
 class CheckinForm(FlaskForm):
     occurred_on = DateField(_l("Date"), validators=[InputRequired()])
     guardian_contacted = BooleanField(_l("The guardian was contacted"))

@@ -50,13 +50,15 @@ SOURCE_LIMIT = 500  # rows per source on one page; the rest shows on the source'
 SECTIONS = ("crisis", "overdue", "today", "week")
 # Within a section: clinical work first, the routine termly check-ins last.
 KIND_ORDER = {"help_urgent": 0, "help": 6,  # help requests (app/care/help_requests.py)
-              "crisis": 0, "assessment": 1, "referral_due": 2, "interview": 3, "recheck": 4, "safety_plan_review": 5,
+              "crisis": 0, "assessment": 1, "referral_due": 2, "referral_feedback": 2, "interview": 3, "recheck": 4,
+              "safety_plan_review": 5,
               "observation": 6, "plan": 7, "plan_review": 8, "checkin": 9}
 
 
 @dataclass
 class WorkItem:
     # crisis, assessment (a level-1 warning's safety assessment, due its day), referral_due (further evaluation),
+    # referral_feedback (a referral with no feedback from the service),
     # safety_plan_review, interview, plan, plan_review, recheck, checkin, observation
     kind: str
     student_id: int
@@ -133,6 +135,7 @@ def worklist(db: Session, user: User, vault: Vault, today: date, tz: Any, locale
         items += _warning_items(db, school_ids, today, week_end, tz, locale)
         items += _case_items(db, school_ids, week_end, tz)
         items += _crisis_items(db, school_ids, week_end, tz)
+        items += _referral_feedback_items(db, school_ids, today)
         items += _recheck_items(db, school_ids, week_end)
         items += _checkin_items(db, school_ids, today, week_end)
         items += _observation_items(db, school_ids, tz)
@@ -276,6 +279,27 @@ def _crisis_items(db: Session, school_ids: list[int], week_end: date, tz: Any) -
     out += [WorkItem("safety_plan_review", sid, review_on, created, "", None, uid)
             for uid, sid, review_on, created in plans if review_on is not None]
     return out
+
+
+def _referral_feedback_items(db: Session, school_ids: list[int], today: date) -> list[WorkItem]:
+    """A referral still waiting for the service's feedback (app/care/referrals.py) `feedback_days()` after it was
+    made: planned, sent or accepted, no feedback recorded, of an enrolled student of the counselor's schools.
+    Listed from that day on (today, then overdue), not before: until then no feedback is simply not late."""
+    from .referrals import OPEN_STATUSES, feedback_days
+
+    latest_made = today - timedelta(days=feedback_days())
+    rows = db.execute(
+        select(CaseEntry.uid, CaseEntry.student_id, CaseEntry.occurred_on)
+        .join(Student, Student.id == CaseEntry.student_id)
+        .where(Student.school_id.in_(school_ids), Student.status == "enrolled", CaseEntry.kind == "referral",
+               CaseEntry.referral_status.in_(OPEN_STATUSES), CaseEntry.feedback_at.is_(None),
+               CaseEntry.occurred_on <= latest_made)
+        .order_by(CaseEntry.occurred_on)
+        .limit(SOURCE_LIMIT)
+    ).all()
+    days = feedback_days()
+    return [WorkItem("referral_feedback", sid, made + timedelta(days=days), made, "", None, uid)
+            for uid, sid, made in rows]
 
 
 def _recheck_items(db: Session, school_ids: list[int], week_end: date) -> list[WorkItem]:

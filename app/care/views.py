@@ -19,32 +19,36 @@ from app import form_tokens
 from app.care_groups import care_group_label
 from app.db import db
 from app.listing import Listing, scope_options
-from app.security import current_actor, get_visible_or_404, roles, safe_next
+from app.security import current_actor, get_visible_or_404, recent_login_required, roles, safe_next
 from app.texts import pick_list
 from app.ui import local_today
 from app.vault import get_vault
 from models import CareCase, CaseEntry, Student, User, Warning, counselor_schools
 from models.care import ASSESSMENT_QUESTIONS, SAFETY_PLAN_STEPS
 
-from . import crisis, queries, service, warning_lifecycle
+from . import crisis, queries, referrals, service, warning_lifecycle
 from .forms import (
     ANSWER_CHOICES,
     ASSESSMENT_OUTCOME_LABELS,
     ASSESSMENT_QUESTION_LABELS,
     CASE_STATUS_LABELS,
+    CONSENT_HOW_LABELS,
     CRISIS_STEP_LABELS,
     ENTRY_KIND_LABELS,
+    PACKET_SECTION_LABELS,
     REFERRAL_STATUS_LABELS,
     SAFETY_PLAN_STEP_LABELS,
     AssessmentForm,
     CheckinForm,
     CloseForm,
     ConfirmForm,
+    ConsentForm,
     EntryForm,
     ObservationForm,
     PlanForm,
     ReferralForm,
     SafetyPlanForm,
+    ServiceFeedbackForm,
 )
 from .policy import TIER_GUIDANCE, TIER_LABELS
 
@@ -65,6 +69,8 @@ def init_templates(app) -> None:
             "assessment_question_labels": ASSESSMENT_QUESTION_LABELS,
             "answer_labels": dict(ANSWER_CHOICES),
             "safety_plan_step_labels": SAFETY_PLAN_STEP_LABELS,
+            "consent_how_labels": CONSENT_HOW_LABELS,
+            "packet_section_labels": PACKET_SECTION_LABELS,
         }
 
 
@@ -384,6 +390,9 @@ def print_referral(uid: str):
     entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
     if entry.kind != "referral":
         abort(404)
+    if not referrals.has_consent_record(entry):  # the same rule as the packet: consent (or its absence) first
+        flash(_("Record the guardian's consent (or the reason without it) before the packet."), "error")
+        return redirect(url_for("care.referral_page", uid=entry.uid) + "#consent")
     student = db.session.get_one(Student, entry.student_id)
     reader = get_vault().reveal(student, "referral.printed", target=f"entry:{entry.uid}")
     done: Sequence[CaseEntry] = []
@@ -405,6 +414,93 @@ def print_referral(uid: str):
         reason=reader.get(entry, "note"), destination=reader.get(entry, "destination"), plan=plan, done=done,
         today=local_today(),
     )
+
+
+# -- referral packets and the service's feedback (app/care/referrals.py) ------------------------------------------
+def _referral_of(uid: str) -> tuple[CaseEntry, Student]:
+    entry: CaseEntry = get_visible_or_404(db.session, current_user, CaseEntry, uid)
+    if entry.kind != "referral":
+        abort(404)
+    return entry, db.session.get_one(Student, entry.student_id)
+
+
+def _render_referral(entry: CaseEntry, student: Student, *, consent_form=None, feedback_form=None):
+    reader = get_vault().reveal(student, "referral.view", target=f"entry:{entry.uid}")
+    consent = referrals.consent_view(reader, entry)
+    consent_form = consent_form or ConsentForm(formdata=None, data={
+        "how": entry.consent_how or (referrals.NO_CONSENT if consent else None),
+        "by": consent["by"] if consent else "", "on": entry.consent_on or local_today(),
+        "no_consent_reason": consent["no_consent_reason"] if consent else ""})
+    feedback = referrals.service_feedback(reader, entry)
+    feedback_form = feedback_form or ServiceFeedbackForm(formdata=None)
+    return render_template(
+        "care/referral.html", entry=entry, student=student, name=reader.name,
+        destination=reader.get(entry, "destination"), reason=reader.get(entry, "note"), consent=consent,
+        consent_form=consent_form, feedback=feedback, feedback_form=feedback_form,
+        sections=referrals.PACKET_SECTIONS, case=entry.case, student_file=student_file_url(student),
+    )
+
+
+@bp.route("/care/referrals/<uid>")
+@roles("counselor")
+def referral_page(uid: str):
+    entry, student = _referral_of(uid)
+    return _render_referral(entry, student)
+
+
+@bp.route("/care/referrals/<uid>/consent", methods=["POST"])
+@roles("counselor")
+def referral_consent(uid: str):
+    entry, student = _referral_of(uid)
+    form = ConsentForm()
+    if form.validate_on_submit():
+        try:
+            referrals.record_consent(db.session, current_actor(), get_vault(), entry, student, how=form.how.data,
+                                     by=form.by.data, on=form.on.data, no_consent_reason=form.no_consent_reason.data)
+        except service.CareError as exc:
+            form.how.errors = [*form.how.errors, _(str(exc))]
+        else:
+            flash(_("Consent recorded."), "success")
+            return redirect(url_for("care.referral_page", uid=entry.uid))
+    return _render_referral(entry, student, consent_form=form)
+
+
+@bp.route("/care/referrals/<uid>/packet.pdf")
+@roles("counselor")
+@recent_login_required
+def referral_packet(uid: str):
+    """The referral packet of the ticked sections (`?section=reason&section=risk`), as a PDF. A read of the file,
+    audited as `referral.packet` with the sections; refused until the consent (or the reason without it) is on
+    record."""
+    from app.reports import pdf_response, render_pdf
+
+    entry, student = _referral_of(uid)
+    chosen = referrals.chosen_sections(request.args.getlist("section"))
+    try:
+        packet = referrals.build_packet(db.session, get_vault(), entry, student, chosen, current_user)
+    except service.CareError as exc:
+        flash(_(str(exc)), "error")
+        return redirect(url_for("care.referral_page", uid=entry.uid) + "#packet")
+    pdf = render_pdf("care/referral_packet.html", title=_("Referral packet"), packet=packet)
+    return pdf_response(pdf, f"referral-{entry.occurred_on.isoformat()}.pdf")
+
+
+@bp.route("/care/referrals/<uid>/feedback", methods=["POST"])
+@roles("counselor")
+def referral_feedback(uid: str):
+    entry, student = _referral_of(uid)
+    form = ServiceFeedbackForm()
+    if form.validate_on_submit():
+        try:
+            referrals.record_feedback(db.session, current_actor(), get_vault(), entry, student,
+                                      impression=form.impression.data, advice=form.advice.data,
+                                      next_appointment=form.next_appointment.data)
+        except service.CareError as exc:
+            form.impression.errors = [*form.impression.errors, _(str(exc))]
+        else:
+            flash(_("Feedback recorded."), "success")
+            return redirect(url_for("care.referral_page", uid=entry.uid))
+    return _render_referral(entry, student, feedback_form=form)
 
 
 # -- counselor home -------------------------------------------------------------------------------------------

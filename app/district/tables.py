@@ -157,6 +157,9 @@ def table_specs(ctx: Context, figures: Figures) -> list[tuple[str, Any, list[Col
         ("cases", _l("Open cases and referrals"), [
             Column(_l("Open cases"), "cases_open"),
             Column(_l("Cases referred"), "cases_referred"),
+            Column.of("referrals"),
+            Column.of("referrals_feedback"),
+            Column.of("referral_feedback_rate"),
         ]),
     ]
 

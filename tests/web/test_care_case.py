@@ -73,6 +73,10 @@ def test_counselor_records_a_parent_contact_and_a_referral_and_prints_the_form(c
         post(client, f"/entries/{referral.uid}/referral", {"status": "feedback", "feedback": "已就诊"}).status_code
         == 302
     )
+    before_consent = client.get(f"/care/referrals/{referral.uid}/print")  # consent first, as for the packet
+    assert before_consent.status_code == 302 and f"/care/referrals/{referral.uid}" in before_consent.headers["Location"]
+    assert post(client, f"/care/referrals/{referral.uid}/consent",
+                {"how": "in_person", "by": "母亲", "on": "2026-11-21"}).status_code == 302
     printed = client.get(f"/care/referrals/{referral.uid}/print").get_data(as_text=True)
     assert "转介单" in printed and "个案同学" in printed and "区精神卫生中心" in printed and "建议专业评估" in printed
     assert "referral.printed" in set(db_session.scalars(select(AuditEvent.action)))

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.care import service, warning_lifecycle
+from app.care import referrals, service, warning_lifecycle
 from app.care.transfer_requests import request_transfer
 from app.screenings.submission import Submission, submit_screening
 from models import Actor, CareCase, Recheck, Screening, TransferRequest, Warning, clock
@@ -42,6 +42,7 @@ def world(factory, db_session, keyring):  # type: ignore[no-untyped-def]
                                            "确认")
     referral = service.add_entry(db_session, actor, vault, student, "referral", clock.today(), "原因", case=case,
                                  destination="中心")
+    referrals.record_consent(db_session, actor, vault, referral, student, how="phone", by="母亲", on=clock.today())
     observation = service.add_entry(db_session, Actor.for_user(teacher), vault, student, "observation",
                                     clock.today(), "课堂观察", visibility="shared")
     warning_lifecycle.confirm_level(db_session, actor, vault, make_warning(db_session, kept, "L3"), "L3", "确认")
@@ -66,7 +67,9 @@ def _pages(w):
         "counselor": [
             f"/students/{pid}/edit", f"/cases/{w['case'].uid}",
             f"/warnings/{w['warning'].uid}/confirm", f"/screenings/{w['screening'].uid}",
-            f"/care/referrals/{w['referral'].uid}/print", f"/screenings/enter/{pid}", f"/care/groups/{pid}/checkin",
+            f"/care/referrals/{w['referral'].uid}/print", f"/care/referrals/{w['referral'].uid}",
+            f"/care/referrals/{w['referral'].uid}/packet.pdf?section=reason",
+            f"/screenings/enter/{pid}", f"/care/groups/{pid}/checkin",
             f"/care/students/{pid}/transfer",
         ],
         "head_teacher": [f"/care/class/students/{pid}", f"/care/groups/{pid}/checkin"],
@@ -96,6 +99,7 @@ def test_every_page_of_an_erased_student_answers_404(app, cli_app, world, db_ses
     login(stranger, factory.counselor(factory.school()).username)
     assert stranger.get(f"/students/{world['student'].public_id}").status_code == 404
     for url in (f"/cases/{world['case'].uid}/entries", f"/entries/{world['referral'].uid}/referral",
+                f"/care/referrals/{world['referral'].uid}/consent", f"/care/referrals/{world['referral'].uid}/feedback",
                 f"/care/students/{world['student'].public_id}/observations-seen"):
         assert post(c, url, {"kind": "note", "occurred_on": clock.today().isoformat(), "note": "x",
                              "status": "sent"}).status_code == 404, url

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 
+from app.care import referrals
 from app.care.service import add_entry, record_checkin
 from app.care.warning_lifecycle import confirm_level
 from app.screenings.recording import record_screening
@@ -58,6 +59,7 @@ def world(app, db_session, factory, keyring):  # app: its areas' signal receiver
     case = confirm_level(db_session, actor, vault, warning, "L1", "约谈确认")
     entry = add_entry(db_session, actor, vault, student, "referral", DAY, "转介", case=case,
                       destination="区精神卫生中心", referral_status="sent")
+    referrals.record_consent(db_session, actor, vault, entry, student, how="written", by="父亲", on=DAY)
     checkin = record_checkin(db_session, actor, vault, student, DAY, "谈心")
     campaign = Campaign(name="秋季筛查", term="2026-2027-1", starts_on=DAY, ends_on=DAY, status="open",
                         created_by_id=counselor_b.id)
@@ -134,6 +136,8 @@ def _pages(w):
         ("GET", f"/warnings/{w['warning'].uid}/confirm"), ("GET", f"/cases/{case}"), ("POST", f"/cases/{case}/plan"),
         ("POST", f"/cases/{case}/entries"), ("POST", f"/cases/{case}/close"), ("POST", f"/entries/{entry}/referral"),
         ("GET", f"/care/referrals/{entry}/print"), ("POST", f"/care/students/{pid}/observations-seen"),
+        ("GET", f"/care/referrals/{entry}"), ("POST", f"/care/referrals/{entry}/consent"),
+        ("GET", f"/care/referrals/{entry}/packet.pdf"), ("POST", f"/care/referrals/{entry}/feedback"),
         ("GET", f"/care/class/students/{pid}"), ("GET", f"/care/groups/{pid}/checkin"),
         ("GET", f"/care/students/{pid}/transfer"), ("POST", f"/notifications/{w['note'].id}/read"),
         ("GET", f"/sessions/{w['session'].id}"),

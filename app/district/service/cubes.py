@@ -230,6 +230,23 @@ def screening_cubes(db: Session, ctx: Context, today: date, tz_name: str) -> dic
     )
     names = ["cases_open", "cases_referred", "cases_status_open", "cases_status_following", "cases_status_referred"]
     cubes.update(zip(names, _cube(db.execute(stmt), len(names)), strict=True))
+
+    # Referrals made for those cases, and those whose service's feedback was recorded (app/care/referrals.py):
+    # counts of timeline entries, never a name (the same protection as every other figure).
+    stmt = (
+        select(Screening.school_id, Screening.grade, Student.gender,
+               func.count(CaseEntry.id),
+               func.count(case((or_(CaseEntry.feedback_at.is_not(None), CaseEntry.referral_status == "feedback"),
+                                CaseEntry.id))))
+        .select_from(CaseEntry)
+        .join(CareCase, CareCase.id == CaseEntry.case_id)
+        .join(Warning, Warning.id == CareCase.warning_id)
+        .join(Screening, Screening.id == Warning.screening_id)
+        .join(Student, Student.id == CaseEntry.student_id)
+        .where(in_campaigns, CaseEntry.kind == "referral")
+        .group_by(Screening.school_id, Screening.grade, Student.gender)
+    )
+    cubes.update(zip(["referrals", "referrals_feedback"], _cube(db.execute(stmt), 2), strict=True))
     return cubes
 
 

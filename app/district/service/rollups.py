@@ -36,9 +36,9 @@ from .cubes import Cube, enrolled_by_school, roll_cubes, screening_cubes
 # whenever the meaning of a stored measure changes, so old rollups are recomputed.
 ROLLUP_MAX_AGE = timedelta(hours=1)
 OPEN_ROLLUP_MAX_AGE = timedelta(minutes=5)  # a selection with a running campaign (dashboard and trend point)
-ROLLUP_VERSION = "5"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan); 3: warn_*
+ROLLUP_VERSION = "6"  # 2: the crisis-response counts (crisis_assessed_same_day, crisis_safety_plan); 3: warn_*
 # count students by highest level (人); 4: open cases by status (cases_status_open|following|referred); 5: the
-# enrolment inside, compact form
+# enrolment inside, compact form; 6: referrals and referral feedback received (referrals, referrals_feedback)
 Enrolled = Cube | Callable[[], Cube] | None  # the enrolment per (school, grade, gender), or how to get it
 
 
