@@ -6,6 +6,7 @@ from .district import DistrictRollup
 from .form_tokens import SpentFormToken
 from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
+from .retention import RETENTION_STATUSES, RetentionReview
 from .roster import (
     EMERGENCY_REASONS,
     EMERGENCY_VERDICTS,
@@ -36,7 +37,6 @@ from .screenings import (
     WarningChange,
     campaign_schools,
 )
-from .retention import RETENTION_STATUSES, RetentionReview
 from .transfers import TRANSFER_STATUSES, TransferRequest
 
 # What `from models import X` may name (the package's public names; mypy's strict mode reads this list).

@@ -69,6 +69,9 @@ def test_referrals_and_feedback_received_are_counted_and_small_counts_hidden(db_
 def test_the_dashboard_shows_the_referral_columns_without_names(client, db_session, world):
     login(client, world.district_user.username)
     page = client.get(f"/district?term={TERM}&table=cases&by=school").get_data(as_text=True)
-    assert "转介次数" in page and "已收到转介反馈" in page and "反馈率" in page
+    from app.district import glossary
+
+    for key in ("referrals", "referrals_feedback", "referral_feedback_rate"):  # 转介（次）, 已收到反馈的转介（次）...
+        assert glossary.get(key).header("zh") in page, key
     for name in world.names:
         assert name not in page
