@@ -25,7 +25,7 @@ from config import serving_refusal
 from models import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
-ALL_ROLES = ("admin", "district", "counselor", "head_teacher")
+ALL_ROLES = ("admin", "district", "counselor", "head_teacher", "city")
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

@@ -7,6 +7,7 @@ from .form_tokens import SpentFormToken
 from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .roster import (
+    City,
     DataKey,
     District,
     RecoveryCode,
@@ -49,6 +50,7 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "CareCase",
     "CareCheckin",
     "CaseEntry",
+    "City",
     "ClassSession",
     "DataKey",
     "District",

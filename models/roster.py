@@ -31,9 +31,21 @@ from .base import IDENTITY, KEY, Base, UTCDateTime, utcnow
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")
-ROLES = ("admin", "district", "counselor", "head_teacher")
+ROLES = ("admin", "district", "counselor", "head_teacher", "city")
 GENDERS = ("M", "F")
 STUDENT_STATUSES = ("enrolled", "transferred_out", "graduated", "left", "erased")
+
+
+class City(Base):
+    """A city education commission (市教委): its districts' figures compared, aggregates only (app/city/)."""
+
+    __tablename__ = "cities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    districts: Mapped[list[District]] = relationship(back_populates="city", order_by="District.code")
 
 
 class District(Base):
@@ -42,8 +54,10 @@ class District(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"), index=True)
 
     schools: Mapped[list[School]] = relationship(back_populates="district")
+    city: Mapped[City | None] = relationship(back_populates="districts")
 
 
 class School(Base):
@@ -227,7 +241,7 @@ teacher_classes = Table(
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin','district','counselor','head_teacher')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('admin','district','counselor','head_teacher','city')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -237,6 +251,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email: Mapped[str | None] = mapped_column(String(255))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"))  # a city officer's city (role "city")
     full_time: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped by logout, password change and disabling: every session carries it, a stale one is refused.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
