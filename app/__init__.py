@@ -24,6 +24,7 @@ def all_areas() -> tuple[Area, ...]:
     from .audit.area import AREA as audit
     from .auth.area import AREA as auth
     from .care.area import AREA as care
+    from .city.area import AREA as city
     from .demo.area import AREA as demo
     from .district.area import AREA as district
     from .keys.area import AREA as keys
@@ -37,7 +38,7 @@ def all_areas() -> tuple[Area, ...]:
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district, scheduler)
+            roster_import, district, city, scheduler)
 
 
 class XinmiaoRequest(Request):

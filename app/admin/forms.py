@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -27,6 +28,7 @@ ROLE_CHOICES = [
     ("counselor", _l("School counselor")),
     ("head_teacher", _l("Head teacher")),
     ("district", _l("District education office")),
+    ("city", _l("City education commission")),
     ("admin", _l("Administrator")),
 ]
 
@@ -74,7 +76,24 @@ class AccessForm(FlaskForm):
     schools = MultiCheckboxField(_l("Schools (for a counselor)"), coerce=int, choices=[])
     classes = SelectMultipleField(_l("Classes (for a head teacher)"), coerce=int, choices=[],
                                   description=_l("Hold Ctrl (or Cmd) to choose several classes"))
+    city = SelectField(_l("City (for a city officer)"), coerce=int, choices=[], validate_choice=False)
     active = BooleanField(_l("Account active"), default=True)
+
+
+class CityForm(FlaskForm):
+    code = StringField(_l("City code"), validators=[DataRequired(NEEDED), Length(max=32)])
+    name = StringField(_l("City name"), validators=[DataRequired(NEEDED), Length(max=100)])
+
+
+class DistrictForm(FlaskForm):
+    code = StringField(_l("District code"), validators=[DataRequired(NEEDED), Length(max=32)])
+    name = StringField(_l("District name"), validators=[DataRequired(NEEDED), Length(max=100)])
+    city = SelectField(_l("City"), coerce=int, choices=[], validate_choice=False)
+
+
+class AssignDistrictForm(FlaskForm):
+    district = SelectField(lazy_pgettext("city", "District"), coerce=int, choices=[], validate_choice=False)
+    city = SelectField(_l("City"), coerce=int, choices=[], validate_choice=False)
 
 
 class NewUserForm(ProfileForm, AccessForm):
