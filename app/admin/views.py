@@ -294,7 +294,7 @@ def new_district():
 def assign_district():
     city_form, district_form, assign_form = _city_forms()
     if assign_form.validate_on_submit():
-        district = db.session.get(District, assign_form.district.data)
+        district = db.session.get(District, assign_form.district.data) if assign_form.district.data else None
         if district is None:
             abort(404)
         city = db.session.get(City, assign_form.city.data) if assign_form.city.data else None

@@ -172,7 +172,7 @@ def test_each_district_row_equals_that_district_officers_dashboard_totals(app, c
         html = client.get(f"/district?term={TERM}&group=type{query}").get_data(as_text=True)
         for table in ("coverage", "warnings", "care", "followup", "cases"):
             district_rows = _table(html, table)
-            assert _table(city_html, table)[label] == district_rows["总体"], (label, table)
+            assert _table(city_html, table)[label] == district_rows["合计"], (label, table)
 
 
 def test_a_district_officer_still_sees_only_their_district(client, world):
