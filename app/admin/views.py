@@ -22,14 +22,14 @@ from models import City, District, School, SchoolClass, Student, User
 
 from . import service
 from .forms import (
-    AssignDistrictForm,
-    CityForm,
-    DistrictForm,
     ROLE_CHOICES,
     SCHOOL_STAGE_LABELS,
     SCHOOL_TYPE_LABELS,
     AccessForm,
+    AssignDistrictForm,
+    CityForm,
     ClassForm,
+    DistrictForm,
     NewUserForm,
     PasswordResetForm,
     ProfileForm,

@@ -197,7 +197,8 @@ def staffing_rows(districts: list[DistrictFigures], total_label: str, k: int) ->
     rows = []
     for d in districts:
         s = d.staffing
-        rows.append([d.name, str(s.schools), str(s.gaps), str(s.full_time), s.students_text, per(s.students, s.full_time)])
+        rows.append([d.name, str(s.schools), str(s.gaps), str(s.full_time), s.students_text,
+                     per(s.students, s.full_time)])
     if districts:
         schools = sum(d.staffing.schools for d in districts)
         gaps = sum(d.staffing.gaps for d in districts)

@@ -59,8 +59,9 @@ def district_label() -> str:
 
 
 def staffing_header() -> list[str]:
-    return [district_label(), _("Rural small-scale and township boarding schools"), _("Of which without a full-time counselor"),
-            _("Full-time counselor posts"), _("Students enrolled"), _("Students per full-time counselor")]
+    return [district_label(), _("Rural small-scale and township boarding schools"),
+            _("Of which without a full-time counselor"), _("Full-time counselor posts"), _("Students enrolled"),
+            _("Students per full-time counselor")]
 
 
 def _coverage_chart(tables: list[service.CityTable]) -> Any:
@@ -127,8 +128,8 @@ def export(table_id: str, fmt: str):
     if filters.stage:
         caption.append(f"{_('Stage')}: {STAGE_LABELS[filters.stage]}")
     caption.append(footnote(_k()))
-    append_event(db.session, current_actor(), "city.export", target=f"city:{table_id}",
-                 detail={"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in _args(term, filters).items()}})
+    detail = {"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in _args(term, filters).items()}}
+    append_event(db.session, current_actor(), "city.export", target=f"city:{table_id}", detail=detail)
     body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
     stamp = clock.today(current_app.config["TIMEZONE"]).strftime("%Y%m%d")
     return Response(
