@@ -75,7 +75,7 @@ def test_the_city_migration_goes_up_and_down(fresh_database):
             conn.execute(text("INSERT INTO districts (id, code, name, city_id) VALUES (1, 'D', '区', 1)"))
             conn.execute(text("INSERT INTO users (username, display_name, password_hash, role, active, district_id, "
                               "city_id, full_time, session_version, created_at) VALUES ('c1', 'c', 'x', 'city', "
-                              "true, 1, 1, true, 1, CURRENT_TIMESTAMP)"))
+                              "true, 1, 1, true, 1, '2026-12-01 00:00:00')"))
         command.downgrade(cfg, "0017")
         with engine.begin() as conn:
             assert conn.execute(text("SELECT count(*) FROM users WHERE role = 'city'")).scalar() == 0
@@ -84,7 +84,7 @@ def test_the_city_migration_goes_up_and_down(fresh_database):
             with engine.begin() as conn:
                 conn.execute(text("INSERT INTO users (username, display_name, password_hash, role, active, "
                                   "full_time, session_version, created_at) VALUES ('c2', 'c', 'x', 'city', true, "
-                                  "true, 1, CURRENT_TIMESTAMP)"))
+                                  "true, 1, '2026-12-01 00:00:00')"))
             raise AssertionError("the older schema accepted the role city")
         except IntegrityError:
             pass
@@ -93,6 +93,6 @@ def test_the_city_migration_goes_up_and_down(fresh_database):
             conn.execute(text("UPDATE districts SET city_id = NULL"))
             conn.execute(text("INSERT INTO users (username, display_name, password_hash, role, active, "
                               "full_time, session_version, created_at) VALUES ('c3', 'c', 'x', 'city', true, "
-                              "true, 1, CURRENT_TIMESTAMP)"))
+                              "true, 1, '2026-12-01 00:00:00')"))
     finally:
         engine.dispose()
