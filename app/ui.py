@@ -31,6 +31,7 @@ ROLE_LABELS = {
     "district": _l("District education office"),
     "counselor": _l("School counselor"),
     "head_teacher": _l("Head teacher"),
+    "city": _l("City education commission"),
 }
 
 

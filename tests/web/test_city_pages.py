@@ -135,6 +135,7 @@ def test_the_city_officer_sees_their_districts_compared_and_no_name(city_officer
     coverage = _table(html, "coverage")
     assert coverage[world.d1.name][:3] == ["40", "36", "90.0%"]
     assert 'data-testid="suppression-footnote"' in html and 'data-testid="city-glossary"' in html
+    assert "市教委" in html and "全市看板" in html  # the role's name in the header, the page's title
 
 
 def test_another_citys_officer_sees_only_their_district(client, world):
