@@ -24,6 +24,7 @@ def all_areas() -> tuple[Area, ...]:
     from .audit.area import AREA as audit
     from .auth.area import AREA as auth
     from .care.area import AREA as care
+    from .city.area import AREA as city
     from .demo.area import AREA as demo
     from .district.area import AREA as district
     from .emergency.area import AREA as emergency
@@ -40,7 +41,7 @@ def all_areas() -> tuple[Area, ...]:
     from .student_entry.area import AREA as student_entry
 
     return (auth, main, roster, admin, audit, keys, demo, care, rechecks, notifications, screenings, student_entry,
-            roster_import, district, scheduler, school, emergency, retention)
+            roster_import, district, city, scheduler, school, emergency, retention)
 
 
 class XinmiaoRequest(Request):

@@ -25,7 +25,7 @@ from config import serving_refusal
 from models import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
-ALL_ROLES = ("admin", "district", "counselor", "head_teacher", "school_leader")
+ALL_ROLES = ("admin", "district", "counselor", "head_teacher", "school_leader", "city")
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

@@ -32,6 +32,7 @@ ROLE_LABELS = {
     "counselor": _l("School counselor"),
     "head_teacher": _l("Head teacher"),
     "school_leader": _l("School leader"),
+    "city": _l("City education commission"),
 }
 
 

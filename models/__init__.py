@@ -8,6 +8,7 @@ from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .retention import RETENTION_STATUSES, RetentionReview
 from .roster import (
+    City,
     EMERGENCY_REASONS,
     EMERGENCY_VERDICTS,
     DataKey,
@@ -53,6 +54,7 @@ __all__ = [  # one name per line: branches that add models then merge without co
     "CareCase",
     "CareCheckin",
     "CaseEntry",
+    "City",
     "ClassSession",
     "DataKey",
     "District",

@@ -33,9 +33,21 @@ from .base import IDENTITY, KEY, Base, HasUid, UTCDateTime, utcnow
 
 SCHOOL_TYPES = ("urban", "rural_small", "township_boarding", "other")
 SCHOOL_STAGES = ("primary", "junior", "nine_year")
-ROLES = ("admin", "district", "counselor", "head_teacher", "school_leader")
+ROLES = ("admin", "district", "counselor", "head_teacher", "school_leader", "city")
 GENDERS = ("M", "F")
 STUDENT_STATUSES = ("enrolled", "transferred_out", "graduated", "left", "erased")
+
+
+class City(Base):
+    """A city education commission (市教委): its districts' figures compared, aggregates only (app/city/)."""
+
+    __tablename__ = "cities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+    districts: Mapped[list[District]] = relationship(back_populates="city", order_by="District.code")
 
 
 class District(Base):
@@ -44,8 +56,10 @@ class District(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"), index=True)
 
     schools: Mapped[list[School]] = relationship(back_populates="district")
+    city: Mapped[City | None] = relationship(back_populates="districts")
 
 
 class School(Base):
@@ -237,7 +251,7 @@ teacher_classes = Table(
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin','district','counselor','head_teacher','school_leader')", name="role"),
+        CheckConstraint("role IN ('admin','district','counselor','head_teacher','school_leader','city')", name="role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -248,6 +262,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email: Mapped[str | None] = mapped_column(String(255))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id"))  # a city officer's city (role "city")
     full_time: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped by logout, password change and disabling: every session carries it, a stale one is refused.
     session_version: Mapped[int] = mapped_column(Integer, default=1)

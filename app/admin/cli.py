@@ -20,6 +20,7 @@ from . import service
 schools_cli = AppGroup("schools", help="Schools of the district.")
 users_cli = AppGroup("users", help="User accounts.")
 district_cli = AppGroup("district", help="The installation's district.")
+city_cli = AppGroup("city", help="Cities (市教委) and the districts in them.")
 PASSWORD_ENV = "XINMIAO_USER_PASSWORD"
 
 
@@ -43,6 +44,51 @@ def district_set(code: str, name: str) -> None:
             session.rollback()
             _fail(str(exc))
         click.echo(f"district {district.code} {district.name}")
+
+
+@city_cli.command("add")
+@click.option("--code", required=True, help="City code, e.g. 3100.")
+@click.option("--name", required=True, help="City name, e.g. 上海市.")
+def city_add(code: str, name: str) -> None:
+    """Add a city education commission (its officers compare the figures of its districts)."""
+    from app.db import db
+
+    with db.transaction() as session:
+        try:
+            city = service.create_city(session, operator_actor(), code, name)
+        except service.AdminError as exc:
+            session.rollback()
+            _fail(str(exc))
+        click.echo(f"city {city.code} {city.name}")
+
+
+@city_cli.command("district")
+@click.option("--city", "city_code", required=True, help="The city's code.")
+@click.option("--code", required=True, help="The district's code (created when new).")
+@click.option("--name", default=None, help="The district's name (needed when the district is new).")
+def city_district(city_code: str, code: str, name: str | None) -> None:
+    """Put a district in a city; a district not yet known is created (with --name)."""
+    from sqlalchemy import select
+
+    from app.db import db
+    from models import City, District
+
+    with db.transaction() as session:
+        city = session.scalars(select(City).where(City.code == city_code)).first()
+        if city is None:
+            _fail(f"unknown city code {city_code!r}")
+        district = session.scalars(select(District).where(District.code == code)).first()
+        try:
+            if district is None:
+                if not name:
+                    _fail(f"district {code!r} is new: give its --name")
+                district = service.create_district(session, operator_actor(), code, name, city)
+            else:
+                service.assign_district(session, operator_actor(), district, city)
+        except service.AdminError as exc:
+            session.rollback()
+            _fail(str(exc))
+        click.echo(f"district {district.code} {district.name} in city {city.code} {city.name}")
 
 
 def read_password(password: str | None, password_file: str | None, what: str = "Password") -> str:
@@ -106,7 +152,8 @@ def schools_list() -> None:
 @users_cli.command("add")
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES),
-              help="admin, district, counselor, head_teacher or school_leader.")
+              help="admin, district, counselor, head_teacher, school_leader or city.")
+@click.option("--city", "city_code", default=None, help="City code (a city officer, --role city).")
 @click.option("--school", "school_codes", multiple=True, help="School code (counselor; repeat for several; "
               "a school leader's one school; for a head teacher, the school of --class).")
 @click.option("--class", "class_names", multiple=True, help="Class name, e.g. 七年级(3)班 (head teacher; repeatable).")
@@ -134,6 +181,7 @@ def users_add(
     email: str | None,
     part_time: bool,
     operator_approves: bool,
+    city_code: str | None,
 ) -> None:
     """Add a user with a role and, for counselors, school leaders and head teachers, their scope.
 
@@ -143,6 +191,17 @@ def users_add(
     password = read_password(password, password_file)
 
     with db.transaction() as session:
+        city = None
+        if city_code is not None:
+            from sqlalchemy import select
+
+            from models import City
+
+            if role != "city":
+                _fail("--city is only for --role city")
+            city = session.scalars(select(City).where(City.code == city_code)).first()
+            if city is None:
+                _fail(f"unknown city code {city_code!r} (see `flask city add`)")
         schools = []
         for code in school_codes:
             school = service.school_by_code(session, code)
@@ -177,7 +236,7 @@ def users_add(
                 operator_actor(),
                 username=username,
                 password=password,
-                access=service.Access(role=role, schools=schools, classes=classes),
+                access=service.Access(role=role, schools=schools, classes=classes, city=city),
                 display_name=display_name,
                 email=email,
                 full_time=not part_time,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -28,6 +29,7 @@ ROLE_CHOICES = [
     ("head_teacher", _l("Head teacher")),
     ("school_leader", _l("School leader")),
     ("district", _l("District education office")),
+    ("city", _l("City education commission")),
     ("admin", _l("Administrator")),
 ]
 
@@ -75,7 +77,24 @@ class AccessForm(FlaskForm):
     schools = MultiCheckboxField(_l("Schools (for a counselor; one for a school leader)"), coerce=int, choices=[])
     classes = SelectMultipleField(_l("Classes (for a head teacher)"), coerce=int, choices=[],
                                   description=_l("Hold Ctrl (or Cmd) to choose several classes"))
+    city = SelectField(_l("City (for a city officer)"), coerce=int, choices=[], validate_choice=False)
     active = BooleanField(_l("Account active"), default=True)
+
+
+class CityForm(FlaskForm):
+    code = StringField(_l("City code"), validators=[DataRequired(NEEDED), Length(max=32)])
+    name = StringField(_l("City name"), validators=[DataRequired(NEEDED), Length(max=100)])
+
+
+class DistrictForm(FlaskForm):
+    code = StringField(_l("District code"), validators=[DataRequired(NEEDED), Length(max=32)])
+    name = StringField(_l("District name"), validators=[DataRequired(NEEDED), Length(max=100)])
+    city = SelectField(_l("City"), coerce=int, choices=[], validate_choice=False)
+
+
+class AssignDistrictForm(FlaskForm):
+    district = SelectField(lazy_pgettext("city", "District"), coerce=int, choices=[], validate_choice=False)
+    city = SelectField(_l("City"), coerce=int, choices=[], validate_choice=False)
 
 
 class NewUserForm(ProfileForm, AccessForm):

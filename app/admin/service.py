@@ -15,11 +15,12 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Actor, District, School, SchoolClass, User, append_event
+from models import Actor, City, District, School, SchoolClass, User, append_event
 from models.roster import ROLES, SCHOOL_STAGES, SCHOOL_TYPES
 
 SCHOOL_YEAR_RE = re.compile(r"^(\d{4})-(\d{4})$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 MIN_PASSWORD = 8
 
 
@@ -47,6 +48,58 @@ def the_district(db: Session, code: str | None = None, name: str | None = None) 
         db.add(district)
         db.flush()
     return district
+
+
+# -- cities (市教委) ---------------------------------------------------------------------------------------
+def list_cities(db: Session) -> list[City]:
+    return list(db.scalars(select(City).order_by(City.code)))
+
+
+def list_districts(db: Session) -> list[District]:
+    return list(db.scalars(select(District).order_by(District.code)))
+
+
+def create_city(db: Session, actor: Actor, code: str, name: str) -> City:
+    """A city education commission whose officers compare the figures of its districts; audited."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not CODE_RE.match(code):
+        raise AdminError(_("A city code is 1-32 letters, digits, '-' or '_'."), "code")
+    if not name or len(name) > 100:
+        raise AdminError(_("A city needs a name of at most 100 characters."), "name")
+    if db.scalars(select(City).where(City.code == code)).first() is not None:
+        raise AdminError(_("The city code %(code)s is taken.", code=code), "code")
+    city = City(code=code, name=name)
+    db.add(city)
+    db.flush()
+    append_event(db, actor, "city.created", target=f"city:{city.id}", detail={"code": code, "name": name})
+    return city
+
+
+def create_district(db: Session, actor: Actor, code: str, name: str, city: City | None) -> District:
+    """Another district of the installation (a city runs several on one database); audited."""
+    code, name = (code or "").strip(), (name or "").strip()
+    if not CODE_RE.match(code):
+        raise AdminError(_("A district code is 1-32 letters, digits, '-' or '_'."), "code")
+    if not name or len(name) > 100:
+        raise AdminError(_("A district needs a name of at most 100 characters."), "name")
+    if db.scalars(select(District).where(District.code == code)).first() is not None:
+        raise AdminError(_("The district code %(code)s is taken.", code=code), "code")
+    district = District(code=code, name=name, city_id=city.id if city is not None else None)
+    db.add(district)
+    db.flush()
+    append_event(db, actor, "district.created", target=f"district:{district.id}",
+                 detail={"code": code, "name": name, "city": district.city_id})
+    return district
+
+
+def assign_district(db: Session, actor: Actor, district: District, city: City | None) -> None:
+    """Put a district in a city (or in none); its officers' figures then show on that city's dashboard."""
+    before = district.city_id
+    district.city_id = city.id if city is not None else None
+    if before != district.city_id:
+        db.flush()
+        append_event(db, actor, "city.district_assigned", target=f"district:{district.id}",
+                     detail={"from": before, "to": district.city_id})
 
 
 def set_district(db: Session, actor: Actor, code: str, name: str) -> District:
@@ -189,6 +242,7 @@ class Access:
     schools: Sequence[School] = ()
     classes: Sequence[SchoolClass] = ()
     active: bool = True
+    city: City | None = None  # a city officer's city (role "city")
 
 
 @dataclass
@@ -212,6 +266,8 @@ def _check_access(access: Access) -> None:
         raise AdminError(_("A head teacher needs at least one class."), "classes")
     if access.role == "school_leader" and len(set(access.schools)) != 1:
         raise AdminError(_("A school leader belongs to exactly one school."), "schools")
+    if access.role == "city" and access.city is None:
+        raise AdminError(_("A city officer needs a city."), "city")
 
 
 def _scope_for(access: Access) -> tuple[list[School], list[SchoolClass]]:
@@ -259,6 +315,7 @@ def create_user(
         active=access.active,
         email=(email or "").strip() or None,
         district_id=the_district(db).id,
+        city_id=access.city.id if access.role == "city" and access.city is not None else None,
         full_time=full_time,
     )
     db.add(user)
@@ -268,7 +325,8 @@ def create_user(
         actor,
         "user.created",
         target=f"user:{username}",
-        detail={"role": access.role, "schools": [s.code for s in schools], "classes": [c.id for c in classes]},
+        detail={"role": access.role, "schools": [s.code for s in schools], "classes": [c.id for c in classes],
+                **({"city": user.city_id} if user.city_id else {})},
     )
     if access.role == "school_leader":
         user.schools = schools  # aggregate figures of one school, not clinical access: no grant (see _scope_for)
@@ -336,6 +394,12 @@ def change_access(db: Session, actor: Actor, user: User, access: Access) -> list
         )
         user.role = access.role
         actions.append("user.role_changed")
+    new_city = access.city.id if access.role == "city" and access.city is not None else None
+    if new_city != user.city_id:
+        append_event(db, actor, "user.city_changed", target=f"user:{user.username}",
+                     detail={"from": user.city_id, "to": new_city})
+        user.city_id = new_city
+        actions.append("user.city_changed")
     old_scope = ({s.code for s in user.schools}, {c.id for c in user.classes})
     new_scope = ({s.code for s in schools}, {c.id for c in classes})
     if old_scope != new_scope or (relinked and old_scope[0]):

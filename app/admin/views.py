@@ -18,7 +18,7 @@ from app.auth.forms import EmptyForm
 from app.db import db
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
-from models import School, SchoolClass, Student, User
+from models import City, District, School, SchoolClass, Student, User
 
 from . import service
 from .forms import (
@@ -26,7 +26,10 @@ from .forms import (
     SCHOOL_STAGE_LABELS,
     SCHOOL_TYPE_LABELS,
     AccessForm,
+    AssignDistrictForm,
+    CityForm,
     ClassForm,
+    DistrictForm,
     NewUserForm,
     PasswordResetForm,
     ProfileForm,
@@ -209,6 +212,7 @@ def users():
 def _scope_choices(form: AccessForm) -> None:
     schools = list(db.session.scalars(select(School).order_by(School.code)))
     form.schools.choices = [SelectChoice(s.id, s.name) for s in schools]
+    form.city.choices = _city_choices()
     form.classes.choices = [
         SelectChoice(c.id, f"{c.name} · {c.school_year}", optgroup=c.school.name)
         for c in service.all_classes(db.session)
@@ -221,7 +225,83 @@ def _access_from(form: AccessForm) -> service.Access:
         schools=service.ids_to(db.session, School, form.schools.data or []),
         classes=service.ids_to(db.session, SchoolClass, form.classes.data or []),
         active=bool(form.active.data),
+        city=db.session.get(City, form.city.data) if form.city.data else None,
     )
+
+
+def _city_choices() -> list[SelectChoice]:
+    return [SelectChoice(0, "—")] + [SelectChoice(c.id, f"{c.name}（{c.code}）")
+                                     for c in service.list_cities(db.session)]
+
+
+# -- cities (市教委) -----------------------------------------------------------------------------------------
+def _city_forms() -> tuple[CityForm, DistrictForm, AssignDistrictForm]:
+    city_form, district_form, assign_form = CityForm(prefix="city"), DistrictForm(prefix="district"), \
+        AssignDistrictForm(prefix="assign")
+    district_form.city.choices = _city_choices()
+    assign_form.city.choices = _city_choices()
+    assign_form.district.choices = [SelectChoice(d.id, f"{d.name}（{d.code}）")
+                                    for d in service.list_districts(db.session)]
+    return city_form, district_form, assign_form
+
+
+def _render_cities(city_form: CityForm, district_form: DistrictForm, assign_form: AssignDistrictForm) -> str:
+    return render_template("admin/cities.html", cities=service.list_cities(db.session),
+                           districts=service.list_districts(db.session), city_form=city_form,
+                           district_form=district_form, assign_form=assign_form)
+
+
+@bp.route("/cities")
+@roles("admin")
+def cities():
+    return _render_cities(*_city_forms())
+
+
+@bp.route("/cities/new", methods=["POST"])
+@roles("admin")
+def new_city():
+    city_form, district_form, assign_form = _city_forms()
+    if city_form.validate_on_submit():
+        try:
+            city = service.create_city(db.session, current_actor(), city_form.code.data, city_form.name.data)
+        except service.AdminError as exc:
+            _attach(city_form, exc)
+        else:
+            flash(_("City %(name)s created.", name=city.name), "success")
+            return redirect(url_for("admin.cities"))
+    return _render_cities(city_form, district_form, assign_form)
+
+
+@bp.route("/cities/districts/new", methods=["POST"])
+@roles("admin")
+def new_district():
+    city_form, district_form, assign_form = _city_forms()
+    if district_form.validate_on_submit():
+        city = db.session.get(City, district_form.city.data) if district_form.city.data else None
+        try:
+            district = service.create_district(db.session, current_actor(), district_form.code.data,
+                                               district_form.name.data, city)
+        except service.AdminError as exc:
+            _attach(district_form, exc)
+        else:
+            flash(_("District %(name)s created.", name=district.name), "success")
+            return redirect(url_for("admin.cities"))
+    return _render_cities(city_form, district_form, assign_form)
+
+
+@bp.route("/cities/assign", methods=["POST"])
+@roles("admin")
+def assign_district():
+    city_form, district_form, assign_form = _city_forms()
+    if assign_form.validate_on_submit():
+        district = db.session.get(District, assign_form.district.data) if assign_form.district.data else None
+        if district is None:
+            abort(404)
+        city = db.session.get(City, assign_form.city.data) if assign_form.city.data else None
+        service.assign_district(db.session, current_actor(), district, city)
+        flash(_("District %(name)s assigned.", name=district.name), "success")
+        return redirect(url_for("admin.cities"))
+    return _render_cities(city_form, district_form, assign_form)
 
 
 def _say_pending(user: User) -> None:
@@ -294,6 +374,7 @@ def user_access(user_id: int):
         form.schools.data = user.school_ids
         form.classes.data = user.class_ids
         form.active.data = user.active
+        form.city.data = user.city_id or 0
     if form.validate_on_submit():
         try:
             actions = service.change_access(db.session, current_actor(), user, _access_from(form))

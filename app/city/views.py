@@ -1,0 +1,139 @@
+"""The city education commission's pages (市教委): its districts compared, figures only, never a child or a school.
+
+Every figure comes from `app.city.service`, which reuses the district statistics with each district as the scope.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import pgettext
+from flask_login import current_user
+
+from app.charts import bar_chart
+from app.db import db
+from app.district import service as district_service
+from app.district.service import SCHOOL_TYPES, STAGES, Filters
+from app.district.tables import STAGE_LABELS, TYPE_LABELS, footnote, to_csv, to_xlsx
+from app.district.views import _k, _open_max_age, _rollup_max_age, as_of_text
+from app.security import current_actor, recent_login_required, roles
+from app.ui import local_today
+from models import append_event, clock
+
+from . import service
+
+bp = Blueprint("city", __name__)
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _city_id() -> int | None:
+    return current_user.city_id
+
+
+def _query() -> tuple[str | None, Filters]:
+    term = service.resolve_term(db.session, _city_id(), request.args.get("term") or None)
+    school_type = request.args.get("type") or None
+    stage = request.args.get("stage") or None
+    return term, Filters(school_type if school_type in SCHOOL_TYPES else None, stage if stage in STAGES else None)
+
+
+def _args(term: str | None, filters: Filters) -> dict[str, Any]:
+    out = {"term": term, "type": filters.type, "stage": filters.stage}
+    return {k: v for k, v in out.items() if v}
+
+
+def _compute(term: str | None) -> list[service.DistrictFigures]:
+    return service.compute_city(
+        db.session, _city_id(), term, _k(), local_today(), current_app.config["TIMEZONE"],
+        rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=district_service.figures_cache(),
+    )
+
+
+def district_label() -> str:
+    return pgettext("city", "District")
+
+
+def staffing_header() -> list[str]:
+    return [district_label(), _("Rural small-scale and township boarding schools"),
+            _("Of which without a full-time counselor"), _("Full-time counselor posts"), _("Students enrolled"),
+            _("Students per full-time counselor")]
+
+
+def _coverage_chart(tables: list[service.CityTable]) -> Any:
+    coverage = next((t for t in tables if t.id == "coverage"), None)
+    rows = [r for r in coverage.rows if not r.total] if coverage else []
+    if not rows or len(rows) > 32:
+        return None
+    return bar_chart([r.label for r in rows],
+                     [(_("Coverage"), [r.cells[2].value for r in rows]),
+                      (_("Positive rate"), [r.cells[4].value for r in rows])],
+                     title=_("Screening coverage and positive rate by district"), x_label=district_label(),
+                     y_label=_("Per cent"), percent=True, missing_label="—")
+
+
+@bp.route("")
+@roles("city")
+def dashboard():
+    term, filters = _query()
+    districts = _compute(term)
+    tables = service.build_tables(districts, filters, _("City total"))
+    city = service.city_of(db.session, _city_id())
+    return render_template(
+        "city/dashboard.html",
+        city=city,
+        term=term,
+        terms=service.list_terms(db.session, _city_id()),
+        filters=filters,
+        args=_args(term, filters),
+        tables=tables,
+        chart=_coverage_chart(tables),
+        staffing_header=staffing_header(),
+        staffing_rows=service.staffing_rows(districts, _("City total"), _k()),
+        n_districts=len(districts),
+        district_label=district_label(),
+        has_data=any(d.ctx.campaign_ids for d in districts),
+        as_of=as_of_text(service.as_of(districts)),
+        type_labels=TYPE_LABELS,
+        stage_labels=STAGE_LABELS,
+        footnote=footnote(_k()),
+    )
+
+
+@bp.route("/export/<table_id>.<fmt>")
+@roles("city")
+@recent_login_required
+def export(table_id: str, fmt: str):
+    if fmt not in EXPORT_TYPES:
+        abort(404)
+    term, filters = _query()
+    districts = _compute(term)
+    if table_id == "staffing":
+        matrix = [staffing_header()] + service.staffing_rows(districts, _("City total"), _k())
+        title = _("Counselor staffing of rural small-scale and township boarding schools")
+    else:
+        table = next((t for t in service.build_tables(districts, filters, _("City total")) if t.id == table_id), None)
+        if table is None:
+            abort(404)
+        matrix = [[district_label()] + [str(c.label) for c in table.columns]]
+        matrix += [[row.label] + [cell.text for cell in row.cells] for row in table.rows]
+        title = str(table.title)
+    caption = [title, _("Term: %(term)s", term=term or "—")]
+    if filters.type:
+        caption.append(f"{_('School type')}: {TYPE_LABELS[filters.type]}")
+    if filters.stage:
+        caption.append(f"{_('Stage')}: {STAGE_LABELS[filters.stage]}")
+    caption.append(footnote(_k()))
+    detail = {"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in _args(term, filters).items()}}
+    append_event(db.session, current_actor(), "city.export", target=f"city:{table_id}", detail=detail)
+    body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
+    stamp = clock.today(current_app.config["TIMEZONE"]).strftime("%Y%m%d")
+    return Response(
+        body, mimetype=EXPORT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="city-{table_id}-{stamp}.{fmt}"',
+                 "Cache-Control": "no-store"},
+    )
