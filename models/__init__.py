@@ -8,9 +8,9 @@ from .grants import GRANT_STATUSES, AccessGrant
 from .rechecks import Recheck, SchedulerJobRun, SchedulerLease
 from .retention import RETENTION_STATUSES, RetentionReview
 from .roster import (
-    City,
     EMERGENCY_REASONS,
     EMERGENCY_VERDICTS,
+    City,
     DataKey,
     District,
     EmergencyAccess,

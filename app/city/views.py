@@ -16,7 +16,7 @@ from app.db import db
 from app.district import service as district_service
 from app.district.service import SCHOOL_TYPES, STAGES, Filters
 from app.district.tables import STAGE_LABELS, TYPE_LABELS, footnote, to_csv, to_xlsx
-from app.district.views import _k, _open_max_age, _rollup_max_age, as_of_text
+from app.district.views import _k, _open_max_age, _rollup_max_age, as_of_text, content_disposition
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from models import append_event, clock
@@ -122,18 +122,26 @@ def export(table_id: str, fmt: str):
         matrix = [[district_label()] + [str(c.label) for c in table.columns]]
         matrix += [[row.label] + [cell.text for cell in row.cells] for row in table.rows]
         title = str(table.title)
-    caption = [title, _("Term: %(term)s", term=term or "—")]
+    # As the district's exports (app/district/views.py export): the header in row 1, what the table is about in
+    # the file name and the XLSX's second sheet.
+    generated = clock.local_now(current_app.config["TIMEZONE"])
+    about = [(_("Table"), title), (_("Term"), term or "—")]
+    name_parts = [term or ""]
     if filters.type:
-        caption.append(f"{_('School type')}: {TYPE_LABELS[filters.type]}")
+        about.append((_("School type"), str(TYPE_LABELS[filters.type])))
+        name_parts.append(str(TYPE_LABELS[filters.type]))
     if filters.stage:
-        caption.append(f"{_('Stage')}: {STAGE_LABELS[filters.stage]}")
-    caption.append(footnote(_k()))
+        about.append((_("Stage"), str(STAGE_LABELS[filters.stage])))
+        name_parts.append(str(STAGE_LABELS[filters.stage]))
+    about += [(_("Small counts"), footnote(_k())),
+              (_("Generated at"), generated.strftime("%Y-%m-%d %H:%M %Z").strip())]
     detail = {"format": fmt, "rows": len(matrix) - 1, **{k: str(v) for k, v in _args(term, filters).items()}}
     append_event(db.session, current_actor(), "city.export", target=f"city:{table_id}", detail=detail)
-    body = to_csv(matrix, caption) if fmt == "csv" else to_xlsx(matrix, caption, title)
-    stamp = clock.today(current_app.config["TIMEZONE"]).strftime("%Y%m%d")
+    body = to_csv(matrix) if fmt == "csv" else to_xlsx(matrix, title, about, _("About this table"))
+    stamp = generated.strftime("%Y%m%d-%H%M")
+    ascii_parts = ["city", table_id, term or "", filters.type or "", filters.stage or "", stamp]
     return Response(
         body, mimetype=EXPORT_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="city-{table_id}-{stamp}.{fmt}"',
+        headers={"Content-Disposition": content_disposition([title, *name_parts, stamp], ascii_parts, fmt),
                  "Cache-Control": "no-store"},
     )

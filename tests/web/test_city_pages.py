@@ -133,7 +133,7 @@ def test_the_city_officer_sees_their_districts_compared_and_no_name(city_officer
             assert set(_table(html, table)) == set(coverage), table
     html = city_officer.get(f"/city?term={TERM}").get_data(as_text=True)
     coverage = _table(html, "coverage")
-    assert coverage[world.d1.name][:3] == ["40", "36", "90.0%"]
+    assert coverage[world.d1.name][:4] == ["40", "40", "36", "90.0%"]  # 在籍, 应测, 已测, 覆盖率
     assert 'data-testid="suppression-footnote"' in html and 'data-testid="city-glossary"' in html
     assert "市教委" in html and "全市看板" in html  # the role's name in the header, the page's title
 
