@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.charts import bar_chart, line_chart
+from app.district import glossary
 from app.district.service import CASE_STATUSES, CLASS_BANDS, Filters, SchoolFigures, SchoolTrendPoint
 from app.district.suppression import rate_text, rate_value
-from app.district.tables import Cell, Column, Row, TableView, build_tables, table_specs
+from app.district.tables import Cell, Column, Row, TableView, build_tables, figure_cell, table_specs
 
 CASE_STATUS_LABELS = {"open": _l("New case"), "following": _l("Following up"), "referred": _l("Referred")}
 SHOWN_TABLES = ("coverage", "warnings", "care", "followup")  # of the dashboard's tables, those a school leader reads
@@ -79,18 +80,14 @@ def _band_cells(f: Any, key: Any) -> list[Cell]:
     return out + [Cell(rate_text(num, den), rate_value(num, den), "rate")]
 
 
+SUMMARY_FIGURES = ("eligible", "screened", "coverage", "positive_rate", "warn_L1", "crisis", "crisis_same_day_rate")
+
+
 def summary(sf: SchoolFigures) -> list[tuple[str, str, str]]:
-    """(id, label, value) of the figures at the top of the page."""
-    key, f = sf.total_key, sf.figures
-    return [
-        ("eligible", _("Students to be screened"), f.text("eligible", key)),
-        ("screened", _("Students screened"), f.text("screened", key)),
-        ("coverage", _("Coverage"), rate_text(f.value("screened", key), f.value("eligible", key))),
-        ("positive_rate", _("Positive rate"), rate_text(f.value("positive", key), f.value("screened", key))),
-        ("warn_L1", _("Level 1 warnings"), f.text("warn_L1", key)),
-        ("crisis_same_day", _("Crises contacted the same day"),
-         rate_text(f.value("crisis_same_day", key), f.value("crisis", key))),
-    ]
+    """(glossary key, header, value) of the figures at the top of the page: the glossary's headers (人/次/%) and
+    cells, as on the district dashboard."""
+    return [(key, glossary.get(key).header(), figure_cell(sf.figures, key, sf.total_key).text)
+            for key in SUMMARY_FIGURES]
 
 
 def _value(cell: Any) -> float | str | None:

@@ -54,7 +54,7 @@ def test_a_school_leader_sees_their_school_figures(client, factory, world):
     assert _stat(html, "coverage") == "90.0%"
     assert _stat(html, "positive_rate") == "33.3%"
     assert _stat(html, "warn_L1") == "6"
-    assert _stat(html, "crisis_same_day") == "83.3%"
+    assert _stat(html, "crisis_same_day_rate") == "83.3%"
     assert "<svg" in html and 'role="img"' in html
     assert 'data-testid="suppression-footnote"' in html
     for table in ("coverage", "warnings", "care", "followup", "cases_status", "workload", "staffing", "trend"):

@@ -2,7 +2,9 @@
 another school refused, audited like an export, behind a recent login."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,8 +100,13 @@ def test_the_report_needs_a_recent_login(client, leader, world):
 
 
 def test_the_first_page_is_a_picture(client, leader, world, tmp_path: Path):
-    png = first_page_png(_report(client, world.schools["A"]), tmp_path / "p1.png")
+    """pdftoppm's picture of page 1; XINMIAO_ARTEFACTS_DIR keeps a copy (docs/reports/school-report-p1.png)."""
+    png = first_page_png(_report(client, world.schools["A"]), tmp_path / "school-report-p1.png")
     assert png.read_bytes().startswith(b"\x89PNG")
+    keep = os.environ.get("XINMIAO_ARTEFACTS_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(keep) / png.name)
 
 
 def test_the_report_in_english(client, leader, world):
