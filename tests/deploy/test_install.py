@@ -130,7 +130,7 @@ def test_the_app_role_may_link_audit_events_and_nothing_else(installation):
     trigger allows only a row that has none of them to get all three. All rolled back at the end."""
     with _app_conn(installation) as conn, conn.transaction(force_rollback=True):
         conn.execute("INSERT INTO audit_events (at, actor, role, action, detail) "
-                     "VALUES (now(), 'x', 'system', 'test.link', '{}')")  # seq from the identity: no grant needed
+                     "VALUES ('2026-01-01T00:00:00Z', 'x', 'system', 'test.link', '{}')")  # seq: the identity's
         conn.execute("UPDATE audit_events SET chain_seq = -1, prev_hash = 'a', hash = 'b' "
                      "WHERE action = 'test.link' AND chain_seq IS NULL")
         assert conn.execute("SELECT chain_seq FROM audit_events WHERE action = 'test.link'").fetchone() == (-1,)
