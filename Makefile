@@ -61,6 +61,8 @@ run: translations demo
 	@echo "    district  — district education office (aggregates only)"
 	@echo "    counselor — school counselor of two schools"
 	@echo "    teacher   — head teacher of one class"
+	@echo "    leader    — school leader of one school (its figures only)"
+	@echo "    city      — city education commission (its districts compared)"
 	@echo "  Students self-complete at http://$(HOST):$(PORT)/s"
 	@echo ""
 	$(FLASK) serve --host $(HOST) --port $(PORT)

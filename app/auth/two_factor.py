@@ -42,7 +42,7 @@ DRIFT_STEPS = 1
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 RECOVERY_LENGTH = 10
-OFFICER_ROLES = frozenset({"admin", "district", "counselor", "school_leader"})
+OFFICER_ROLES = frozenset({"admin", "district", "counselor", "school_leader", "city"})
 _NONCE = 12
 
 _hasher = PasswordHasher()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.demo.cli import run_demo
-from models import Actor, School, SchoolClass, Student, User, clock
+from models import Actor, District, School, SchoolClass, Student, User, clock
 from models.vault import Vault
 
 TODAY = date(2026, 11, 29)
@@ -142,7 +142,11 @@ def test_left_behind_children_concentrate_in_rural_and_township_schools(demo_ses
 
 def test_demo_users_have_the_promised_scope(demo_session):
     users = {u.username: u for u in demo_session.scalars(select(User))}
-    assert {"admin", "district", "counselor", "teacher"} <= set(users)
+    assert {"admin", "district", "counselor", "teacher", "leader", "city"} <= set(users)
+    city = users["city"]
+    assert city.role == "city" and city.city_id is not None
+    assert users["district"].district_id is not None
+    assert demo_session.get(District, users["district"].district_id).city_id == city.city_id  # the demo's city
     assert users["counselor"].role == "counselor" and len(users["counselor"].schools) == 2
     teacher = users["teacher"]
     assert teacher.role == "head_teacher" and len(teacher.classes) == 1

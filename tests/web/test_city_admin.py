@@ -96,3 +96,11 @@ def test_the_city_migration_goes_up_and_down(fresh_database):
                               "true, 1, '2026-12-01 00:00:00')"))
     finally:
         engine.dispose()
+
+
+def test_a_city_officer_needs_a_second_factor_when_two_factors_are_on():
+    from app.auth.two_factor import required_for
+    from models import User
+
+    assert required_for(User(role="city"), {"TWO_FACTOR": "on"})
+    assert not required_for(User(role="city"), {"TWO_FACTOR": "off"})
