@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from app.charts import bar_chart, line_chart
 from app.db import db
@@ -92,7 +93,7 @@ def parse_query() -> Query:
         term=request.args.get("term") or None,
         campaign_id=int(campaign) if campaign.isdigit() else None,
     )
-    selection = service.resolve_selection(db.session, _district_id(), selection)
+    selection = service.resolve_selection(_stats(), _district_id(), selection)
     school_type = request.args.get("type") or None
     stage = request.args.get("stage") or None
     dimension = request.args.get("group") or "type"
@@ -101,6 +102,30 @@ def parse_query() -> Query:
         Filters(school_type if school_type in SCHOOL_TYPES else None, stage if stage in STAGES else None),
         dimension if dimension in DIMENSIONS else "type",
     )
+
+
+def _stats() -> Session:
+    """The session the district pages read figures from: the statistics replica when it is healthy, else the
+    primary (app/db.py: db.statistics). Audit events and anything else that writes use db.session (the primary)."""
+    return db.statistics().session
+
+
+def source_text() -> str:
+    """Where the figures were read, when a statistics replica is configured: its lag, or why the primary was used."""
+    read = db.statistics()
+    if read.source == "replica":
+        return _("read from the statistics replica, %(seconds)s s behind the primary",
+                 seconds=f"{read.lag_seconds or 0:.0f}")
+    if read.source == "fallback":
+        if read.reason == "lagging":
+            why = _("the statistics replica is %(seconds)s s behind", seconds=f"{read.lag_seconds or 0:.0f}") \
+                if read.lag_seconds is not None else _("the statistics replica's lag is unknown")
+        elif read.reason == "not_standby":
+            why = _("the statistics replica is not a standby")
+        else:
+            why = _("the statistics replica is unreachable")
+        return _("read from the primary database: %(why)s", why=why)
+    return ""
 
 
 def _k() -> int:
@@ -119,7 +144,7 @@ def _open_max_age() -> timedelta:
 
 def _compute(query: Query):
     return service.compute_figures(
-        db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
+        _stats(), _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
         rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=service.figures_cache(),
     )
 
@@ -130,7 +155,9 @@ def as_of_text(value: datetime | None) -> str:
         return ""
     local = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
     shown = local.strftime("%H:%M") if local.date() == local_today() else local.strftime("%Y-%m-%d %H:%M")
-    return _("Figures as of %(time)s", time=shown)
+    text = _("Figures as of %(time)s", time=shown)
+    source = source_text()
+    return _("%(figures)s (%(source)s)", figures=text, source=source) if source else text
 
 
 def _selection_label(query: Query, campaigns: list[tuple[int, str, str]]) -> str:
@@ -148,7 +175,7 @@ def dashboard():
     query = parse_query()
     ctx, figures = _compute(query)
     tables = build_tables(ctx, figures, query.filters, query.dimension)
-    campaigns = service.list_campaigns(db.session, _district_id())
+    campaigns = service.list_campaigns(_stats(), _district_id())
     total_key = (figures.scopes.of(query.filters), None, None)
     summary = [
         (_("Students enrolled"), figures.text("enrolled", total_key)),
@@ -167,7 +194,7 @@ def dashboard():
         tables=tables,
         summary=summary,
         charts=charts,
-        terms=service.list_terms(db.session, _district_id()),
+        terms=service.list_terms(_stats(), _district_id()),
         campaigns=campaigns,
         selection_label=_selection_label(query, campaigns),
         type_labels=TYPE_LABELS,
@@ -214,7 +241,7 @@ def _dashboard_charts(tables, query: Query) -> list[Any]:
 @bp.route("/trends")
 @roles("district")
 def trends():
-    points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+    points = service.trends(_stats(), _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
                             rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
                             cache=service.figures_cache())
     terms = [p.term for p in points]
@@ -288,9 +315,9 @@ def trend_header() -> list[str]:
 @bp.route("/staffing")
 @roles("district")
 def staffing():
-    rows, total_ft = service.staffing(db.session, _district_id(), _k())
+    rows, total_ft = service.staffing(_stats(), _district_id(), _k())
     gaps = [r for r in rows if r.gap]
-    return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft,
+    return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft, source=source_text(),
                            type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()))
 
 
@@ -302,7 +329,7 @@ EXPORT_TYPES = {
 
 
 def staffing_matrix() -> tuple[list[list[str]], str]:
-    rows, _total = service.staffing(db.session, _district_id(), _k())
+    rows, _total = service.staffing(_stats(), _district_id(), _k())
     header = [_("School code"), _("School"), _("School type"), _("Stage"), _("Students enrolled"),
               _("Full-time counselors"), _("Part-time counselors"), _("Students per full-time counselor"),
               _("Staffing gap")]
@@ -326,7 +353,7 @@ def export(table_id: str, fmt: str):
         matrix, title = staffing_matrix()
         caption = [title]
     elif table_id == "trends":
-        points = service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+        points = service.trends(_stats(), _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
                                 rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
                             cache=service.figures_cache())
         matrix, title = [trend_header()] + trend_rows(points), _("District figures by term")
@@ -338,7 +365,7 @@ def export(table_id: str, fmt: str):
         if table is None:
             abort(404)
         matrix, title = table_matrix(table), str(table.title)
-        campaigns = service.list_campaigns(db.session, _district_id())
+        campaigns = service.list_campaigns(_stats(), _district_id())
         caption = [title, _("Selection: %(s)s", s=_selection_label(query, campaigns))]
         if query.filters.type:
             caption.append(f"{_('School type')}: {TYPE_LABELS[query.filters.type]}")

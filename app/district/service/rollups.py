@@ -101,7 +101,8 @@ def cached_screening_cubes(db: Session, district_id: int | None, selection: Sele
 
     A rollup is used while its stamp (see `rollup_stamp`) matches and it is younger than `max_age` (closed
     campaigns: follow-up figures still move — late interviews, cases closing) or `open_max_age` (a campaign still
-    running); otherwise the figures are computed from the screenings and the rollup is written again.
+    running); otherwise the figures are computed from the screenings and the rollup is written again (not on
+    a read-only session, the statistics replica's: there it is computed in memory only).
     `max_age=None` (or `open_max_age=None` for a running selection) always computes live and writes nothing.
     """
     age = _max_age(ctx, max_age, open_max_age)
@@ -115,7 +116,13 @@ def cached_screening_cubes(db: Session, district_id: int | None, selection: Sele
         ctx.as_of = row[1]
         return _decode(row[2])
     cubes = screening_cubes(db, ctx, today, tz_name)
-    ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
+    if db.info.get("read_only"):
+        # Read from the statistics replica (app/db.py: db.statistics): a standby takes no writes, and storing on
+        # the primary counts read from an older snapshot would stamp them fresher than they are. Computed in
+        # memory and shown; the scheduler's jobs on the primary keep the stored rollups fresh.
+        ctx.as_of = utcnow()
+    else:
+        ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
     return coarsen(cubes, ctx) if detail == "coarse" else cubes
 
 
