@@ -90,7 +90,8 @@ def pair() -> Iterator[Pair]:
         started.append("primary")
         _as_postgres(str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(p.primary_port), "-U", "postgres",
                      "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-v", f"repl_role={REPLICATOR}",
-                     "-v", "repl_password=replica-test", "-v", f"slot={SLOT}", "-q", "-f", str(root / "replication.sql"))
+                     "-v", "repl_password=replica-test", "-v", f"slot={SLOT}", "-q",
+                     "-f", str(root / "replication.sql"))
         _as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(p.primary_port), "-U", "postgres",
                      "xinmiao")
         _as_postgres(str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(p.primary_port), "-U", REPLICATOR,
