@@ -155,21 +155,31 @@ def make_replica_engine(url: str, connect_timeout: int = 2) -> Engine:
                                           "options": "-c default_transaction_read_only=on"})
 
 
-def _replica_read(factory: Callable[[], Session], database: Database, max_lag: float) -> StatisticsRead:
+def probe_replica(factory: Callable[[], Session], max_lag: float) -> tuple[Session | None, float | None, str | None]:
+    """Ask the standby whether it may serve: (its open session, lag) when it may, else (None, lag, reason) with
+    reason "unreachable", "not_standby" (promoted: a primary of its own, never read behind our back) or "lagging"
+    (more than `max_lag` seconds, or unknown). Used per request by `Database.statistics` and by /healthz."""
     session = factory()
     try:
         in_recovery, lag = session.execute(LAG_SQL).one()
     except SQLAlchemyError:
         session.close()
-        return StatisticsRead(database.session, "fallback", reason="unreachable")
+        return None, None, "unreachable"
     lag_seconds = None if lag is None else max(0.0, float(lag))
     reason = None
     if not in_recovery:
-        reason = "not_standby"  # a promoted standby is a primary of its own: never read from it behind our back
+        reason = "not_standby"
     elif lag_seconds is None or lag_seconds > max_lag:
         reason = "lagging"
     if reason is not None:
         session.close()
+        return None, lag_seconds, reason
+    return session, lag_seconds, None
+
+
+def _replica_read(factory: Callable[[], Session], database: Database, max_lag: float) -> StatisticsRead:
+    session, lag_seconds, reason = probe_replica(factory, max_lag)
+    if session is None:
         return StatisticsRead(database.session, "fallback", lag_seconds, reason)
     return StatisticsRead(session, "replica", lag_seconds)
 

@@ -201,6 +201,9 @@ def test_the_statistics_read_from_the_standby_and_fall_back_to_the_primary(pair:
         body = client.get(page).get_data(as_text=True)
         assert "读自统计只读副本" in body, page
 
+    health = client.get("/healthz").get_json()
+    assert health["replica"].startswith("ok, lag "), health
+
     # 5. The export reads the standby; its audit event is written on the primary.
     before = _count(primary, select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "district.export"))
     response = client.get(f"/district/export/coverage.csv?term={TERM}&group=school")
@@ -220,6 +223,9 @@ def test_the_statistics_read_from_the_standby_and_fall_back_to_the_primary(pair:
     assert "87.8%" in html and "读自主库" in html and "统计只读副本无法连接" in html
     staffing = client.get("/district/staffing").get_data(as_text=True)
     assert "统计只读副本无法连接" in staffing
+    health = client.get("/healthz")
+    assert health.get_json()["replica"] == "unreachable: the statistics read the primary"
+    assert health.status_code == 200  # not blocking: the pages still serve, from the primary
     primary.dispose()
     standby.dispose()
     replica_engine.dispose()
