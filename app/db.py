@@ -174,6 +174,7 @@ def probe_replica(factory: Callable[[], Session], max_lag: float) -> tuple[Sessi
     if reason is not None:
         session.close()
         return None, lag_seconds, reason
+    session.info["lag_seconds"] = lag_seconds  # figures computed on it are this much older than "now"
     return session, lag_seconds, None
 
 

@@ -94,6 +94,11 @@ def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
     return None if row is None else (row[0], row[1], row[2])
 
 
+def _computed_at(db: Session) -> datetime:
+    """When figures computed live on `db` were true: now, or as long ago as the statistics replica's replay lag."""
+    return utcnow() - timedelta(seconds=float(db.info.get("lag_seconds") or 0))
+
+
 def cached_screening_cubes(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
                            tz_name: str, detail: str, max_age: timedelta | None,
                            open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> dict[str, Cube]:
@@ -107,7 +112,7 @@ def cached_screening_cubes(db: Session, district_id: int | None, selection: Sele
     """
     age = _max_age(ctx, max_age, open_max_age)
     if age is None or not ctx.campaign_ids:
-        ctx.as_of = utcnow()
+        ctx.as_of = _computed_at(db)
         cubes = screening_cubes(db, ctx, today, tz_name)
         return coarsen(cubes, ctx) if detail == "coarse" else cubes
     stamp = rollup_stamp(ctx, today)
@@ -120,7 +125,7 @@ def cached_screening_cubes(db: Session, district_id: int | None, selection: Sele
         # Read from the statistics replica (app/db.py: db.statistics): a standby takes no writes, and storing on
         # the primary counts read from an older snapshot would stamp them fresher than they are. Computed in
         # memory and shown; the scheduler's jobs on the primary keep the stored rollups fresh.
-        ctx.as_of = utcnow()
+        ctx.as_of = _computed_at(db)
     else:
         ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
     return coarsen(cubes, ctx) if detail == "coarse" else cubes
