@@ -3,15 +3,25 @@
 Views and services use `db.session`; services flush, never commit. After a request that ended without an
 exception and with a status below 400 the session is committed once; otherwise it is rolled back.
 CLI commands and scheduled jobs use `db.transaction()` for the same rule outside requests.
+
+The statistics pages (district dashboard, trends, staffing, exports) read through `db.statistics()`: the ONE
+place that hands out a read-only session, on the PostgreSQL hot standby `DATABASE_REPLICA_URL` when it is set,
+reachable and no more than `REPLICA_MAX_LAG_SECONDS` behind, else on the primary (and the page says why). Routing
+is by purpose, never by guessing from SQL: everything else, and every write (the page's audit events included),
+uses `db.session` on the primary. A replica session is marked `session.info["read_only"]`; code that would write
+(the district rollups) checks it and computes in memory instead.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from flask import Flask, Response, g
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.audit import defer_events, take_deferred, write_deferred
 from models.db import make_engine, make_session_factory
@@ -26,6 +36,11 @@ class Database:
         if app.extensions.get("xinmiao_engine") is None:
             app.extensions["xinmiao_engine"] = make_engine(app.config["DATABASE_URL"])
         self.bind(app, app.extensions["xinmiao_engine"])
+        replica_url = app.config.get("DATABASE_REPLICA_URL")
+        if replica_url and app.extensions.get("xinmiao_replica_factory") is None:
+            replica = make_replica_engine(replica_url, int(app.config.get("REPLICA_CONNECT_TIMEOUT", 2)))
+            app.extensions["xinmiao_replica_factory"] = sessionmaker(
+                bind=replica, expire_on_commit=False, autoflush=False, info={"read_only": True})
         app.after_request(self._commit_on_success)
         app.teardown_appcontext(self._close)
 
@@ -47,6 +62,25 @@ class Database:
             g.db_session = session
         return g.db_session
 
+    def statistics(self) -> StatisticsRead:
+        """The session the statistics pages read from (one per request): the standby, or the primary.
+
+        Read-only on the standby (each connection sets default_transaction_read_only, and a standby refuses
+        writes anyway). Falls back to the primary session when the standby is unreachable, is not in recovery,
+        or lags more than REPLICA_MAX_LAG_SECONDS; `StatisticsRead.reason` says which, for the page to show.
+        """
+        if "db_statistics" in g:
+            return g.db_statistics
+        from flask import current_app
+
+        factory = current_app.extensions.get("xinmiao_replica_factory")
+        if factory is None:
+            read = StatisticsRead(self.session, "primary")
+        else:
+            read = _replica_read(factory, self, float(current_app.config.get("REPLICA_MAX_LAG_SECONDS", 300)))
+        g.db_statistics = read
+        return read
+
     @staticmethod
     def _commit_on_success(response: Response) -> Response:
         session: Session | None = g.get("db_session")
@@ -62,6 +96,10 @@ class Database:
 
     @staticmethod
     def _close(exc: BaseException | None) -> None:
+        read: StatisticsRead | None = g.pop("db_statistics", None)
+        if read is not None and read.source == "replica":
+            read.session.rollback()  # read-only: nothing to commit
+            read.session.close()
         session: Session | None = g.pop("db_session", None)
         if session is not None:
             if exc is not None or session.in_transaction():
@@ -87,6 +125,64 @@ class Database:
 
 
 READ_METHODS = ("GET", "HEAD")
+
+
+@dataclass
+class StatisticsRead:
+    """Where this request's statistics are read: `source` is "primary" (no replica configured), "replica", or
+    "fallback" (a replica is configured but not used: `reason` is "unreachable", "not_standby" or "lagging")."""
+
+    session: Session
+    source: str
+    lag_seconds: float | None = None
+    reason: str | None = None
+
+
+# How far the standby's replay is behind: 0 while it streams and has replayed all it received; otherwise the age
+# of the last transaction it replayed (replay paused, the WAL receiver down, or still catching up). NULL: unknown.
+LAG_SQL = text(
+    "SELECT pg_is_in_recovery(), CASE"
+    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+    "  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0"
+    " ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+)
+
+
+def make_replica_engine(url: str, connect_timeout: int = 2) -> Engine:
+    """The standby's engine: every connection read-only, and a short connect timeout (a dead standby must not
+    hold a page for long: the page falls back to the primary)."""
+    return make_engine(url, connect_args={"connect_timeout": connect_timeout,
+                                          "options": "-c default_transaction_read_only=on"})
+
+
+def probe_replica(factory: Callable[[], Session], max_lag: float) -> tuple[Session | None, float | None, str | None]:
+    """Ask the standby whether it may serve: (its open session, lag) when it may, else (None, lag, reason) with
+    reason "unreachable", "not_standby" (promoted: a primary of its own, never read behind our back) or "lagging"
+    (more than `max_lag` seconds, or unknown). Used per request by `Database.statistics` and by /healthz."""
+    session = factory()
+    try:
+        in_recovery, lag = session.execute(LAG_SQL).one()
+    except SQLAlchemyError:
+        session.close()
+        return None, None, "unreachable"
+    lag_seconds = None if lag is None else max(0.0, float(lag))
+    reason = None
+    if not in_recovery:
+        reason = "not_standby"
+    elif lag_seconds is None or lag_seconds > max_lag:
+        reason = "lagging"
+    if reason is not None:
+        session.close()
+        return None, lag_seconds, reason
+    session.info["lag_seconds"] = lag_seconds  # figures computed on it are this much older than "now"
+    return session, lag_seconds, None
+
+
+def _replica_read(factory: Callable[[], Session], database: Database, max_lag: float) -> StatisticsRead:
+    session, lag_seconds, reason = probe_replica(factory, max_lag)
+    if session is None:
+        return StatisticsRead(database.session, "fallback", lag_seconds, reason)
+    return StatisticsRead(session, "replica", lag_seconds)
 
 
 def _write_audit(queued: list) -> None:

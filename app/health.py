@@ -53,6 +53,24 @@ def check_redis(app: Flask) -> Check | None:
                      "start Redis or fix REDIS_URL: sign-in and the student entrance need it")
 
 
+def check_replica(app: Flask) -> Check | None:
+    """The statistics replica (DATABASE_REPLICA_URL), when configured: streaming and its lag, or why the statistics
+    read the primary meanwhile. Never blocking: the pages fall back to the primary."""
+    from app.db import probe_replica
+
+    factory = app.extensions.get("xinmiao_replica_factory")
+    if factory is None:
+        return None
+    max_lag = float(app.config.get("REPLICA_MAX_LAG_SECONDS", 300))
+    session, lag, reason = probe_replica(factory, max_lag)
+    lag_text = "" if lag is None else f", lag {lag:.0f} s"
+    if session is not None:
+        session.close()
+        return Check("replica", True, f"ok{lag_text}", blocking=False)
+    return Check("replica", False, f"{reason}{lag_text}: the statistics read the primary", blocking=False,
+                 fix="check the standby and its replication (docs/operations.md, \"Statistics replica\")")
+
+
 def check_scheduler(session: Session) -> Check:
     from app.scheduler.lease import LEASE_NAME
     from models import SchedulerLease
@@ -207,6 +225,9 @@ def runtime_checks(app: Flask, session: Session) -> list[Check]:
     if redis is not None:
         checks.append(redis)
     checks += [check_scheduler(session), check_key_file(app)]
+    replica = check_replica(app)
+    if replica is not None:
+        checks.append(replica)
     session.rollback()
     return checks
 
@@ -219,6 +240,9 @@ def all_checks(app: Flask, session: Session) -> list[Check]:
         checks.append(redis)
     checks += [check_migrations(app, session), check_keys_open_a_sample(app, session), check_scheduler(session),
                check_audit_linker(app, session), check_proxy(app)]
+    replica = check_replica(app)
+    if replica is not None:
+        checks.append(replica)
     session.rollback()
     return checks
 

@@ -44,6 +44,12 @@ class BaseConfig:
     ENV_NAME = "base"
     SECRET_KEY: str | None = _env("SECRET_KEY")
     DATABASE_URL: str = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xinmiao.db'}")
+    # The statistics (district dashboard, trends, staffing, exports) read from a PostgreSQL hot standby when set
+    # (app/db.py: Database.statistics); they fall back to the primary, and say so, when it is unreachable or
+    # its replay lags more than REPLICA_MAX_LAG_SECONDS (docs/operations.md, "Statistics replica").
+    DATABASE_REPLICA_URL: str | None = _env("DATABASE_REPLICA_URL")
+    REPLICA_MAX_LAG_SECONDS = _int("REPLICA_MAX_LAG_SECONDS", 300)
+    REPLICA_CONNECT_TIMEOUT = _int("REPLICA_CONNECT_TIMEOUT", 2)
     REDIS_URL: str | None = _env("REDIS_URL")
     # Key ring: XINMIAO_KEY_FILE, or XINMIAO_MASTER_KEYS + XINMIAO_INDEX_KEY (see docs/security.md).
     KEY_FILE: str | None = _env("XINMIAO_KEY_FILE")
@@ -151,6 +157,7 @@ class TestingConfig(BaseConfig):
     TESTING = True
     SECRET_KEY = "testing-secret"
     DATABASE_URL = "sqlite://"
+    DATABASE_REPLICA_URL = None  # the replica tests (tests/replica) set their own standby
     GENERATE_DEV_KEYS = False
     LOGIN_LOCK_SECONDS = 60
     SERVER_NAME = None

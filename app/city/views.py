@@ -16,7 +16,7 @@ from app.db import db
 from app.district import service as district_service
 from app.district.service import SCHOOL_TYPES, STAGES, Filters
 from app.district.tables import STAGE_LABELS, TYPE_LABELS, footnote, to_csv, to_xlsx
-from app.district.views import _k, _open_max_age, _rollup_max_age, as_of_text, content_disposition
+from app.district.views import _k, _open_max_age, _rollup_max_age, _stats, as_of_text, content_disposition
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from models import append_event, clock
@@ -36,7 +36,7 @@ def _city_id() -> int | None:
 
 
 def _query() -> tuple[str | None, Filters]:
-    term = service.resolve_term(db.session, _city_id(), request.args.get("term") or None)
+    term = service.resolve_term(_stats(), _city_id(), request.args.get("term") or None)
     school_type = request.args.get("type") or None
     stage = request.args.get("stage") or None
     return term, Filters(school_type if school_type in SCHOOL_TYPES else None, stage if stage in STAGES else None)
@@ -49,7 +49,7 @@ def _args(term: str | None, filters: Filters) -> dict[str, Any]:
 
 def _compute(term: str | None) -> list[service.DistrictFigures]:
     return service.compute_city(
-        db.session, _city_id(), term, _k(), local_today(), current_app.config["TIMEZONE"],
+        _stats(), _city_id(), term, _k(), local_today(), current_app.config["TIMEZONE"],
         rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=district_service.figures_cache(),
     )
 
@@ -82,12 +82,12 @@ def dashboard():
     term, filters = _query()
     districts = _compute(term)
     tables = service.build_tables(districts, filters, _("City total"))
-    city = service.city_of(db.session, _city_id())
+    city = service.city_of(_stats(), _city_id())
     return render_template(
         "city/dashboard.html",
         city=city,
         term=term,
-        terms=service.list_terms(db.session, _city_id()),
+        terms=service.list_terms(_stats(), _city_id()),
         filters=filters,
         args=_args(term, filters),
         tables=tables,

@@ -33,7 +33,9 @@ from .views import (
     _dashboard_charts,
     _district_id,
     _k,
+    _latest_figures,
     _open_max_age,
+    _stats,
     as_of_text,
     bp,
     dashboard_summary,
@@ -58,7 +60,7 @@ def report_title() -> str:
 
 def report_context(term: str | None) -> dict[str, Any]:
     """Everything the report template prints, for `term` (default: the latest term), for the current officer."""
-    selection = service.resolve_selection(db.session, _district_id(), Selection(term=term or None))
+    selection = service.resolve_selection(_stats(), _district_id(), Selection(term=term or None))
     ctx, figures = _compute(Query(selection, Filters(), "type"))
     whole = Filters()
     by_dimension = []
@@ -73,12 +75,12 @@ def report_context(term: str | None) -> dict[str, Any]:
             "tables": [tables[t] for t in FIGURE_TABLES if t in tables],
             "timeliness": [tables[t] for t in TIMELINESS_TABLES if t in tables],
         })
-    rows, total_ft = service.staffing(db.session, _district_id(), _k())
+    rows, total_ft = service.staffing(_stats(), _district_id(), _k(), _latest_figures())
     two_type_rows = [r for r in rows if r.school.type in TWO_TYPES]
     points = trend_points()
     return {
         "term": selection.term,
-        "district_name": service.district_name(db.session, _district_id()),
+        "district_name": service.district_name(_stats(), _district_id()),
         "has_data": bool(ctx.campaign_ids),
         "as_of": as_of_text(ctx.as_of),
         "summary": dashboard_summary(figures, whole),

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from app.charts import WIDTH, bar_chart, line_chart
 from app.db import db
@@ -95,7 +96,7 @@ def parse_query() -> Query:
         term=request.args.get("term") or None,
         campaign_id=int(campaign) if campaign.isdigit() else None,
     )
-    selection = service.resolve_selection(db.session, _district_id(), selection)
+    selection = service.resolve_selection(_stats(), _district_id(), selection)
     school_type = request.args.get("type") or None
     stage = request.args.get("stage") or None
     dimension = request.args.get("group") or "type"
@@ -104,6 +105,30 @@ def parse_query() -> Query:
         Filters(school_type if school_type in SCHOOL_TYPES else None, stage if stage in STAGES else None),
         dimension if dimension in DIMENSIONS else "type",
     )
+
+
+def _stats() -> Session:
+    """The session the district pages read figures from: the statistics replica when it is healthy, else the
+    primary (app/db.py: db.statistics). Audit events and anything else that writes use db.session (the primary)."""
+    return db.statistics().session
+
+
+def source_text() -> str:
+    """Where the figures were read, when a statistics replica is configured: its lag, or why the primary was used."""
+    read = db.statistics()
+    if read.source == "replica":
+        return _("read from the statistics replica, %(seconds)s s behind the primary",
+                 seconds=f"{read.lag_seconds or 0:.0f}")
+    if read.source == "fallback":
+        if read.reason == "lagging":
+            why = _("the statistics replica is %(seconds)s s behind", seconds=f"{read.lag_seconds or 0:.0f}") \
+                if read.lag_seconds is not None else _("the statistics replica's lag is unknown")
+        elif read.reason == "not_standby":
+            why = _("the statistics replica is not a standby")
+        else:
+            why = _("the statistics replica is unreachable")
+        return _("read from the primary database: %(why)s", why=why)
+    return ""
 
 
 def _k() -> int:
@@ -122,7 +147,7 @@ def _open_max_age() -> timedelta:
 
 def _compute(query: Query):
     return service.compute_figures(
-        db.session, _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
+        _stats(), _district_id(), query.selection, _k(), local_today(), current_app.config["TIMEZONE"],
         rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(), cache=service.figures_cache(),
     )
 
@@ -130,7 +155,7 @@ def _compute(query: Query):
 def _latest_figures():
     """The dashboard's protected figures of its default selection (the latest term), or None before any campaign:
     the staffing page hides each school's roll exactly as the dashboard does."""
-    selection = service.resolve_selection(db.session, _district_id(), Selection())
+    selection = service.resolve_selection(_stats(), _district_id(), Selection())
     if selection.term is None:
         return None
     return _compute(Query(selection, Filters(), "type"))[1]
@@ -142,7 +167,9 @@ def as_of_text(value: datetime | None) -> str:
         return ""
     local = value.astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
     shown = local.strftime("%H:%M") if local.date() == local_today() else local.strftime("%Y-%m-%d %H:%M")
-    return _("Figures as of %(time)s", time=shown)
+    text = _("Figures as of %(time)s", time=shown)
+    source = source_text()
+    return _("%(figures)s (%(source)s)", figures=text, source=source) if source else text
 
 
 def _selection_label(query: Query, campaigns: list[tuple[int, str, str]]) -> str:
@@ -160,7 +187,7 @@ def dashboard():
     query = parse_query()
     ctx, figures = _compute(query)
     tables = build_tables(ctx, figures, query.filters, query.dimension)
-    campaigns = service.list_campaigns(db.session, _district_id())
+    campaigns = service.list_campaigns(_stats(), _district_id())
     summary = dashboard_summary(figures, query.filters)
     charts = _dashboard_charts(tables, query)
     return render_template(
@@ -171,7 +198,7 @@ def dashboard():
         tables=tables,
         summary=summary,
         charts=charts,
-        terms=service.list_terms(db.session, _district_id()),
+        terms=service.list_terms(_stats(), _district_id()),
         campaigns=campaigns,
         selection_label=_selection_label(query, campaigns),
         report_term=report_term(query, campaigns),
@@ -283,7 +310,7 @@ def trends():
 
 def trend_points():
     """The district's figures term by term (the trends page, its export and the supervision report)."""
-    return service.trends(db.session, _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
+    return service.trends(_stats(), _district_id(), _k(), local_today(), current_app.config["TIMEZONE"],
                           rollup_max_age=_rollup_max_age(), open_max_age=_open_max_age(),
                           cache=service.figures_cache())
 
@@ -345,9 +372,9 @@ def trend_header() -> list[str]:
 @bp.route("/staffing")
 @roles("district")
 def staffing():
-    rows, total_ft = service.staffing(db.session, _district_id(), _k(), _latest_figures())
+    rows, total_ft = service.staffing(_stats(), _district_id(), _k(), _latest_figures())
     gaps = [r for r in rows if r.gap]
-    return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft,
+    return render_template("district/staffing.html", rows=rows, gaps=gaps, total_ft=total_ft, source=source_text(),
                            type_labels=TYPE_LABELS, stage_labels=STAGE_LABELS, footnote=footnote(_k()),
                            figures={key: glossary.get(key) for key in STAFFING_FIGURES},
                            notes=page_notes(*STAFFING_FIGURES))
@@ -361,7 +388,7 @@ EXPORT_TYPES = {
 
 
 def staffing_matrix() -> tuple[list[list[str]], str]:
-    rows, _total = service.staffing(db.session, _district_id(), _k(), _latest_figures())
+    rows, _total = service.staffing(_stats(), _district_id(), _k(), _latest_figures())
     header = [_("School code"), _("School"), _("School type"), _("Stage"),
               *[glossary.get(key).header() for key in STAFFING_FIGURES], _("Staffing gap")]
     body = [
@@ -404,7 +431,7 @@ def export(table_id: str, fmt: str):
             abort(404)
         matrix, title = table_matrix(table), str(table.title)
         keys = [c.figure for c in table.columns]
-        campaigns = service.list_campaigns(db.session, _district_id())
+        campaigns = service.list_campaigns(_stats(), _district_id())
         selection = _selection_label(query, campaigns)
         about_selection.append((_("Selection"), selection))
         name_parts.append(selection)

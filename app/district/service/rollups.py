@@ -129,6 +129,11 @@ def read_rollup(db: Session, key: str) -> tuple[str, datetime, str] | None:
     return None if row is None else (row[0], row[1], row[2])
 
 
+def _computed_at(db: Session) -> datetime:
+    """When figures computed live on `db` were true: now, or as long ago as the statistics replica's replay lag."""
+    return utcnow() - timedelta(seconds=float(db.info.get("lag_seconds") or 0))
+
+
 def fresh_rollup(db: Session, district_id: int | None, selection: Selection, ctx: Context, today: date,
                  detail: str, max_age: timedelta | None,
                  open_max_age: timedelta | None = OPEN_ROLLUP_MAX_AGE) -> RollupSource | None:
@@ -164,13 +169,14 @@ def cached_cubes(db: Session, district_id: int | None, selection: Selection, ctx
 
     A rollup is used while its stamp (see `rollup_stamp`) matches and it is younger than `max_age` (closed
     campaigns: follow-up figures still move — late interviews, cases closing) or `open_max_age` (a campaign still
-    running); otherwise the figures are computed from the screenings and the rollup is written again.
+    running); otherwise the figures are computed from the screenings and the rollup is written again (not on
+    a read-only session, the statistics replica's: there it is computed in memory only).
     `max_age=None` (or `open_max_age=None` for a running selection) always computes live and writes nothing.
     `source`: what `fresh_rollup` found a moment ago (not looked up again).
     """
     age = _max_age(ctx, max_age, open_max_age)
     if age is None or not ctx.campaign_ids:
-        ctx.as_of = utcnow()
+        ctx.as_of = _computed_at(db)
         cubes = {**_enrolled(db, ctx, enrolled), **screening_cubes(db, ctx, today, tz_name)}
         return (coarsen(cubes, ctx) if detail == "coarse" else cubes), None
     if source is None:
@@ -182,7 +188,13 @@ def cached_cubes(db: Session, district_id: int | None, selection: Selection, ctx
             return stored, source
     cubes = {**_enrolled(db, ctx, enrolled), **screening_cubes(db, ctx, today, tz_name)}
     stamp = rollup_stamp(ctx, today)
-    ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
+    if db.info.get("read_only"):
+        # Read from the statistics replica (app/db.py: db.statistics): a standby takes no writes, and storing on
+        # the primary counts read from an older snapshot would stamp them fresher than they are. Computed in
+        # memory and shown; the scheduler's jobs on the primary keep the stored rollups fresh.
+        ctx.as_of = _computed_at(db)
+    else:
+        ctx.as_of = store_rollups(db, district_id, selection, ctx, cubes, stamp)
     # Computed here: no source, so the memo of protected figures is keyed by the counts themselves (the same
     # counts computed again after a rollup expired find the figures protected before).
     return (coarsen(cubes, ctx) if detail == "coarse" else cubes), None
