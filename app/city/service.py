@@ -151,7 +151,7 @@ def build_tables(districts: list[DistrictFigures], filters: Filters, total_label
                 cells.append(Cell(d.figures.text(col.measure, key), value, d.figures.status(col.measure, key)))
                 total, ok = totals[i]
                 totals[i] = (total + (value or 0), ok and value is not None)
-            table.rows.append(Row(d.name, cells))
+            table.rows.append(Row(d.name, cells, scope=f"district:{d.code}"))
         by_measure: dict[str, int | None] = {}
         for col, (total, ok) in zip(columns, totals, strict=True):
             if col.measure is not None:
@@ -166,7 +166,7 @@ def build_tables(districts: list[DistrictFigures], filters: Filters, total_label
             else:
                 cells.append(Cell(str(total), float(total), "shown") if ok else Cell("*", None, HIDDEN))
         if districts:
-            table.rows.append(Row(total_label, cells, total=True))
+            table.rows.append(Row(total_label, cells, total=True, scope="total"))
         tables.append(table)
     return tables
 

@@ -210,3 +210,16 @@ def test_city_exports_carry_the_same_figures_and_are_audited(city_officer, db_se
     events = db_session.scalars(
         select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action == "city.export")).all()
     assert [e.target for e in events] == ["city:coverage", "city:staffing"]
+
+
+def test_the_city_tables_headers_carry_the_glossary_s_definitions(city_officer):
+    """One definition per figure: the city tables are drawn by the district's table macro, so each figure column's
+    tooltip is the glossary's text, as on the district pages."""
+    from app.district import glossary
+    from tests.web.figure_surfaces import parse_page
+
+    page = parse_page(city_officer.get(f"/city?term={TERM}").get_data(as_text=True))
+    keys = {key for key, _ in page.headers}
+    assert {"on_roll", "eligible", "screened", "coverage", "warn_L1", "crisis"} <= keys
+    for key, title in page.headers:
+        assert title == glossary.get(key).explain("zh"), key
