@@ -18,11 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Flask, Response, g
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import clock
 from models.audit import defer_events, take_deferred, write_deferred
 from models.db import make_engine, make_session_factory
 
@@ -138,16 +138,6 @@ class StatisticsRead:
     reason: str | None = None
 
 
-# How far the standby's replay is behind: 0 while it streams and has replayed all it received; otherwise the age
-# of the last transaction it replayed (replay paused, the WAL receiver down, or still catching up). NULL: unknown.
-LAG_SQL = text(
-    "SELECT pg_is_in_recovery(), CASE"
-    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
-    "  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0"
-    " ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
-)
-
-
 def make_replica_engine(url: str, connect_timeout: int = 2) -> Engine:
     """The standby's engine: every connection read-only, and a short connect timeout (a dead standby must not
     hold a page for long: the page falls back to the primary)."""
@@ -161,7 +151,7 @@ def probe_replica(factory: Callable[[], Session], max_lag: float) -> tuple[Sessi
     (more than `max_lag` seconds, or unknown). Used per request by `Database.statistics` and by /healthz."""
     session = factory()
     try:
-        in_recovery, lag = session.execute(LAG_SQL).one()
+        in_recovery, lag = clock.standby_replay_lag(session)
     except SQLAlchemyError:
         session.close()
         return None, None, "unreachable"

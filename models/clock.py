@@ -94,6 +94,20 @@ def database_now(conn: Connection | Session) -> datetime:
     return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
 
 
+def standby_replay_lag(session: Session) -> tuple[bool, float | None]:
+    """(whether the server is a standby, how many seconds its replay is behind) on the statistics replica's
+    session (app/db.py: probe_replica). Real time on the standby, never moved: 0 while it streams and has replayed
+    all it received; otherwise the age of the last transaction it replayed (replay paused, the WAL receiver down,
+    still catching up); None when unknown."""
+    in_recovery, lag = session.execute(text(
+        "SELECT pg_is_in_recovery(), CASE"
+        " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+        "  AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0"
+        " ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+    )).one()
+    return bool(in_recovery), None if lag is None else float(lag)
+
+
 def _offset() -> timedelta:
     global _cache
     moved = os.environ.get(ENV_NOW, "").strip()
