@@ -262,6 +262,14 @@ One module alone: `.venv/bin/python -m bench.bench_http small`.
 
 NOTES = """## Notes
 
+- Page latency after the session of 3 December (audit appends without the head-row lock, the context processor
+  once per request, plain-column worklist rows), `bench_http` alone at district scale on a quiet machine (load
+  average 0.5-3, 10:48 UTC; one module, so no result file is committed for it): GET /care/worklist p50 48.0 ms,
+  p95 60.9 ms (45.1 ms for the bare endpoint in the same run: ratio 1.35), p99 78.1 ms, 163 req/s; GET /students
+  p95 54.0 ms (bare 34.4 ms: 1.57); /healthz p95 5.6 ms, 1,989 req/s. The target (p95 < 100 ms with 8 clients at
+  district scale) is met; the goal (< 30 ms) is not: the profile is the worklist's source queries through
+  SQLAlchemy (about half) and the template (a quarter). The district table above (09:43, load about 10, before
+  those changes merged) shows 429 ms.
 - Roster import: the import parses and normalises every cell, matches each row by blind index and confirms
   candidates by decrypting, seals each new student through the Vault (a data key per student wrapped by the
   master key; name, number and guardians sealed; two blind indexes), inserts in batches and writes one audit event
