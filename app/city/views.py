@@ -16,7 +16,15 @@ from app.db import db
 from app.district import service as district_service
 from app.district.service import SCHOOL_TYPES, STAGES, Filters
 from app.district.tables import STAGE_LABELS, TYPE_LABELS, footnote, to_csv, to_xlsx
-from app.district.views import _k, _open_max_age, _rollup_max_age, _stats, as_of_text, content_disposition
+from app.district.views import (
+    _k,
+    _open_max_age,
+    _rollup_max_age,
+    _stats,
+    as_of_text,
+    chart_table_label,
+    content_disposition,
+)
 from app.security import current_actor, recent_login_required, roles
 from app.ui import local_today
 from models import append_event, clock
@@ -69,11 +77,13 @@ def _coverage_chart(tables: list[service.CityTable]) -> Any:
     rows = [r for r in coverage.rows if not r.total] if coverage else []
     if not rows or len(rows) > 32:
         return None
+    assert coverage is not None  # rows came from it
+    at = {col.figure: i for i, col in enumerate(coverage.columns)}  # cells by glossary key, as the district's chart
     return bar_chart([r.label for r in rows],
-                     [(_("Coverage"), [r.cells[2].value for r in rows]),
-                      (_("Positive rate"), [r.cells[4].value for r in rows])],
+                     [(_("Coverage"), [r.cells[at["coverage"]].value for r in rows]),
+                      (_("Positive rate"), [r.cells[at["positive_rate"]].value for r in rows])],
                      title=_("Screening coverage and positive rate by district"), x_label=district_label(),
-                     y_label=_("Per cent"), percent=True, missing_label="—")
+                     y_label=_("Per cent"), percent=True, missing_label="—", table_label=chart_table_label())
 
 
 @bp.route("")

@@ -92,17 +92,18 @@ def _story_clock(ctx: DemoContext, day: date | None, at: time) -> Iterator[None]
 def account_lines(ctx: DemoContext, password: str) -> list[str]:
     users: dict[str, User] = ctx.data.get("users", {})
     lines = [f"Demo accounts (password: {password}):"]
-    for username in ("admin", "district", "counselor", "teacher"):
+    featured = ("admin", "district", "counselor", "teacher", "leader", "city")
+    for username in featured:
         user = users.get(username)
         if user is None:
             continue
         scope = ""
-        if user.role == "counselor":
+        if user.role in ("counselor", "school_leader"):
             scope = " — " + "、".join(s.name for s in user.schools)
         elif user.role == "head_teacher":
             scope = " — " + "、".join(f"{c.school.name} {c.name}" for c in user.classes)
         lines.append(f"  {username:<10} {user.role:<13} {user.display_name}{scope}")
-    others = sorted(u for u in users if u not in ("admin", "district", "counselor", "teacher"))
+    others = sorted(u for u, user in users.items() if u not in featured and user.role == "counselor")
     if others:
         lines.append(f"  also counselors: {', '.join(others)} (same password)")
     return lines

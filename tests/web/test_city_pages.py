@@ -223,3 +223,15 @@ def test_the_city_tables_headers_carry_the_glossary_s_definitions(city_officer):
     assert {"on_roll", "eligible", "screened", "coverage", "warn_L1", "crisis"} <= keys
     for key, title in page.headers:
         assert title == glossary.get(key).explain("zh"), key
+
+
+def test_the_city_coverage_chart_draws_the_coverage_table_s_rates(city_officer, world):
+    """The chart finds its cells by glossary key: a count (在籍, 应测) is never drawn as a per cent."""
+    html = city_officer.get(f"/city?term={TERM}").get_data(as_text=True)
+    chart = html[html.index("<svg"):html.index("</svg>")]
+    desc = re.search(r"<desc[^>]*>(.*?)</desc>", chart, re.S)
+    assert desc is not None
+    coverage = desc.group(1).split("；")[0]
+    shown = [float(p) for p in re.findall(r"(\d+(?:\.\d+)?)%", coverage)]
+    assert 90.0 in shown  # district 1: 36 screened of 40 to screen (the coverage table's 90.0%)
+    assert max(shown) <= 100
